@@ -48,6 +48,10 @@ class Unavailable(StoreError):
     """The database cannot be reached; the request may be retried later."""
 
 
+class InvalidPageToken(StoreError):
+    """A page token that this store did not produce (or produced for another listing)."""
+
+
 class TaskKind(enum.IntEnum):
     """Which poller a task queue row is for (same numbers as Temporal's TaskQueueType)."""
 
@@ -121,7 +125,9 @@ class HistoryBatch:
 
     `data` is a serialized `temporal.api.history.v1.History`. Batches of one run never
     overlap and have no gaps, except that a batch may replace an unacknowledged tail (see
-    `ExecutionWrite.history_truncate_from`).
+    `ExecutionWrite.history_truncate_from`). The store enforces it: a batch whose
+    first_event_id is not the stored last event id + 1 (1 for a new run) fails the commit
+    with `StoreError`.
     """
 
     first_event_id: int
@@ -142,7 +148,10 @@ class ExecutionWrite:
     state: bytes
     history: HistoryBatch | None = None
     history_truncate_from: int | None = None
-    """Drop stored events with id >= this before appending `history` (workflow reset)."""
+    """Drop stored events with id >= this before appending `history` (workflow reset).
+
+    It must be the first event id of a stored batch (or past the last event): the store
+    never splits a batch."""
 
     @property
     def new_version(self) -> int:
@@ -302,7 +311,10 @@ class VisibilityQuery:
     Produced by server/visibility for one dialect. `where` uses `%s`-free positional
     placeholders written as `?`; PostgreSQL backends translate them. Column names are the
     visibility table's. `where` is "" for no filter; `order_by` is "" for the default order
-    (close_time NULLS FIRST, start_time, run_id; all descending).
+    (close_time NULLS FIRST, start_time, run_id; all descending). Every `?` outside quoted
+    literals is a placeholder (so PostgreSQL's jsonb `?` operator is spelled `@>` or
+    `jsonb_exists`). The store ANDs `namespace_id = ?` in front and pages by offset after
+    a custom `order_by`, to which it appends run_id as the final tie-breaker.
     """
 
     where: str = ""
@@ -323,6 +335,10 @@ class Commit:
     that no longer exists fails the commit with `TaskAlreadyClaimed` when its key is in
     `tasks_claimed`/`timers_claimed` (the commit consumes it and must be the only one to),
     and is a no-op in `tasks_removed`/`timers_removed` (cleanup of what may be gone).
+
+    Claims and removals apply before additions, so a commit may claim a timer and add a
+    new one with the same key. Adding a task or timer whose key already exists replaces
+    the stored row (a task keeps its place in the queue).
     """
 
     namespace_id: str
