@@ -1,0 +1,89 @@
+"""What differs between the SQL dialects: type names, placeholders, JSON columns.
+
+Everything else (tables, statements, commit plans, row decoding) is shared and written
+once with `?` placeholders; a dialect renders it for its database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """One SQL dialect's spelling of the shared schema and statements."""
+
+    name: str
+    types: Mapping[str, str]
+    """Logical type marker (INT, BLOB, ...) -> the dialect's DDL."""
+    format_placeholders: bool
+    """True when the driver wants `%s` (psycopg) instead of `?` (sqlite3)."""
+    json_param: str
+    """How a KeywordList value (a JSON array as text) is bound: "?" or "?::jsonb"."""
+    json_index: str
+    """DDL after `ON table` for a KeywordList index ({col}), "" for none."""
+
+    def render(self, template: str) -> str:
+        """Fill a DDL template's type markers."""
+        return template.format_map(self.types)
+
+    def sql(self, qmark_sql: str) -> str:
+        """Turn shared `?`-placeholder SQL into this dialect's placeholder style."""
+        return qmark_to_format(qmark_sql) if self.format_placeholders else qmark_sql
+
+
+def qmark_to_format(sql: str) -> str:
+    """Rewrite `?` placeholders as `%s` and escape `%`, leaving quoted text alone."""
+    out: list[str] = []
+    quote = ""
+    for ch in sql:
+        if quote:
+            if ch == quote:
+                quote = ""
+            out.append("%%" if ch == "%" else ch)
+        elif ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    types={
+        "INT": "INTEGER",
+        "REAL": "REAL",
+        "BOOL": "INTEGER",
+        "BLOB": "BLOB",
+        "JSON": "TEXT",
+        "SERIAL_PK": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "GENERATED": "VIRTUAL",
+    },
+    format_placeholders=False,
+    json_param="?",
+    # A JSON array in TEXT cannot be searched through a b-tree; membership tests scan
+    # json_each within the rows the other conditions select.
+    json_index="",
+)
+
+POSTGRES = Dialect(
+    name="postgresql",
+    types={
+        "INT": "BIGINT",
+        "REAL": "DOUBLE PRECISION",
+        "BOOL": "BOOLEAN",
+        "BLOB": "BYTEA",
+        "JSON": "JSONB",
+        "SERIAL_PK": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "GENERATED": "STORED",
+    },
+    format_placeholders=True,
+    json_param="?::jsonb",
+    json_index="USING GIN ({col})",
+)
