@@ -1,0 +1,537 @@
+"""Commands of a completed workflow task: validation and the events they write.
+
+Each handler checks its command as Temporal does and raises `BadCommand` with
+Temporal's workflow-task-failed cause when the command is invalid. The caller then
+discards everything the transition did so far and records the workflow task as failed
+instead (engine/completion.py), so an invalid command never reaches the history.
+Handlers register by command type; child workflows, external requests and update
+protocol messages register theirs from their own modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from temporalio.api.command.v1 import message_pb2 as command_pb2
+from temporalio.api.common.v1 import message_pb2 as common_pb2
+from temporalio.api.enums.v1 import command_type_pb2 as ct
+from temporalio.api.enums.v1 import event_type_pb2 as et
+from temporalio.api.enums.v1 import failed_cause_pb2 as causes
+from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
+from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from perdure.server.engine import activities, runs, workflow_task
+from perdure.server.engine.deadlines import TimerKind, TimerRef
+from perdure.server.engine.execution import Execution, NewRun
+from perdure.server.engine.retry import duration, nanos, validate_retry_policy, with_defaults
+from perdure.server.engine.state import ActivityInfo, TimerInfo
+from perdure.server.errors import InvalidArgument, ServiceError
+
+MAX_ID_LENGTH = 1000
+MAX_PENDING_ACTIVITIES = 2000
+SearchAttributesValidator = Callable[[common_pb2.SearchAttributes], None]
+
+
+class BadCommand(Exception):
+    """An invalid command: the workflow task fails with `cause`."""
+
+    def __init__(self, cause: int, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.message = message
+
+
+@dataclass
+class CommandContext:
+    """What command handlers share while one workflow task completes."""
+
+    ex: Execution
+    completed_event_id: int
+    request: rr.RespondWorkflowTaskCompletedRequest
+    new_id: Callable[[], str]
+    start_attributes: history_pb2.WorkflowExecutionStartedEventAttributes | None = None
+    validate_search_attributes: SearchAttributesValidator | None = None
+    eager_activities: list[ActivityInfo] = field(default_factory=list)
+    closed_by: int = 0
+    """The command type that closed the run, if one did."""
+
+
+Handler = Callable[[CommandContext, command_pb2.Command], None]
+HANDLERS: dict[int, Handler] = {}
+
+
+def handles(command_type: int) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        HANDLERS[command_type] = handler
+        return handler
+
+    return register
+
+
+def apply(ctx: CommandContext, command: command_pb2.Command) -> None:
+    """Validate and apply one command."""
+    if ctx.closed_by:
+        raise InvalidArgument(
+            f"invalid command sequence: {ct.CommandType.Name(ctx.closed_by)} "  # type: ignore[arg-type]
+            "must be the last command."
+        )
+    handler = HANDLERS.get(command.command_type)
+    if handler is None:
+        raise InvalidArgument(f"Unknown command type: {ct.CommandType.Name(command.command_type)}.")
+    handler(ctx, command)
+
+
+def _check_id(value: str, what: str, cause: int) -> None:
+    if not value:
+        raise BadCommand(cause, f"{what} is not set on command.")
+    if len(value) > MAX_ID_LENGTH:
+        raise BadCommand(cause, f"{what} exceeds length limit.")
+
+
+def _event_with_markers(
+    ctx: CommandContext, command: command_pb2.Command, event_type: int, attrs: object
+) -> history_pb2.HistoryEvent:
+    event = ctx.ex.append(event_type, attrs)  # type: ignore[arg-type]
+    if command.HasField("user_metadata"):
+        event.user_metadata.CopyFrom(command.user_metadata)
+    return event
+
+
+# ------------------------------------------------------------------------ activities
+
+
+@handles(ct.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK)
+def _schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None:
+    a = command.schedule_activity_task_command_attributes
+    st = ctx.ex.state
+    bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
+    _check_id(a.activity_id, "ActivityId", bad)
+    _check_id(a.activity_type.name, "ActivityType", bad)
+    if len(a.task_queue.name) > MAX_ID_LENGTH:
+        raise BadCommand(bad, "TaskQueue exceeds length limit.")
+    schedule_to_close = nanos(a.schedule_to_close_timeout)
+    schedule_to_start = nanos(a.schedule_to_start_timeout)
+    start_to_close = nanos(a.start_to_close_timeout)
+    heartbeat = nanos(a.heartbeat_timeout)
+    for name, value in (
+        ("ScheduleToCloseTimeout", schedule_to_close),
+        ("ScheduleToStartTimeout", schedule_to_start),
+        ("StartToCloseTimeout", start_to_close),
+        ("HeartbeatTimeout", heartbeat),
+    ):
+        if value < 0:
+            raise BadCommand(bad, f"Invalid {name}: {value}ns.")
+    run_timeout = st.workflow_run_timeout
+    if schedule_to_close > 0:
+        schedule_to_start = (
+            min(schedule_to_start, schedule_to_close) if schedule_to_start else schedule_to_close
+        )
+        start_to_close = (
+            min(start_to_close, schedule_to_close) if start_to_close else schedule_to_close
+        )
+    elif start_to_close > 0:
+        schedule_to_close = run_timeout
+        if not schedule_to_start:
+            schedule_to_start = run_timeout
+    else:
+        raise BadCommand(
+            bad, "A valid StartToClose or ScheduleToCloseTimeout is not set on command."
+        )
+    if run_timeout > 0:
+        schedule_to_close = (
+            min(schedule_to_close, run_timeout) if schedule_to_close else run_timeout
+        )
+        schedule_to_start = (
+            min(schedule_to_start, run_timeout) if schedule_to_start else run_timeout
+        )
+        start_to_close = min(start_to_close, run_timeout)
+    heartbeat = min(heartbeat, start_to_close)
+    if a.HasField("retry_policy"):
+        try:
+            validate_retry_policy(a.retry_policy)
+        except ServiceError as err:
+            raise BadCommand(bad, err.message) from err
+    if st.activity_by_id(a.activity_id) is not None:
+        raise BadCommand(
+            causes.WORKFLOW_TASK_FAILED_CAUSE_SCHEDULE_ACTIVITY_DUPLICATE_ID,
+            f"Activity with id {a.activity_id} already started.",
+        )
+    if len(st.activities) >= MAX_PENDING_ACTIVITIES:
+        raise BadCommand(
+            causes.WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED,
+            "the number of pending activities has reached the per-workflow limit",
+        )
+    task_queue = a.task_queue.name or st.task_queue
+    retry_policy = with_defaults(a.retry_policy if a.HasField("retry_policy") else None)
+    event_attrs = history_pb2.ActivityTaskScheduledEventAttributes(
+        activity_id=a.activity_id,
+        workflow_task_completed_event_id=ctx.completed_event_id,
+        use_workflow_build_id=a.use_workflow_build_id,
+        schedule_to_close_timeout=duration(schedule_to_close),
+        schedule_to_start_timeout=duration(schedule_to_start),
+        start_to_close_timeout=duration(start_to_close),
+        heartbeat_timeout=duration(heartbeat),
+        retry_policy=retry_policy,
+    )
+    event_attrs.activity_type.name = a.activity_type.name
+    event_attrs.task_queue.name = task_queue
+    event_attrs.task_queue.kind = tq_enums.TASK_QUEUE_KIND_NORMAL
+    if a.HasField("header"):
+        event_attrs.header.CopyFrom(a.header)
+    if a.HasField("input"):
+        event_attrs.input.CopyFrom(a.input)
+    if a.HasField("priority"):
+        event_attrs.priority.CopyFrom(a.priority)
+    event = _event_with_markers(ctx, command, et.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, event_attrs)
+    info = ActivityInfo(
+        scheduled_event_id=event.event_id,
+        activity_id=a.activity_id,
+        activity_type=a.activity_type.name,
+        task_queue=task_queue,
+        input=event_attrs.input,
+        header=event_attrs.header,
+        schedule_to_close_timeout=schedule_to_close,
+        schedule_to_start_timeout=schedule_to_start,
+        start_to_close_timeout=start_to_close,
+        heartbeat_timeout=heartbeat,
+        retry_policy=retry_policy,
+        first_scheduled_time=ctx.ex.now,
+        scheduled_time=ctx.ex.now,
+        priority=a.priority if a.HasField("priority") else None,
+    )
+    st.activities[event.event_id] = info
+    if schedule_to_close > 0:
+        ctx.ex.add_timer(
+            TimerRef(TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE, event.event_id),
+            ctx.ex.now + schedule_to_close,
+        )
+    if a.request_eager_execution and task_queue == st.task_queue:
+        ctx.eager_activities.append(info)
+    else:
+        activities.enqueue(ctx.ex, info)
+
+
+@handles(ct.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK)
+def _request_cancel_activity(ctx: CommandContext, command: command_pb2.Command) -> None:
+    a = command.request_cancel_activity_task_command_attributes
+    info = ctx.ex.state.activities.get(a.scheduled_event_id)
+    if info is None or info.cancel_requested:
+        raise BadCommand(
+            causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
+            f"Unable to find activity with scheduled event id {a.scheduled_event_id} to cancel.",
+        )
+    if info in ctx.eager_activities:
+        ctx.eager_activities.remove(info)
+    activities.request_cancel(ctx.ex, info, ctx.completed_event_id)
+
+
+# ------------------------------------------------------------------------ timers
+
+
+@handles(ct.COMMAND_TYPE_START_TIMER)
+def _start_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
+    a = command.start_timer_command_attributes
+    st = ctx.ex.state
+    bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES
+    _check_id(a.timer_id, "TimerId", bad)
+    fire_after = nanos(a.start_to_fire_timeout)
+    if fire_after <= 0:
+        raise BadCommand(bad, "A valid StartToFireTimeout is not set on command.")
+    if a.timer_id in st.timers:
+        raise BadCommand(
+            causes.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,
+            f"Timer with id {a.timer_id} is already started.",
+        )
+    event_attrs = history_pb2.TimerStartedEventAttributes(
+        timer_id=a.timer_id,
+        start_to_fire_timeout=a.start_to_fire_timeout,
+        workflow_task_completed_event_id=ctx.completed_event_id,
+    )
+    event = _event_with_markers(ctx, command, et.EVENT_TYPE_TIMER_STARTED, event_attrs)
+    expiry = ctx.ex.now + fire_after
+    st.timers[a.timer_id] = TimerInfo(a.timer_id, event.event_id, expiry)
+    ctx.ex.add_timer(TimerRef(TimerKind.USER_TIMER, event.event_id), expiry)
+
+
+@handles(ct.COMMAND_TYPE_CANCEL_TIMER)
+def _cancel_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
+    a = command.cancel_timer_command_attributes
+    ex, st = ctx.ex, ctx.ex.state
+    bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES
+    _check_id(a.timer_id, "TimerId", bad)
+    timer = st.timers.pop(a.timer_id, None)
+    if timer is not None:
+        started_event_id = timer.started_event_id
+        ex.remove_timer(TimerRef(TimerKind.USER_TIMER, started_event_id))
+    else:
+        # It may have fired while the task ran: then the fire is unseen, take it back.
+        fired = _take_buffered_timer_fired(ex, a.timer_id)
+        if fired is None:
+            raise BadCommand(bad, f"Timer with id {a.timer_id} is not started.")
+        started_event_id = fired
+    event_attrs = history_pb2.TimerCanceledEventAttributes(
+        timer_id=a.timer_id,
+        started_event_id=started_event_id,
+        workflow_task_completed_event_id=ctx.completed_event_id,
+        identity=ctx.request.identity,
+    )
+    _event_with_markers(ctx, command, et.EVENT_TYPE_TIMER_CANCELED, event_attrs)
+
+
+def _take_buffered_timer_fired(ex: Execution, timer_id: str) -> int | None:
+    for i, event in enumerate(ex.state.buffered_events):
+        if (
+            event.event_type == et.EVENT_TYPE_TIMER_FIRED
+            and event.timer_fired_event_attributes.timer_id == timer_id
+        ):
+            del ex.state.buffered_events[i]
+            return event.timer_fired_event_attributes.started_event_id
+    return None
+
+
+def fire_user_timer(ex: Execution, ref: TimerRef) -> None:
+    """A workflow's timer is due: TimerFired, and a workflow task to see it."""
+    ex.claim_timer(ref)
+    st = ex.state
+    if not st.running:
+        return
+    for timer in st.timers.values():
+        if timer.started_event_id == ref.a:
+            break
+    else:
+        return
+    del st.timers[timer.timer_id]
+    ex.append_external(
+        et.EVENT_TYPE_TIMER_FIRED,
+        history_pb2.TimerFiredEventAttributes(
+            timer_id=timer.timer_id, started_event_id=timer.started_event_id
+        ),
+    )
+    workflow_task.schedule(ex)
+
+
+# ------------------------------------------------------------------------ markers & properties
+
+
+@handles(ct.COMMAND_TYPE_RECORD_MARKER)
+def _record_marker(ctx: CommandContext, command: command_pb2.Command) -> None:
+    a = command.record_marker_command_attributes
+    _check_id(
+        a.marker_name, "MarkerName", causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES
+    )
+    event_attrs = history_pb2.MarkerRecordedEventAttributes(
+        marker_name=a.marker_name, workflow_task_completed_event_id=ctx.completed_event_id
+    )
+    for key, payloads in a.details.items():
+        event_attrs.details[key].CopyFrom(payloads)
+    if a.HasField("header"):
+        event_attrs.header.CopyFrom(a.header)
+    if a.HasField("failure"):
+        event_attrs.failure.CopyFrom(a.failure)
+    _event_with_markers(ctx, command, et.EVENT_TYPE_MARKER_RECORDED, event_attrs)
+
+
+def is_removal(payload: common_pb2.Payload) -> bool:
+    """A null value in an upsert removes the key (memo and search attributes)."""
+    encoding = payload.metadata.get("encoding", b"")
+    return encoding == b"binary/null" or not payload.data or payload.data in (b"null", b"[]")
+
+
+def merge_payload_map(target: object, updates: object) -> None:
+    """Upsert `updates` into `target` (both proto maps of str -> Payload)."""
+    for key, payload in updates.items():  # type: ignore[attr-defined]
+        if is_removal(payload):
+            target.pop(key, None)  # type: ignore[attr-defined]
+        else:
+            target[key].CopyFrom(payload)  # type: ignore[index]
+
+
+@handles(ct.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
+def _upsert_search_attributes(ctx: CommandContext, command: command_pb2.Command) -> None:
+    a = command.upsert_workflow_search_attributes_command_attributes
+    bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
+    if not a.HasField("search_attributes"):
+        raise BadCommand(bad, "SearchAttributes is not set on command.")
+    if ctx.validate_search_attributes is not None:
+        try:
+            ctx.validate_search_attributes(a.search_attributes)
+        except ServiceError as err:
+            raise BadCommand(bad, err.message) from err
+    st = ctx.ex.state
+    merge_payload_map(st.search_attributes.indexed_fields, a.search_attributes.indexed_fields)
+    event_attrs = history_pb2.UpsertWorkflowSearchAttributesEventAttributes(
+        workflow_task_completed_event_id=ctx.completed_event_id,
+        search_attributes=a.search_attributes,
+    )
+    _event_with_markers(ctx, command, et.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, event_attrs)
+    ctx.ex.out.visibility_changed = True
+
+
+@handles(ct.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES)
+def _modify_properties(ctx: CommandContext, command: command_pb2.Command) -> None:
+    a = command.modify_workflow_properties_command_attributes
+    if not a.HasField("upserted_memo"):
+        raise BadCommand(
+            causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES,
+            "UpsertedMemo is not set on command.",
+        )
+    merge_payload_map(ctx.ex.state.memo.fields, a.upserted_memo.fields)
+    event_attrs = history_pb2.WorkflowPropertiesModifiedEventAttributes(
+        workflow_task_completed_event_id=ctx.completed_event_id, upserted_memo=a.upserted_memo
+    )
+    _event_with_markers(ctx, command, et.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED, event_attrs)
+    ctx.ex.out.visibility_changed = True
+
+
+# ------------------------------------------------------------------------ closing the run
+
+
+def _check_can_close(ctx: CommandContext, command_type: int) -> None:
+    """New events arrived during the task: the worker must see them before closing."""
+    if ctx.ex.state.buffered_events:
+        raise BadCommand(
+            causes.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+            "Workflow task has new events: "
+            f"{ct.CommandType.Name(command_type)} is rejected until they are handled.",  # type: ignore[arg-type]
+        )
+    ctx.closed_by = command_type
+
+
+@handles(ct.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION)
+def _complete(ctx: CommandContext, command: command_pb2.Command) -> None:
+    _check_can_close(ctx, command.command_type)
+    a = command.complete_workflow_execution_command_attributes
+    ex = ctx.ex
+    result = a.result if a.HasField("result") else None
+    cont, _ = runs.retry_or_cron(ex, None, ctx.new_id(), result)
+    event_attrs = history_pb2.WorkflowExecutionCompletedEventAttributes(
+        workflow_task_completed_event_id=ctx.completed_event_id,
+        new_execution_run_id=cont.run_id if cont else "",
+    )
+    if result is not None:
+        event_attrs.result.CopyFrom(result)
+        ex.state.last_completion_result = result
+    runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, event_attrs)
+    if cont is not None and ctx.start_attributes is not None:
+        runs.start_successor(ex, cont, ctx.start_attributes)
+
+
+@handles(ct.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION)
+def _fail(ctx: CommandContext, command: command_pb2.Command) -> None:
+    _check_can_close(ctx, command.command_type)
+    a = command.fail_workflow_execution_command_attributes
+    if not a.HasField("failure"):
+        raise BadCommand(
+            causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES,
+            "Failure is not set on command.",
+        )
+    ex = ctx.ex
+    cont, retry_state = runs.retry_or_cron(ex, a.failure, ctx.new_id())
+    event_attrs = history_pb2.WorkflowExecutionFailedEventAttributes(
+        failure=a.failure,
+        retry_state=retry_state,  # type: ignore[arg-type]
+        workflow_task_completed_event_id=ctx.completed_event_id,
+        new_execution_run_id=cont.run_id if cont else "",
+    )
+    runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, event_attrs)
+    if cont is not None and ctx.start_attributes is not None:
+        runs.start_successor(ex, cont, ctx.start_attributes)
+
+
+@handles(ct.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION)
+def _cancel(ctx: CommandContext, command: command_pb2.Command) -> None:
+    _check_can_close(ctx, command.command_type)
+    a = command.cancel_workflow_execution_command_attributes
+    event_attrs = history_pb2.WorkflowExecutionCanceledEventAttributes(
+        workflow_task_completed_event_id=ctx.completed_event_id
+    )
+    if a.HasField("details"):
+        event_attrs.details.CopyFrom(a.details)
+    runs.close(ctx.ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, event_attrs)
+
+
+@handles(ct.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION)
+def _continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
+    _check_can_close(ctx, command.command_type)
+    a = command.continue_as_new_workflow_execution_command_attributes
+    ex, st = ctx.ex, ctx.ex.state
+    bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES
+    workflow_type = a.workflow_type.name or st.workflow_type
+    task_queue = a.task_queue.name or st.task_queue
+    if len(workflow_type) > MAX_ID_LENGTH or len(task_queue) > MAX_ID_LENGTH:
+        raise BadCommand(bad, "WorkflowType or TaskQueue exceeds length limit.")
+    run_timeout = nanos(a.workflow_run_timeout) or st.workflow_run_timeout
+    task_timeout = nanos(a.workflow_task_timeout) or st.workflow_task_timeout
+    backoff = nanos(a.backoff_start_interval)
+    if run_timeout < 0 or task_timeout < 0 or backoff < 0:
+        raise BadCommand(bad, "Invalid timeout or backoff on continue-as-new command.")
+    if a.HasField("retry_policy"):
+        try:
+            validate_retry_policy(a.retry_policy)
+        except ServiceError as err:
+            raise BadCommand(bad, err.message) from err
+    new_run_id = ctx.new_id()
+    attrs = history_pb2.WorkflowExecutionContinuedAsNewEventAttributes(
+        new_execution_run_id=new_run_id,
+        workflow_run_timeout=duration(run_timeout),
+        workflow_task_timeout=duration(task_timeout),
+        workflow_task_completed_event_id=ctx.completed_event_id,
+        backoff_start_interval=duration(backoff),
+        initiator=a.initiator,
+        inherit_build_id=a.inherit_build_id,
+    )
+    attrs.workflow_type.name = workflow_type
+    attrs.task_queue.name = task_queue
+    attrs.task_queue.kind = tq_enums.TASK_QUEUE_KIND_NORMAL
+    for name in (
+        "input",
+        "header",
+        "memo",
+        "search_attributes",
+        "failure",
+        "last_completion_result",
+    ):
+        if a.HasField(name):
+            getattr(attrs, name).CopyFrom(getattr(a, name))
+    runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, attrs)
+    st.new_execution_run_id = new_run_id
+    spec = runs.RunSpec(
+        namespace_id=st.namespace_id,
+        workflow_id=st.workflow_id,
+        run_id=new_run_id,
+        workflow_type=workflow_type,
+        task_queue=task_queue,
+        request_id="",
+        first_execution_run_id=st.first_execution_run_id,
+        input=a.input if a.HasField("input") else None,
+        header=a.header if a.HasField("header") else None,
+        identity=ctx.request.identity,
+        workflow_execution_timeout=st.workflow_execution_timeout,
+        workflow_run_timeout=run_timeout,
+        workflow_task_timeout=task_timeout,
+        execution_expiration_time=st.execution_expiration_time,
+        retry_policy=with_defaults(a.retry_policy)
+        if a.HasField("retry_policy")
+        else st.retry_policy,
+        attempt=1,
+        cron_schedule=a.cron_schedule or st.cron_schedule,
+        memo=a.memo if a.HasField("memo") else st.memo,
+        search_attributes=a.search_attributes
+        if a.HasField("search_attributes")
+        else st.search_attributes,
+        user_metadata=st.user_metadata,
+        priority=st.priority,
+        first_workflow_task_backoff=backoff,
+        initiator=a.initiator,
+        continued_execution_run_id=st.run_id,
+        continued_failure=a.failure if a.HasField("failure") else None,
+        last_completion_result=(
+            a.last_completion_result if a.HasField("last_completion_result") else None
+        ),
+        parent=st.parent,
+        root_workflow_id=st.root_workflow_id,
+        root_run_id=st.root_run_id,
+    )
+    ex.out.new_runs.append(NewRun(runs.create_run(spec, ex.now, ex.namespace)))

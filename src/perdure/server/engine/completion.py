@@ -1,0 +1,109 @@
+"""Completing a workflow task: its commands, then what the workflow needs next.
+
+Order, as Temporal writes it: (transient scheduled/started events,) WorkflowTaskCompleted,
+the events of the commands in order, then the events buffered while the task ran. A new
+workflow task follows when those buffered events need handling or the worker asked for
+one (a heartbeat of a long local activity, answered inline). Activities the worker asked
+to run eagerly are started here and returned in the response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from temporalio.api.enums.v1 import event_type_pb2 as et
+from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from perdure.server.engine import activities, commands, workflow_task
+from perdure.server.engine.execution import Execution
+from perdure.server.engine.retry import nanos
+from perdure.server.engine.state import ActivityInfo
+from perdure.server.engine.tokens import TaskToken
+
+DEFAULT_STICKY_SCHEDULE_TO_START = 5 * 1_000_000_000
+
+
+@dataclass
+class CompletionResult:
+    new_workflow_task: workflow_task.StartedWorkflowTask | None = None
+    """A workflow task started inline (returned in the response)."""
+    eager_activities: list[ActivityInfo] = field(default_factory=list)
+
+
+def complete(
+    ex: Execution,
+    token: TaskToken,
+    request: rr.RespondWorkflowTaskCompletedRequest,
+    *,
+    new_id: Callable[[], str],
+    start_attributes: history_pb2.WorkflowExecutionStartedEventAttributes | None = None,
+    validate_search_attributes: commands.SearchAttributesValidator | None = None,
+) -> CompletionResult:
+    """Apply a RespondWorkflowTaskCompleted. Raises `commands.BadCommand` (see module)."""
+    st = ex.state
+    wt = workflow_task.require_started(ex, token.scheduled_event_id, token.started_event_id)
+    workflow_task.write_transient_events(ex, wt)
+    attrs = history_pb2.WorkflowTaskCompletedEventAttributes(
+        scheduled_event_id=wt.scheduled_event_id,
+        started_event_id=wt.started_event_id,
+        identity=request.identity,
+        binary_checksum=request.binary_checksum,
+    )
+    if request.HasField("worker_version_stamp"):
+        attrs.worker_version.CopyFrom(request.worker_version_stamp)
+    if request.HasField("sdk_metadata"):
+        attrs.sdk_metadata.CopyFrom(request.sdk_metadata)
+    if request.HasField("metering_metadata"):
+        attrs.metering_metadata.CopyFrom(request.metering_metadata)
+    completed = ex.append(et.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, attrs)
+    workflow_task.finish(ex, wt)
+    st.last_workflow_task_started_event_id = wt.started_event_id
+    st.last_completed_workflow_task_event_id = completed.event_id
+    _update_stickiness(ex, request)
+
+    ctx = commands.CommandContext(
+        ex=ex,
+        completed_event_id=completed.event_id,
+        request=request,
+        new_id=new_id,
+        start_attributes=start_attributes,
+        validate_search_attributes=validate_search_attributes,
+    )
+    for command in request.commands:
+        commands.apply(ctx, command)
+
+    result = CompletionResult()
+    if not st.running:
+        return result
+    for info in ctx.eager_activities:
+        activities.start(
+            ex,
+            info.scheduled_event_id,
+            info.attempt,
+            identity=request.identity,
+            request_id=new_id(),
+            from_task_row=False,
+        )
+        result.eager_activities.append(info)
+    flushed = ex.flush_buffered()
+    if flushed or request.force_create_new_workflow_task:
+        new_wt = workflow_task.schedule(ex)
+        if request.force_create_new_workflow_task and request.return_new_workflow_task:
+            new_wt.original_scheduled_time = wt.original_scheduled_time
+            result.new_workflow_task = workflow_task.start(
+                ex, new_wt.seq, identity=request.identity, request_id=new_id()
+            )
+    return result
+
+
+def _update_stickiness(ex: Execution, request: rr.RespondWorkflowTaskCompletedRequest) -> None:
+    st = ex.state
+    sticky = request.sticky_attributes
+    if sticky.worker_task_queue.name:
+        st.sticky_task_queue = sticky.worker_task_queue.name
+        timeout = nanos(sticky.schedule_to_start_timeout)
+        st.sticky_schedule_to_start_timeout = timeout or DEFAULT_STICKY_SCHEDULE_TO_START
+    else:
+        st.sticky_task_queue = ""

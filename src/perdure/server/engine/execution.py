@@ -1,0 +1,238 @@
+"""`Execution`: one run's state plus what the current transition changes.
+
+Every engine step works on an `Execution`: it reads and mutates `state` and records what
+the step writes (events, task rows, timers, visibility) in `out`. The I/O shell turns
+`out` into one store commit. Nothing here touches the store, the clock or the network:
+`now` is given.
+
+Events that arrive from outside while a workflow task is running (signals, activity
+results, timer fires, ...) are buffered in the state and written after the task ends,
+with ids assigned then, as Temporal does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
+from temporalio.api.enums.v1 import event_type_pb2 as et
+from temporalio.api.history.v1 import message_pb2 as history_pb2
+
+from perdure.server.engine.deadlines import TimerRef
+from perdure.server.engine.state import ExecutionState, Nanos
+from perdure.server.store.base import TaskKind, TaskRow, TimerRow
+
+HistoryEvent = history_pb2.HistoryEvent
+
+
+def _attributes_field(event_type: int) -> str:
+    name = et.EventType.Name(event_type)  # type: ignore[arg-type]
+    return name.removeprefix("EVENT_TYPE_").lower() + "_event_attributes"
+
+
+ATTRIBUTES_FIELD: dict[int, str] = {
+    value: _attributes_field(value)
+    for value in et.EventType.values()
+    if value != et.EVENT_TYPE_UNSPECIFIED
+}
+
+# Events that point at an earlier event of the same batch through `started_event_id`;
+# when buffered events get their ids, these references are rewired.
+_ACTIVITY_STARTED = ("scheduled_event_id", et.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+_CHILD_STARTED = ("initiated_event_id", et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
+_STARTED_REFERENCES: dict[int, tuple[str, int]] = {
+    et.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: _ACTIVITY_STARTED,
+    et.EVENT_TYPE_ACTIVITY_TASK_FAILED: _ACTIVITY_STARTED,
+    et.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: _ACTIVITY_STARTED,
+    et.EVENT_TYPE_ACTIVITY_TASK_CANCELED: _ACTIVITY_STARTED,
+    et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED: _CHILD_STARTED,
+    et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED: _CHILD_STARTED,
+    et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED: _CHILD_STARTED,
+    et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED: _CHILD_STARTED,
+    et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT: _CHILD_STARTED,
+}
+_STARTED_TYPES: dict[int, str] = {
+    started_type: ref_field for ref_field, started_type in _STARTED_REFERENCES.values()
+}
+
+
+@dataclass
+class NewRun:
+    """A run created by this transition (continue-as-new, retry, cron) in the same commit."""
+
+    execution: Execution
+
+
+@dataclass
+class Transition:
+    """What one engine step writes, besides the mutated state itself."""
+
+    events: list[HistoryEvent] = field(default_factory=list)
+    tasks_added: list[TaskRow] = field(default_factory=list)
+    tasks_claimed: list[str] = field(default_factory=list)
+    tasks_removed: list[str] = field(default_factory=list)
+    timers_added: list[TimerRow] = field(default_factory=list)
+    timers_claimed: list[str] = field(default_factory=list)
+    timers_removed: list[str] = field(default_factory=list)
+    visibility_changed: bool = False
+    current_changed: bool = False
+    """The run's status changed in a way the current-execution row records."""
+    new_runs: list[NewRun] = field(default_factory=list)
+    created: bool = False
+    """This transition creates the run (the commit inserts it)."""
+    closed: bool = False
+
+    @property
+    def writes_anything(self) -> bool:
+        return bool(
+            self.events
+            or self.tasks_added
+            or self.tasks_claimed
+            or self.tasks_removed
+            or self.timers_added
+            or self.timers_claimed
+            or self.timers_removed
+            or self.visibility_changed
+            or self.new_runs
+            or self.created
+        )
+
+
+class Execution:
+    """A run's mutable state under one transition. See the module docstring."""
+
+    def __init__(self, state: ExecutionState, now: Nanos, namespace: str) -> None:
+        self.state = state
+        self.now = now
+        self.namespace = namespace
+        self.out = Transition()
+
+    # ------------------------------------------------------------------ events
+
+    def _new_event(self, event_type: int, attributes: Message | None) -> HistoryEvent:
+        event = HistoryEvent(event_type=event_type)  # type: ignore[arg-type]
+        event.event_time.FromNanoseconds(self.now)
+        if attributes is not None:
+            getattr(event, ATTRIBUTES_FIELD[event_type]).CopyFrom(attributes)
+        return event
+
+    def append(self, event_type: int, attributes: Message | None = None) -> HistoryEvent:
+        """Write an event now: it gets the next event id."""
+        event = self._new_event(event_type, attributes)
+        self._write(event)
+        return event
+
+    def _write(self, event: HistoryEvent) -> None:
+        event.event_id = self.state.next_event_id
+        self.state.next_event_id += 1
+        self.state.history_size_bytes += event.ByteSize()
+        self.out.events.append(event)
+
+    def append_external(
+        self, event_type: int, attributes: Message | None = None
+    ) -> HistoryEvent | None:
+        """Write an event that came from outside the workflow task, or buffer it.
+
+        Returns the written event, or None when it was buffered because a workflow task
+        is running; buffered events are written by `flush_buffered`.
+        """
+        event = self._new_event(event_type, attributes)
+        if self.workflow_task_running:
+            self.state.buffered_events.append(event)
+            return None
+        self._write(event)
+        return event
+
+    @property
+    def workflow_task_running(self) -> bool:
+        wt = self.state.workflow_task
+        return wt is not None and wt.started
+
+    def flush_buffered(self) -> list[HistoryEvent]:
+        """Write the buffered events, rewiring references between them."""
+        buffered = self.state.buffered_events
+        if not buffered:
+            return []
+        self.state.buffered_events = []
+        # A closing event names its started event, which was buffered with it.
+        started_ids: dict[tuple[int, int], int] = {}
+        for event in buffered:
+            self._write(event)
+            ref = _STARTED_REFERENCES.get(event.event_type)
+            if ref is None:
+                if event.event_type in _STARTED_TYPES:
+                    attrs = getattr(event, ATTRIBUTES_FIELD[event.event_type])
+                    ref_field = _STARTED_TYPES[event.event_type]
+                    started_ids[(event.event_type, getattr(attrs, ref_field))] = event.event_id
+                continue
+            ref_field, started_type = ref
+            attrs = getattr(event, ATTRIBUTES_FIELD[event.event_type])
+            new_id = started_ids.get((started_type, getattr(attrs, ref_field)))
+            if new_id is not None:
+                attrs.started_event_id = new_id
+        return buffered
+
+    # ------------------------------------------------------------------ tasks and timers
+
+    def add_task(
+        self,
+        key: str,
+        kind: TaskKind,
+        task_queue: str,
+        scheduled_event_id: int,
+        expiry: Nanos | None = None,
+    ) -> TaskRow:
+        row = TaskRow(
+            key=key,
+            namespace_id=self.state.namespace_id,
+            task_queue=task_queue,
+            kind=kind,
+            workflow_id=self.state.workflow_id,
+            run_id=self.state.run_id,
+            scheduled_event_id=scheduled_event_id,
+            created_time=self.now,
+            expiry_time=expiry,
+        )
+        self.out.tasks_added.append(row)
+        return row
+
+    def claim_task(self, key: str) -> None:
+        # A task added by this same transition and started at once is never written.
+        for i, row in enumerate(self.out.tasks_added):
+            if row.key == key:
+                del self.out.tasks_added[i]
+                return
+        self.out.tasks_claimed.append(key)
+
+    def remove_task(self, key: str) -> None:
+        # A task added by this same transition is simply not written.
+        for i, row in enumerate(self.out.tasks_added):
+            if row.key == key:
+                del self.out.tasks_added[i]
+                return
+        if key not in self.out.tasks_claimed:
+            self.out.tasks_removed.append(key)
+
+    def add_timer(self, ref: TimerRef, fire_time: Nanos) -> None:
+        self.out.timers_added.append(
+            TimerRow(
+                key=ref.key(self.state.run_id),
+                namespace_id=self.state.namespace_id,
+                workflow_id=self.state.workflow_id,
+                run_id=self.state.run_id,
+                fire_time=fire_time,
+                data=ref.encode(),
+            )
+        )
+
+    def claim_timer(self, ref: TimerRef) -> None:
+        self.out.timers_claimed.append(ref.key(self.state.run_id))
+
+    def remove_timer(self, ref: TimerRef) -> None:
+        key = ref.key(self.state.run_id)
+        for i, row in enumerate(self.out.timers_added):
+            if row.key == key:
+                del self.out.timers_added[i]
+                return
+        if key not in self.out.timers_claimed:
+            self.out.timers_removed.append(key)

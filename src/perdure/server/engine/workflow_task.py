@@ -1,0 +1,300 @@
+"""The workflow task lifecycle: schedule, start, fail, time out.
+
+A run has at most one workflow task. Its first attempt writes WorkflowTaskScheduled when
+scheduled and WorkflowTaskStarted when a worker polls it. After a failure the next
+attempts are transient: their scheduled/started events are only shown to the worker and
+written when an attempt completes, so a crash-looping workflow keeps a short history.
+Completion (commands) lives in engine/completion.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import event_type_pb2 as et
+from temporalio.api.enums.v1 import failed_cause_pb2 as causes
+from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
+from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
+from temporalio.api.failure.v1 import message_pb2 as failure_pb2
+from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.taskqueue.v1 import message_pb2 as tq_pb2
+
+from perdure.server.engine.deadlines import TimerKind, TimerRef, workflow_task_key
+from perdure.server.engine.execution import Execution, HistoryEvent
+from perdure.server.engine.retry import duration
+from perdure.server.engine.state import Nanos, WorkflowTaskInfo, WorkflowTaskKind
+from perdure.server.errors import NotFound
+from perdure.server.store.base import TaskKind
+
+DEFAULT_WORKFLOW_TASK_TIMEOUT: Nanos = 10 * 1_000_000_000
+MAX_WORKFLOW_TASK_TIMEOUT: Nanos = 120 * 1_000_000_000
+
+
+class StaleTask(Exception):
+    """A task row or timer refers to something that has moved on; drop it."""
+
+
+def _task_queue_proto(ex: Execution, wt: WorkflowTaskInfo) -> tq_pb2.TaskQueue:
+    if wt.sticky:
+        return tq_pb2.TaskQueue(
+            name=wt.task_queue,
+            kind=tq_enums.TASK_QUEUE_KIND_STICKY,
+            normal_name=ex.state.task_queue,
+        )
+    return tq_pb2.TaskQueue(name=wt.task_queue, kind=tq_enums.TASK_QUEUE_KIND_NORMAL)
+
+
+def schedule(ex: Execution, *, attempt: int = 1, allow_sticky: bool = True) -> WorkflowTaskInfo:
+    """Schedule the run's next workflow task (unless one is pending already)."""
+    st = ex.state
+    if st.workflow_task is not None:
+        return st.workflow_task
+    st.wft_seq += 1
+    sticky = allow_sticky and bool(st.sticky_task_queue)
+    wt = WorkflowTaskInfo(
+        seq=st.wft_seq,
+        scheduled_event_id=st.next_event_id,
+        attempt=attempt,
+        task_queue=st.sticky_task_queue if sticky else st.task_queue,
+        sticky=sticky,
+        start_to_close_timeout=st.workflow_task_timeout,
+        scheduled_time=ex.now,
+        original_scheduled_time=ex.now,
+        scheduled_event_written=attempt == 1,
+    )
+    st.workflow_task = wt
+    if attempt == 1:
+        attrs = history_pb2.WorkflowTaskScheduledEventAttributes(
+            task_queue=_task_queue_proto(ex, wt),
+            start_to_close_timeout=duration(wt.start_to_close_timeout),
+            attempt=attempt,
+        )
+        ex.append(et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
+    ex.add_task(
+        workflow_task_key(st.run_id, wt.seq),
+        TaskKind.WORKFLOW,
+        wt.task_queue,
+        wt.scheduled_event_id,
+    )
+    if sticky and st.sticky_schedule_to_start_timeout > 0:
+        ex.add_timer(
+            TimerRef(TimerKind.WORKFLOW_TASK_SCHEDULE_TO_START, wt.seq),
+            ex.now + st.sticky_schedule_to_start_timeout,
+        )
+    return wt
+
+
+@dataclass(frozen=True, slots=True)
+class StartedWorkflowTask:
+    """What the poll response needs, besides the stored history."""
+
+    info: WorkflowTaskInfo
+    previous_started_event_id: int
+    transient_events: list[HistoryEvent]
+    """Scheduled and started events of a transient attempt, shown but not written."""
+
+
+def start(ex: Execution, seq: int, *, identity: str, request_id: str) -> StartedWorkflowTask:
+    """A worker polled workflow task `seq`: record it as started."""
+    st = ex.state
+    wt = st.workflow_task
+    if not st.running or wt is None or wt.seq != seq or wt.started:
+        raise StaleTask(f"workflow task {seq} of {st.workflow_id}/{st.run_id} is gone")
+    ex.claim_task(workflow_task_key(st.run_id, seq))
+    if wt.sticky:
+        ex.remove_timer(TimerRef(TimerKind.WORKFLOW_TASK_SCHEDULE_TO_START, seq))
+    wt.started_time = ex.now
+    wt.identity = identity
+    wt.request_id = request_id
+    transient: list[HistoryEvent] = []
+    if wt.transient:
+        # Ids are assigned now: nothing can be written while the task runs (events buffer).
+        wt.scheduled_event_id = st.next_event_id
+        wt.started_event_id = st.next_event_id + 1
+        transient = transient_events(ex, wt)
+    else:
+        event = ex.append(
+            et.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+            history_pb2.WorkflowTaskStartedEventAttributes(
+                scheduled_event_id=wt.scheduled_event_id,
+                identity=identity,
+                request_id=request_id,
+                history_size_bytes=st.history_size_bytes,
+            ),
+        )
+        wt.started_event_id = event.event_id
+        wt.started_event_written = True
+    ex.add_timer(
+        TimerRef(TimerKind.WORKFLOW_TASK_START_TO_CLOSE, seq), ex.now + wt.start_to_close_timeout
+    )
+    return StartedWorkflowTask(wt, st.last_workflow_task_started_event_id, transient)
+
+
+def transient_events(ex: Execution, wt: WorkflowTaskInfo) -> list[HistoryEvent]:
+    """The scheduled and started events of a transient attempt, with their future ids."""
+    scheduled = HistoryEvent(
+        event_id=wt.scheduled_event_id,
+        event_type=et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+        workflow_task_scheduled_event_attributes=history_pb2.WorkflowTaskScheduledEventAttributes(
+            task_queue=_task_queue_proto(ex, wt),
+            start_to_close_timeout=duration(wt.start_to_close_timeout),
+            attempt=wt.attempt,
+        ),
+    )
+    scheduled.event_time.FromNanoseconds(wt.scheduled_time)
+    started = HistoryEvent(
+        event_id=wt.started_event_id,
+        event_type=et.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        workflow_task_started_event_attributes=history_pb2.WorkflowTaskStartedEventAttributes(
+            scheduled_event_id=wt.scheduled_event_id,
+            identity=wt.identity,
+            request_id=wt.request_id,
+            history_size_bytes=ex.state.history_size_bytes,
+        ),
+    )
+    started.event_time.FromNanoseconds(wt.started_time)
+    return [scheduled, started]
+
+
+def write_transient_events(ex: Execution, wt: WorkflowTaskInfo) -> None:
+    """A transient attempt is completing: its scheduled/started events become history."""
+    if wt.scheduled_event_written:
+        return
+    for event in transient_events(ex, wt):
+        ex.state.history_size_bytes += event.ByteSize()
+        ex.out.events.append(event)
+        ex.state.next_event_id = event.event_id + 1
+    wt.scheduled_event_written = True
+    wt.started_event_written = True
+
+
+def require_started(ex: Execution, seq: int, started_event_id: int) -> WorkflowTaskInfo:
+    """The workflow task a completion or failure names, or NotFound as Temporal says it."""
+    st = ex.state
+    wt = st.workflow_task
+    if (
+        not st.running
+        or wt is None
+        or wt.seq != seq
+        or not wt.started
+        or wt.started_event_id != started_event_id
+    ):
+        raise NotFound("Workflow task not found.")
+    return wt
+
+
+def finish(ex: Execution, wt: WorkflowTaskInfo) -> None:
+    """Forget the task that just ended and its deadline."""
+    ex.remove_timer(TimerRef(TimerKind.WORKFLOW_TASK_START_TO_CLOSE, wt.seq))
+    ex.state.workflow_task = None
+
+
+def fail(
+    ex: Execution,
+    wt: WorkflowTaskInfo,
+    *,
+    cause: int,
+    failure: failure_pb2.Failure | None = None,
+    identity: str = "",
+    binary_checksum: str = "",
+    reschedule: bool = True,
+) -> None:
+    """A started workflow task failed: record it (first attempt only) and retry it.
+
+    Failures of transient attempts leave no events; buffered events are written after the
+    failure, and then the next attempt is scheduled.
+    """
+    st = ex.state
+    finish(ex, wt)
+    written = not wt.transient
+    if written:
+        attrs = history_pb2.WorkflowTaskFailedEventAttributes(
+            scheduled_event_id=wt.scheduled_event_id,
+            started_event_id=wt.started_event_id,
+            cause=cause,  # type: ignore[arg-type]
+            identity=identity,
+            binary_checksum=binary_checksum,
+        )
+        if failure is not None:
+            attrs.failure.CopyFrom(failure)
+        ex.append(et.EVENT_TYPE_WORKFLOW_TASK_FAILED, attrs)
+    # A worker that failed a task may have lost the workflow: fall back to the normal queue.
+    st.sticky_task_queue = ""
+    flushed = ex.flush_buffered()
+    if not reschedule or not st.running:
+        return
+    if cause == causes.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND or (
+        flushed and cause != causes.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
+    ):
+        # New events for the worker: a fresh (recorded) attempt.
+        schedule(ex, attempt=1)
+    else:
+        schedule(ex, attempt=wt.attempt + 1)
+
+
+def time_out(ex: Execution, ref: TimerRef) -> None:
+    """A workflow task deadline fired (stale ones are ignored)."""
+    st = ex.state
+    wt = st.workflow_task
+    ex.claim_timer(ref)
+    if not st.running or wt is None or wt.seq != ref.a:
+        return
+    if ref.kind == TimerKind.WORKFLOW_TASK_START_TO_CLOSE:
+        if not wt.started:
+            return
+        finish(ex, wt)
+        if not wt.transient:
+            ex.append(
+                et.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+                history_pb2.WorkflowTaskTimedOutEventAttributes(
+                    scheduled_event_id=wt.scheduled_event_id,
+                    started_event_id=wt.started_event_id,
+                    timeout_type=wf_enums.TIMEOUT_TYPE_START_TO_CLOSE,
+                ),
+            )
+        st.sticky_task_queue = ""
+        ex.flush_buffered()
+        schedule(ex, attempt=wt.attempt + 1)
+    elif ref.kind == TimerKind.WORKFLOW_TASK_SCHEDULE_TO_START:
+        if wt.started or not wt.sticky:
+            return
+        # Nobody polled the sticky queue in time: move the task to the normal queue.
+        ex.remove_task(workflow_task_key(st.run_id, wt.seq))
+        st.workflow_task = None
+        st.sticky_task_queue = ""
+        if wt.scheduled_event_written:
+            ex.append(
+                et.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+                history_pb2.WorkflowTaskTimedOutEventAttributes(
+                    scheduled_event_id=wt.scheduled_event_id,
+                    timeout_type=wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_START,
+                ),
+            )
+        schedule(ex, attempt=wt.attempt, allow_sticky=False)
+
+
+def clear_stickiness(ex: Execution) -> None:
+    """ResetStickyTaskQueue / ShutdownWorker: later tasks go to the normal queue.
+
+    A task already scheduled (not started) on the sticky queue moves there at once.
+    """
+    st = ex.state
+    st.sticky_task_queue = ""
+    wt = st.workflow_task
+    if wt is not None and wt.sticky and not wt.started:
+        ex.remove_task(workflow_task_key(st.run_id, wt.seq))
+        ex.remove_timer(TimerRef(TimerKind.WORKFLOW_TASK_SCHEDULE_TO_START, wt.seq))
+        st.wft_seq += 1
+        wt.seq = st.wft_seq
+        wt.sticky = False
+        wt.task_queue = st.task_queue
+        ex.add_task(
+            workflow_task_key(st.run_id, wt.seq),
+            TaskKind.WORKFLOW,
+            wt.task_queue,
+            wt.scheduled_event_id,
+        )
+
+
+def is_speculative(wt: WorkflowTaskInfo | None) -> bool:
+    return wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE
