@@ -18,7 +18,10 @@ async def open_store(url: str) -> Store:
         path = url.removeprefix("sqlite:").removeprefix("//")
         if path in ("", "/:memory:"):
             path = MEMORY
-        # sqlite:///abs/path keeps its leading slash; sqlite://rel/path is relative.
+        # sqlite:///abs/path keeps its leading slash (SQLAlchemy's sqlite:////abs too);
+        # sqlite://rel/path is relative.
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
     return await SQLiteStore.open(path)
 
 

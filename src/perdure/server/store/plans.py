@@ -120,8 +120,18 @@ def plan_commit(s: Statements, c: Commit) -> list[Step]:
             steps.append(
                 Step(
                     s.hist_append,
-                    [(ns, run, h.first_event_id, h.last_event_id, h.data, ns, run,
-                      h.first_event_id - 1)],
+                    [
+                        (
+                            ns,
+                            run,
+                            h.first_event_id,
+                            h.last_event_id,
+                            h.data,
+                            ns,
+                            run,
+                            h.first_event_id - 1,
+                        )
+                    ],
                     1,
                     StoreError,
                     f"history batch {h.first_event_id}..{h.last_event_id} of {wf}/{run}"
@@ -146,16 +156,35 @@ def _current_step(s: Statements, c: Commit) -> Step:
     if expected is None:
         return Step(
             s.cur_insert,
-            [(cur.namespace_id, cur.workflow_id, cur.run_id, cur.status,
-              cur.start_request_id, cur.start_time, cur.close_time)],
+            [
+                (
+                    cur.namespace_id,
+                    cur.workflow_id,
+                    cur.run_id,
+                    cur.status,
+                    cur.start_request_id,
+                    cur.start_time,
+                    cur.close_time,
+                )
+            ],
             1,
             ConditionFailed,
             f"workflow {cur.workflow_id} already has a current run",
         )
     return Step(
         s.cur_update,
-        [(cur.run_id, cur.status, cur.start_request_id, cur.start_time, cur.close_time,
-          cur.namespace_id, cur.workflow_id, expected)],
+        [
+            (
+                cur.run_id,
+                cur.status,
+                cur.start_request_id,
+                cur.start_time,
+                cur.close_time,
+                cur.namespace_id,
+                cur.workflow_id,
+                expected,
+            )
+        ],
         1,
         ConditionFailed,
         f"workflow {cur.workflow_id}: the current run is no longer {expected}",
@@ -163,8 +192,18 @@ def _current_step(s: Statements, c: Commit) -> Step:
 
 
 def task_params(t: TaskRow) -> Params:
-    return (t.key, t.namespace_id, t.task_queue, int(t.kind), t.workflow_id, t.run_id,
-            t.scheduled_event_id, t.created_time, t.expiry_time, t.data)
+    return (
+        t.key,
+        t.namespace_id,
+        t.task_queue,
+        int(t.kind),
+        t.workflow_id,
+        t.run_id,
+        t.scheduled_event_id,
+        t.created_time,
+        t.expiry_time,
+        t.data,
+    )
 
 
 def timer_params(t: TimerRow) -> Params:

@@ -124,11 +124,7 @@ def _unpack(token: bytes, kind: str, size: int) -> list[Any]:
         value = msgpack.unpackb(token)
     except Exception as e:
         raise InvalidPageToken("malformed visibility page token") from e
-    if (
-        not isinstance(value, list)
-        or len(value) != size
-        or value[:2] != [_TOKEN_VERSION, kind]
-    ):
+    if not isinstance(value, list) or len(value) != size or value[:2] != [_TOKEN_VERSION, kind]:
         raise InvalidPageToken("page token does not belong to this listing's order")
     return value
 

@@ -87,7 +87,11 @@ ExecutionStatus is stored as its enum number, so `status` is "Int"."""
 BOOL_COLUMNS = frozenset(c for c, t in VISIBILITY_COLUMN_TYPES.items() if t == "Bool")
 
 VISIBILITY_SELECT_COLUMNS: tuple[str, ...] = (
-    ("namespace_id", *SYSTEM_COLUMNS, "memo", "search_attributes", *EXTRA_COLUMNS)
+    "namespace_id",
+    *SYSTEM_COLUMNS,
+    "memo",
+    "search_attributes",
+    *EXTRA_COLUMNS,
 )
 """The columns a visibility read selects, in the order the row decoder expects."""
 
@@ -147,9 +151,7 @@ def _visibility_ddl(d: Dialect) -> list[str]:
             if d.json_index:
                 out.append(f"CREATE INDEX {t}_by_{c} ON {t} {d.json_index.format(col=c)}")
         else:
-            out.append(
-                f"CREATE INDEX {t}_by_{c} ON {t} (namespace_id, {c}) WHERE {c} IS NOT NULL"
-            )
+            out.append(f"CREATE INDEX {t}_by_{c} ON {t} (namespace_id, {c}) WHERE {c} IS NOT NULL")
     return out
 
 
@@ -220,6 +222,17 @@ _CORE_V1 = [
 def _v1(d: Dialect) -> list[str]:
     return [d.render(s) for s in [*_CORE_V1, *_visibility_ddl(d)]]
 
+
+TABLES = (
+    "namespaces",
+    "current_executions",
+    "executions",
+    "history",
+    "tasks",
+    "timers",
+    VISIBILITY_TABLE,
+)
+"""Every data table (schema_version aside)."""
 
 # --------------------------------------------------------------------------- migrations
 

@@ -208,8 +208,7 @@ def migrate(conn: sqlite3.Connection) -> int:
             for statement in m.statements(SQLITE):
                 conn.execute(statement)
             conn.execute(
-                "INSERT INTO schema_version (version, description, applied_time)"
-                " VALUES (?, ?, ?)",
+                "INSERT INTO schema_version (version, description, applied_time) VALUES (?, ?, ?)",
                 (m.version, m.description, time.time_ns()),
             )
             conn.execute("COMMIT")

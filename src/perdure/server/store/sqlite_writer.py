@@ -23,9 +23,18 @@ from perdure.server.store.plans import Step
 
 log = logging.getLogger(__name__)
 
-_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL",
-                "SQLITE_CANTOPEN", "SQLITE_NOMEM", "SQLITE_READONLY", "SQLITE_CORRUPT",
-                "SQLITE_NOTADB", "SQLITE_PROTOCOL")
+_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_CANTOPEN",
+    "SQLITE_NOMEM",
+    "SQLITE_READONLY",
+    "SQLITE_CORRUPT",
+    "SQLITE_NOTADB",
+    "SQLITE_PROTOCOL",
+)
 
 
 def map_error(e: sqlite3.Error) -> StoreError:
@@ -63,9 +72,7 @@ class GroupCommitWriter:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
-        self._thread = threading.Thread(
-            target=self._run, name="perdure-sqlite-writer", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="perdure-sqlite-writer", daemon=True)
         self.transactions = 0
         """Write transactions committed (each one fsync)."""
         self.writes = 0
@@ -150,8 +157,7 @@ class GroupCommitWriter:
                     log.exception("sqlite rollback failed")
             log.warning("sqlite write batch of %d failed: %s", len(batch), e)
             return [
-                map_error(e) if isinstance(e, sqlite3.Error) else Unavailable(str(e))
-                for _ in batch
+                map_error(e) if isinstance(e, sqlite3.Error) else Unavailable(str(e)) for _ in batch
             ]
         finally:
             cur.close()

@@ -102,7 +102,7 @@ class SqlStore(abc.ABC):
         ns, run = key.namespace_id, key.run_id
         found = await self._fetch(
             self.sql.hist_forward,
-            (ns, run, ns, run, from_event_id, from_event_id + max_events),
+            (ns, run, ns, run, from_event_id, from_event_id, from_event_id + max_events),
         )
         return [rows.history(r) for r in found]
 
@@ -111,9 +111,8 @@ class SqlStore(abc.ABC):
     ) -> list[HistoryBatch]:
         _check_max_events(max_events)
         ns, run = key.namespace_id, key.run_id
-        # Start at the batch holding the last event counted (to_event_id - max_events + 1).
-        lowest = to_event_id - max_events + 1
-        found = await self._fetch(self.sql.hist_reverse, (ns, run, ns, run, lowest, to_event_id))
+        to, n = to_event_id, max_events
+        found = await self._fetch(self.sql.hist_reverse, (ns, run, to, ns, run, to, to, n, ns, run))
         return [rows.history(r) for r in found]
 
     async def delete_execution(self, key: ExecutionKey) -> None:

@@ -122,12 +122,20 @@ class Statements:
         self.hist_forward = q(
             "SELECT first_event_id, last_event_id, data FROM history"
             f" WHERE namespace_id = ? AND run_id = ? AND first_event_id >= {_batch_start}"
-            " AND first_event_id < ? ORDER BY first_event_id"
+            " AND last_event_id >= ? AND first_event_id < ? ORDER BY first_event_id"
+        )
+        # Counting starts at to_event_id or at the last stored event, whichever is lower.
+        _lowest_counted = (
+            "(SELECT CASE WHEN last_event_id < ? THEN last_event_id ELSE ? END - ? + 1"
+            " FROM history WHERE namespace_id = ? AND run_id = ?"
+            " ORDER BY first_event_id DESC LIMIT 1)"
         )
         self.hist_reverse = q(
             "SELECT first_event_id, last_event_id, data FROM history"
-            f" WHERE namespace_id = ? AND run_id = ? AND first_event_id >= {_batch_start}"
-            " AND first_event_id <= ? ORDER BY first_event_id DESC"
+            " WHERE namespace_id = ? AND run_id = ? AND first_event_id <= ?"
+            " AND first_event_id >= COALESCE((SELECT MAX(first_event_id) FROM history"
+            f" WHERE namespace_id = ? AND run_id = ? AND first_event_id <= {_lowest_counted}),"
+            " 0) ORDER BY first_event_id DESC"
         )
         self.hist_delete = q("DELETE FROM history WHERE namespace_id = ? AND run_id = ?")
         # tasks
