@@ -22,8 +22,8 @@ from perdure.server.visibility.values import (
 S = 1_000_000_000
 
 
-def _nanos(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp()) * S  # type: ignore[misc]
+def _nanos(year: int, month: int, day: int, hour: int = 0) -> int:
+    return int(datetime(year, month, day, hour, tzinfo=UTC).timestamp()) * S
 
 
 @pytest.mark.parametrize(
