@@ -139,7 +139,7 @@ class _ActivityWorker:
             client=client,
             metric_meter=metric_meter,
             worker_shutdown_event=perdure.activity._CompositeEvent(
-                thread_event=threading.Event(), async_event=None
+                thread_event=threading.Event(), async_event=asyncio.Event()
             ),
             process_shutdown_event=self._process_shutdown_event,
             heartbeat=self._heartbeat,
@@ -168,9 +168,6 @@ class _ActivityWorker:
     async def run(self) -> None:
         """Poll until :py:meth:`initiate_shutdown`; raises if the worker fails fatally."""
         loop = asyncio.get_running_loop()
-        self._env.worker_shutdown_event.async_event = asyncio.Event()
-        if self._shutting_down:
-            self._env.worker_shutdown_event.async_event.set()
         self._stop_event = asyncio.Event()
         if self._shutting_down:
             self._stop_event.set()
@@ -389,28 +386,21 @@ class _ActivityWorker:
 
     async def _respond(self, running: RunningActivity, response: ActivityResponse) -> None:
         logger.debug("Completing activity %s with %s", running.task.activity_id, type(response))
-        delay = 0.1
-        for attempt in range(5):
-            try:
-                if isinstance(response, RespondActivityTaskCompletedRequest):
-                    await self._service.respond_activity_task_completed(response)
-                elif isinstance(response, RespondActivityTaskFailedRequest):
-                    await self._service.respond_activity_task_failed(response)
-                else:
-                    await self._service.respond_activity_task_canceled(response)
-                return
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    perdure.activity.logger.warning(
-                        "Activity not found on completion. This may happen if the activity "
-                        "has already been cancelled but completed anyway: %s",
-                        err,
-                    )
-                    return
-                if err.status not in _RETRYABLE_POLL_CODES or attempt == 4:
-                    raise
-                await asyncio.sleep(delay)
-                delay *= 2
+        try:
+            if isinstance(response, RespondActivityTaskCompletedRequest):
+                await self._service.respond_activity_task_completed(response, retry=True)
+            elif isinstance(response, RespondActivityTaskFailedRequest):
+                await self._service.respond_activity_task_failed(response, retry=True)
+            else:
+                await self._service.respond_activity_task_canceled(response, retry=True)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            perdure.activity.logger.warning(
+                "Activity not found on completion. This may happen if the activity has "
+                "already been cancelled but completed anyway: %s",
+                err,
+            )
 
     # ------------------------------------------------------------------ local activities
 

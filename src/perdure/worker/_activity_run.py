@@ -383,9 +383,6 @@ async def _execute(
             running.cancelled_event = perdure.activity._CompositeEvent(
                 thread_event=env.shared_state_manager.new_event(), async_event=None
             )
-    if running.cancel_reason is not None:
-        # Cancelled before the code started (e.g. shutdown grace already over).
-        running.cancelled_event.set()
 
     arg_types = defn.arg_types
     if defn.name is None:
@@ -445,6 +442,12 @@ async def _execute(
     )
     # A child task so that cancelling the activity never cancels the reporting of it.
     running.exec_task = asyncio.create_task(impl.execute_activity(input))
+    if running.cancel_reason is not None:
+        # Cancelled before the code started (e.g. the shutdown grace was already over).
+        running.cancel(
+            cancelled_by_request=running.cancelled_by_request,
+            cancelled_due_to_heartbeat_error=running.cancelled_due_to_heartbeat_error,
+        )
     return await _await_child(running.exec_task)
 
 

@@ -59,7 +59,10 @@ class _ThreadExceptionRaiser:
         """Mark the current thread as the activity's for the duration of the block."""
         thread_id = threading.current_thread().ident
         if thread_id is not None:
-            self.set_thread_id(thread_id)
+            with self._lock:
+                self._thread_id = thread_id
+                # A cancel that came before the thread started is raised now.
+                self._raise_if_pending_unlocked()
         try:
             yield None
         finally:

@@ -461,7 +461,10 @@ class Worker:
                 timeout=timedelta(seconds=30),
             )
         except RPCError as err:
-            raise RuntimeError(f"Worker validation failed: {err}") from err
+            raise RuntimeError(
+                f"Worker validation failed: Namespace {client.namespace} was not found "
+                f"or otherwise could not be described: {err}"
+            ) from err
 
     async def _shutdown_worker_rpc(self) -> None:
         sticky = ""

@@ -340,3 +340,31 @@ async def test_interceptors_wrap_in_order() -> None:
         "inner:heartbeat:[7]",
         "outer:heartbeat:[7]",
     ]
+
+
+@activity.defn(name="sync-long")
+def sync_long() -> str:
+    import time
+
+    for _ in range(500):
+        time.sleep(0.01)
+    return "finished"
+
+
+@pytest.mark.parametrize("name", ["sleeps_until_cancelled", "sync-long"])
+async def test_cancel_before_start_reaches_the_activity(name: str) -> None:
+    import concurrent.futures
+
+    service = FakeService()
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        worker = make_activity_worker(
+            service,  # type: ignore[arg-type]
+            "tq",
+            [sleeps_until_cancelled, sync_long],
+            activity_executor=executor,
+        )
+        task = asyncio.create_task(worker.execute_local_activity(activity_task(name)))
+        await asyncio.sleep(0)  # the attempt is set up; the function has not run yet
+        task.cancel()
+        response = await asyncio.wait_for(task, 3)
+    assert response.DESCRIPTOR.name == "RespondActivityTaskCanceledRequest"
