@@ -15,6 +15,7 @@ from perdure.server.errors import InvalidArgument
 from perdure.server.visibility import (
     annotate_types,
     decode_search_attributes,
+    group_values,
     search_attribute_columns,
     visibility_search_attributes,
 )
@@ -205,3 +206,11 @@ def test_annotate_types_adds_only_missing_types() -> None:
     meta = {k: v.metadata.get("type") for k, v in out.indexed_fields.items()}
     assert meta == {"MyKw": b"Keyword", "MyInt": b"Keyword", "WorkflowId": b"Keyword", "Nope": None}
     assert "type" not in sa.indexed_fields["MyKw"].metadata  # the input is left alone
+
+
+def test_group_values_as_the_real_server_reports_them() -> None:
+    (value,) = group_values(("status",), (4,))
+    assert value.data == b'"Canceled"'
+    assert dict(value.metadata) == {"encoding": b"json/plain", "type": b"Keyword"}
+    with pytest.raises(ValueError, match="no Temporal form"):
+        group_values(("workflow_type",), ("x",))

@@ -9,8 +9,9 @@ Queries (List/Scan/Count WorkflowExecutions):
         dialect is "sqlite" or "postgresql". `where` always holds at least the implicit
         `TemporalNamespaceDivision IS NULL` unless the query names that attribute;
         `order_by` is "" for the store's default order; for counts, `group_by` is
-        ("status",) for `GROUP BY ExecutionStatus`, and status_name() spells each group's
-        key as Temporal reports it ('Running'). Raises InvalidArgument.
+        ("status",) for `GROUP BY ExecutionStatus`; group_values(group_by, key) turns a
+        group's key into the payloads Temporal reports ('"Running"', type Keyword).
+        Raises InvalidArgument.
 
 Search attribute values (StartWorkflowExecution, UpsertWorkflowSearchAttributes, ...):
     search_attribute_columns(sa, aliases, *, namespace="", allow_server_set=False)
@@ -29,6 +30,7 @@ Registry (OperatorService):
 from perdure.server.visibility.attributes import (
     annotate_types,
     decode_search_attributes,
+    group_values,
     search_attribute_columns,
     visibility_search_attributes,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "annotate_types",
     "compile_query",
     "decode_search_attributes",
+    "group_values",
     "list_search_attributes",
     "remove_search_attributes",
     "removed_columns",

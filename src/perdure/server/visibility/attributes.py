@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,6 +25,7 @@ from perdure.server.visibility.values import (
     INT64_MIN,
     go_format,
     parse_datetime,
+    status_name,
     text_column_value,
 )
 
@@ -145,6 +146,14 @@ def annotate_types(sa: SearchAttributes, aliases: Mapping[str, str]) -> SearchAt
             if attr is not None:
                 payload.metadata["type"] = attr.type.encode()
     return out
+
+
+def group_values(group_by: Sequence[str], key: Sequence[SqlValue]) -> list[Payload]:
+    """A count group's key as CountWorkflowExecutions reports it: for GROUP BY
+    ExecutionStatus, the status name as a Keyword payload ('"Running"')."""
+    if list(group_by) != ["status"] or len(key) != 1 or not isinstance(key[0], int):
+        raise ValueError(f"no Temporal form for group {list(group_by)} = {list(key)}")
+    return [typed_payload(json.dumps(status_name(key[0])).encode(), cat.KEYWORD)]
 
 
 def typed_payload(data: bytes, kind: str) -> Payload:

@@ -95,7 +95,8 @@ class _Compiler:
         named = {self.resolve(c).name for c in columns_of(query.where)}
         if division is not None and division.column and cat.NAMESPACE_DIVISION not in named:
             clauses.append(f"{division.column} IS NULL")
-        where = clauses[0] if len(clauses) == 1 else " AND ".join(f"({c})" for c in clauses)
+        # Parenthesized, so that the store can AND it to its namespace filter as it is.
+        where = " AND ".join(f"({c})" for c in clauses)
         order_by = self.order_by(query)  # validated for counts too, but not used there
         if not for_count:
             return VisibilityQuery(where=where, params=tuple(self.params), order_by=order_by)
