@@ -214,3 +214,23 @@ def test_group_values_as_the_real_server_reports_them() -> None:
     assert dict(value.metadata) == {"encoding": b"json/plain", "type": b"Keyword"}
     with pytest.raises(ValueError, match="no Temporal form"):
         group_values(("workflow_type",), ("x",))
+
+
+def test_skip_invalid_reindexes_what_still_fits() -> None:
+    sa = SearchAttributes(
+        indexed_fields={
+            "MyKw": payload("ok"),
+            "Removed": payload("gone"),  # no longer registered
+            "MyInt": payload("not an int"),  # re-typed since
+            "WorkflowId": payload("w"),
+            "Owner": payload("x" * 5000),  # past the size limit
+        }
+    )
+    assert search_attribute_columns(sa, ALIASES, skip_invalid=True) == {
+        "Keyword01": "ok",
+        "Keyword02": "x" * 5000,
+    }
+    kept = visibility_search_attributes(sa, ALIASES, skip_invalid=True)
+    assert set(kept.indexed_fields) == {"MyKw", "Owner"}
+    with pytest.raises(InvalidArgument):
+        search_attribute_columns(sa, ALIASES)

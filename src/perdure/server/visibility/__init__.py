@@ -14,10 +14,11 @@ Queries (List/Scan/Count WorkflowExecutions):
         Raises InvalidArgument.
 
 Search attribute values (StartWorkflowExecution, UpsertWorkflowSearchAttributes, ...):
-    search_attribute_columns(sa, aliases, *, namespace="", allow_server_set=False)
-        -> dict[str, SqlValue]: VisibilityRow.columns for the run's merged attributes.
-    visibility_search_attributes(sa, aliases, *, namespace="") -> SearchAttributes:
-        the normalized, typed form to store as VisibilityRow.search_attributes.
+    search_attribute_columns(sa, aliases, *, namespace="", allow_server_set=False,
+        skip_invalid=False) -> dict[str, SqlValue]: VisibilityRow.columns for the run's
+        merged attributes (skip_invalid: re-index stored ones, dropping what no longer fits).
+    visibility_search_attributes(sa, aliases, *, namespace="", skip_invalid=False)
+        -> SearchAttributes: the normalized, typed form for VisibilityRow.search_attributes.
     decode_search_attributes(...): the validation alone (also enforces Temporal's size
         limits); annotate_types(sa, aliases): add the "type" metadata Describe returns.
 

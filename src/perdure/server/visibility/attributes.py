@@ -57,30 +57,37 @@ def decode_search_attributes(
     value_size_limit: int = VALUE_SIZE_LIMIT,
     total_size_limit: int = TOTAL_SIZE_LIMIT,
     number_of_keys_limit: int = NUMBER_OF_KEYS_LIMIT,
+    skip_invalid: bool = False,
 ) -> dict[str, DecodedAttribute]:
     """Check every attribute of a start/upsert and decode its value; InvalidArgument if not.
 
     `allow_server_set` admits the predefined attributes only the server may set (worker
     deployment ones, ...), for the engine's own writes; system attributes such as
-    WorkflowId are always refused.
+    WorkflowId are always refused. `skip_invalid` drops what does not fit instead of
+    raising, and skips the size limits: for re-indexing attributes stored earlier, whose
+    registration may have changed since (a removed or re-typed name).
     """
     fields = sa.indexed_fields
-    if len(fields) > number_of_keys_limit:
+    if len(fields) > number_of_keys_limit and not skip_invalid:
         raise InvalidArgument(
             f"number of search attributes {len(fields)} exceeds limit {number_of_keys_limit}"
         )
     out: dict[str, DecodedAttribute] = {}
     for name in sorted(fields):
-        attr = _settable(name, aliases, namespace, allow_server_set)
         payload = fields[name]
-        if len(payload.data) > value_size_limit:
-            raise InvalidArgument(
-                f"search attribute {name} value size {len(payload.data)} exceeds size limit "
-                f"{value_size_limit}"
-            )
-        out[name] = DecodedAttribute(attr, decode_value(name, attr.type, payload))
+        try:
+            attr = _settable(name, aliases, namespace, allow_server_set)
+            if len(payload.data) > value_size_limit and not skip_invalid:
+                raise InvalidArgument(
+                    f"search attribute {name} value size {len(payload.data)} exceeds size "
+                    f"limit {value_size_limit}"
+                )
+            out[name] = DecodedAttribute(attr, decode_value(name, attr.type, payload))
+        except InvalidArgument:
+            if not skip_invalid:
+                raise
     size = sa.ByteSize()
-    if size > total_size_limit:
+    if size > total_size_limit and not skip_invalid:
         raise InvalidArgument(
             f"total size of search attributes {size} exceeds size limit {total_size_limit}"
         )
@@ -93,15 +100,20 @@ def search_attribute_columns(
     *,
     namespace: str = "",
     allow_server_set: bool = False,
+    skip_invalid: bool = False,
 ) -> dict[str, SqlValue]:
     """The typed visibility columns for a run's search attributes (VisibilityRow.columns).
 
     Pass the run's full, merged search attributes: columns not returned are NULL.
     Attributes without a column (some predefined ones) live only in the row's blob.
-    Raises InvalidArgument like `decode_search_attributes`.
+    Raises InvalidArgument like `decode_search_attributes` (unless `skip_invalid`).
     """
     decoded = decode_search_attributes(
-        sa, aliases, namespace=namespace, allow_server_set=allow_server_set
+        sa,
+        aliases,
+        namespace=namespace,
+        allow_server_set=allow_server_set,
+        skip_invalid=skip_invalid,
     )
     columns: dict[str, SqlValue] = {}
     for item in decoded.values():
@@ -111,7 +123,11 @@ def search_attribute_columns(
 
 
 def visibility_search_attributes(
-    sa: SearchAttributes, aliases: Mapping[str, str], *, namespace: str = ""
+    sa: SearchAttributes,
+    aliases: Mapping[str, str],
+    *,
+    namespace: str = "",
+    skip_invalid: bool = False,
 ) -> SearchAttributes:
     """The search attributes as List returns them: typed, normalized, unset ones dropped.
 
@@ -119,7 +135,9 @@ def visibility_search_attributes(
     KeywordList nulls read as "", and datetimes are RFC3339 in UTC with at most 9 digits.
     Store this (serialized) as VisibilityRow.search_attributes.
     """
-    decoded = decode_search_attributes(sa, aliases, namespace=namespace, allow_server_set=True)
+    decoded = decode_search_attributes(
+        sa, aliases, namespace=namespace, allow_server_set=True, skip_invalid=skip_invalid
+    )
     out = SearchAttributes()
     for name, item in decoded.items():
         if item.value is None:
