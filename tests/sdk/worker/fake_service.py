@@ -8,6 +8,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceResponse,
     PollActivityTaskQueueRequest,
     PollActivityTaskQueueResponse,
     RecordActivityTaskHeartbeatRequest,
@@ -15,9 +16,12 @@ from temporalio.api.workflowservice.v1 import (
     RespondActivityTaskCanceledResponse,
     RespondActivityTaskCompletedResponse,
     RespondActivityTaskFailedResponse,
+    ShutdownWorkerResponse,
 )
 
 from perdure.service import RPCError, RPCStatusCode
+
+_RESPONSES = ("completed", "failed", "canceled")
 
 
 class FakeService:
@@ -30,11 +34,25 @@ class FakeService:
         self.heartbeat_response = RecordActivityTaskHeartbeatResponse()
         self.heartbeat_not_found = False
         self.responded = asyncio.Event()
+        self.poll_error: RPCError | None = None
+        self.namespace_missing = False
+
+    async def describe_namespace(self, req: Message, **_: Any) -> DescribeNamespaceResponse:
+        self.calls.append(("describe_namespace", req))
+        if self.namespace_missing:
+            raise RPCError("Namespace nope is not found.", RPCStatusCode.NOT_FOUND, b"")
+        return DescribeNamespaceResponse()
+
+    async def shutdown_worker(self, req: Message, **_: Any) -> ShutdownWorkerResponse:
+        self.calls.append(("shutdown_worker", req))
+        return ShutdownWorkerResponse()
 
     async def poll_activity_task_queue(
         self, req: PollActivityTaskQueueRequest, **_: Any
     ) -> PollActivityTaskQueueResponse:
         self.polls.append(req)
+        if self.poll_error is not None:
+            raise self.poll_error
         return await self.tasks.get()
 
     async def record_activity_task_heartbeat(
@@ -67,7 +85,8 @@ class FakeService:
         return RespondActivityTaskCanceledResponse()
 
     def responses(self) -> list[tuple[str, Message]]:
-        return [(kind, req) for kind, req in self.calls if kind != "heartbeat"]
+        """The Respond* calls."""
+        return [(kind, req) for kind, req in self.calls if kind in _RESPONSES]
 
     def heartbeats(self) -> list[Message]:
         return [req for kind, req in self.calls if kind == "heartbeat"]
