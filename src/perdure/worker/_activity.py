@@ -19,6 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextvars import Context
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,6 +54,7 @@ from perdure.worker._activity_sync import SharedStateManager
 from perdure.worker._interceptor import Interceptor
 
 if TYPE_CHECKING:
+    from perdure.client import Client
     from perdure.service import WorkflowService
 
 logger = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ class _ActivityWorker:
         shared_state_manager: SharedStateManager | None,
         data_converter: perdure.converter.DataConverter,
         interceptors: Sequence[Interceptor],
-        client: Any,
+        client: Client | None,
         metric_meter: perdure.common.MetricMeter = perdure.common.MetricMeter.noop,
         max_concurrent_activities: int = 100,
         max_concurrent_local_activities: int = 100,
@@ -157,12 +159,12 @@ class _ActivityWorker:
     # ------------------------------------------------------------------ lifecycle
 
     @property
-    def client(self) -> Any:
+    def client(self) -> Client | None:
         """The client lent to async activities (``activity.client()``)."""
         return self._env.client
 
     @client.setter
-    def client(self, value: Any) -> None:
+    def client(self, value: Client | None) -> None:
         self._env.client = value
 
     async def run(self) -> None:
@@ -316,7 +318,9 @@ class _ActivityWorker:
     def _start(self, task: PollActivityTaskQueueResponse, slots: SlotPool) -> None:
         running = RunningActivity(task=task)
         self._running[task.task_token] = running
-        handler = asyncio.create_task(self._run_remote(running, slots))
+        # A fresh context: a task handed over by the workflow worker must not carry
+        # workflow context variables into activity code.
+        handler = asyncio.create_task(self._run_remote(running, slots), context=Context())
         self._tasks.add(handler)
         handler.add_done_callback(self._tasks.discard)
 
@@ -412,7 +416,7 @@ class _ActivityWorker:
         """
         await self._local_slots.acquire()
         running = RunningActivity(task=task, is_local=True)
-        inner = asyncio.create_task(execute_task(self._env, running))
+        inner = asyncio.create_task(execute_task(self._env, running), context=Context())
         self._tasks.add(inner)
         inner.add_done_callback(self._tasks.discard)
         try:

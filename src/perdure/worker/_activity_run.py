@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 from temporalio.api.common.v1 import Payloads, WorkerVersionStamp
@@ -50,6 +50,9 @@ from perdure.worker._interceptor import (
     ExecuteActivityInput,
     Interceptor,
 )
+
+if TYPE_CHECKING:
+    from perdure.client import Client
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +157,7 @@ class ExecutionEnv:
     dynamic_activity: perdure.activity._Definition | None
     activity_executor: concurrent.futures.Executor | None
     shared_state_manager: SharedStateManager | None
-    client: Any
+    client: Client | None
     metric_meter: perdure.common.MetricMeter
     worker_shutdown_event: perdure.activity._CompositeEvent
     # A multiprocessing event for process-pool activities, made on first use.
