@@ -1,0 +1,187 @@
+"""Start, result, failures, continue-as-new, retries: Perdure's client, temporalio's worker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from perdure.client import (
+    WorkflowContinuedAsNewError,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
+from perdure.common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from perdure.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    WorkflowAlreadyStartedError,
+)
+from tests.sdk.client.conftest import Env
+from tests.sdk.client.workflows import (
+    ContinuingWorkflow,
+    FailingWorkflow,
+    GreetWorkflow,
+    Greeting,
+    Reply,
+    RetryingWorkflow,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.perdure_missing("running workflows with the official worker")
+async def test_execute_typed_workflow(env: Env) -> None:
+    result = await env.client.execute_workflow(
+        GreetWorkflow.run,  # type: ignore[arg-type]
+        Greeting(name="ada", times=2),
+        id=env.workflow_id(),
+        task_queue=env.task_queue,
+    )
+    assert isinstance(result, Reply)
+    assert result.text == "HELLO ADA HELLO ADA" and result.when is not None
+
+
+@pytest.mark.perdure_missing("running workflows with the official worker")
+async def test_start_by_name_with_args_and_result_type(env: Env) -> None:
+    handle = await env.client.start_workflow(
+        "Echo", args=[1, "two", {"three": 3}], id=env.workflow_id(), task_queue=env.task_queue
+    )
+    assert handle.result_run_id and handle.first_execution_run_id == handle.result_run_id
+    assert handle.run_id is None
+    assert await handle.result() == [1, "two", {"three": 3}]
+    typed = env.client.get_workflow_handle(handle.id, result_type=list[str])
+    with pytest.raises(TypeError):  # the result type hint is honoured
+        await typed.result()
+    raw = await env.client.get_workflow_handle(handle.id).result()
+    assert raw == [1, "two", {"three": 3}]
+
+
+@pytest.mark.perdure_missing("running workflows with the official worker")
+async def test_workflow_failure_carries_application_error(env: Env) -> None:
+    with pytest.raises(WorkflowFailureError) as info:
+        await env.client.execute_workflow(
+            FailingWorkflow.run,  # type: ignore[arg-type]
+            "workflow",
+            id=env.workflow_id(),
+            task_queue=env.task_queue,
+        )
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.message == "workflow failed" and cause.type == "Bad"
+    assert cause.details == (1, "two") and cause.non_retryable
+
+
+@pytest.mark.perdure_missing("activities")
+async def test_activity_failure_cause_chain(env: Env) -> None:
+    with pytest.raises(WorkflowFailureError) as info:
+        await env.client.execute_workflow(
+            FailingWorkflow.run,  # type: ignore[arg-type]
+            "activity",
+            id=env.workflow_id(),
+            task_queue=env.task_queue,
+        )
+    activity_error = info.value.cause
+    assert isinstance(activity_error, ActivityError)
+    assert activity_error.activity_type == "explode"
+    assert activity_error.retry_state == RetryState.NON_RETRYABLE_FAILURE
+    root = activity_error.cause
+    assert isinstance(root, ApplicationError)
+    assert (root.message, root.type, root.details) == ("kaboom", "Explosion", ({"why": "testing"},))
+    assert "explode" in (root.failure.stack_trace if root.failure else "")
+
+
+@pytest.mark.perdure_missing("continue-as-new")
+async def test_result_follows_continue_as_new(env: Env) -> None:
+    handle = await env.client.start_workflow(
+        ContinuingWorkflow.run,  # type: ignore[arg-type]
+        args=[2],
+        id=env.workflow_id(),
+        task_queue=env.task_queue,
+    )
+    assert await handle.result() == 3  # 2 + 1
+    with pytest.raises(WorkflowContinuedAsNewError) as info:
+        await handle.result(follow_runs=False)
+    assert info.value.new_execution_run_id != handle.result_run_id
+    latest = await env.client.get_workflow_handle(handle.id).describe()
+    assert latest.status == WorkflowExecutionStatus.COMPLETED
+    assert latest.run_id != handle.result_run_id
+
+
+@pytest.mark.perdure_missing("workflow retries")
+async def test_result_follows_retries(env: Env) -> None:
+    result = await env.client.execute_workflow(
+        RetryingWorkflow.run,  # type: ignore[arg-type]
+        id=env.workflow_id(),
+        task_queue=env.task_queue,
+        retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=5),
+    )
+    assert result == 3
+
+
+@pytest.mark.perdure_missing("id reuse and conflict policies")
+async def test_already_started_and_conflict_policies(env: Env) -> None:
+    workflow_id = env.workflow_id()
+    first = await env.client.start_workflow(
+        "InteractiveWorkflow", id=workflow_id, task_queue=env.task_queue
+    )
+    with pytest.raises(WorkflowAlreadyStartedError) as info:
+        await env.client.start_workflow(
+            "InteractiveWorkflow", id=workflow_id, task_queue=env.task_queue
+        )
+    assert info.value.workflow_id == workflow_id
+    assert info.value.workflow_type == "InteractiveWorkflow"
+    assert info.value.run_id == first.result_run_id
+    existing = await env.client.start_workflow(
+        "InteractiveWorkflow",
+        id=workflow_id,
+        task_queue=env.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    assert existing.result_run_id == first.result_run_id
+    await first.signal("finish")
+    assert await first.result() == []
+    with pytest.raises(WorkflowAlreadyStartedError):
+        await env.client.start_workflow(
+            "InteractiveWorkflow",
+            id=workflow_id,
+            task_queue=env.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+
+@pytest.mark.perdure_missing("signal-with-start")
+async def test_signal_with_start(env: Env) -> None:
+    handle = await env.client.start_workflow(
+        "InteractiveWorkflow",
+        id=env.workflow_id(),
+        task_queue=env.task_queue,
+        start_signal="add",
+        start_signal_args=["from-start"],
+    )
+    await handle.signal("finish")
+    assert await handle.result() == ["from-start"]
+
+
+@pytest.mark.perdure_missing("start delay")
+async def test_start_delay_and_timeouts_are_sent(env: Env) -> None:
+    handle = await env.client.start_workflow(
+        "Echo",
+        "x",
+        id=env.workflow_id(),
+        task_queue=env.task_queue,
+        start_delay=timedelta(milliseconds=300),
+        execution_timeout=timedelta(minutes=5),
+        run_timeout=timedelta(minutes=4),
+        task_timeout=timedelta(seconds=7),
+    )
+    description = await handle.describe()
+    config = description.raw_description.execution_config
+    assert config.workflow_execution_timeout.ToTimedelta() == timedelta(minutes=5)
+    assert config.workflow_run_timeout.ToTimedelta() == timedelta(minutes=4)
+    assert config.default_workflow_task_timeout.ToTimedelta() == timedelta(seconds=7)
+    assert description.execution_time is not None
+    assert description.execution_time >= description.start_time + timedelta(milliseconds=250)
+    assert await asyncio.wait_for(handle.result(), 20) == ["x"]
