@@ -7,6 +7,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client as TemporalClient
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -51,6 +56,27 @@ async def official_worker(any_server: ServerProcess) -> AsyncIterator[str | Base
         return
     async with worker:
         yield task_queue
+
+
+@pytest.fixture
+async def search_attributes(env: Env) -> None:
+    """Register the custom search attributes the tests use (once per server), as an
+    operator would, through Perdure's OperatorService client.
+    """
+    wanted = {
+        "PerdureKeyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "PerdureInt": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+        "PerdureDatetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    operator = env.client.operator_service
+    existing = await operator.list_search_attributes(
+        ListSearchAttributesRequest(namespace=env.client.namespace)
+    )
+    missing = {k: v for k, v in wanted.items() if k not in existing.custom_attributes}
+    if missing:
+        await operator.add_search_attributes(
+            AddSearchAttributesRequest(namespace=env.client.namespace, search_attributes=missing)
+        )
 
 
 @pytest.fixture

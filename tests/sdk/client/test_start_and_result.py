@@ -23,8 +23,8 @@ from tests.sdk.client.conftest import Env
 from tests.sdk.client.workflows import (
     ContinuingWorkflow,
     FailingWorkflow,
-    GreetWorkflow,
     Greeting,
+    GreetWorkflow,
     Reply,
     RetryingWorkflow,
 )

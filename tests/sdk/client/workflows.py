@@ -144,7 +144,7 @@ class InfoWorkflow:
     @workflow.run
     async def run(self) -> dict[str, object]:
         info = workflow.info()
-        keyword = SearchAttributeKey.for_keyword("CustomKeywordField")
+        keyword = SearchAttributeKey.for_keyword("PerdureKeyword")
         return {
             "memo": workflow.memo_value("note", default=None),
             "keyword": info.typed_search_attributes.get(keyword),
@@ -171,6 +171,7 @@ class AsyncActivityWorkflow:
             key,
             start_to_close_timeout=timedelta(seconds=30),
             heartbeat_timeout=timedelta(seconds=30),
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
 
 
