@@ -26,6 +26,7 @@ from perdure.service import (
 
 from . import _types as types
 from ._activity import AsyncActivityHandle, AsyncActivityIDReference
+from ._client_schedules import _ScheduleMethods
 from ._client_start import _StartMethods
 from ._executions import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from ._interceptor import (
@@ -77,7 +78,7 @@ class Plugin(ABC):
         """Connect, usually by calling ``next`` (possibly with a changed config)."""
 
 
-class Client(_StartMethods):
+class Client(_StartMethods, _ScheduleMethods):
     """A connection to a Temporal-compatible server in one namespace.
 
     Create one with :py:meth:`connect`; another namespace on the same connection is

@@ -38,6 +38,7 @@ from ._executions import (
     _encode_user_metadata,
 )
 from ._impl_activity import _AsyncActivityCalls
+from ._impl_schedule import _ScheduleCalls
 from ._interceptor import (
     CancelWorkflowInput,
     CountWorkflowsInput,
@@ -80,7 +81,7 @@ def _already_started(err: RPCError, workflow_id: str, workflow_type: str) -> Exc
     return None
 
 
-class _ClientImpl(_AsyncActivityCalls, OutboundInterceptor):
+class _ClientImpl(_AsyncActivityCalls, _ScheduleCalls, OutboundInterceptor):
     """Sends the calls; every other interceptor wraps this one."""
 
     def __init__(self, client: Client) -> None:  # no next: this is the end of the chain

@@ -8,7 +8,7 @@ dataclasses so an interceptor can, e.g., add ``headers`` for context propagation
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,14 @@ if TYPE_CHECKING:
         WorkflowExecutionDescription,
         WorkflowHistoryEventAsyncIterator,
         WorkflowHistoryEventFilterType,
+    )
+    from perdure.client._schedule import Schedule, ScheduleBackfill, ScheduleOverlapPolicy
+    from perdure.client._schedule_info import (
+        ScheduleAsyncIterator,
+        ScheduleDescription,
+        ScheduleHandle,
+        ScheduleUpdate,
+        ScheduleUpdateInput,
     )
     from perdure.client._workflow import WorkflowHandle, WorkflowUpdateHandle, WorkflowUpdateStage
 
@@ -288,6 +296,101 @@ class ReportCancellationAsyncActivityInput:
     data_converter_override: DataConverter | None = None
 
 
+@dataclass
+class CreateScheduleInput:
+    """Input for :py:meth:`OutboundInterceptor.create_schedule`."""
+
+    id: str
+    schedule: Schedule
+    trigger_immediately: bool
+    backfill: Sequence[ScheduleBackfill]
+    memo: Mapping[str, Any] | None
+    search_attributes: SearchAttributes | TypedSearchAttributes | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class ListSchedulesInput:
+    """Input for :py:meth:`OutboundInterceptor.list_schedules`."""
+
+    page_size: int
+    next_page_token: bytes | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+    query: str | None = None
+
+
+@dataclass
+class BackfillScheduleInput:
+    """Input for :py:meth:`OutboundInterceptor.backfill_schedule`."""
+
+    id: str
+    backfills: Sequence[ScheduleBackfill]
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class DeleteScheduleInput:
+    """Input for :py:meth:`OutboundInterceptor.delete_schedule`."""
+
+    id: str
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class DescribeScheduleInput:
+    """Input for :py:meth:`OutboundInterceptor.describe_schedule`."""
+
+    id: str
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class PauseScheduleInput:
+    """Input for :py:meth:`OutboundInterceptor.pause_schedule`."""
+
+    id: str
+    note: str | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class TriggerScheduleInput:
+    """Input for :py:meth:`OutboundInterceptor.trigger_schedule`."""
+
+    id: str
+    overlap: ScheduleOverlapPolicy | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class UnpauseScheduleInput:
+    """Input for :py:meth:`OutboundInterceptor.unpause_schedule`."""
+
+    id: str
+    note: str | None
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
+@dataclass
+class UpdateScheduleInput:
+    """Input for :py:meth:`OutboundInterceptor.update_schedule`."""
+
+    id: str
+    updater: Callable[
+        [ScheduleUpdateInput], ScheduleUpdate | Awaitable[ScheduleUpdate | None] | None
+    ]
+    rpc_metadata: RpcMetadata
+    rpc_timeout: timedelta | None
+
+
 class Interceptor:
     """Base for client interceptors; override :py:meth:`intercept_client`."""
 
@@ -370,3 +473,39 @@ class OutboundInterceptor:
     ) -> None:
         """``AsyncActivityHandle.report_cancellation``."""
         await self.next.report_cancellation_async_activity(input)
+
+    async def create_schedule(self, input: CreateScheduleInput) -> ScheduleHandle:
+        """``Client.create_schedule``."""
+        return await self.next.create_schedule(input)
+
+    def list_schedules(self, input: ListSchedulesInput) -> ScheduleAsyncIterator:
+        """``Client.list_schedules``."""
+        return self.next.list_schedules(input)
+
+    async def backfill_schedule(self, input: BackfillScheduleInput) -> None:
+        """``ScheduleHandle.backfill``."""
+        await self.next.backfill_schedule(input)
+
+    async def delete_schedule(self, input: DeleteScheduleInput) -> None:
+        """``ScheduleHandle.delete``."""
+        await self.next.delete_schedule(input)
+
+    async def describe_schedule(self, input: DescribeScheduleInput) -> ScheduleDescription:
+        """``ScheduleHandle.describe``."""
+        return await self.next.describe_schedule(input)
+
+    async def pause_schedule(self, input: PauseScheduleInput) -> None:
+        """``ScheduleHandle.pause``."""
+        await self.next.pause_schedule(input)
+
+    async def trigger_schedule(self, input: TriggerScheduleInput) -> None:
+        """``ScheduleHandle.trigger``."""
+        await self.next.trigger_schedule(input)
+
+    async def unpause_schedule(self, input: UnpauseScheduleInput) -> None:
+        """``ScheduleHandle.unpause``."""
+        await self.next.unpause_schedule(input)
+
+    async def update_schedule(self, input: UpdateScheduleInput) -> None:
+        """``ScheduleHandle.update``."""
+        await self.next.update_schedule(input)
