@@ -51,7 +51,6 @@ class CommandContext:
     completed_event_id: int
     request: rr.RespondWorkflowTaskCompletedRequest
     new_id: Callable[[], str]
-    start_attributes: history_pb2.WorkflowExecutionStartedEventAttributes | None = None
     validate_search_attributes: SearchAttributesValidator | None = None
     eager_activities: list[ActivityInfo] = field(default_factory=list)
     closed_by: int = 0
@@ -414,8 +413,8 @@ def _complete(ctx: CommandContext, command: command_pb2.Command) -> None:
         event_attrs.result.CopyFrom(result)
         ex.state.last_completion_result = result
     runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, event_attrs)
-    if cont is not None and ctx.start_attributes is not None:
-        runs.start_successor(ex, cont, ctx.start_attributes)
+    if cont is not None and ex.start_attributes is not None:
+        runs.start_successor(ex, cont, ex.start_attributes)
 
 
 @handles(ct.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION)
@@ -436,8 +435,8 @@ def _fail(ctx: CommandContext, command: command_pb2.Command) -> None:
         new_execution_run_id=cont.run_id if cont else "",
     )
     runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, event_attrs)
-    if cont is not None and ctx.start_attributes is not None:
-        runs.start_successor(ex, cont, ctx.start_attributes)
+    if cont is not None and ex.start_attributes is not None:
+        runs.start_successor(ex, cont, ex.start_attributes)
 
 
 @handles(ct.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION)

@@ -38,7 +38,6 @@ def complete(
     request: rr.RespondWorkflowTaskCompletedRequest,
     *,
     new_id: Callable[[], str],
-    start_attributes: history_pb2.WorkflowExecutionStartedEventAttributes | None = None,
     validate_search_attributes: commands.SearchAttributesValidator | None = None,
 ) -> CompletionResult:
     """Apply a RespondWorkflowTaskCompleted. Raises `commands.BadCommand` (see module)."""
@@ -68,7 +67,6 @@ def complete(
         completed_event_id=completed.event_id,
         request=request,
         new_id=new_id,
-        start_attributes=start_attributes,
         validate_search_attributes=validate_search_attributes,
     )
     for command in request.commands:

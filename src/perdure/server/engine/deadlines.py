@@ -78,3 +78,14 @@ def workflow_task_key(run_id: str, seq: int) -> str:
 def activity_task_key(run_id: str, scheduled_event_id: int, attempt: int) -> str:
     """The task-queue row of one attempt of an activity."""
     return f"{run_id}/a/{scheduled_event_id}/{attempt}"
+
+
+def parse_workflow_task_key(key: str) -> int:
+    """The workflow task seq a task row key names."""
+    return int(key.rsplit("/", 1)[1])
+
+
+def parse_activity_task_key(key: str) -> tuple[int, int]:
+    """(scheduled event id, attempt) of an activity task row key."""
+    _, _, sched, attempt = key.rsplit("/", 3)
+    return int(sched), int(attempt)

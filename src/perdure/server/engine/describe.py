@@ -128,8 +128,13 @@ def _pending_activity(info: ActivityInfo) -> workflow_pb2.PendingActivityInfo:
     return out
 
 
-def visibility_row(st: ExecutionState, columns: dict[str, SqlValue] | None = None) -> VisibilityRow:
-    """The run's visibility row; `columns` are its typed search attribute columns."""
+def visibility_row(
+    st: ExecutionState,
+    columns: dict[str, SqlValue] | None = None,
+    search_attributes: bytes | None = None,
+) -> VisibilityRow:
+    """The run's visibility row; `columns` are its typed search attribute columns and
+    `search_attributes` their normalized form (both made by server/visibility)."""
     return VisibilityRow(
         namespace_id=st.namespace_id,
         run_id=st.run_id,
@@ -150,7 +155,9 @@ def visibility_row(st: ExecutionState, columns: dict[str, SqlValue] | None = Non
         root_run_id=st.root_run_id,
         memo=st.memo.SerializeToString() if st.memo.fields else b"",
         search_attributes=(
-            st.search_attributes.SerializeToString() if st.search_attributes.indexed_fields else b""
+            search_attributes
+            if search_attributes is not None
+            else st.search_attributes.SerializeToString()
         ),
         columns=columns or {},
     )

@@ -101,11 +101,20 @@ class Transition:
 class Execution:
     """A run's mutable state under one transition. See the module docstring."""
 
-    def __init__(self, state: ExecutionState, now: Nanos, namespace: str) -> None:
+    def __init__(
+        self,
+        state: ExecutionState,
+        now: Nanos,
+        namespace: str,
+        start_attributes: history_pb2.WorkflowExecutionStartedEventAttributes | None = None,
+    ) -> None:
         self.state = state
         self.now = now
         self.namespace = namespace
         self.out = Transition()
+        self.start_attributes = start_attributes
+        """The run's started event, loaded by the shell for runs that may retry or repeat
+        (a successor run gets the same input)."""
 
     # ------------------------------------------------------------------ events
 

@@ -388,12 +388,7 @@ def start_successor(
     return successor
 
 
-def fire_timeout(
-    ex: Execution,
-    ref: TimerRef,
-    start: history_pb2.WorkflowExecutionStartedEventAttributes | None,
-    new_run_id: str,
-) -> None:
+def fire_timeout(ex: Execution, ref: TimerRef, new_run_id: str) -> None:
     """The run timeout or the execution timeout is due: the run times out."""
     ex.claim_timer(ref)
     st = ex.state
@@ -401,6 +396,7 @@ def fire_timeout(
         return
     cont: Continuation | None = None
     retry_state: int = wf_enums.RETRY_STATE_TIMEOUT
+    start = ex.start_attributes
     if ref.kind == TimerKind.WORKFLOW_RUN_TIMEOUT and start is not None:
         failure = failure_pb2.Failure(message="workflow timeout")
         failure.timeout_failure_info.timeout_type = wf_enums.TIMEOUT_TYPE_START_TO_CLOSE

@@ -1,1 +1,1 @@
-"""Perdure server history."""
+"""The history service: the I/O shell around the engine (load, transition, commit, notify)."""

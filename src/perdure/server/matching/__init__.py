@@ -1,1 +1,1 @@
-"""Perdure server matching."""
+"""Matching: task queues, long-polling pollers, sync match, the stored backlog."""

@@ -1,0 +1,103 @@
+"""gRPC plumbing: register a handler object's methods as Temporal's services, map errors.
+
+A handler method named like an RPC (`StartWorkflowExecution`) serves it; RPCs without one
+answer UNIMPLEMENTED. Every `ServiceError` becomes its status code with the typed detail
+in `grpc-status-details-bin` (a google.rpc.Status), as Temporal sends it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import grpc_status_pb2
+from temporalio.api.operatorservice.v1 import request_response_pb2 as op_rr
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wf_rr
+
+from perdure.server import errors
+from perdure.server.store.base import StoreError
+from perdure.server.store.base import Unavailable as StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]
+
+# The services' methods are read off their messages (every method M has MRequest and
+# MResponse), which avoids importing the service descriptors and their google.api options.
+SERVICES = (
+    ("temporal.api.workflowservice.v1.WorkflowService", wf_rr),
+    ("temporal.api.operatorservice.v1.OperatorService", op_rr),
+)
+
+
+def status_details(error: errors.ServiceError) -> bytes | None:
+    detail = error.details()
+    if detail is None:
+        return None
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    status = grpc_status_pb2.GrpcStatus(
+        code=error.code.value[0], message=error.message, details=[packed]
+    )
+    return status.SerializeToString()
+
+
+def as_service_error(err: BaseException) -> errors.ServiceError:
+    if isinstance(err, errors.ServiceError):
+        return err
+    if isinstance(err, StoreUnavailable):
+        return errors.Unavailable(f"persistence unavailable: {err}")
+    if isinstance(err, StoreError):
+        return errors.Unavailable(f"persistence error: {err}")
+    log.exception("internal error", exc_info=err)
+    return errors.Internal(f"internal error: {type(err).__name__}: {err}")
+
+
+def _wrap(name: str, method: Handler) -> Handler:
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Message:
+        try:
+            return await method(request, context)
+        except Exception as err:
+            error = as_service_error(err)
+            log.debug("%s failed: %s %s", name, error.code.name, error.message)
+            details = status_details(error)
+            trailing = (("grpc-status-details-bin", details),) if details else ()
+            await context.abort(error.code, error.message, trailing_metadata=trailing)
+            raise AssertionError("unreachable") from None
+
+    return call
+
+
+def generic_handlers(handler_object: object) -> list[grpc.GenericRpcHandler]:
+    """One generic handler per service, serving the methods `handler_object` has."""
+    out = []
+    for service_name, messages in SERVICES:
+        methods: dict[str, grpc.RpcMethodHandler] = {}
+        for message_name in messages.DESCRIPTOR.message_types_by_name:
+            name = message_name.removesuffix("Request")
+            if name == message_name or not hasattr(messages, name + "Response"):
+                continue
+            impl = getattr(handler_object, name, None)
+            if impl is None:
+                continue
+            request_cls = getattr(messages, message_name)
+            response_cls = getattr(messages, name + "Response")
+            methods[name] = grpc.unary_unary_rpc_method_handler(
+                _wrap(name, impl),
+                request_deserializer=request_cls.FromString,
+                response_serializer=response_cls.SerializeToString,
+            )
+        out.append(grpc.method_handlers_generic_handler(service_name, methods))
+    return out
+
+
+def remaining_seconds(context: grpc.aio.ServicerContext, cap: float, margin: float = 1.0) -> float:
+    """How long a long poll may wait: up to `cap`, ending `margin` before the deadline."""
+    left = context.time_remaining()
+    if left is None:
+        return cap
+    return max(min(cap, float(left) - margin), 0.0)

@@ -1,0 +1,38 @@
+"""The frontend: every RPC group behind one object that the gRPC server serves."""
+
+from __future__ import annotations
+
+from perdure.server.frontend.history_pages import HistoryPages
+from perdure.server.frontend.limits import DEFAULT, Limits
+from perdure.server.frontend.system import SystemRpcs
+from perdure.server.frontend.tasks import TaskRpcs
+from perdure.server.frontend.visibility import VisibilityRpcs
+from perdure.server.frontend.workflows import WorkflowRpcs
+from perdure.server.history.service import HistoryService
+from perdure.server.matching.queues import Matching
+from perdure.server.namespaces import NamespaceRegistry
+from perdure.server.store.base import Store
+
+
+class Frontend(TaskRpcs, WorkflowRpcs, SystemRpcs, VisibilityRpcs):
+    """Validates each request and turns it into history, matching and store calls."""
+
+    def __init__(
+        self,
+        *,
+        namespaces: NamespaceRegistry,
+        history: HistoryService,
+        matching: Matching,
+        store: Store,
+        visibility_dialect: str,
+        limits: Limits = DEFAULT,
+        cluster_id: str = "perdure",
+    ) -> None:
+        self.namespaces = namespaces
+        self.history = history
+        self.matching = matching
+        self.store = store
+        self.limits = limits
+        self.visibility_dialect = visibility_dialect
+        self.cluster_id = cluster_id
+        self.history_pages = HistoryPages(history)

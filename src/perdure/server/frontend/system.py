@@ -1,0 +1,221 @@
+"""System, namespace and worker-lifecycle RPCs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TypeAlias
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.enums.v1 import namespace_pb2 as ns_enums
+from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
+from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
+from temporalio.api.taskqueue.v1 import message_pb2 as tq_pb2
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from perdure.server.engine import workflow_task
+from perdure.server.errors import InvalidArgument, NotFound, ServiceError
+from perdure.server.frontend.context import FrontendContext
+from perdure.server.namespaces import Namespace, new_namespace
+from perdure.server.store.base import ConditionFailed, TaskKind
+
+log = logging.getLogger(__name__)
+Ctx: TypeAlias = grpc.aio.ServicerContext
+
+SERVER_VERSION = "1.32.0"
+"""The Temporal server version whose API we implement (clients check it)."""
+CLUSTER_NAME = "active"
+MIN_RETENTION_SECONDS = 3600
+
+
+def _capabilities() -> rr.GetSystemInfoResponse.Capabilities:
+    return rr.GetSystemInfoResponse.Capabilities(
+        signal_and_query_header=True,
+        internal_error_differentiation=True,
+        activity_failure_include_heartbeat=True,
+        encoded_failure_attributes=True,
+        upsert_memo=True,
+        sdk_metadata=True,
+    )
+
+
+def namespace_description(ns: Namespace) -> rr.DescribeNamespaceResponse:
+    resp = rr.DescribeNamespaceResponse(is_global_namespace=False)
+    resp.namespace_info.CopyFrom(ns.info)
+    resp.namespace_info.capabilities.CopyFrom(
+        namespace_pb2.NamespaceInfo.Capabilities(eager_workflow_start=False)
+    )
+    resp.config.CopyFrom(ns.config)
+    resp.replication_config.active_cluster_name = CLUSTER_NAME
+    resp.replication_config.clusters.add(cluster_name=CLUSTER_NAME)
+    return resp
+
+
+class SystemRpcs(FrontendContext):
+    async def GetSystemInfo(
+        self, request: rr.GetSystemInfoRequest, context: Ctx
+    ) -> rr.GetSystemInfoResponse:
+        return rr.GetSystemInfoResponse(server_version=SERVER_VERSION, capabilities=_capabilities())
+
+    async def GetClusterInfo(
+        self, request: rr.GetClusterInfoRequest, context: Ctx
+    ) -> rr.GetClusterInfoResponse:
+        return rr.GetClusterInfoResponse(
+            supported_clients={"temporal-cli": ">=0.0.0", "temporal-python": ">=0.0.0"},
+            server_version=SERVER_VERSION,
+            cluster_id=self.cluster_id,
+            cluster_name=CLUSTER_NAME,
+            history_shard_count=1,
+            persistence_store="perdure",
+            visibility_store="perdure",
+        )
+
+    cluster_id: str = "perdure"
+
+    # ------------------------------------------------------------------ namespaces
+
+    async def DescribeNamespace(
+        self, request: rr.DescribeNamespaceRequest, context: Ctx
+    ) -> rr.DescribeNamespaceResponse:
+        if request.id:
+            ns = await self.namespaces.get_by_id(request.id)
+        else:
+            ns = await self.namespaces.get(request.namespace)
+        return namespace_description(ns)
+
+    async def ListNamespaces(
+        self, request: rr.ListNamespacesRequest, context: Ctx
+    ) -> rr.ListNamespacesResponse:
+        all_ns = sorted(await self.namespaces.list(), key=lambda n: n.name)
+        if not request.namespace_filter.include_deleted:
+            all_ns = [n for n in all_ns if n.active]
+        start = int(request.next_page_token or b"0")
+        size = request.page_size or 100
+        page = all_ns[start : start + size]
+        resp = rr.ListNamespacesResponse(namespaces=[namespace_description(n) for n in page])
+        if start + size < len(all_ns):
+            resp.next_page_token = str(start + size).encode()
+        return resp
+
+    async def RegisterNamespace(
+        self, request: rr.RegisterNamespaceRequest, context: Ctx
+    ) -> rr.RegisterNamespaceResponse:
+        if not request.namespace:
+            raise InvalidArgument("Namespace is not set on request.")
+        if len(request.namespace) > 1000:
+            raise InvalidArgument("Namespace length exceeds limit.")
+        retention = request.workflow_execution_retention_period.seconds
+        if retention and retention < MIN_RETENTION_SECONDS:
+            raise InvalidArgument("WorkflowExecutionRetentionTTL should be at least 1 hour.")
+        ns = new_namespace(
+            request.namespace,
+            retention_seconds=retention or 24 * 3600,
+            description=request.description,
+            owner_email=request.owner_email,
+            data=dict(request.data),
+        )
+        await self.namespaces.create(ns)
+        return rr.RegisterNamespaceResponse()
+
+    async def UpdateNamespace(
+        self, request: rr.UpdateNamespaceRequest, context: Ctx
+    ) -> rr.UpdateNamespaceResponse:
+        for _ in range(5):
+            ns = await self.namespaces.get(request.namespace)
+            info = namespace_pb2.NamespaceInfo()
+            info.CopyFrom(ns.info)
+            config = namespace_pb2.NamespaceConfig()
+            config.CopyFrom(ns.config)
+            if request.HasField("update_info"):
+                upd = request.update_info
+                if upd.description:
+                    info.description = upd.description
+                if upd.owner_email:
+                    info.owner_email = upd.owner_email
+                for key, value in upd.data.items():
+                    info.data[key] = value
+                if upd.state != ns_enums.NAMESPACE_STATE_UNSPECIFIED:
+                    info.state = upd.state
+            if request.HasField("config"):
+                cfg = request.config
+                if cfg.HasField("workflow_execution_retention_ttl"):
+                    if cfg.workflow_execution_retention_ttl.seconds < MIN_RETENTION_SECONDS:
+                        raise InvalidArgument(
+                            "WorkflowExecutionRetentionTTL should be at least 1 hour."
+                        )
+                    config.workflow_execution_retention_ttl.CopyFrom(
+                        cfg.workflow_execution_retention_ttl
+                    )
+                if cfg.HasField("bad_binaries"):
+                    config.bad_binaries.CopyFrom(cfg.bad_binaries)
+            updated = Namespace(ns.id, ns.name, info, config, ns.version + 1)
+            try:
+                await self.namespaces.update(updated, ns.version)
+            except ConditionFailed:
+                continue
+            desc = namespace_description(updated)
+            return rr.UpdateNamespaceResponse(
+                namespace_info=desc.namespace_info,
+                config=desc.config,
+                replication_config=desc.replication_config,
+                is_global_namespace=False,
+            )
+        raise ServiceError("namespace changed concurrently; try again")
+
+    # ------------------------------------------------------------------ workers
+
+    async def DescribeTaskQueue(
+        self, request: rr.DescribeTaskQueueRequest, context: Ctx
+    ) -> rr.DescribeTaskQueueResponse:
+        ns = await self.namespaces.get(request.namespace)
+        if not request.task_queue.name:
+            raise InvalidArgument("TaskQueue is not set on request.")
+        kind = (
+            TaskKind.ACTIVITY
+            if request.task_queue_type == tq_enums.TASK_QUEUE_TYPE_ACTIVITY
+            else TaskKind.WORKFLOW
+        )
+        resp = rr.DescribeTaskQueueResponse()
+        queue = self.matching.find(ns.id, request.task_queue.name, kind)
+        now_wall = time.time()
+        now_mono = time.monotonic()
+        if queue is not None:
+            for poller in queue.pollers.values():
+                info = resp.pollers.add(identity=poller.identity)
+                info.last_access_time.FromNanoseconds(
+                    int((now_wall - (now_mono - poller.last_access)) * 1e9)
+                )
+                info.rate_per_second = poller.rate_per_second or 0.0
+        if request.include_task_queue_status:
+            stats = await self.store.task_queue_stats(ns.id, request.task_queue.name, kind)
+            resp.task_queue_status.CopyFrom(
+                tq_pb2.TaskQueueStatus(backlog_count_hint=stats.backlog_count)
+            )
+        return resp
+
+    async def ShutdownWorker(
+        self, request: rr.ShutdownWorkerRequest, context: Ctx
+    ) -> rr.ShutdownWorkerResponse:
+        ns = await self.namespaces.get(request.namespace)
+        if request.sticky_task_queue:
+            for row in self.matching.close_sticky(ns.id, request.sticky_task_queue):
+                await self.move_off_sticky(ns, row.workflow_id, row.run_id)
+        return rr.ShutdownWorkerResponse()
+
+    async def move_off_sticky(self, ns: Namespace, workflow_id: str, run_id: str) -> None:
+        """A task for a gone sticky worker goes back to the normal queue."""
+        try:
+            await self.history.update(ns, workflow_id, run_id, workflow_task.clear_stickiness)
+        except NotFound:
+            pass
+
+    async def RecordWorkerHeartbeat(
+        self, request: rr.RecordWorkerHeartbeatRequest, context: Ctx
+    ) -> rr.RecordWorkerHeartbeatResponse:
+        await self.namespaces.get(request.namespace)
+        return rr.RecordWorkerHeartbeatResponse()
+
+
+def retention(seconds: int) -> Duration:
+    return Duration(seconds=seconds)

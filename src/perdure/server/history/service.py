@@ -1,0 +1,365 @@
+"""The history service: applies engine transitions to stored executions.
+
+For each request it takes the workflow id's lock, loads the run's mutable state (from a
+per-process cache checked by version, else the store), lets an engine function mutate
+it, and commits the result as one conditional store transaction (DESIGN.md §3). A
+conflict means another writer got there first: the state is reloaded and the step
+applied again. Only after the commit is durable are tasks handed to matching, timers to
+the timer queue, and history long polls woken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from temporalio.api.enums.v1 import event_type_pb2 as et
+from temporalio.api.history.v1 import message_pb2 as history_pb2
+
+from perdure.server.clock import Clock
+from perdure.server.engine import codec
+from perdure.server.engine.describe import visibility_row
+from perdure.server.engine.execution import Execution, HistoryEvent
+from perdure.server.engine.state import ExecutionState
+from perdure.server.errors import NotFound, Unavailable
+from perdure.server.history.watchers import HistoryWatchers
+from perdure.server.namespaces import Namespace
+from perdure.server.store.base import (
+    Commit,
+    ConditionFailed,
+    CurrentExecution,
+    CurrentWrite,
+    ExecutionKey,
+    ExecutionWrite,
+    HistoryBatch,
+    Store,
+    TaskRow,
+    TimerRow,
+    VisibilityRow,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_CONFLICT_RETRIES = 10
+StartedAttributes = history_pb2.WorkflowExecutionStartedEventAttributes
+
+
+@dataclass
+class CachedRun:
+    state: ExecutionState
+    version: int
+    start_attributes: StartedAttributes | None = None
+
+
+Listener = Callable[[Sequence[TaskRow]], None]
+TimerListener = Callable[[Sequence[TimerRow]], None]
+VisibilityBuilder = Callable[[ExecutionState, Namespace], VisibilityRow]
+
+
+class _KeyedLocks:
+    """One asyncio lock per workflow id, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, namespace_id: str, workflow_id: str) -> AsyncIterator[None]:
+        key = (namespace_id, workflow_id)
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class HistoryService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        cache_size: int = 10_000,
+        build_visibility_row: VisibilityBuilder = lambda st, ns: visibility_row(st),
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.watchers = HistoryWatchers()
+        self._cache: OrderedDict[tuple[str, str], CachedRun] = OrderedDict()
+        self._cache_size = cache_size
+        self._locks = _KeyedLocks()
+        self._visibility_row = build_visibility_row
+        self.task_listeners: list[Listener] = []
+        self.timer_listeners: list[TimerListener] = []
+        self.commit_listeners: list[Callable[[Namespace, Execution], None]] = []
+
+    @staticmethod
+    def new_id() -> str:
+        return str(uuid.uuid4())
+
+    # ------------------------------------------------------------------ loading
+
+    def _evict(self, namespace_id: str, run_id: str) -> None:
+        self._cache.pop((namespace_id, run_id), None)
+
+    async def _load(self, key: ExecutionKey) -> CachedRun | None:
+        cache_key = (key.namespace_id, key.run_id)
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            self._cache.move_to_end(cache_key)
+            return cached
+        snapshot = await self.store.load_execution(key)
+        if snapshot is None:
+            return None
+        cached = CachedRun(codec.decode(ExecutionState, snapshot.state), snapshot.version)
+        self._remember(cached)
+        return cached
+
+    def _remember(self, cached: CachedRun) -> None:
+        key = (cached.state.namespace_id, cached.state.run_id)
+        self._cache[key] = cached
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def start_attributes(self, cached: CachedRun) -> StartedAttributes:
+        """The run's WorkflowExecutionStarted attributes (its input, for retry and cron)."""
+        if cached.start_attributes is None:
+            st = cached.state
+            events = await self.read_events(
+                ExecutionKey(st.namespace_id, st.workflow_id, st.run_id), 1, 1
+            )
+            if not events or events[0].event_type != et.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+                raise Unavailable(f"history of {st.workflow_id}/{st.run_id} has no start event")
+            cached.start_attributes = events[0].workflow_execution_started_event_attributes
+        return cached.start_attributes
+
+    async def current(self, ns: Namespace, workflow_id: str) -> CurrentExecution:
+        current = await self.store.get_current_execution(ns.id, workflow_id)
+        if current is None:
+            raise NotFound(f"workflow not found for ID: {workflow_id}")
+        return current
+
+    async def resolve_run_id(self, ns: Namespace, workflow_id: str, run_id: str) -> str:
+        return run_id or (await self.current(ns, workflow_id)).run_id
+
+    # ------------------------------------------------------------------ transitions
+
+    async def update(
+        self,
+        ns: Namespace,
+        workflow_id: str,
+        run_id: str,
+        action: Callable[[Execution], T],
+        *,
+        first_execution_run_id: str = "",
+        needs_start_attributes: bool = False,
+    ) -> T:
+        """Apply `action` to a run (the current one if `run_id` is empty) and commit."""
+        async with self._locks.hold(ns.id, workflow_id):
+            for _ in range(MAX_CONFLICT_RETRIES):
+                target = await self.resolve_run_id(ns, workflow_id, run_id)
+                key = ExecutionKey(ns.id, workflow_id, target)
+                cached = await self._load(key)
+                if cached is None or (
+                    first_execution_run_id
+                    and cached.state.first_execution_run_id != first_execution_run_id
+                ):
+                    raise NotFound(
+                        f"workflow execution not found for workflow ID {workflow_id} "
+                        f"and run ID {target}"
+                    )
+                ex = Execution(cached.state, self.clock.now_ns(), ns.name)
+                if (
+                    needs_start_attributes
+                    or cached.state.retry_policy
+                    or cached.state.cron_schedule
+                ):
+                    ex.start_attributes = await self.start_attributes(cached)
+                try:
+                    result = action(ex)
+                except BaseException:
+                    self._evict(ns.id, target)
+                    raise
+                try:
+                    await self.commit(ns, [(ex, cached.version)], current_expected=target)
+                except ConditionFailed:
+                    self._evict(ns.id, target)
+                    continue
+                return result
+            raise Unavailable(f"too many write conflicts on workflow {workflow_id}")
+
+    async def read(
+        self, ns: Namespace, workflow_id: str, run_id: str, view: Callable[[ExecutionState], T]
+    ) -> T:
+        """A consistent read-only view of a run (the current one if `run_id` is empty)."""
+        async with self._locks.hold(ns.id, workflow_id):
+            target = await self.resolve_run_id(ns, workflow_id, run_id)
+            cached = await self._load(ExecutionKey(ns.id, workflow_id, target))
+            if cached is None:
+                raise NotFound(
+                    f"workflow execution not found for workflow ID {workflow_id} "
+                    f"and run ID {target}"
+                )
+            return view(cached.state)
+
+    @asynccontextmanager
+    async def workflow_lock(self, ns: Namespace, workflow_id: str) -> AsyncIterator[None]:
+        """Hold the workflow id's lock around a multi-step decision (starting a run)."""
+        async with self._locks.hold(ns.id, workflow_id):
+            yield
+
+    async def load_locked(self, ns: Namespace, workflow_id: str, run_id: str) -> CachedRun:
+        """Load a run while holding `workflow_lock` (for multi-run commits)."""
+        cached = await self._load(ExecutionKey(ns.id, workflow_id, run_id))
+        if cached is None:
+            raise NotFound(f"workflow execution not found for run ID {run_id}")
+        return cached
+
+    def evict(self, ns: Namespace, run_id: str) -> None:
+        self._evict(ns.id, run_id)
+
+    # ------------------------------------------------------------------ commit
+
+    def _all_runs(
+        self, parts: Sequence[tuple[Execution, int | None]]
+    ) -> list[tuple[Execution, int | None]]:
+        runs: list[tuple[Execution, int | None]] = []
+        for ex, version in parts:
+            runs.append((ex, version))
+            runs.extend((new.execution, None) for new in ex.out.new_runs)
+        return runs
+
+    def _current_row(self, st: ExecutionState) -> CurrentExecution:
+        return CurrentExecution(
+            namespace_id=st.namespace_id,
+            workflow_id=st.workflow_id,
+            run_id=st.run_id,
+            status=st.status,
+            start_request_id=st.start_request_id,
+            start_time=st.start_time,
+            close_time=st.close_time or None,
+        )
+
+    async def commit(
+        self,
+        ns: Namespace,
+        parts: Sequence[tuple[Execution, int | None]],
+        *,
+        current_expected: str | None,
+    ) -> None:
+        """Write the transitions of `parts` (same workflow id) as one store commit.
+
+        `current_expected` is the run id the current-execution row must still name (None:
+        no row may exist yet).
+        """
+        runs = self._all_runs(parts)
+        writes: list[ExecutionWrite] = []
+        tasks_added: list[TaskRow] = []
+        timers_added: list[TimerRow] = []
+        claimed: list[str] = []
+        removed: list[str] = []
+        timers_claimed: list[str] = []
+        timers_removed: list[str] = []
+        visibility: list[VisibilityRow] = []
+        current: CurrentWrite | None = None
+        for ex, version in runs:
+            st, out = ex.state, ex.out
+            st.state_transition_count += 1
+            batch = None
+            if out.events:
+                data = history_pb2.History(events=out.events).SerializeToString()
+                batch = HistoryBatch(out.events[0].event_id, out.events[-1].event_id, data)
+            writes.append(
+                ExecutionWrite(
+                    ExecutionKey(st.namespace_id, st.workflow_id, st.run_id),
+                    version,
+                    codec.encode(st),
+                    batch,
+                )
+            )
+            tasks_added.extend(out.tasks_added)
+            claimed.extend(out.tasks_claimed)
+            removed.extend(out.tasks_removed)
+            timers_added.extend(out.timers_added)
+            timers_claimed.extend(out.timers_claimed)
+            timers_removed.extend(out.timers_removed)
+            if out.visibility_changed or out.created:
+                visibility.append(self._visibility_row(st, ns))
+            if out.created or out.current_changed:
+                current = CurrentWrite(current_expected, self._current_row(st))
+        await self.store.commit(
+            Commit(
+                namespace_id=ns.id,
+                workflow_id=parts[0][0].state.workflow_id,
+                executions=writes,
+                current=current,
+                tasks_added=tasks_added,
+                tasks_claimed=claimed,
+                tasks_removed=removed,
+                timers_added=timers_added,
+                timers_claimed=timers_claimed,
+                timers_removed=timers_removed,
+                visibility=visibility,
+            )
+        )
+        for (ex, _), write in zip(runs, writes, strict=True):
+            self._remember(CachedRun(ex.state, write.new_version, ex.start_attributes))
+        self._after_commit(ns, runs, tasks_added, timers_added)
+
+    def _after_commit(
+        self,
+        ns: Namespace,
+        runs: Sequence[tuple[Execution, int | None]],
+        tasks: Sequence[TaskRow],
+        timers: Sequence[TimerRow],
+    ) -> None:
+        if tasks:
+            for listener in self.task_listeners:
+                listener(tasks)
+        if timers:
+            for timer_listener in self.timer_listeners:
+                timer_listener(timers)
+        for ex, _ in runs:
+            st = ex.state
+            if ex.out.events or ex.out.closed:
+                self.watchers.notify(st.namespace_id, st.run_id)
+            for commit_listener in self.commit_listeners:
+                commit_listener(ns, ex)
+
+    # ------------------------------------------------------------------ history reads
+
+    async def read_events(
+        self, key: ExecutionKey, from_event_id: int, to_event_id: int, max_events: int = 0
+    ) -> list[HistoryEvent]:
+        """Events from_event_id..to_event_id (inclusive), at most `max_events` if > 0."""
+        limit = to_event_id - from_event_id + 1
+        if max_events:
+            limit = min(limit, max_events)
+        if limit <= 0:
+            return []
+        batches = await self.store.read_history(key, from_event_id, limit)
+        events: list[HistoryEvent] = []
+        for batch in batches:
+            if batch.last_event_id < from_event_id:
+                continue
+            history = history_pb2.History.FromString(batch.data)
+            for event in history.events:
+                if from_event_id <= event.event_id <= to_event_id:
+                    events.append(event)
+                    if len(events) >= limit:
+                        return events
+        return events

@@ -1,0 +1,196 @@
+"""Task queues: ready tasks in memory, waiting pollers, and the stored backlog.
+
+A task reaches a queue in two ways: handed over right after the commit that created it
+(and straight to a waiting poller when one is there: sync match), or read back from the
+store's backlog (after a restart, or when more tasks arrived than memory keeps). The
+stored row stays until the commit that starts the task claims it, so a task that a poller
+received but could not start (the poller left, the store failed) is offered again and
+never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from perdure.server.store.base import Store, TaskKind, TaskRow
+
+MAX_READY_IN_MEMORY = 10_000
+BACKLOG_PAGE = 500
+POLLER_MEMORY_SECONDS = 300.0
+
+
+@dataclass
+class PollerInfo:
+    identity: str
+    last_access: float
+    rate_per_second: float = 0.0
+    build_id: str = ""
+
+
+@dataclass
+class TaskQueue:
+    """One queue (namespace, name, kind)."""
+
+    namespace_id: str
+    name: str
+    kind: TaskKind
+    store: Store
+    sticky: bool = False
+    closed: bool = False
+    """A sticky queue whose worker shut down: tasks for it go elsewhere."""
+    _ready: collections.deque[TaskRow] = field(default_factory=collections.deque)
+    _known: set[str] = field(default_factory=set)
+    """Keys queued here or handed to a poller and not yet resolved."""
+    _waiters: collections.deque[asyncio.Future[TaskRow]] = field(default_factory=collections.deque)
+    _backlog_checked: bool = False
+    _backlog_overflow: bool = False
+    _backlog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pollers: dict[str, PollerInfo] = field(default_factory=dict)
+    last_poll_time: float = 0.0
+
+    def offer(self, row: TaskRow, *, front: bool = False) -> None:
+        """A task is ready: give it to a waiting poller, or keep it."""
+        if row.key in self._known and not front:
+            return
+        self._known.add(row.key)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(row)
+                return
+        if front:
+            self._ready.appendleft(row)
+        elif len(self._ready) < MAX_READY_IN_MEMORY:
+            self._ready.append(row)
+        else:
+            # The row is in the store; read it back when memory has room again.
+            self._known.discard(row.key)
+            self._backlog_overflow = True
+
+    def resolved(self, key: str) -> None:
+        """The task was started (or found stale): forget it."""
+        self._known.discard(key)
+
+    def requeue(self, row: TaskRow) -> None:
+        """A poller got the task but could not use it: offer it again first."""
+        self.offer(row, front=True)
+
+    @property
+    def backlog_hint(self) -> int:
+        return len(self._ready)
+
+    def record_poller(self, identity: str, build_id: str = "") -> None:
+        now = time.monotonic()
+        self.last_poll_time = now
+        info = self.pollers.get(identity)
+        if info is None:
+            self.pollers[identity] = PollerInfo(identity, now, build_id=build_id)
+        else:
+            info.last_access = now
+        if len(self.pollers) > 64:
+            cutoff = now - POLLER_MEMORY_SECONDS
+            for name in [n for n, p in self.pollers.items() if p.last_access < cutoff]:
+                del self.pollers[name]
+
+    async def _read_backlog(self) -> None:
+        async with self._backlog_lock:
+            if self._backlog_checked and not self._backlog_overflow:
+                return
+            self._backlog_checked = True
+            self._backlog_overflow = False
+            after = 0
+            while len(self._ready) < MAX_READY_IN_MEMORY:
+                rows = await self.store.get_tasks(
+                    self.namespace_id, self.name, self.kind, after, BACKLOG_PAGE
+                )
+                for row in rows:
+                    if row.key not in self._known:
+                        self._known.add(row.key)
+                        self._ready.append(row)
+                if len(rows) < BACKLOG_PAGE:
+                    return
+                after = rows[-1].seq
+            self._backlog_overflow = True
+
+    async def poll(self, timeout: float) -> TaskRow | None:
+        """The next task, or None after `timeout` seconds."""
+        if not self._ready and (not self._backlog_checked or self._backlog_overflow):
+            await self._read_backlog()
+        if self._ready:
+            return self._ready.popleft()
+        waiter: asyncio.Future[TaskRow] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            return None
+        except asyncio.CancelledError:
+            # The poller left; a task already handed to it goes back first in line.
+            if waiter.done() and not waiter.cancelled():
+                self.requeue(waiter.result())
+            raise
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+
+    def drain(self) -> list[TaskRow]:
+        """Take every ready task (a sticky queue that is going away)."""
+        rows = list(self._ready)
+        self._ready.clear()
+        for row in rows:
+            self._known.discard(row.key)
+        return rows
+
+    def wake_all(self) -> None:
+        """Release all waiting pollers empty-handed (shutdown)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.cancel()
+
+
+RerouteSticky = Callable[[TaskRow], None]
+
+
+class Matching:
+    """All task queues of this process."""
+
+    def __init__(self, store: Store, reroute_sticky: RerouteSticky | None = None) -> None:
+        self.store = store
+        self._queues: dict[tuple[str, str, TaskKind], TaskQueue] = {}
+        self.reroute_sticky = reroute_sticky
+
+    def queue(self, namespace_id: str, name: str, kind: TaskKind) -> TaskQueue:
+        key = (namespace_id, name, kind)
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = TaskQueue(namespace_id, name, kind, self.store)
+        return queue
+
+    def find(self, namespace_id: str, name: str, kind: TaskKind) -> TaskQueue | None:
+        return self._queues.get((namespace_id, name, kind))
+
+    def offer(self, rows: Sequence[TaskRow]) -> None:
+        """Tasks committed by this process (called after the commit)."""
+        for row in rows:
+            queue = self.queue(row.namespace_id, row.task_queue, row.kind)
+            if queue.closed and self.reroute_sticky is not None:
+                self.reroute_sticky(row)
+            else:
+                queue.offer(row)
+
+    def close_sticky(self, namespace_id: str, name: str) -> list[TaskRow]:
+        """A worker shut down: its sticky queue takes no more tasks; returns what it held."""
+        queue = self.queue(namespace_id, name, TaskKind.WORKFLOW)
+        queue.closed = True
+        queue.sticky = True
+        queue.wake_all()
+        return queue.drain()
+
+    def shutdown(self) -> None:
+        for queue in self._queues.values():
+            queue.wake_all()

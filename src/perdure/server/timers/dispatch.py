@@ -1,0 +1,85 @@
+"""What a due timer does: the engine transition for each kind of timer row."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from perdure.server.engine import activities, commands, runs, workflow_task
+from perdure.server.engine.deadlines import TimerKind, TimerRef
+from perdure.server.engine.execution import Execution
+from perdure.server.errors import NamespaceNotFound, NotFound
+from perdure.server.history.service import HistoryService
+from perdure.server.namespaces import NamespaceRegistry
+from perdure.server.store.base import TimerRow
+
+log = logging.getLogger(__name__)
+
+_ACTIVITY = frozenset(
+    {
+        TimerKind.ACTIVITY_SCHEDULE_TO_START,
+        TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE,
+        TimerKind.ACTIVITY_START_TO_CLOSE,
+        TimerKind.ACTIVITY_HEARTBEAT,
+        TimerKind.ACTIVITY_RETRY,
+    }
+)
+_WORKFLOW_TASK = frozenset(
+    {TimerKind.WORKFLOW_TASK_START_TO_CLOSE, TimerKind.WORKFLOW_TASK_SCHEDULE_TO_START}
+)
+
+Action = Callable[[Execution], None]
+_extra: dict[TimerKind, Callable[[TimerRef, HistoryService], Action]] = {}
+
+
+def register(
+    kind: TimerKind,
+) -> Callable[
+    [Callable[[TimerRef, HistoryService], Action]], Callable[[TimerRef, HistoryService], Action]
+]:
+    """Modules for cross-execution work (children, external requests) add their kinds."""
+
+    def add(
+        make: Callable[[TimerRef, HistoryService], Action],
+    ) -> Callable[[TimerRef, HistoryService], Action]:
+        _extra[kind] = make
+        return make
+
+    return add
+
+
+def action_for(ref: TimerRef, history: HistoryService) -> Action:
+    kind = ref.kind
+    if kind == TimerKind.USER_TIMER:
+        return lambda ex: commands.fire_user_timer(ex, ref)
+    if kind in _ACTIVITY:
+        return lambda ex: activities.fire_timer(ex, ref)
+    if kind in _WORKFLOW_TASK:
+        return lambda ex: workflow_task.time_out(ex, ref)
+    if kind in (TimerKind.WORKFLOW_RUN_TIMEOUT, TimerKind.WORKFLOW_EXECUTION_TIMEOUT):
+        return lambda ex: runs.fire_timeout(ex, ref, history.new_id())
+    if kind == TimerKind.WORKFLOW_BACKOFF:
+        return lambda ex: runs.fire_backoff(ex, ref)
+    make = _extra.get(kind)
+    if make is None:
+        raise ValueError(f"no handler for timer kind {kind!r}")
+    return make(ref, history)
+
+
+class TimerDispatcher:
+    """Fires one timer row into its execution."""
+
+    def __init__(self, history: HistoryService, namespaces: NamespaceRegistry) -> None:
+        self._history = history
+        self._namespaces = namespaces
+
+    async def fire(self, row: TimerRow) -> None:
+        ref = TimerRef.decode(row.data)
+        try:
+            ns = await self._namespaces.get_by_id(row.namespace_id)
+            await self._history.update(
+                ns, row.workflow_id, row.run_id, action_for(ref, self._history)
+            )
+        except (NotFound, NamespaceNotFound):
+            # The run (or namespace) is gone: its timers go with it.
+            await self._history.store.delete_timers([row.key])
