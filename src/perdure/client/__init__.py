@@ -27,7 +27,7 @@ from perdure.service import (
 )
 
 from ._activity import AsyncActivityHandle, AsyncActivityIDReference
-from ._client import Client, ClientConfig, Plugin
+from ._client import Client, ClientConfig, EagerWorkflowStarter, Plugin
 from ._errors import (
     ActivityFailureError,
     AsyncActivityCancelledError,
@@ -137,6 +137,7 @@ __all__ = [
     "DescribeScheduleInput",
     "DescribeWorkflowInput",
     "DnsLoadBalancingConfig",
+    "EagerWorkflowStarter",
     "FailAsyncActivityInput",
     "FetchWorkflowHistoryEventsInput",
     "GrpcCompression",

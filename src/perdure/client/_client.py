@@ -6,7 +6,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from types import MappingProxyType
-from typing import Any, Required, Self, TypedDict, overload
+from typing import Any, Protocol, Required, Self, TypedDict, overload
+
+from temporalio.api.workflowservice.v1.request_response_pb2 import PollWorkflowTaskQueueResponse
 
 from perdure.common import HeaderCodecBehavior, QueryRejectCondition, _arg_or_args, _arg_unset
 from perdure.converter import DataConverter
@@ -58,6 +60,28 @@ class ClientConfig(TypedDict, total=False):
     interceptors: Required[Sequence[Interceptor]]
     default_workflow_query_reject_condition: Required[QueryRejectCondition | None]
     header_codec_behavior: Required[HeaderCodecBehavior]
+
+
+class EagerWorkflowStarter(Protocol):
+    """What a workflow worker offers the client for eager workflow start.
+
+    A worker registers itself with ``Client._register_eager_workflow_starter(task_queue,
+    worker)``. ``start_workflow(..., request_eager_start=True)`` asks the server for the
+    first workflow task only when a registered worker reserved a slot for it; the task
+    comes back in the start response and goes straight to that worker.
+    """
+
+    def try_reserve_eager_workflow_slot(self, task_queue: str) -> bool:
+        """Reserve a slot for one eager workflow task, or refuse."""
+        ...
+
+    def handle_eager_workflow_task(self, task: PollWorkflowTaskQueueResponse) -> None:
+        """Run the workflow task the start response carried (uses the reserved slot)."""
+        ...
+
+    def release_eager_workflow_slot(self) -> None:
+        """Give the reserved slot back (the server did not hand over a task)."""
+        ...
 
 
 class Plugin(ABC):
@@ -187,6 +211,7 @@ class Client(_StartMethods, _ScheduleMethods):
         self._config = config
         from perdure.client._impl import _ClientImpl
 
+        self._eager_workflow_starters: dict[str, EagerWorkflowStarter] = {}
         self._impl: OutboundInterceptor = _ClientImpl(self)
         for interceptor in reversed(list(config["interceptors"])):
             self._impl = interceptor.intercept_client(self._impl)
@@ -252,6 +277,20 @@ class Client(_StartMethods, _ScheduleMethods):
     def api_key(self, value: str | None) -> None:
         self.service_client.config.api_key = value
         self.service_client.update_api_key(value)
+
+    def _register_eager_workflow_starter(
+        self, task_queue: str, starter: EagerWorkflowStarter
+    ) -> Callable[[], None]:
+        """Let ``starter`` (a worker polling ``task_queue``) take eager starts; returns
+        the function that unregisters it.
+        """
+        self._eager_workflow_starters[task_queue] = starter
+
+        def unregister() -> None:
+            if self._eager_workflow_starters.get(task_queue) is starter:
+                del self._eager_workflow_starters[task_queue]
+
+        return unregister
 
     # ------------------------------------------------------------------ handles
 

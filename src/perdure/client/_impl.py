@@ -110,6 +110,11 @@ class _ClientImpl(_AsyncActivityCalls, _ScheduleCalls, OutboundInterceptor):
     async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         request: ws.StartWorkflowExecutionRequest | ws.SignalWithStartWorkflowExecutionRequest
         service = self._client.workflow_service
+        eager = None
+        if input.request_eager_start and input.start_signal is None:
+            starter = self._client._eager_workflow_starters.get(input.task_queue)
+            if starter is not None and starter.try_reserve_eager_workflow_slot(input.task_queue):
+                eager = starter
         try:
             if input.start_signal is not None:
                 request = ws.SignalWithStartWorkflowExecutionRequest(signal_name=input.start_signal)
@@ -125,8 +130,10 @@ class _ClientImpl(_AsyncActivityCalls, _ScheduleCalls, OutboundInterceptor):
                     response.run_id if response.started else None
                 )
             else:
+                # Eager start only when a local worker took a slot: otherwise the task the
+                # server hands back would wait for its timeout.
                 request = ws.StartWorkflowExecutionRequest(
-                    request_eager_execution=input.request_eager_start
+                    request_eager_execution=eager is not None
                 )
                 await self._fill_start_request(request, input)
                 response = await service.start_workflow_execution(
@@ -134,11 +141,22 @@ class _ClientImpl(_AsyncActivityCalls, _ScheduleCalls, OutboundInterceptor):
                 )
                 first_run_id = response.first_execution_run_id or response.run_id
         except RPCError as err:
+            if eager is not None:
+                eager.release_eager_workflow_slot()
             if err.status == RPCStatusCode.ALREADY_EXISTS:
                 already = _already_started(err, input.id, input.workflow)
                 if already is not None:
                     raise already from None
             raise
+        except BaseException:
+            if eager is not None:
+                eager.release_eager_workflow_slot()
+            raise
+        if eager is not None:
+            if response.HasField("eager_workflow_task"):
+                eager.handle_eager_workflow_task(response.eager_workflow_task)
+            else:
+                eager.release_eager_workflow_slot()
         return WorkflowHandle(
             self._client,
             request.workflow_id,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from temporalio.api.command.v1 import Command, CompleteWorkflowExecutionCommandAttributes
+from temporalio.api.enums.v1 import CommandType
+from temporalio.api.workflowservice.v1 import RespondWorkflowTaskCompletedRequest
 
 from perdure.client import (
     WorkflowContinuedAsNewError,
@@ -185,3 +189,65 @@ async def test_start_delay_and_timeouts_are_sent(env: Env) -> None:
     assert description.execution_time is not None
     assert description.execution_time >= description.start_time + timedelta(milliseconds=250)
     assert await asyncio.wait_for(handle.result(), 20) == ["x"]
+
+
+class _FakeEagerWorker:
+    """Takes eager workflow tasks the way a local worker would, and records them."""
+
+    def __init__(self, accept: bool) -> None:
+        self.accept = accept
+        self.tasks: list[Any] = []
+        self.reserved = 0
+        self.released = 0
+
+    def try_reserve_eager_workflow_slot(self, task_queue: str) -> bool:
+        self.reserved += self.accept
+        return self.accept
+
+    def handle_eager_workflow_task(self, task: Any) -> None:
+        self.tasks.append(task)
+
+    def release_eager_workflow_slot(self) -> None:
+        self.released += 1
+
+
+@pytest.mark.perdure_missing("eager workflow start")
+async def test_eager_start_hands_the_first_task_to_a_local_worker(env: Env) -> None:
+    task_queue = f"eager-{env.workflow_id()}"  # no real worker polls it
+    refusing = _FakeEagerWorker(accept=False)
+    unregister = env.client._register_eager_workflow_starter(task_queue, refusing)
+    await env.client.start_workflow(
+        "Echo", id=env.workflow_id(), task_queue=task_queue, request_eager_start=True
+    )
+    assert refusing.tasks == [] and refusing.released == 0
+    unregister()
+
+    worker = _FakeEagerWorker(accept=True)
+    env.client._register_eager_workflow_starter(task_queue, worker)
+    handle = await env.client.start_workflow(
+        "Echo", "eager", id=env.workflow_id(), task_queue=task_queue, request_eager_start=True
+    )
+    assert worker.reserved == 1 and worker.released == 0
+    [task] = worker.tasks
+    assert task.workflow_execution.workflow_id == handle.id
+    assert task.history.events[0].HasField("workflow_execution_started_event_attributes")
+    # finish the task as a worker would, proving the token is live
+    await env.client.workflow_service.respond_workflow_task_completed(
+        RespondWorkflowTaskCompletedRequest(
+            namespace=env.client.namespace,
+            task_token=task.task_token,
+            identity=env.client.identity,
+            commands=[
+                Command(
+                    command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+                    complete_workflow_execution_command_attributes=CompleteWorkflowExecutionCommandAttributes(),
+                )
+            ],
+        )
+    )
+    assert await handle.result() is None
+    # without a registered worker for the queue, eager is not even requested
+    await env.client.start_workflow(
+        "Echo", id=env.workflow_id(), task_queue=f"{task_queue}-other", request_eager_start=True
+    )
+    assert len(worker.tasks) == 1
