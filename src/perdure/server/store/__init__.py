@@ -1,7 +1,7 @@
 """Perdure's storage: the Store contract (base.py) and its SQLite and PostgreSQL backends.
 
 `open_store(url)` picks the backend from a URL: "sqlite:///abs/path.db", a bare path,
-or ":memory:" (also "sqlite://:memory:").
+":memory:" (also "sqlite://:memory:"), or "postgresql://user@host:port/db".
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ from perdure.server.store.base import Store
 
 async def open_store(url: str) -> Store:
     """Open (creating and migrating as needed) the store that `url` names."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from perdure.server.store.postgres import PostgresStore
+
+        return await PostgresStore.open(url)
     from perdure.server.store.sqlite import MEMORY, SQLiteStore
 
     path = url

@@ -23,6 +23,8 @@ class Dialect:
     """How a KeywordList value (a JSON array as text) is bound: "?" or "?::jsonb"."""
     json_index: str
     """DDL after `ON table` for a KeywordList index ({col}), "" for none."""
+    functions: tuple[str, ...] = ()
+    """Server-side helper functions the schema creates (PostgreSQL's row-count check)."""
 
     def render(self, template: str) -> str:
         """Fill a DDL template's type markers."""
@@ -86,4 +88,18 @@ POSTGRES = Dialect(
     format_placeholders=True,
     json_param="?::jsonb",
     json_index="USING GIN ({col})",
+    functions=(
+        # Fails the statement, and so its implicit transaction, when a conditional write
+        # touched the wrong number of rows: the check happens on the server, so a whole
+        # plan is sent in one round trip with no BEGIN/COMMIT of its own.
+        """CREATE OR REPLACE FUNCTION perdure_expect(
+    affected BIGINT, expected BIGINT, code TEXT, message TEXT) RETURNS BIGINT
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF affected <> expected THEN
+        RAISE EXCEPTION USING ERRCODE = code, MESSAGE = message;
+    END IF;
+    RETURN affected;
+END $$""",
+    ),
 )

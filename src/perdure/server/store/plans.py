@@ -9,7 +9,7 @@ claims, insert-if-absent) work in one round trip each, with no read before the w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from perdure.server.store.base import (
     AlreadyExists,
@@ -24,16 +24,20 @@ from perdure.server.store.base import (
     TimerRow,
     VisibilityRow,
 )
-from perdure.server.store.schema import EXTRA_COLUMNS, SYSTEM_COLUMNS
+from perdure.server.store.schema import BOOL_COLUMNS, EXTRA_COLUMNS, SYSTEM_COLUMNS
 from perdure.server.store.statements import Statements
 
 Params = tuple[SqlValue, ...]
 _EXTRA = frozenset(EXTRA_COLUMNS)
+_BOOL = BOOL_COLUMNS
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One statement run once per parameter row (executemany when there are several)."""
+class Step(NamedTuple):
+    """One statement run once per parameter row (executemany when there are several).
+
+    A NamedTuple rather than a frozen dataclass: every commit builds several, and this
+    is the cheapest immutable record to create.
+    """
 
     sql: str
     rows: Sequence[Params]
@@ -216,6 +220,8 @@ def visibility_params(v: VisibilityRow) -> Params:
     if not _EXTRA.issuperset(extra):
         unknown = sorted(set(extra) - _EXTRA)
         raise StoreError(f"visibility row of run {v.run_id} names unknown columns {unknown}")
+    if not _BOOL.isdisjoint(extra):  # 0/1 from callers would not bind to BOOLEAN
+        extra = {c: bool(x) if c in _BOOL and x is not None else x for c, x in extra.items()}
     return (
         v.namespace_id,
         *(getattr(v, c) for c in SYSTEM_COLUMNS),

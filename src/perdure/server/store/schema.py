@@ -220,7 +220,7 @@ _CORE_V1 = [
 
 
 def _v1(d: Dialect) -> list[str]:
-    return [d.render(s) for s in [*_CORE_V1, *_visibility_ddl(d)]]
+    return [*(d.render(s) for s in [*_CORE_V1, *_visibility_ddl(d)]), *d.functions]
 
 
 TABLES = (

@@ -95,6 +95,11 @@ class SQLiteStore(SqlStore):
         """Writes (commits and other updates) applied so far."""
         return self._writer.writes
 
+    @property
+    def replayed_batches(self) -> int:
+        """Batches rerun with savepoints because one of their writes failed a condition."""
+        return self._writer.replayed_batches
+
     async def close(self) -> None:
         if self._closed:
             return

@@ -77,6 +77,8 @@ class GroupCommitWriter:
         """Write transactions committed (each one fsync)."""
         self.writes = 0
         """Plans applied successfully; writes / transactions is the mean batch size."""
+        self.replayed_batches = 0
+        """Batches run a second time, with savepoints, because a plan in them failed."""
         self._thread.start()
 
     def submit(self, steps: Sequence[Step]) -> asyncio.Future[None]:
@@ -125,32 +127,24 @@ class GroupCommitWriter:
             _settle(batch, outcomes)
 
     def _apply(self, batch: list[_Item]) -> list[BaseException | None]:
-        conn = self._conn
-        cur = conn.cursor()
+        """Commit the batch; each plan's outcome (None for success), in batch order.
+
+        Savepoints cost a copy of every page a plan touches again, so a batch first runs
+        without them. Only when a plan fails is the batch rolled back and run again, this
+        time with each plan inside a savepoint so that the failing ones can be undone
+        alone; replaying in the same order gives every plan the same outcome again.
+        """
+        cur = self._conn.cursor()
         try:
-            cur.execute("BEGIN IMMEDIATE")
-            outcomes: list[BaseException | None] = []
-            for item in batch:
-                cur.execute("SAVEPOINT w")
-                try:
-                    for step in item.steps:
-                        if len(step.rows) == 1:
-                            cur.execute(step.sql, step.rows[0])
-                        else:
-                            cur.executemany(step.sql, step.rows)
-                        step.check(cur.rowcount)
-                except (StoreError, sqlite3.Error) as e:
-                    if not conn.in_transaction:
-                        raise  # SQLite rolled the whole transaction back itself
-                    cur.execute("ROLLBACK TO w")
-                    cur.execute("RELEASE w")
-                    outcomes.append(map_error(e) if isinstance(e, sqlite3.Error) else e)
-                else:
-                    cur.execute("RELEASE w")
-                    outcomes.append(None)
-            cur.execute("COMMIT")
+            try:
+                return self._transaction(cur, batch, isolate=False)
+            except _PlanFailed as failed:
+                if len(batch) == 1:
+                    return [failed.error]
+                self.replayed_batches += 1
+                return self._transaction(cur, batch, isolate=True)
         except (StoreError, sqlite3.Error) as e:
-            if conn.in_transaction:
+            if self._conn.in_transaction:
                 try:
                     cur.execute("ROLLBACK")
                 except sqlite3.Error:
@@ -161,9 +155,48 @@ class GroupCommitWriter:
             ]
         finally:
             cur.close()
+
+    def _transaction(
+        self, cur: sqlite3.Cursor, batch: list[_Item], isolate: bool
+    ) -> list[BaseException | None]:
+        cur.execute("BEGIN IMMEDIATE")
+        outcomes: list[BaseException | None] = []
+        for item in batch:
+            if isolate:
+                cur.execute("SAVEPOINT w")
+            try:
+                for step in item.steps:
+                    if len(step.rows) == 1:
+                        cur.execute(step.sql, step.rows[0])
+                    else:
+                        cur.executemany(step.sql, step.rows)
+                    step.check(cur.rowcount)
+            except (StoreError, sqlite3.Error) as e:
+                if not self._conn.in_transaction:
+                    raise  # SQLite rolled the whole transaction back itself
+                error = map_error(e) if isinstance(e, sqlite3.Error) else e
+                if not isolate:
+                    cur.execute("ROLLBACK")
+                    raise _PlanFailed(error) from e
+                cur.execute("ROLLBACK TO w")
+                cur.execute("RELEASE w")
+                outcomes.append(error)
+            else:
+                if isolate:
+                    cur.execute("RELEASE w")
+                outcomes.append(None)
+        cur.execute("COMMIT")
         self.transactions += 1
         self.writes += outcomes.count(None)
         return outcomes
+
+
+class _PlanFailed(Exception):
+    """A plan's condition failed in a batch run without savepoints."""
+
+    def __init__(self, error: StoreError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _settle(batch: list[_Item], outcomes: list[BaseException | None]) -> None:
