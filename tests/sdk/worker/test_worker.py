@@ -269,7 +269,6 @@ async def finish_elsewhere() -> str:
     activity.raise_complete_async()
 
 
-@pytest.mark.perdure_missing("activity task queues and activity RPCs")
 async def test_worker_runs_activities_against_server(
     any_server: ServerProcess, task_queue: str
 ) -> None:
@@ -303,7 +302,6 @@ async def test_worker_runs_activities_against_server(
     assert w.is_shutdown
 
 
-@pytest.mark.perdure_missing("DescribeNamespace")
 async def test_worker_unknown_namespace_against_server(any_server: ServerProcess) -> None:
     from perdure.client import Client
 
