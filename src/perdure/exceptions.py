@@ -81,6 +81,46 @@ class WorkflowAlreadyStartedError(FailureError):
         self.first_run_id = first_run_id
 
 
+class InvalidVersioningOverrideError(FailureError):
+    """A child workflow could not start because its versioning override is invalid."""
+
+    def __init__(self) -> None:
+        """Make the error."""
+        super().__init__("Invalid versioning override")
+
+
+class ActivityAlreadyStartedError(FailureError):
+    """A standalone activity start was refused: an activity with the id exists.
+
+    Attributes:
+        activity_id: The id that is taken.
+        activity_type: The activity type being started.
+        run_id: The existing activity's run id, when known.
+    """
+
+    def __init__(self, activity_id: str, activity_type: str, *, run_id: str | None = None) -> None:
+        """Make the error for ``activity_id``."""
+        super().__init__("Activity execution already started")
+        self.activity_id = activity_id
+        self.activity_type = activity_type
+        self.run_id = run_id
+
+
+class NexusOperationAlreadyStartedError(FailureError):
+    """A standalone Nexus operation start was refused: one with the id exists.
+
+    Attributes:
+        operation_id: The id that is taken.
+        run_id: The existing operation's run id, when known.
+    """
+
+    def __init__(self, operation_id: str, *, run_id: str | None = None) -> None:
+        """Make the error for ``operation_id``."""
+        super().__init__("Nexus operation execution already started")
+        self.operation_id = operation_id
+        self.run_id = run_id
+
+
 class ApplicationErrorCategory(IntEnum):
     """How severe an application error is, which drives logging and metrics."""
 

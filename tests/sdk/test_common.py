@@ -22,6 +22,13 @@ from perdure import common as pc
         "HeaderCodecBehavior",
         "SearchAttributeIndexedValueType",
         "VersioningBehavior",
+        "ActivityIDReusePolicy",
+        "ActivityIDConflictPolicy",
+        "NexusOperationIDReusePolicy",
+        "NexusOperationIDConflictPolicy",
+        "NexusOperationExecutionStatus",
+        "PendingNexusOperationExecutionState",
+        "NexusOperationCancellationState",
     ],
 )
 def test_enums_match_temporalio(name: str) -> None:
@@ -130,6 +137,13 @@ def test_versioning_override_protos_match_temporalio() -> None:
     )
     with pytest.raises(ValueError):
         pc.WorkerDeploymentVersion.from_canonical_string("nodot")
+
+
+def test_public_names_match_temporalio() -> None:
+    public = {n for n in dir(tc) if not n.startswith("_") and n[0].isupper()}
+    public -= {"Any", "ClassVar", "Generic", "TypeAlias", "TypeVar", "NamedTuple", "Self", "ABC"}
+    public -= {"Callable", "Collection", "Iterator", "Mapping", "Sequence", "IntEnum"}
+    assert sorted(n for n in public if not hasattr(pc, n)) == []
 
 
 def test_noop_metric_meter() -> None:

@@ -34,6 +34,12 @@ def test_hierarchy() -> None:
         assert issubclass(ours, pe.FailureError) and issubclass(ours, pe.TemporalError)
 
 
+def test_public_names_match_temporalio() -> None:
+    public = {n for n in dir(te) if not n.startswith("_") and n[0].isupper()}
+    public -= {"Any", "IntEnum", "Sequence"}
+    assert sorted(n for n in public if not hasattr(pe, n)) == []
+
+
 def test_application_error() -> None:
     err = pe.ApplicationError(
         "boom", 1, "two", type="MyErr", non_retryable=True, next_retry_delay=timedelta(seconds=3)
