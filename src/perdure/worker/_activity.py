@@ -105,6 +105,7 @@ class _ActivityWorker:
         graceful_shutdown_timeout: timedelta = timedelta(),
         max_concurrent_polls: int = 5,
         no_remote_activities: bool = False,
+        decode_headers: bool = False,
     ) -> None:
         """Validate and register `activities`; nothing runs until :py:meth:`run`."""
         self._service = service
@@ -145,6 +146,7 @@ class _ActivityWorker:
             ),
             process_shutdown_event=self._process_shutdown_event,
             heartbeat=self._heartbeat,
+            decode_headers=decode_headers,
         )
         self._process_shutdown: threading.Event | None = None
         self._running: dict[bytes, RunningActivity] = {}
@@ -184,6 +186,9 @@ class _ActivityWorker:
                 poller.cancel()
             if self._pollers:
                 await asyncio.wait(self._pollers)
+                for poller in self._pollers:
+                    if not poller.cancelled() and poller.exception() is not None:
+                        logger.error("Activity poller failed", exc_info=poller.exception())
         if self._fatal_error is not None:
             raise RuntimeError("Activity worker failed") from self._fatal_error
 

@@ -14,13 +14,13 @@ import contextvars
 import enum
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
-from temporalio.api.common.v1 import Payloads, WorkerVersionStamp
+from temporalio.api.common.v1 import Payload, Payloads, WorkerVersionStamp
 from temporalio.api.enums.v1 import ActivityTaskFailedCause
 from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 from temporalio.api.workflowservice.v1 import (
@@ -163,6 +163,8 @@ class ExecutionEnv:
     # A multiprocessing event for process-pool activities, made on first use.
     process_shutdown_event: Callable[[], threading.Event]
     heartbeat: Callable[[RunningActivity, Sequence[Any]], None]
+    decode_headers: bool = False
+    """Run header payloads through the codec (the client's HeaderCodecBehavior.CODEC)."""
 
 
 def _timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
@@ -436,7 +438,10 @@ async def _execute(
     for interceptor in reversed(list(env.interceptors)):
         impl = interceptor.intercept_activity(impl)
     impl.init(_ActivityOutboundImpl(env, running, info))
-    headers = task.header.fields
+    headers: Mapping[str, Payload] = task.header.fields
+    if env.decode_headers and converter.payload_codec is not None:
+        codec = converter.payload_codec
+        headers = {key: (await codec.decode([value]))[0] for key, value in headers.items()}
     input = ExecuteActivityInput(
         fn=defn.fn,
         args=args,

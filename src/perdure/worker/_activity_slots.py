@@ -46,7 +46,7 @@ class SlotPool:
             if waiter.done() and not waiter.cancelled():
                 # The slot was handed over just as we were cancelled: give it back.
                 self.release()
-            else:
+            elif waiter in self._waiters:
                 self._waiters.remove(waiter)
             raise
 

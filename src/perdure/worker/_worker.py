@@ -26,6 +26,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Shutdown
 from typing_extensions import TypedDict
 
 import perdure.common
+from perdure.common import HeaderCodecBehavior
 from perdure.service import RPCError
 from perdure.worker._activity import _ActivityWorker
 from perdure.worker._activity_sync import SharedStateManager
@@ -322,6 +323,9 @@ class Worker:
                 graceful_shutdown_timeout=graceful_shutdown_timeout,
                 max_concurrent_polls=activity_polls,
                 no_remote_activities=no_remote_activities,
+                decode_headers=(
+                    client_config.get("header_codec_behavior") == HeaderCodecBehavior.CODEC
+                ),
             )
 
         self._workflow_worker: WorkflowWorker | None = None

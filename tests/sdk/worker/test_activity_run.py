@@ -4,18 +4,20 @@ and local activities, cancellation reasons, local timeouts and the poll request.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import ActivityTaskFailedCause, TaskQueueKind
 from temporalio.api.workflowservice.v1 import RecordActivityTaskHeartbeatResponse
 
 import perdure.worker._activity as activity_worker_module
 from perdure import activity
-from perdure.converter import DataConverter
+from perdure.converter import DataConverter, PayloadCodec
 from perdure.exceptions import ApplicationError
 from perdure.worker import (
     ActivityInboundInterceptor,
@@ -368,3 +370,49 @@ async def test_cancel_before_start_reaches_the_activity(name: str) -> None:
         task.cancel()
         response = await asyncio.wait_for(task, 3)
     assert response.DESCRIPTOR.name == "RespondActivityTaskCanceledRequest"
+
+
+class Reverse(PayloadCodec):
+    """Reverses payload bytes: easy to see whether the codec ran."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [Payload(metadata=p.metadata, data=p.data[::-1]) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self.encode(payloads)
+
+
+class HeaderCapture(Interceptor):
+    def __init__(self) -> None:
+        self.headers: dict[str, bytes] = {}
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        capture = self
+
+        class Inbound(ActivityInboundInterceptor):
+            async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+                capture.headers = {k: v.data for k, v in input.headers.items()}
+                return await super().execute_activity(input)
+
+        return Inbound(next)
+
+
+@pytest.mark.parametrize(("decode", "expected"), [(True, b"plain"), (False, b"nialp")])
+async def test_header_codec(decode: bool, expected: bytes) -> None:
+    service = FakeService()
+    capture = HeaderCapture()
+    converter = dataclasses.replace(DataConverter.default, payload_codec=Reverse())
+    worker = make_activity_worker(
+        service,  # type: ignore[arg-type]
+        "tq",
+        [add],
+        interceptors=[capture],
+        data_converter=converter,
+        decode_headers=decode,
+    )
+    task = activity_task("add")
+    task.input.payloads.extend(await converter.encode([1, 2]))
+    task.header.fields["h"].CopyFrom(Payload(data=b"nialp"))
+    response = await worker.execute_local_activity(task)
+    assert await converter.decode(response.result.payloads) == [3]
+    assert capture.headers == {"h": expected}

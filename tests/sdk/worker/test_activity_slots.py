@@ -69,3 +69,15 @@ async def test_rate_limiter_none_is_unlimited() -> None:
     for _ in range(100):
         await limiter.wait()
     assert time.monotonic() - started < 0.05
+
+
+async def test_waiter_cancelled_after_release_skipped_it() -> None:
+    pool = SlotPool(1)
+    assert pool.try_acquire()
+    waiter = asyncio.create_task(pool.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()  # its future is cancelled, but the task has not resumed yet
+    pool.release()  # skips the cancelled waiter, frees the slot
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert pool.free == 1
