@@ -108,6 +108,9 @@ class ActivityOutboundInterceptor:
 
 # --------------------------------------------------------------------------- workflow inputs
 
+# ``event_groups`` fields hold temporalio's experimental EventGroup values; Perdure has
+# no event groups yet, so they are typed loosely and left None.
+
 
 @dataclass
 class ExecuteWorkflowInput:
@@ -165,7 +168,7 @@ class ContinueAsNewInput:
     headers: Mapping[str, temporalio.api.common.v1.Payload]
     versioning_intent: perdure.workflow.VersioningIntent | None
     initial_versioning_behavior: perdure.workflow.ContinueAsNewVersioningBehavior | None
-    event_groups: Sequence[perdure.workflow.EventGroup] | None = None
+    event_groups: Sequence[Any] | None = None
     arg_types: list[type] | None = None
 
 
@@ -177,7 +180,7 @@ class SignalChildWorkflowInput:
     args: Sequence[Any]
     child_workflow_id: str
     headers: Mapping[str, temporalio.api.common.v1.Payload]
-    event_groups: Sequence[perdure.workflow.EventGroup] | None = None
+    event_groups: Sequence[Any] | None = None
 
 
 @dataclass
@@ -190,7 +193,7 @@ class SignalExternalWorkflowInput:
     workflow_id: str
     workflow_run_id: str | None
     headers: Mapping[str, temporalio.api.common.v1.Payload]
-    event_groups: Sequence[perdure.workflow.EventGroup] | None = None
+    event_groups: Sequence[Any] | None = None
 
 
 @dataclass
@@ -214,7 +217,7 @@ class StartActivityInput:
     priority: perdure.common.Priority
     arg_types: list[type] | None
     ret_type: type | None
-    event_groups: Sequence[perdure.workflow.EventGroup] | None = field(default=None, kw_only=True)
+    event_groups: Sequence[Any] | None = field(default=None, kw_only=True)
 
 
 @dataclass
@@ -245,7 +248,7 @@ class StartChildWorkflowInput:
     versioning_override: perdure.common.VersioningOverride | None = field(
         default=None, kw_only=True
     )
-    event_groups: Sequence[perdure.workflow.EventGroup] | None = field(default=None, kw_only=True)
+    event_groups: Sequence[Any] | None = field(default=None, kw_only=True)
 
 
 @dataclass
@@ -263,7 +266,7 @@ class StartLocalActivityInput:
     cancellation_type: perdure.workflow.ActivityCancellationType
     headers: Mapping[str, temporalio.api.common.v1.Payload]
     summary: str | None
-    event_groups: Sequence[perdure.workflow.EventGroup] | None = None
+    event_groups: Sequence[Any] | None = None
     arg_types: list[type] | None = None
     ret_type: type | None = None
 
