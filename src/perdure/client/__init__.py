@@ -6,6 +6,8 @@
 terminate, describe, or wait on.
 """
 
+from perdure.activity import ActivityCancellationDetails
+from perdure.common import HeaderCodecBehavior
 from perdure.converter import (
     ActivitySerializationContext,
     DataConverter,
@@ -27,7 +29,7 @@ from perdure.service import (
 )
 
 from ._activity import AsyncActivityHandle, AsyncActivityIDReference
-from ._client import Client, ClientConfig, EagerWorkflowStarter, Plugin
+from ._client import Client, ClientConfig, ClientConnectConfig, EagerWorkflowStarter, Plugin
 from ._errors import (
     ActivityFailureError,
     AsyncActivityCancelledError,
@@ -111,6 +113,22 @@ from ._schedule_info import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from ._types import (
+    AnyType,
+    CallableAsyncNoParam,
+    CallableAsyncSingleParam,
+    CallableSyncNoParam,
+    CallableSyncSingleParam,
+    LocalReturnType,
+    MethodAsyncNoParam,
+    MethodAsyncSingleParam,
+    MethodSyncOrAsyncNoParam,
+    MethodSyncOrAsyncSingleParam,
+    MultiParamSpec,
+    ParamType,
+    ReturnType,
+    SelfType,
+)
 from ._workflow import (
     WithStartWorkflowOperation,
     WorkflowHandle,
@@ -119,15 +137,22 @@ from ._workflow import (
 )
 
 __all__ = [
+    "ActivityCancellationDetails",
     "ActivityFailureError",
     "ActivitySerializationContext",
+    "AnyType",
     "AsyncActivityCancelledError",
     "AsyncActivityHandle",
     "AsyncActivityIDReference",
     "BackfillScheduleInput",
+    "CallableAsyncNoParam",
+    "CallableAsyncSingleParam",
+    "CallableSyncNoParam",
+    "CallableSyncSingleParam",
     "CancelWorkflowInput",
     "Client",
     "ClientConfig",
+    "ClientConnectConfig",
     "CompleteAsyncActivityInput",
     "ConnectConfig",
     "CountWorkflowsInput",
@@ -141,13 +166,21 @@ __all__ = [
     "FailAsyncActivityInput",
     "FetchWorkflowHistoryEventsInput",
     "GrpcCompression",
+    "HeaderCodecBehavior",
     "HeartbeatAsyncActivityInput",
     "HttpConnectProxyConfig",
     "Interceptor",
     "KeepAliveConfig",
     "ListSchedulesInput",
     "ListWorkflowsInput",
+    "LocalReturnType",
+    "MethodAsyncNoParam",
+    "MethodAsyncSingleParam",
+    "MethodSyncOrAsyncNoParam",
+    "MethodSyncOrAsyncSingleParam",
+    "MultiParamSpec",
     "OutboundInterceptor",
+    "ParamType",
     "PauseScheduleInput",
     "Plugin",
     "QueryWorkflowInput",
@@ -156,6 +189,7 @@ __all__ = [
     "RPCTimeoutOrCancelledError",
     "ReportCancellationAsyncActivityInput",
     "RetryConfig",
+    "ReturnType",
     "Schedule",
     "ScheduleAction",
     "ScheduleActionExecution",
@@ -183,6 +217,7 @@ __all__ = [
     "ScheduleState",
     "ScheduleUpdate",
     "ScheduleUpdateInput",
+    "SelfType",
     "SerializationContext",
     "ServiceClient",
     "SignalWorkflowInput",

@@ -62,6 +62,29 @@ class ClientConfig(TypedDict, total=False):
     header_codec_behavior: Required[HeaderCodecBehavior]
 
 
+class ClientConnectConfig(TypedDict, total=False):
+    """Keyword arguments of :py:meth:`Client.connect` (e.g. from ``perdure.envconfig``)."""
+
+    target_host: str
+    namespace: str
+    api_key: str | None
+    data_converter: DataConverter
+    plugins: Sequence[Plugin]
+    interceptors: Sequence[Interceptor]
+    default_workflow_query_reject_condition: QueryRejectCondition | None
+    tls: bool | TLSConfig | None
+    retry_config: RetryConfig | None
+    keep_alive_config: KeepAliveConfig | None
+    connect_timeout: timedelta | None
+    rpc_metadata: Mapping[str, str | bytes]
+    identity: str | None
+    lazy: bool
+    http_connect_proxy_config: HttpConnectProxyConfig | None
+    dns_load_balancing_config: DnsLoadBalancingConfig | None
+    grpc_compression: GrpcCompression
+    header_codec_behavior: HeaderCodecBehavior
+
+
 class EagerWorkflowStarter(Protocol):
     """What a workflow worker offers the client for eager workflow start.
 

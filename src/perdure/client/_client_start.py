@@ -391,7 +391,6 @@ class _StartMethods:
         request_eager_start: bool = False,
         priority: Priority = Priority.default,
         versioning_override: VersioningOverride | None = None,
-        stack_level: int = 2,
     ) -> Any:
         """Start a workflow and wait for its result (see :py:meth:`start_workflow`).
 
@@ -426,6 +425,6 @@ class _StartMethods:
             request_eager_start=request_eager_start,
             priority=priority,
             versioning_override=versioning_override,
-            stack_level=stack_level + 1,
+            stack_level=3,
         )
         return await handle.result(rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout)

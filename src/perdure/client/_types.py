@@ -70,6 +70,38 @@ class MethodSyncOrAsyncSingleParam(Protocol[_SelfContra, _ParamContra, _ReturnCo
         ...
 
 
+class CallableAsyncNoParam(Protocol[_ReturnCo]):
+    """An async callable without parameters."""
+
+    def __call__(self) -> Awaitable[_ReturnCo]:
+        """Call it."""
+        ...
+
+
+class CallableSyncNoParam(Protocol[_ReturnCo]):
+    """A callable without parameters."""
+
+    def __call__(self) -> _ReturnCo:
+        """Call it."""
+        ...
+
+
+class CallableAsyncSingleParam(Protocol[_ParamContra, _ReturnCo]):
+    """An async callable with one parameter."""
+
+    def __call__(self, __arg: _ParamContra) -> Awaitable[_ReturnCo]:
+        """Call it."""
+        ...
+
+
+class CallableSyncSingleParam(Protocol[_ParamContra, _ReturnCo]):
+    """A callable with one parameter."""
+
+    def __call__(self, __arg: _ParamContra) -> _ReturnCo:
+        """Call it."""
+        ...
+
+
 def _definition(fn: object, *attributes: str) -> Any:
     for attribute in attributes:
         found = getattr(fn, attribute, None)

@@ -9,6 +9,7 @@ A :py:class:`DataConverter` turns Python values into Temporal payloads and back
 from perdure.converter._codec import PayloadCodec
 from perdure.converter._context import (
     ActivitySerializationContext,
+    NexusSerializationContext,
     SerializationContext,
     WithSerializationContext,
     WorkflowSerializationContext,
@@ -64,6 +65,7 @@ __all__ = [
     "JSONProtoPayloadConverter",
     "JSONTypeConverter",
     "JSONTypeConverterUnhandled",
+    "NexusSerializationContext",
     "PayloadCodec",
     "PayloadConverter",
     "SerializationContext",

@@ -46,6 +46,18 @@ class ActivitySerializationContext(SerializationContext):
     """Whether this is a local activity."""
 
 
+@dataclass(frozen=True)
+class NexusSerializationContext(SerializationContext):
+    """The Nexus operation whose input or output is being converted."""
+
+    endpoint: str
+    """Nexus endpoint name."""
+    service: str
+    """Nexus service name."""
+    operation: str
+    """Nexus operation name."""
+
+
 class WithSerializationContext(ABC):  # noqa: B024 - optional hook, not abstract
     """Mixin for converters and codecs that want the serialization context.
 
