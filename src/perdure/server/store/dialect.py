@@ -23,6 +23,10 @@ class Dialect:
     """How a KeywordList value (a JSON array as text) is bound: "?" or "?::jsonb"."""
     json_index: str
     """DDL after `ON table` for a KeywordList index ({col}), "" for none."""
+    text_index: str
+    """DDL after `ON table` for a Text index serving LIKE '% phrase %', "" for none."""
+    prelude: tuple[str, ...] = ()
+    """Statements the first migration runs before creating tables (extensions)."""
     functions: tuple[str, ...] = ()
     """Server-side helper functions the schema creates (PostgreSQL's row-count check)."""
 
@@ -59,6 +63,7 @@ def qmark_to_format(sql: str) -> str:
 SQLITE = Dialect(
     name="sqlite",
     types={
+        "TEXT": "TEXT",  # BINARY collation: UTF-8 bytes, so code point order
         "INT": "INTEGER",
         "REAL": "REAL",
         "BOOL": "INTEGER",
@@ -69,14 +74,18 @@ SQLITE = Dialect(
     },
     format_placeholders=False,
     json_param="?",
-    # A JSON array in TEXT cannot be searched through a b-tree; membership tests scan
-    # json_each within the rows the other conditions select.
+    # A JSON array in TEXT cannot be searched through a b-tree, nor a substring: those
+    # conditions narrow the rows that the other conditions' indexes select.
     json_index="",
+    text_index="",
 )
 
 POSTGRES = Dialect(
     name="postgresql",
     types={
+        # Code point order, as the visibility compiler compares keywords and as SQLite
+        # sorts; and byte comparison is the cheapest for keys.
+        "TEXT": 'TEXT COLLATE "C"',
         "INT": "BIGINT",
         "REAL": "DOUBLE PRECISION",
         "BOOL": "BOOLEAN",
@@ -88,6 +97,8 @@ POSTGRES = Dialect(
     format_placeholders=True,
     json_param="?::jsonb",
     json_index="USING GIN ({col})",
+    text_index="USING GIN ({col} gin_trgm_ops)",
+    prelude=("CREATE EXTENSION IF NOT EXISTS pg_trgm",),
     functions=(
         # Fails the statement, and so its implicit transaction, when a conditional write
         # touched the wrong number of rows: the check happens on the server, so a whole

@@ -100,8 +100,8 @@ _NULLABLE_SYSTEM = frozenset(
 )
 
 _TYPE_MARKERS: Mapping[str, str] = {
-    "Keyword": "TEXT",
-    "Text": "TEXT",
+    "Keyword": "{TEXT}",
+    "Text": "{TEXT}",
     "Int": "{INT}",
     "Datetime": "{INT}",
     "Double": "{REAL}",
@@ -124,7 +124,7 @@ _check_names()
 
 
 def _visibility_ddl(d: Dialect) -> list[str]:
-    cols = ["namespace_id TEXT NOT NULL"]
+    cols = ["namespace_id {TEXT} NOT NULL"]
     for c in SYSTEM_COLUMNS:
         null = "" if c in _NULLABLE_SYSTEM else " NOT NULL"
         cols.append(f"{c} {_TYPE_MARKERS[_SYSTEM_TYPES[c]]}{null}")
@@ -143,14 +143,20 @@ def _visibility_ddl(d: Dialect) -> list[str]:
         f"(namespace_id, {SORT_CLOSE_TIME}, start_time, run_id)"
     )
     for c in SYSTEM_COLUMNS:
-        if c != "run_id":  # the primary key covers (namespace_id, run_id)
-            out.append(f"CREATE INDEX {t}_by_{c} ON {t} (namespace_id, {c})")
+        if c == "run_id":  # the primary key covers (namespace_id, run_id)
+            continue
+        # NULL while running or for top-level runs: a partial index costs those rows
+        # nothing, and every comparison (= < > IN) still uses it.
+        partial = f" WHERE {c} IS NOT NULL" if c in _NULLABLE_SYSTEM else ""
+        out.append(f"CREATE INDEX {t}_by_{c} ON {t} (namespace_id, {c}){partial}")
     for c in EXTRA_COLUMNS:
-        # Mostly NULL: partial indexes cost nothing for the rows that do not set them.
-        if VISIBILITY_COLUMN_TYPES[c] == "KeywordList":
-            if d.json_index:
-                out.append(f"CREATE INDEX {t}_by_{c} ON {t} {d.json_index.format(col=c)}")
-        else:
+        kind = VISIBILITY_COLUMN_TYPES[c]
+        if kind in ("KeywordList", "Text"):
+            # Containment and substring tests need the dialect's inverted index, if any.
+            using = d.json_index if kind == "KeywordList" else d.text_index
+            if using:
+                out.append(f"CREATE INDEX {t}_by_{c} ON {t} {using.format(col=c)}")
+        else:  # mostly NULL: partial, as above
             out.append(f"CREATE INDEX {t}_by_{c} ON {t} (namespace_id, {c}) WHERE {c} IS NOT NULL")
     return out
 
@@ -159,33 +165,33 @@ def _visibility_ddl(d: Dialect) -> list[str]:
 
 _CORE_V1 = [
     """CREATE TABLE namespaces (
-    id TEXT NOT NULL PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
+    id {TEXT} NOT NULL PRIMARY KEY,
+    name {TEXT} NOT NULL UNIQUE,
     info {BLOB} NOT NULL,
     config {BLOB} NOT NULL,
     version {INT} NOT NULL
 )""",
     """CREATE TABLE current_executions (
-    namespace_id TEXT NOT NULL,
-    workflow_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
+    namespace_id {TEXT} NOT NULL,
+    workflow_id {TEXT} NOT NULL,
+    run_id {TEXT} NOT NULL,
     status {INT} NOT NULL,
-    start_request_id TEXT NOT NULL,
+    start_request_id {TEXT} NOT NULL,
     start_time {INT} NOT NULL,
     close_time {INT},
     PRIMARY KEY (namespace_id, workflow_id)
 )""",
     """CREATE TABLE executions (
-    namespace_id TEXT NOT NULL,
-    workflow_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
+    namespace_id {TEXT} NOT NULL,
+    workflow_id {TEXT} NOT NULL,
+    run_id {TEXT} NOT NULL,
     state {BLOB} NOT NULL,
     version {INT} NOT NULL,
     PRIMARY KEY (namespace_id, workflow_id, run_id)
 )""",
     """CREATE TABLE history (
-    namespace_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
+    namespace_id {TEXT} NOT NULL,
+    run_id {TEXT} NOT NULL,
     first_event_id {INT} NOT NULL,
     last_event_id {INT} NOT NULL,
     data {BLOB} NOT NULL,
@@ -193,12 +199,12 @@ _CORE_V1 = [
 )""",
     """CREATE TABLE tasks (
     seq {SERIAL_PK},
-    key TEXT NOT NULL UNIQUE,
-    namespace_id TEXT NOT NULL,
-    task_queue TEXT NOT NULL,
+    key {TEXT} NOT NULL UNIQUE,
+    namespace_id {TEXT} NOT NULL,
+    task_queue {TEXT} NOT NULL,
     kind {INT} NOT NULL,
-    workflow_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
+    workflow_id {TEXT} NOT NULL,
+    run_id {TEXT} NOT NULL,
     scheduled_event_id {INT} NOT NULL,
     created_time {INT} NOT NULL,
     expiry_time {INT},
@@ -207,10 +213,10 @@ _CORE_V1 = [
     "CREATE INDEX tasks_by_queue ON tasks (namespace_id, task_queue, kind, seq)",
     "CREATE INDEX tasks_by_run ON tasks (namespace_id, run_id)",
     """CREATE TABLE timers (
-    key TEXT NOT NULL PRIMARY KEY,
-    namespace_id TEXT NOT NULL,
-    workflow_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
+    key {TEXT} NOT NULL PRIMARY KEY,
+    namespace_id {TEXT} NOT NULL,
+    workflow_id {TEXT} NOT NULL,
+    run_id {TEXT} NOT NULL,
     fire_time {INT} NOT NULL,
     data {BLOB} NOT NULL
 )""",
@@ -220,7 +226,7 @@ _CORE_V1 = [
 
 
 def _v1(d: Dialect) -> list[str]:
-    return [*(d.render(s) for s in [*_CORE_V1, *_visibility_ddl(d)]), *d.functions]
+    return [*d.prelude, *(d.render(s) for s in [*_CORE_V1, *_visibility_ddl(d)]), *d.functions]
 
 
 TABLES = (
@@ -252,7 +258,7 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 
 SCHEMA_VERSION_DDL = """CREATE TABLE IF NOT EXISTS schema_version (
     version {INT} NOT NULL PRIMARY KEY,
-    description TEXT NOT NULL,
+    description {TEXT} NOT NULL,
     applied_time {INT} NOT NULL
 )"""
 
