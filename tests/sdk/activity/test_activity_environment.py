@@ -136,3 +136,13 @@ async def test_no_thread_cancel_exception() -> None:
     await asyncio.to_thread(started.wait, 5)
     env.cancel()
     assert await fut == "saw cancel"
+
+
+async def test_metric_meter_is_available() -> None:
+    env = ActivityEnvironment()
+
+    async def act() -> None:
+        counter = activity.metric_meter().create_counter("attempts")
+        counter.add(1)
+
+    await env.run(act)
