@@ -1,0 +1,182 @@
+"""The requests Perdure's client sends equal those temporalio's client sends.
+
+A recording gRPC server answers both clients; for each operation, both requests are
+decoded and compared field by field (only per-call random ids are blanked).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import grpc.aio
+import pytest
+import temporalio.client as tc
+import temporalio.common as tcommon
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.history.v1 import History, HistoryEvent
+from temporalio.api.update.v1 import Outcome, UpdateRef
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.api.workflowservice.v1 import request_response_pb2 as ws
+from temporalio.converter import DataConverter as TemporalDataConverter
+
+import perdure.client as pc
+import perdure.common as pcommon
+from tests.servers import free_port
+
+PAYLOADS = TemporalDataConverter.default.payload_converter.to_payloads_wrapper(["ok"])
+
+
+def _response(method: str) -> Message:
+    if method == "StartWorkflowExecution":
+        return ws.StartWorkflowExecutionResponse(run_id="run-1", started=True)
+    if method == "QueryWorkflow":
+        return ws.QueryWorkflowResponse(query_result=PAYLOADS)
+    if method == "UpdateWorkflowExecution":
+        return ws.UpdateWorkflowExecutionResponse(
+            update_ref=UpdateRef(workflow_execution=WorkflowExecution(workflow_id="w", run_id="r")),
+            stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED,
+            outcome=Outcome(success=PAYLOADS),
+        )
+    if method == "DescribeWorkflowExecution":
+        info = WorkflowExecutionInfo(execution=WorkflowExecution(workflow_id="w", run_id="r"))
+        info.start_time.FromDatetime(datetime(2024, 1, 1, tzinfo=UTC))
+        return ws.DescribeWorkflowExecutionResponse(workflow_execution_info=info)
+    if method == "GetWorkflowExecutionHistory":
+        event = HistoryEvent(
+            event_id=5, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+        )
+        event.workflow_execution_completed_event_attributes.result.CopyFrom(PAYLOADS)
+        return ws.GetWorkflowExecutionHistoryResponse(history=History(events=[event]))
+    return getattr(ws, f"{method}Response")()  # type: ignore[no-any-return]
+
+
+@dataclass
+class Recorded:
+    method: str
+    request: Message
+    metadata: dict[str, str]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[Recorded] = []
+        self.port = free_port()
+        self.server = grpc.aio.server()
+        recorder = self
+
+        class Handler(grpc.GenericRpcHandler):
+            def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+                method = details.method.rsplit("/", 1)[1]
+                metadata = {k: v for k, v in details.invocation_metadata if isinstance(v, str)}
+
+                async def unary(request: bytes, context: Any) -> bytes:
+                    parsed = getattr(ws, f"{method}Request").FromString(request)
+                    recorder.calls.append(Recorded(method, parsed, metadata))
+                    return _response(method).SerializeToString()
+
+                return grpc.unary_unary_rpc_method_handler(unary)
+
+        self.server.add_generic_rpc_handlers([Handler()])
+        self.server.add_insecure_port(f"127.0.0.1:{self.port}")
+
+    def take(self) -> list[Recorded]:
+        calls = [c for c in self.calls if c.method != "GetSystemInfo"]
+        self.calls.clear()
+        return calls
+
+
+@pytest.fixture
+async def recorder() -> AsyncIterator[Recorder]:
+    rec = Recorder()
+    await rec.server.start()
+    yield rec
+    await rec.server.stop(None)
+
+
+def _blank(message: Message) -> Message:
+    copy = type(message)()
+    copy.CopyFrom(message)
+    for field in ("request_id",):
+        if field in copy.DESCRIPTOR.fields_by_name:
+            setattr(copy, field, "")
+    if isinstance(copy, ws.UpdateWorkflowExecutionRequest):
+        copy.request.meta.update_id = ""
+    return copy
+
+
+Operation = Callable[[Any, Any], Awaitable[Any]]
+
+
+async def _start(client: Any, common: Any) -> Any:
+    return await client.start_workflow(
+        "MyWorkflow",
+        args=[1, {"two": 2}],
+        id="wf-1",
+        task_queue="tq",
+        execution_timeout=timedelta(minutes=3),
+        run_timeout=timedelta(minutes=2),
+        task_timeout=timedelta(seconds=5),
+        id_reuse_policy=common.WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=common.WorkflowIDConflictPolicy.USE_EXISTING,
+        retry_policy=common.RetryPolicy(maximum_attempts=3, non_retryable_error_types=["X"]),
+        cron_schedule="",
+        memo={"m": [1, 2]},
+        search_attributes=common.TypedSearchAttributes(
+            [common.SearchAttributePair(common.SearchAttributeKey.for_keyword("Kw"), "v")]
+        ),
+        static_summary="summary",
+        static_details="details",
+        start_delay=timedelta(seconds=9),
+        priority=common.Priority(priority_key=2, fairness_key="tenant"),
+    )
+
+
+async def _signal_with_start(client: Any, common: Any) -> Any:
+    return await client.start_workflow(
+        "MyWorkflow", id="wf-2", task_queue="tq", start_signal="sig", start_signal_args=["a", 1]
+    )
+
+
+async def _handle_calls(client: Any, common: Any) -> Any:
+    handle = client.get_workflow_handle("wf-3", run_id="r-3", first_execution_run_id="f-3")
+    await handle.signal("sig", "payload")
+    assert await handle.query("q", 1, reject_condition=common.QueryRejectCondition.NOT_OPEN) == "ok"
+    assert await handle.execute_update("upd", args=[1, 2]) == "ok"
+    await handle.cancel(reason="because")
+    await handle.terminate("d1", reason="stop")
+    await handle.describe()
+    return await client.get_workflow_handle("wf-4").result()
+
+
+async def _visibility(client: Any, common: Any) -> Any:
+    [_ async for _ in client.list_workflows("WorkflowType = 'x'", page_size=7)]
+    await client.count_workflows("WorkflowType = 'x'")
+    handle = client.get_workflow_handle("wf-5")
+    return [e async for e in handle.fetch_history_events(page_size=3)]
+
+
+@pytest.mark.parametrize("operation", [_start, _signal_with_start, _handle_calls, _visibility])
+async def test_requests_match_temporalio(recorder: Recorder, operation: Operation) -> None:
+    target = f"127.0.0.1:{recorder.port}"
+    identity = f"{os.getpid()}@test"
+    theirs = await tc.Client.connect(target, identity=identity)
+    await operation(theirs, tcommon)
+    expected = recorder.take()
+    ours = await pc.Client.connect(target, identity=identity)
+    await operation(ours, pcommon)
+    actual = recorder.take()
+    assert expected and [c.method for c in actual] == [c.method for c in expected]
+    for mine, reference in zip(actual, expected, strict=True):
+        assert _blank(mine.request) == _blank(reference.request), mine.method
+        for header in ("client-name", "client-version", "temporal-namespace"):
+            assert mine.metadata.get(header) == reference.metadata.get(header), (
+                mine.method,
+                header,
+            )
