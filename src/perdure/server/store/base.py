@@ -425,7 +425,12 @@ class Store(Protocol):
     async def get_tasks(
         self, namespace_id: str, task_queue: str, kind: TaskKind, after_seq: int, limit: int
     ) -> list[TaskRow]:
-        """The backlog of one queue in FIFO order, rows with seq > after_seq."""
+        """The backlog of one queue in FIFO order, rows with seq > after_seq.
+
+        On PostgreSQL seq is drawn at insert, not at commit, so concurrent commits can
+        make a lower seq visible after a higher one: a reader that pages with after_seq
+        may miss such a row until it reads again from its oldest unconsumed position.
+        """
 
     async def delete_tasks(self, keys: Sequence[str]) -> None:
         """Drop rows that point at nothing any more (expired, or their run is gone)."""

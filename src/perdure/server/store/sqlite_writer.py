@@ -98,6 +98,13 @@ class GroupCommitWriter:
             self._closed = True
             self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
+        await asyncio.to_thread(self._close_connection)
+
+    def _close_connection(self) -> None:
+        try:
+            self._conn.execute("PRAGMA optimize")  # refresh planner statistics if stale
+        except sqlite3.Error:
+            log.warning("sqlite PRAGMA optimize failed", exc_info=True)
         # Closing the last connection checkpoints the WAL into the main file.
         self._conn.close()
 
