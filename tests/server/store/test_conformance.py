@@ -526,6 +526,23 @@ async def test_group_commit_batches_and_isolates_failures(store: SqlStore) -> No
             assert isinstance(res, ConditionFailed) and snap.state == b"s1"
 
 
+async def test_unstorable_value_fails_only_its_commit(store: SqlStore) -> None:
+    good = [new_key() for _ in range(10)]
+    bad = new_key()
+    results = await asyncio.gather(
+        *(store.commit(start(k)) for k in good[:5]),
+        store.commit(start(bad, tasks_added=[task(bad, "t", created=2**70)])),
+        *(store.commit(start(k)) for k in good[5:]),
+        return_exceptions=True,
+    )
+    assert isinstance(results[5], StoreError)
+    assert [r for i, r in enumerate(results) if i != 5] == [None] * 10
+    assert await store.load_execution(bad) is None
+    later = new_key()
+    await store.commit(start(later))  # the store is still healthy
+    assert await store.load_execution(later) is not None
+
+
 async def test_read_your_writes_under_load(store: SqlStore) -> None:
     keys = [new_key() for _ in range(50)]
 

@@ -150,7 +150,7 @@ class GroupCommitWriter:
                     return [failed.error]
                 self.replayed_batches += 1
                 return self._transaction(cur, batch, isolate=True)
-        except (StoreError, sqlite3.Error) as e:
+        except Exception as e:
             if self._conn.in_transaction:
                 try:
                     cur.execute("ROLLBACK")
@@ -158,7 +158,8 @@ class GroupCommitWriter:
                     log.exception("sqlite rollback failed")
             log.warning("sqlite write batch of %d failed: %s", len(batch), e)
             return [
-                map_error(e) if isinstance(e, sqlite3.Error) else Unavailable(str(e)) for _ in batch
+                map_error(e) if isinstance(e, sqlite3.Error) else Unavailable(repr(e))
+                for _ in batch
             ]
         finally:
             cur.close()
@@ -178,10 +179,10 @@ class GroupCommitWriter:
                     else:
                         cur.executemany(step.sql, step.rows)
                     step.check(cur.rowcount)
-            except (StoreError, sqlite3.Error) as e:
+            except Exception as e:  # the plan's own fault: a condition, a bad value
                 if not self._conn.in_transaction:
                     raise  # SQLite rolled the whole transaction back itself
-                error = map_error(e) if isinstance(e, sqlite3.Error) else e
+                error = _as_store_error(e)
                 if not isolate:
                     cur.execute("ROLLBACK")
                     raise _PlanFailed(error) from e
@@ -196,6 +197,16 @@ class GroupCommitWriter:
         self.transactions += 1
         self.writes += outcomes.count(None)
         return outcomes
+
+
+def _as_store_error(e: Exception) -> StoreError:
+    if isinstance(e, StoreError):
+        return e
+    if isinstance(e, sqlite3.Error):
+        return map_error(e)
+    err = StoreError(f"sqlite cannot store this write: {e!r}")  # e.g. an int beyond 64 bits
+    err.__cause__ = e
+    return err
 
 
 class _PlanFailed(Exception):
