@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
 _set_running_loop = asyncio.events._set_running_loop
+_get_running_loop = asyncio.events._get_running_loop
 
 
 class TimerHandle(asyncio.TimerHandle):
@@ -74,6 +75,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
 
     def run_once(self, *, check_conditions: bool) -> None:
         """Run ready callbacks until none is left (checking wait conditions in between)."""
+        outer = _get_running_loop()
         _set_running_loop(self)
         guard.active = True
         guard.workflow = self._name
@@ -89,10 +91,11 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
                     self.check_conditions()
         finally:
             guard.active = False
-            _set_running_loop(None)
+            _set_running_loop(outer)
 
     def run_outside(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` with this loop current but without running callbacks (init, queries)."""
+        outer = _get_running_loop()
         _set_running_loop(self)
         guard.active = True
         guard.workflow = self._name
@@ -100,7 +103,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             return fn()
         finally:
             guard.active = False
-            _set_running_loop(None)
+            _set_running_loop(outer)
 
     # ------------------------------------------------------------------ asyncio API
 
