@@ -8,11 +8,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from perdure.server.store import open_store
+from perdure.server.store import open_store, plans
 from perdure.server.store.base import (
     ExecutionKey,
     NamespaceRecord,
@@ -20,6 +21,7 @@ from perdure.server.store.base import (
     TaskKind,
     Unavailable,
 )
+from perdure.server.store.plans import Step
 from perdure.server.store.schema import SCHEMA_VERSION
 from perdure.server.store.sqlite import SQLiteStore
 from tests.server.store import crash_writer
@@ -186,5 +188,30 @@ async def test_cancelled_caller_does_not_break_the_writer(tmp_path: Path) -> Non
         more = new_key()
         await store.commit(start(more))
         assert await store.load_execution(more) is not None
+    finally:
+        await store.close()
+
+
+async def test_reads_do_not_wait_for_the_writer(tmp_path: Path) -> None:
+    """While a write transaction is open (here: held for 0.5 s), reads still answer at
+    once, from the last committed state."""
+    store = await SQLiteStore.open(tmp_path / "r.sqlite")
+    try:
+        k = new_key()
+        await store.commit(start(k))
+        store._writer._conn.create_function("hold", 1, lambda ms: time.sleep(ms / 1000))
+        slow = asyncio.create_task(
+            store._write(
+                [*plans.plan_commit(store.sql, update(k, 1, b"s2")), Step("SELECT hold(500)", [()])]
+            )
+        )
+        await asyncio.sleep(0.1)  # the writer is now inside its transaction
+        t0 = time.perf_counter()
+        snap = await store.load_execution(k)
+        assert time.perf_counter() - t0 < 0.2
+        assert snap is not None and snap.version == 1 and not slow.done()
+        await slow
+        snap = await store.load_execution(k)
+        assert snap is not None and snap.version == 2
     finally:
         await store.close()
