@@ -144,6 +144,19 @@ def _gone(path: str) -> bool:
     return not os.path.exists(path)
 
 
+async def test_memory_directories_of_dead_processes_are_swept() -> None:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await proc.wait()  # a pid that no longer runs
+    store = await SQLiteStore.open(":memory:")
+    base = os.path.dirname(os.path.dirname(store.path))
+    orphan = os.path.join(base, f"perdure-memory-{proc.pid}-test")
+    await store.close()
+    await asyncio.to_thread(os.makedirs, orphan)
+    store = await SQLiteStore.open(":memory:")
+    await store.close()
+    assert _gone(orphan)
+
+
 @pytest.mark.parametrize(
     "url",
     [":memory:", "sqlite://:memory:", "sqlite://{tmp}/a.db", "sqlite:///{tmp}/c.db", "{tmp}/b.db"],

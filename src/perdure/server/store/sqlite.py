@@ -34,6 +34,7 @@ from perdure.server.store.sqlite_writer import GroupCommitWriter, map_error
 from perdure.server.store.sqlstore import SqlStore
 
 MEMORY = ":memory:"
+_MEMORY_PREFIX = "perdure-memory-"
 
 
 class SQLiteStore(SqlStore):
@@ -170,9 +171,30 @@ def _locate(path: str) -> tuple[str, str | None]:
     if path != MEMORY:
         return os.fspath(Path(path).expanduser().absolute()), None
     shm = "/dev/shm"
-    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-    temp_dir = tempfile.mkdtemp(prefix="perdure-memory-", dir=base)
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+    _sweep_orphans(base)
+    temp_dir = tempfile.mkdtemp(prefix=f"{_MEMORY_PREFIX}{os.getpid()}-", dir=base)
     return os.path.join(temp_dir, "store.db"), temp_dir
+
+
+def _sweep_orphans(base: str) -> None:
+    """Remove the ":memory:" directories of processes that died without closing them."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_MEMORY_PREFIX):
+            continue
+        pid = name[len(_MEMORY_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        except OSError:
+            pass  # alive, or not ours to judge
 
 
 def _open_writer(connect: _Connector) -> sqlite3.Connection:
