@@ -81,6 +81,7 @@ class PerdureServer:
         )
         self.history.task_listeners.append(self.matching.offer)
         self.history.timer_listeners.append(self.timers.add)
+        self.history.timer_removal_listeners.append(self.timers.remove)
         self._grpc: grpc.aio.Server | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.port = config.port

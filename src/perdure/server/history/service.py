@@ -39,6 +39,7 @@ from perdure.server.store.base import (
     ExecutionWrite,
     HistoryBatch,
     Store,
+    TaskAlreadyClaimed,
     TaskRow,
     TimerRow,
     VisibilityRow,
@@ -59,6 +60,7 @@ class CachedRun:
 
 Listener = Callable[[Sequence[TaskRow]], None]
 TimerListener = Callable[[Sequence[TimerRow]], None]
+TimerRemovalListener = Callable[[Sequence[str]], None]
 VisibilityBuilder = Callable[[ExecutionState, Namespace], VisibilityRow]
 
 
@@ -104,6 +106,7 @@ class HistoryService:
         self._visibility_row = build_visibility_row
         self.task_listeners: list[Listener] = []
         self.timer_listeners: list[TimerListener] = []
+        self.timer_removal_listeners: list[TimerRemovalListener] = []
         self.commit_listeners: list[Callable[[Namespace, Execution], None]] = []
 
     @staticmethod
@@ -170,6 +173,7 @@ class HistoryService:
     ) -> T:
         """Apply `action` to a run (the current one if `run_id` is empty) and commit."""
         async with self._locks.hold(ns.id, workflow_id):
+            claim_failed = False
             for _ in range(MAX_CONFLICT_RETRIES):
                 target = await self.resolve_run_id(ns, workflow_id, run_id)
                 key = ExecutionKey(ns.id, workflow_id, target)
@@ -196,6 +200,14 @@ class HistoryService:
                     raise
                 try:
                     await self.commit(ns, [(ex, cached.version)], current_expected=target)
+                except TaskAlreadyClaimed:
+                    # The task or timer row is gone. Once more on fresh state; if the row
+                    # is still missing, retrying cannot bring it back: the caller decides.
+                    self._evict(ns.id, target)
+                    if claim_failed:
+                        raise
+                    claim_failed = True
+                    continue
                 except ConditionFailed:
                     self._evict(ns.id, target)
                     continue
@@ -318,6 +330,9 @@ class HistoryService:
         )
         for (ex, _), write in zip(runs, writes, strict=True):
             self._remember(CachedRun(ex.state, write.new_version, ex.start_attributes))
+        if timers_removed:
+            for removal_listener in self.timer_removal_listeners:
+                removal_listener(timers_removed)
         self._after_commit(ns, runs, tasks_added, timers_added)
 
     def _after_commit(

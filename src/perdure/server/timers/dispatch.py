@@ -11,7 +11,7 @@ from perdure.server.engine.execution import Execution
 from perdure.server.errors import NamespaceNotFound, NotFound
 from perdure.server.history.service import HistoryService
 from perdure.server.namespaces import NamespaceRegistry
-from perdure.server.store.base import TimerRow
+from perdure.server.store.base import TaskAlreadyClaimed, TimerRow
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +83,6 @@ class TimerDispatcher:
         except (NotFound, NamespaceNotFound):
             # The run (or namespace) is gone: its timers go with it.
             await self._history.store.delete_timers([row.key])
+        except TaskAlreadyClaimed:
+            # A later transition removed the timer (or another process fired it).
+            log.debug("timer %s is gone; nothing to fire", row.key)

@@ -1,7 +1,8 @@
 """The durable timer queue: fires stored deadlines into their executions when due.
 
 Rows due within a horizon are kept in a heap; timers committed by this process join it at
-once, others are found by rescanning the store every half horizon. Firing is a transition
+once (and leave it when a commit removes them), others are found by rescanning the store
+every half horizon. Firing is a transition
 of the timer's execution that claims the row in the same commit, so a timer fires once
 even if two scanners see it. A fire that fails (database unavailable) is retried shortly.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -33,8 +35,10 @@ class TimerQueue:
         self._store = store
         self._clock = clock
         self._fire = fire
-        self._heap: list[tuple[int, str, TimerRow]] = []
-        self._pending: set[str] = set()
+        self._heap: list[tuple[int, int, TimerRow]] = []
+        self._order = itertools.count()
+        self._pending: dict[str, int] = {}
+        """Key -> fire time of the heap entry that counts; other entries are stale."""
         self._loaded_until = 0
         self._next_scan = 0
         self._wake = asyncio.Event()
@@ -46,20 +50,25 @@ class TimerQueue:
         """Timers committed by this process."""
         earliest = self._heap[0][0] if self._heap else None
         for row in rows:
-            if row.fire_time <= self._loaded_until and row.key not in self._pending:
+            if row.fire_time <= self._loaded_until and self._pending.get(row.key) != row.fire_time:
                 self._push(row)
         if self._heap and (earliest is None or self._heap[0][0] < earliest):
             self._wake.set()
 
+    def remove(self, keys: Sequence[str]) -> None:
+        """Timers a commit of this process removed: their heap entries go stale."""
+        for key in keys:
+            self._pending.pop(key, None)
+
     def _push(self, row: TimerRow) -> None:
-        self._pending.add(row.key)
-        heapq.heappush(self._heap, (row.fire_time, row.key, row))
+        self._pending[row.key] = row.fire_time
+        heapq.heappush(self._heap, (row.fire_time, next(self._order), row))
 
     async def _scan(self, now: int) -> None:
         until = now + HORIZON
         rows = await self._store.get_timers(until, LOAD_BATCH)
         for row in rows:
-            if row.key not in self._pending:
+            if self._pending.get(row.key) != row.fire_time:
                 self._push(row)
         # With a full batch there may be more before `until`: stop where the batch did.
         self._loaded_until = rows[-1].fire_time if len(rows) == LOAD_BATCH else until
@@ -77,6 +86,11 @@ class TimerQueue:
             now = self._clock.now_ns()
             while self._heap and self._heap[0][0] <= now:
                 _, _, row = heapq.heappop(self._heap)
+                if self._pending.get(row.key) != row.fire_time:
+                    continue  # removed or re-armed since it was pushed
+                # Not pending while it fires: its commit may re-arm the same key (a
+                # heartbeat deadline pushed back), which `add` must take in.
+                del self._pending[row.key]
                 await self._slots.acquire()
                 task = asyncio.create_task(self._fire_one(row))
                 self._running.add(task)
@@ -88,15 +102,15 @@ class TimerQueue:
     async def _fire_one(self, row: TimerRow) -> None:
         try:
             await self._fire(row)
-            self._pending.discard(row.key)
         except Exception:
             log.exception("firing timer %s failed; retrying", row.key)
             retry = TimerRow(
                 row.key, row.namespace_id, row.workflow_id, row.run_id,
                 self._clock.now_ns() + RETRY_DELAY, row.data,
             )  # fmt: skip
-            heapq.heappush(self._heap, (retry.fire_time, retry.key, retry))
-            self._wake.set()
+            if retry.key not in self._pending:
+                self._push(retry)
+                self._wake.set()
         finally:
             self._slots.release()
 
