@@ -24,7 +24,7 @@ from tests.sdk.client.workflows import InteractiveWorkflow, Reply
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.perdure_missing("signals and queries")
+@pytest.mark.perdure_missing("QueryWorkflow")
 async def test_signal_and_query(env: Env) -> None:
     handle = await env.client.start_workflow(
         InteractiveWorkflow.run,  # type: ignore[arg-type]
@@ -54,7 +54,7 @@ async def test_signal_and_query(env: Env) -> None:
     assert info.value.status == WorkflowExecutionStatus.COMPLETED
 
 
-@pytest.mark.perdure_missing("updates")
+@pytest.mark.perdure_missing("UpdateWorkflowExecution")
 async def test_updates(env: Env) -> None:
     handle = await env.client.start_workflow(
         InteractiveWorkflow.run,  # type: ignore[arg-type]
@@ -90,7 +90,7 @@ async def test_updates(env: Env) -> None:
     assert await handle.result() == ["x", "y", "z"]
 
 
-@pytest.mark.perdure_missing("update-with-start")
+@pytest.mark.perdure_missing("ExecuteMultiOperation (update-with-start)")
 async def test_update_with_start(env: Env) -> None:
     workflow_id = env.workflow_id()
 
@@ -134,7 +134,6 @@ async def test_update_with_start(env: Env) -> None:
     assert await handle.result() == ["a", "b"]
 
 
-@pytest.mark.perdure_missing("cancellation")
 async def test_cancel(env: Env) -> None:
     handle = await env.client.start_workflow(
         "WaitingWorkflow", id=env.workflow_id(), task_queue=env.task_queue
@@ -147,7 +146,6 @@ async def test_cancel(env: Env) -> None:
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
 
 
-@pytest.mark.perdure_missing("termination")
 async def test_terminate(env: Env) -> None:
     handle = await env.client.start_workflow(
         "WaitingWorkflow", id=env.workflow_id(), task_queue=env.task_queue

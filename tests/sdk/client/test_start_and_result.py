@@ -36,7 +36,6 @@ from tests.sdk.client.workflows import (
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.perdure_missing("running workflows with the official worker")
 async def test_execute_typed_workflow(env: Env) -> None:
     result = await env.client.execute_workflow(
         GreetWorkflow.run,  # type: ignore[arg-type]
@@ -48,7 +47,6 @@ async def test_execute_typed_workflow(env: Env) -> None:
     assert result.text == "HELLO ADA HELLO ADA" and result.when is not None
 
 
-@pytest.mark.perdure_missing("running workflows with the official worker")
 async def test_start_by_name_with_args_and_result_type(env: Env) -> None:
     handle = await env.client.start_workflow(
         "Echo", args=[1, "two", {"three": 3}], id=env.workflow_id(), task_queue=env.task_queue
@@ -63,7 +61,6 @@ async def test_start_by_name_with_args_and_result_type(env: Env) -> None:
     assert raw == [1, "two", {"three": 3}]
 
 
-@pytest.mark.perdure_missing("running workflows with the official worker")
 async def test_workflow_failure_carries_application_error(env: Env) -> None:
     with pytest.raises(WorkflowFailureError) as info:
         await env.client.execute_workflow(
@@ -78,7 +75,6 @@ async def test_workflow_failure_carries_application_error(env: Env) -> None:
     assert cause.details == (1, "two") and cause.non_retryable
 
 
-@pytest.mark.perdure_missing("activities")
 async def test_activity_failure_cause_chain(env: Env) -> None:
     with pytest.raises(WorkflowFailureError) as info:
         await env.client.execute_workflow(
@@ -97,7 +93,6 @@ async def test_activity_failure_cause_chain(env: Env) -> None:
     assert "explode" in (root.failure.stack_trace if root.failure else "")
 
 
-@pytest.mark.perdure_missing("continue-as-new")
 async def test_result_follows_continue_as_new(env: Env) -> None:
     handle = await env.client.start_workflow(
         ContinuingWorkflow.run,  # type: ignore[arg-type]
@@ -114,7 +109,6 @@ async def test_result_follows_continue_as_new(env: Env) -> None:
     assert latest.run_id != handle.result_run_id
 
 
-@pytest.mark.perdure_missing("workflow retries")
 async def test_result_follows_retries(env: Env) -> None:
     result = await env.client.execute_workflow(
         RetryingWorkflow.run,  # type: ignore[arg-type]
@@ -125,7 +119,6 @@ async def test_result_follows_retries(env: Env) -> None:
     assert result == 3
 
 
-@pytest.mark.perdure_missing("id reuse and conflict policies")
 async def test_already_started_and_conflict_policies(env: Env) -> None:
     workflow_id = env.workflow_id()
     first = await env.client.start_workflow(
@@ -156,7 +149,6 @@ async def test_already_started_and_conflict_policies(env: Env) -> None:
         )
 
 
-@pytest.mark.perdure_missing("signal-with-start")
 async def test_signal_with_start(env: Env) -> None:
     handle = await env.client.start_workflow(
         "InteractiveWorkflow",
@@ -169,7 +161,6 @@ async def test_signal_with_start(env: Env) -> None:
     assert await handle.result() == ["from-start"]
 
 
-@pytest.mark.perdure_missing("start delay")
 async def test_start_delay_and_timeouts_are_sent(env: Env) -> None:
     handle = await env.client.start_workflow(
         "Echo",

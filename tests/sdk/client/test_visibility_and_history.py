@@ -51,7 +51,6 @@ async def _eventually(check: Any, timeout: float = 10.0) -> Any:
         await asyncio.sleep(0.2)
 
 
-@pytest.mark.perdure_missing("search attributes, memo and describe")
 async def test_describe_memo_search_attributes(env: Env, search_attributes: None) -> None:
     tag = uuid.uuid4().hex
     when = datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -105,7 +104,6 @@ async def _collect(client: Client, query: str) -> list[Any]:
     return [execution async for execution in client.list_workflows(query)]
 
 
-@pytest.mark.perdure_missing("visibility list with paging")
 async def test_list_paging_and_limit(env: Env, search_attributes: None) -> None:
     tag = uuid.uuid4().hex
     for _ in range(3):
@@ -131,7 +129,6 @@ async def _collect_len3(client: Client, query: str) -> list[Any]:
     return found if len(found) == 3 else []
 
 
-@pytest.mark.perdure_missing("history paging and export")
 async def test_history_and_json_round_trip(env: Env) -> None:
     handle = await env.client.start_workflow(
         "InteractiveWorkflow", id=env.workflow_id(), task_queue=env.task_queue
@@ -168,7 +165,6 @@ async def test_history_and_json_round_trip(env: Env) -> None:
     assert WorkflowHistory.from_json(handle.id, legacy) == history
 
 
-@pytest.mark.perdure_missing("async activity completion")
 async def test_async_activity_completion(env: Env) -> None:
     key = uuid.uuid4().hex
     handle = await env.client.start_workflow(
@@ -225,7 +221,6 @@ class _Recorder(Interceptor):
         return Outbound(next)
 
 
-@pytest.mark.perdure_missing("running workflows with the official worker")
 async def test_interceptors_see_and_change_calls(env: Env) -> None:
     recorder = _Recorder()
     client = Client(env.client.service_client, interceptors=[recorder])

@@ -267,10 +267,16 @@ async def test_custom_transport_scheme() -> None:
 # --------------------------------------------------------------------------- real server
 
 
-async def test_real_server_errors_carry_typed_details(temporal_server: ServerProcess) -> None:
-    client = await ServiceClient.connect(ConnectConfig(temporal_server.target))
-    assert client.system_info is not None and client.system_info.server_version
+@pytest.mark.perdure_missing("grpc.health.v1 Health service")
+async def test_health_check(any_server: ServerProcess) -> None:
+    client = await ServiceClient.connect(ConnectConfig(any_server.target))
     assert await client.check_health()
+    await client.close()
+
+
+async def test_real_server_errors_carry_typed_details(any_server: ServerProcess) -> None:
+    client = await ServiceClient.connect(ConnectConfig(any_server.target))
+    assert client.system_info is not None and client.system_info.server_version
     workflow_id = f"svc-{uuid.uuid4()}"
     start = StartWorkflowExecutionRequest(
         namespace="default",
