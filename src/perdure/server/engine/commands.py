@@ -20,6 +20,7 @@ from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine import activities, runs, workflow_task
@@ -53,6 +54,9 @@ class CommandContext:
     new_id: Callable[[], str]
     validate_search_attributes: SearchAttributesValidator | None = None
     eager_activities: list[ActivityInfo] = field(default_factory=list)
+    messages: dict[str, protocol_pb2.Message] = field(default_factory=dict)
+    """Protocol messages of the completion not yet applied, by message id."""
+    changed_workflow: bool = False
     closed_by: int = 0
     """The command type that closed the run, if one did."""
 

@@ -14,15 +14,20 @@ from dataclasses import dataclass, field
 
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
+from temporalio.api.update.v1 import message_pb2 as update_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import activities, commands, workflow_task
+from perdure.server.engine import activities, commands, updates, workflow_task
+from perdure.server.engine import children as _children  # noqa: F401  (registers handlers)
+from perdure.server.engine import external as _external  # noqa: F401  (registers handlers)
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import nanos
-from perdure.server.engine.state import ActivityInfo
+from perdure.server.engine.state import ActivityInfo, WorkflowTaskInfo, WorkflowTaskKind
 from perdure.server.engine.tokens import TaskToken
 
 DEFAULT_STICKY_SCHEDULE_TO_START = 5 * 1_000_000_000
+_REJECTION = update_pb2.Rejection.DESCRIPTOR.full_name
 
 
 @dataclass
@@ -30,6 +35,8 @@ class CompletionResult:
     new_workflow_task: workflow_task.StartedWorkflowTask | None = None
     """A workflow task started inline (returned in the response)."""
     eager_activities: list[ActivityInfo] = field(default_factory=list)
+    reset_history_event_id: int = 0
+    """Non-zero: the (speculative) task was discarded; the worker rewinds to this event."""
 
 
 def complete(
@@ -43,6 +50,9 @@ def complete(
     """Apply a RespondWorkflowTaskCompleted. Raises `commands.BadCommand` (see module)."""
     st = ex.state
     wt = workflow_task.require_started(ex, token.scheduled_event_id, token.started_event_id)
+    messages = {m.id: m for m in request.messages}
+    if _discardable(ex, wt, request):
+        return _discard(ex, wt, request, messages)
     workflow_task.write_transient_events(ex, wt)
     attrs = history_pb2.WorkflowTaskCompletedEventAttributes(
         scheduled_event_id=wt.scheduled_event_id,
@@ -68,9 +78,15 @@ def complete(
         request=request,
         new_id=new_id,
         validate_search_attributes=validate_search_attributes,
+        messages=messages,
     )
     for command in request.commands:
         commands.apply(ctx, command)
+    # Messages without a command (rejections) apply after the commands, in their order.
+    for message in request.messages:
+        if message.id in ctx.messages:
+            del ctx.messages[message.id]
+            updates.apply_message(ctx, message)
 
     result = CompletionResult()
     if not st.running:
@@ -86,7 +102,7 @@ def complete(
         )
         result.eager_activities.append(info)
     flushed = ex.flush_buffered()
-    if flushed or request.force_create_new_workflow_task:
+    if flushed or request.force_create_new_workflow_task or updates.undelivered(ex):
         new_wt = workflow_task.schedule(ex)
         if request.force_create_new_workflow_task and request.return_new_workflow_task:
             new_wt.original_scheduled_time = wt.original_scheduled_time
@@ -94,6 +110,41 @@ def complete(
                 ex, new_wt.seq, identity=request.identity, request_id=new_id()
             )
     return result
+
+
+def _discardable(
+    ex: Execution,
+    wt: WorkflowTaskInfo,
+    request: rr.RespondWorkflowTaskCompletedRequest,
+) -> bool:
+    """A speculative task that only rejected updates changed nothing: it leaves no trace."""
+    return (
+        wt.kind == WorkflowTaskKind.SPECULATIVE
+        and not wt.scheduled_event_written
+        and not request.commands
+        and not request.force_create_new_workflow_task
+        and not ex.state.buffered_events
+        and all(m.body.type_url.endswith(_REJECTION) for m in request.messages)
+    )
+
+
+def _discard(
+    ex: Execution,
+    wt: WorkflowTaskInfo,
+    request: rr.RespondWorkflowTaskCompletedRequest,
+    messages: dict[str, protocol_pb2.Message],
+) -> CompletionResult:
+    st = ex.state
+    workflow_task.finish(ex, wt)
+    _update_stickiness(ex, request)
+    ctx = commands.CommandContext(
+        ex=ex, completed_event_id=0, request=request, new_id=lambda: "", messages=messages
+    )
+    for message in request.messages:
+        updates.apply_message(ctx, message)
+    if updates.undelivered(ex):
+        workflow_task.schedule(ex, speculative=True)
+    return CompletionResult(reset_history_event_id=st.last_workflow_task_started_event_id)
 
 
 def _update_stickiness(ex: Execution, request: rr.RespondWorkflowTaskCompletedRequest) -> None:

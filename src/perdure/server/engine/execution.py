@@ -81,6 +81,8 @@ class Transition:
     created: bool = False
     """This transition creates the run (the commit inserts it)."""
     closed: bool = False
+    updates_changed: list[str] = field(default_factory=list)
+    """Ids of updates whose stage changed (their waiters are woken after the commit)."""
 
     @property
     def writes_anything(self) -> bool:
@@ -173,6 +175,11 @@ class Execution:
                     attrs = getattr(event, ATTRIBUTES_FIELD[event.event_type])
                     ref_field = _STARTED_TYPES[event.event_type]
                     started_ids[(event.event_type, getattr(attrs, ref_field))] = event.event_id
+                    if event.event_type == et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+                        # The child's later events name this started event.
+                        child = self.state.children.get(attrs.initiated_event_id)
+                        if child is not None:
+                            child.started_event_id = event.event_id
                 continue
             ref_field, started_type = ref
             attrs = getattr(event, ATTRIBUTES_FIELD[event.event_type])

@@ -164,6 +164,8 @@ class UpdateInfo:
     request: bytes = b""
     """Serialized temporal.api.update.v1.Request while it waits to be delivered."""
     admitted_time: Nanos = 0
+    rejection: bytes = b""
+    """Serialized Failure of a rejected update (rejections leave no event)."""
 
 
 @dataclass(slots=True)

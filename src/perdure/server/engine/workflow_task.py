@@ -44,11 +44,20 @@ def _task_queue_proto(ex: Execution, wt: WorkflowTaskInfo) -> tq_pb2.TaskQueue:
     return tq_pb2.TaskQueue(name=wt.task_queue, kind=tq_enums.TASK_QUEUE_KIND_NORMAL)
 
 
-def schedule(ex: Execution, *, attempt: int = 1, allow_sticky: bool = True) -> WorkflowTaskInfo:
-    """Schedule the run's next workflow task (unless one is pending already)."""
+def schedule(
+    ex: Execution, *, attempt: int = 1, allow_sticky: bool = True, speculative: bool = False
+) -> WorkflowTaskInfo:
+    """Schedule the run's next workflow task (unless one is pending already).
+
+    A speculative task (for an update) writes no event until it proves needed; one that
+    is still only scheduled becomes a normal task when the workflow gets a new event.
+    """
     st = ex.state
-    if st.workflow_task is not None:
-        return st.workflow_task
+    pending = st.workflow_task
+    if pending is not None:
+        if not speculative and pending.kind == WorkflowTaskKind.SPECULATIVE and not pending.started:
+            _make_normal(ex, pending)
+        return pending
     st.wft_seq += 1
     sticky = allow_sticky and bool(st.sticky_task_queue)
     wt = WorkflowTaskInfo(
@@ -60,16 +69,12 @@ def schedule(ex: Execution, *, attempt: int = 1, allow_sticky: bool = True) -> W
         start_to_close_timeout=st.workflow_task_timeout,
         scheduled_time=ex.now,
         original_scheduled_time=ex.now,
-        scheduled_event_written=attempt == 1,
+        scheduled_event_written=attempt == 1 and not speculative,
+        kind=WorkflowTaskKind.SPECULATIVE if speculative else WorkflowTaskKind.NORMAL,
     )
     st.workflow_task = wt
-    if attempt == 1:
-        attrs = history_pb2.WorkflowTaskScheduledEventAttributes(
-            task_queue=_task_queue_proto(ex, wt),
-            start_to_close_timeout=duration(wt.start_to_close_timeout),
-            attempt=attempt,
-        )
-        ex.append(et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
+    if wt.scheduled_event_written:
+        _write_scheduled(ex, wt)
     ex.add_task(
         workflow_task_key(st.run_id, wt.seq),
         TaskKind.WORKFLOW,
@@ -82,6 +87,24 @@ def schedule(ex: Execution, *, attempt: int = 1, allow_sticky: bool = True) -> W
             ex.now + st.sticky_schedule_to_start_timeout,
         )
     return wt
+
+
+def _write_scheduled(ex: Execution, wt: WorkflowTaskInfo) -> None:
+    attrs = history_pb2.WorkflowTaskScheduledEventAttributes(
+        task_queue=_task_queue_proto(ex, wt),
+        start_to_close_timeout=duration(wt.start_to_close_timeout),
+        attempt=wt.attempt,
+    )
+    event = ex.append(et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
+    wt.scheduled_event_id = event.event_id
+
+
+def _make_normal(ex: Execution, wt: WorkflowTaskInfo) -> None:
+    """A scheduled speculative task is needed after all: record it."""
+    wt.kind = WorkflowTaskKind.NORMAL
+    if wt.attempt == 1 and not wt.scheduled_event_written:
+        wt.scheduled_event_written = True
+        _write_scheduled(ex, wt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +130,7 @@ def start(ex: Execution, seq: int, *, identity: str, request_id: str) -> Started
     wt.identity = identity
     wt.request_id = request_id
     transient: list[HistoryEvent] = []
-    if wt.transient:
+    if not wt.scheduled_event_written:
         # Ids are assigned now: nothing can be written while the task runs (events buffer).
         wt.scheduled_event_id = st.next_event_id
         wt.started_event_id = st.next_event_id + 1
@@ -206,8 +229,7 @@ def fail(
     """
     st = ex.state
     finish(ex, wt)
-    written = not wt.transient
-    if written:
+    if wt.started_event_written:
         attrs = history_pb2.WorkflowTaskFailedEventAttributes(
             scheduled_event_id=wt.scheduled_event_id,
             started_event_id=wt.started_event_id,
@@ -243,7 +265,7 @@ def time_out(ex: Execution, ref: TimerRef) -> None:
         if not wt.started:
             return
         finish(ex, wt)
-        if not wt.transient:
+        if wt.started_event_written:
             ex.append(
                 et.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
                 history_pb2.WorkflowTaskTimedOutEventAttributes(

@@ -10,6 +10,7 @@ from temporalio.api.common.v1 import message_pb2 as common_pb2
 from perdure.server.frontend.history_pages import HistoryPages
 from perdure.server.frontend.limits import Limits
 from perdure.server.history.service import HistoryService
+from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.queues import Matching
 from perdure.server.namespaces import Namespace, NamespaceRegistry
 from perdure.server.store.base import Store
@@ -27,6 +28,7 @@ class FrontendContext:
     store: Store
     limits: Limits
     history_pages: HistoryPages
+    queries: QueryRegistry
 
     def clock_monotonic(self) -> float:
         return time.monotonic()

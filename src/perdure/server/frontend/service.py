@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from perdure.server.frontend.history_pages import HistoryPages
+from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
 from perdure.server.frontend.system import SystemRpcs
 from perdure.server.frontend.tasks import TaskRpcs
 from perdure.server.frontend.visibility import VisibilityRpcs
 from perdure.server.frontend.workflows import WorkflowRpcs
 from perdure.server.history.service import HistoryService
+from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.queues import Matching
 from perdure.server.namespaces import NamespaceRegistry
 from perdure.server.store.base import Store
 
 
-class Frontend(TaskRpcs, WorkflowRpcs, SystemRpcs, VisibilityRpcs):
+class Frontend(TaskRpcs, WorkflowRpcs, InteractionRpcs, SystemRpcs, VisibilityRpcs):
     """Validates each request and turns it into history, matching and store calls."""
 
     def __init__(
@@ -36,3 +38,4 @@ class Frontend(TaskRpcs, WorkflowRpcs, SystemRpcs, VisibilityRpcs):
         self.visibility_dialect = visibility_dialect
         self.cluster_id = cluster_id
         self.history_pages = HistoryPages(history)
+        self.queries = QueryRegistry()

@@ -11,15 +11,17 @@ from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import activities, commands, completion, workflow_task
+from perdure.server.engine import activities, commands, completion, updates, workflow_task
 from perdure.server.engine.deadlines import parse_activity_task_key, parse_workflow_task_key
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.tokens import TaskToken, TokenKind
 from perdure.server.engine.workflow_task import StaleTask, StartedWorkflowTask
 from perdure.server.errors import InvalidArgument, NamespaceNotFound, NotFound
 from perdure.server.frontend.context import FrontendContext
+from perdure.server.frontend.interactions import query_task_response
 from perdure.server.frontend.limits import check_blob, check_payloads
 from perdure.server.frontend.rpc import remaining_seconds
+from perdure.server.matching.queries import QueryAnswer, QueryTask
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import TaskKind, TaskRow
 
@@ -78,6 +80,15 @@ class TaskRpcs(FrontendContext):
             row = await queue.poll(left)
             if row is None:
                 break
+            if isinstance(row, QueryTask):
+                try:
+                    return await self._query_task(ns, row, queue.sticky)
+                except (NotFound, NamespaceNotFound) as err:
+                    row.resolve(QueryAnswer(False, error_message=err.message))
+                    continue
+                except BaseException:
+                    queue.requeue(row)
+                    raise
             try:
                 resp = await self._start_workflow_task(ns, row, request)
             except (StaleTask, NotFound, NamespaceNotFound):
@@ -100,10 +111,37 @@ class TaskRpcs(FrontendContext):
 
         def start(ex: Execution) -> tuple[rr.PollWorkflowTaskQueueResponse, StartedWorkflowTask]:
             started = workflow_task.start(ex, seq, identity=poll.identity, request_id=request_id)
-            return workflow_task_response(ex, started), started
+            return self.workflow_task_response(ex, started), started
 
         resp, started = await self.history.update(ns, row.workflow_id, row.run_id, start)
         await self.fill_history(ns, resp, started)
+        return resp
+
+    def workflow_task_response(
+        self, ex: Execution, started: StartedWorkflowTask
+    ) -> rr.PollWorkflowTaskQueueResponse:
+        """The response, with the update requests and queries the task carries."""
+        resp = workflow_task_response(ex, started)
+        resp.messages.extend(updates.request_messages(ex, started.info))
+        for task in self.queries.take_for_task(ex.state.namespace_id, ex.state.run_id):
+            resp.queries[task.query_id].CopyFrom(task.query)
+        return resp
+
+    async def _query_task(
+        self, ns: Namespace, task: QueryTask, sticky: bool
+    ) -> rr.PollWorkflowTaskQueueResponse:
+        st = await self.history.read(ns, task.workflow_id, task.run_id, lambda s: s)
+        resp = query_task_response(st, task)
+        if not sticky:
+            last = st.next_event_id - 1
+            events = await self.history_pages.read(
+                ns, st.workflow_id, st.run_id, 1, last, HISTORY_PAGE_SIZE
+            )
+            resp.history.events.extend(events)
+            if events and events[-1].event_id < last:
+                resp.next_page_token = self.history_pages.token(
+                    st.run_id, events[-1].event_id + 1, last, []
+                )
         return resp
 
     async def fill_history(
@@ -112,7 +150,8 @@ class TaskRpcs(FrontendContext):
         """Put the events the worker needs into a workflow task (paged if long)."""
         wt = started.info
         first = started.previous_started_event_id + 1 if wt.sticky else 1
-        last = wt.scheduled_event_id - 1 if wt.transient else wt.started_event_id
+        # Unwritten scheduled/started events (a transient or speculative task) come last.
+        last = wt.started_event_id if wt.started_event_written else wt.scheduled_event_id - 1
         events = await self.history_pages.read(
             ns, resp.workflow_execution.workflow_id, resp.workflow_execution.run_id, first, last,
             HISTORY_PAGE_SIZE,
@@ -146,13 +185,15 @@ class TaskRpcs(FrontendContext):
                 validate_search_attributes=validator,
             )
             inline = (
-                workflow_task_response(ex, result.new_workflow_task)
+                self.workflow_task_response(ex, result.new_workflow_task)
                 if result.new_workflow_task
                 else None
             )
             eager = [activities.task_response(ex, info) for info in result.eager_activities]
             return result, inline, eager
 
+        self.queries.resolve_results(request.query_results)
+        self.queries.task_done(token.namespace_id, token.run_id)
         try:
             result, inline, eager = await self.history.update(
                 ns, token.workflow_id, token.run_id, complete
@@ -161,7 +202,9 @@ class TaskRpcs(FrontendContext):
             await self._fail_for_bad_command(ns, token, request.identity, bad)
             name = causes.WorkflowTaskFailedCause.Name(bad.cause)  # type: ignore[arg-type]
             raise InvalidArgument(f"{name}: {bad.message}") from None
-        resp = rr.RespondWorkflowTaskCompletedResponse(activity_tasks=eager)
+        resp = rr.RespondWorkflowTaskCompletedResponse(
+            activity_tasks=eager, reset_history_event_id=result.reset_history_event_id
+        )
         if inline is not None and result.new_workflow_task is not None:
             await self.fill_history(ns, inline, result.new_workflow_task)
             resp.workflow_task.CopyFrom(inline)
@@ -201,6 +244,7 @@ class TaskRpcs(FrontendContext):
                 binary_checksum=request.binary_checksum,
             )
 
+        self.queries.fail_riding(token.namespace_id, token.run_id, "workflow task failed")
         await self.history.update(ns, token.workflow_id, token.run_id, fail)
         return rr.RespondWorkflowTaskFailedResponse()
 
@@ -217,6 +261,7 @@ class TaskRpcs(FrontendContext):
             row = await queue.poll(left)
             if row is None:
                 break
+            assert isinstance(row, TaskRow), "activity queues carry no queries"
             sched, attempt = parse_activity_task_key(row.key)
             request_id = self.history.new_id()
 

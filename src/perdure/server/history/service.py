@@ -350,7 +350,7 @@ class HistoryService:
                 timer_listener(timers)
         for ex, _ in runs:
             st = ex.state
-            if ex.out.events or ex.out.closed:
+            if ex.out.events or ex.out.closed or ex.out.updates_changed:
                 self.watchers.notify(st.namespace_id, st.run_id)
             for commit_listener in self.commit_listeners:
                 commit_listener(ns, ex)

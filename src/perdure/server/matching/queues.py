@@ -16,11 +16,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from perdure.server.matching.queries import QueryTask
 from perdure.server.store.base import Store, TaskKind, TaskRow
 
 MAX_READY_IN_MEMORY = 10_000
 BACKLOG_PAGE = 500
 POLLER_MEMORY_SECONDS = 300.0
+STICKY_ALIVE_SECONDS = 10.0
+"""A sticky queue polled this recently (or being polled) still has its worker."""
+
+Polled = TaskRow | QueryTask
 
 
 @dataclass
@@ -45,7 +50,8 @@ class TaskQueue:
     _ready: collections.deque[TaskRow] = field(default_factory=collections.deque)
     _known: set[str] = field(default_factory=set)
     """Keys queued here or handed to a poller and not yet resolved."""
-    _waiters: collections.deque[asyncio.Future[TaskRow]] = field(default_factory=collections.deque)
+    _waiters: collections.deque[asyncio.Future[Polled]] = field(default_factory=collections.deque)
+    _queries: collections.deque[QueryTask] = field(default_factory=collections.deque)
     _backlog_checked: bool = False
     _backlog_overflow: bool = False
     _backlog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -71,13 +77,34 @@ class TaskQueue:
             self._known.discard(row.key)
             self._backlog_overflow = True
 
+    def offer_query(self, task: QueryTask) -> None:
+        """A query task (in memory only): first to a waiting poller, ahead of tasks."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(task)
+                return
+        self._queries.append(task)
+
+    @property
+    def alive(self) -> bool:
+        """Someone polls this queue (for a sticky queue: its worker is still there)."""
+        if self.closed:
+            return False
+        recent = time.monotonic() - self.last_poll_time < STICKY_ALIVE_SECONDS
+        return recent or any(not w.done() for w in self._waiters)
+
     def resolved(self, key: str) -> None:
         """The task was started (or found stale): forget it."""
         self._known.discard(key)
 
-    def requeue(self, row: TaskRow) -> None:
+    def requeue(self, item: Polled) -> None:
         """A poller got the task but could not use it: offer it again first."""
-        self.offer(row, front=True)
+        if isinstance(item, QueryTask):
+            if item.waiting:
+                self._queries.appendleft(item)
+        else:
+            self.offer(item, front=True)
 
     @property
     def backlog_hint(self) -> int:
@@ -116,13 +143,17 @@ class TaskQueue:
                 after = rows[-1].seq
             self._backlog_overflow = True
 
-    async def poll(self, timeout: float) -> TaskRow | None:
-        """The next task, or None after `timeout` seconds."""
+    async def poll(self, timeout: float) -> Polled | None:
+        """The next query or task, or None after `timeout` seconds."""
+        while self._queries:
+            query = self._queries.popleft()
+            if query.waiting:
+                return query
         if not self._ready and (not self._backlog_checked or self._backlog_overflow):
             await self._read_backlog()
         if self._ready:
             return self._ready.popleft()
-        waiter: asyncio.Future[TaskRow] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[Polled] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
             return await asyncio.wait_for(waiter, timeout)

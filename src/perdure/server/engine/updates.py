@@ -1,0 +1,200 @@
+"""Workflow updates: admission, delivery as protocol messages, acceptance and outcome.
+
+An update is admitted into the run's state and delivered to the worker as a protocol
+message (update.v1.Request) with the next workflow task. When no task is pending, a
+speculative one is scheduled: its events are written only if the task changes the
+workflow, so an update the workflow rejects leaves nothing in history (the worker is told
+to reset its view with `reset_history_event_id`). Acceptance and completion arrive as
+messages paired with PROTOCOL_MESSAGE commands and become WorkflowExecutionUpdateAccepted
+and WorkflowExecutionUpdateCompleted events.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from google.protobuf import any_pb2
+from temporalio.api.command.v1 import message_pb2 as command_pb2
+from temporalio.api.enums.v1 import command_type_pb2 as ct
+from temporalio.api.enums.v1 import event_type_pb2 as et
+from temporalio.api.enums.v1 import failed_cause_pb2 as causes
+from temporalio.api.failure.v1 import message_pb2 as failure_pb2
+from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
+from temporalio.api.update.v1 import message_pb2 as update_pb2
+
+from perdure.server.engine import runs, workflow_task
+from perdure.server.engine.commands import BadCommand, CommandContext, handles
+from perdure.server.engine.execution import Execution
+from perdure.server.engine.state import UpdateInfo, WorkflowTaskInfo, WorkflowTaskKind
+from perdure.server.errors import InvalidArgument, NotFound, ResourceExhausted
+
+MAX_IN_FLIGHT = 10
+MAX_TOTAL = 2000
+MAX_REMEMBERED_REJECTIONS = 100
+_BAD = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE
+_URL = "type.googleapis.com/"
+
+
+class Stage(enum.IntEnum):
+    """temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage."""
+
+    UNSPECIFIED = 0
+    ADMITTED = 1
+    ACCEPTED = 2
+    COMPLETED = 3
+
+
+def stage_of(info: UpdateInfo) -> Stage:
+    if info.completed_event_id or info.rejection:
+        return Stage.COMPLETED
+    if info.accepted_event_id:
+        return Stage.ACCEPTED
+    return Stage.ADMITTED
+
+
+def admit(ex: Execution, request: update_pb2.Request) -> UpdateInfo:
+    """Admit an update (or find the one with the same id) and make sure a task delivers it."""
+    st = ex.state
+    update_id = request.meta.update_id
+    if not update_id:
+        raise InvalidArgument("Update id is not set on request.")
+    if not request.input.name:
+        raise InvalidArgument("Update name is not set on request.")
+    existing = st.updates.get(update_id)
+    if existing is not None:
+        return existing
+    if not st.running:
+        raise NotFound("workflow execution already completed")
+    in_flight = sum(1 for u in st.updates.values() if stage_of(u) < Stage.COMPLETED)
+    if in_flight >= MAX_IN_FLIGHT:
+        raise ResourceExhausted(
+            f"limit on number of concurrent in-flight updates has been reached ({MAX_IN_FLIGHT})"
+        )
+    if len(st.updates) >= MAX_TOTAL:
+        raise ResourceExhausted(f"limit on number of total updates has been reached ({MAX_TOTAL})")
+    info = UpdateInfo(update_id, request=request.SerializeToString(), admitted_time=ex.now)
+    st.updates[update_id] = info
+    ex.out.updates_changed.append(update_id)
+    if st.workflow_task is None and not st.pending_first_workflow_task:
+        wt = workflow_task.schedule(ex, speculative=True)
+        assert wt.kind == WorkflowTaskKind.SPECULATIVE
+    return info
+
+
+def undelivered(ex: Execution) -> list[UpdateInfo]:
+    """Admitted updates the workflow has not accepted or rejected yet."""
+    return [u for u in ex.state.updates.values() if stage_of(u) == Stage.ADMITTED]
+
+
+def request_messages(ex: Execution, wt: WorkflowTaskInfo) -> list[protocol_pb2.Message]:
+    """The update requests a starting workflow task carries to the worker."""
+    out = []
+    for info in undelivered(ex):
+        body = any_pb2.Any()
+        body.Pack(update_pb2.Request.FromString(info.request))
+        out.append(
+            protocol_pb2.Message(
+                id=f"{info.update_id}/request",
+                protocol_instance_id=info.update_id,
+                event_id=wt.scheduled_event_id,
+                body=body,
+            )
+        )
+    return out
+
+
+def outcome(
+    info: UpdateInfo, completed_event: history_pb2.HistoryEvent | None
+) -> update_pb2.Outcome:
+    """The outcome of a completed update (from its event, or its rejection)."""
+    if info.rejection:
+        return update_pb2.Outcome(failure=failure_pb2.Failure.FromString(info.rejection))
+    if completed_event is None:
+        raise NotFound(f"update {info.update_id} has no outcome yet")
+    return completed_event.workflow_execution_update_completed_event_attributes.outcome
+
+
+def _unpack(message: protocol_pb2.Message, cls: type) -> object:
+    if not message.body.type_url.endswith(cls.DESCRIPTOR.full_name):  # type: ignore[attr-defined]
+        raise BadCommand(_BAD, f"message {message.id} is not a {cls.DESCRIPTOR.full_name}")  # type: ignore[attr-defined]
+    return cls.FromString(message.body.value)  # type: ignore[attr-defined]
+
+
+def _update_for(ex: Execution, message: protocol_pb2.Message) -> UpdateInfo:
+    info = ex.state.updates.get(message.protocol_instance_id)
+    if info is None:
+        raise BadCommand(_BAD, f"unknown update {message.protocol_instance_id!r} in message")
+    return info
+
+
+def apply_message(ctx: CommandContext, message: protocol_pb2.Message) -> None:
+    """Apply one protocol message from the worker (acceptance, rejection, response)."""
+    ex = ctx.ex
+    url = message.body.type_url.removeprefix(_URL)
+    info = _update_for(ex, message)
+    if url == update_pb2.Acceptance.DESCRIPTOR.full_name:
+        acceptance = _unpack(message, update_pb2.Acceptance)
+        assert isinstance(acceptance, update_pb2.Acceptance)
+        if stage_of(info) != Stage.ADMITTED:
+            raise BadCommand(_BAD, f"update {info.update_id} was already accepted or completed")
+        attrs = history_pb2.WorkflowExecutionUpdateAcceptedEventAttributes(
+            protocol_instance_id=info.update_id,
+            accepted_request_message_id=acceptance.accepted_request_message_id,
+            accepted_request_sequencing_event_id=acceptance.accepted_request_sequencing_event_id,
+        )
+        if acceptance.HasField("accepted_request"):
+            attrs.accepted_request.CopyFrom(acceptance.accepted_request)
+        else:
+            attrs.accepted_request.MergeFromString(info.request)
+        event = ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED, attrs)
+        info.accepted_event_id = event.event_id
+        info.request = b""
+        ctx.changed_workflow = True
+    elif url == update_pb2.Response.DESCRIPTOR.full_name:
+        response = _unpack(message, update_pb2.Response)
+        assert isinstance(response, update_pb2.Response)
+        if stage_of(info) != Stage.ACCEPTED:
+            raise BadCommand(_BAD, f"update {info.update_id} completed without being accepted")
+        attrs_done = history_pb2.WorkflowExecutionUpdateCompletedEventAttributes(
+            meta=response.meta, accepted_event_id=info.accepted_event_id, outcome=response.outcome
+        )
+        event = ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED, attrs_done)
+        info.completed_event_id = event.event_id
+        ctx.changed_workflow = True
+    elif url == update_pb2.Rejection.DESCRIPTOR.full_name:
+        rejection = _unpack(message, update_pb2.Rejection)
+        assert isinstance(rejection, update_pb2.Rejection)
+        if stage_of(info) != Stage.ADMITTED:
+            raise BadCommand(_BAD, f"update {info.update_id} was already accepted")
+        info.rejection = rejection.failure.SerializeToString()
+        info.request = b""
+        _forget_old_rejections(ex)
+    else:
+        raise BadCommand(_BAD, f"unknown protocol message body {message.body.type_url!r}")
+    ex.out.updates_changed.append(info.update_id)
+
+
+def _forget_old_rejections(ex: Execution) -> None:
+    rejected = [u for u in ex.state.updates.values() if u.rejection]
+    for info in rejected[:-MAX_REMEMBERED_REJECTIONS]:
+        del ex.state.updates[info.update_id]
+
+
+@handles(ct.COMMAND_TYPE_PROTOCOL_MESSAGE)
+def _protocol_message(ctx: CommandContext, command: command_pb2.Command) -> None:
+    message_id = command.protocol_message_command_attributes.message_id
+    message = ctx.messages.pop(message_id, None)
+    if message is None:
+        raise BadCommand(_BAD, f"PROTOCOL_MESSAGE command names unknown message {message_id!r}")
+    apply_message(ctx, message)
+
+
+@runs.on_close
+def drop_unfinished(ex: Execution) -> None:
+    """The run closed: admitted updates can never be accepted; forget them (their callers
+    learn the workflow completed)."""
+    dropped = [u.update_id for u in undelivered(ex)]
+    for update_id in dropped:
+        del ex.state.updates[update_id]
+    ex.out.updates_changed.extend(dropped)
