@@ -24,7 +24,6 @@ from tests.sdk.client.workflows import InteractiveWorkflow, Reply
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.perdure_missing("QueryWorkflow")
 async def test_signal_and_query(env: Env) -> None:
     handle = await env.client.start_workflow(
         InteractiveWorkflow.run,  # type: ignore[arg-type]
@@ -54,7 +53,6 @@ async def test_signal_and_query(env: Env) -> None:
     assert info.value.status == WorkflowExecutionStatus.COMPLETED
 
 
-@pytest.mark.perdure_missing("UpdateWorkflowExecution")
 async def test_updates(env: Env) -> None:
     handle = await env.client.start_workflow(
         InteractiveWorkflow.run,  # type: ignore[arg-type]
@@ -90,7 +88,6 @@ async def test_updates(env: Env) -> None:
     assert await handle.result() == ["x", "y", "z"]
 
 
-@pytest.mark.perdure_missing("ExecuteMultiOperation (update-with-start)")
 async def test_update_with_start(env: Env) -> None:
     workflow_id = env.workflow_id()
 
