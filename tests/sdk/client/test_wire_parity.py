@@ -180,3 +180,63 @@ async def test_requests_match_temporalio(recorder: Recorder, operation: Operatio
                 mine.method,
                 header,
             )
+
+
+async def test_result_long_poll_follows_empty_pages_and_runs() -> None:
+    """§5.6 of the wire notes: an empty page with a token means "ask again with it";
+    a continue-as-new close event means "ask again for the new run".
+    """
+    continued = HistoryEvent(
+        event_id=4, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    )
+    continued.workflow_execution_continued_as_new_event_attributes.new_execution_run_id = "run-2"
+    completed = HistoryEvent(
+        event_id=4, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    )
+    completed.workflow_execution_completed_event_attributes.result.CopyFrom(PAYLOADS)
+    script = [
+        ws.GetWorkflowExecutionHistoryResponse(next_page_token=b"token-1"),
+        ws.GetWorkflowExecutionHistoryResponse(history=History(events=[continued])),
+        ws.GetWorkflowExecutionHistoryResponse(next_page_token=b"token-2"),
+        ws.GetWorkflowExecutionHistoryResponse(history=History(events=[completed])),
+    ]
+    requests: list[tuple[ws.GetWorkflowExecutionHistoryRequest, float | None]] = []
+
+    class Handler(grpc.GenericRpcHandler):
+        def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+            method = details.method.rsplit("/", 1)[1]
+
+            async def unary(request: bytes, context: Any) -> bytes:
+                if method != "GetWorkflowExecutionHistory":
+                    return _response(method).SerializeToString()
+                requests.append(
+                    (
+                        ws.GetWorkflowExecutionHistoryRequest.FromString(request),
+                        context.time_remaining(),
+                    )
+                )
+                return script.pop(0).SerializeToString()
+
+            return grpc.unary_unary_rpc_method_handler(unary)
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers([Handler()])
+    port = free_port()
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    try:
+        client = await pc.Client.connect(f"127.0.0.1:{port}")
+        handle = client.get_workflow_handle("wf", run_id="run-1")
+        assert await handle.result() == "ok"
+    finally:
+        await server.stop(None)
+    assert [(r.execution.run_id, r.next_page_token) for r, _ in requests] == [
+        ("run-1", b""),
+        ("run-1", b"token-1"),
+        ("run-2", b""),
+        ("run-2", b"token-2"),
+    ]
+    for request, remaining in requests:
+        assert request.wait_new_event and request.skip_archival
+        assert request.history_event_filter_type == 2  # CLOSE_EVENT
+        assert remaining is not None and 60 < remaining < 71  # the SDK's long-poll deadline
