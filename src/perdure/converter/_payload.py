@@ -25,6 +25,7 @@ from temporalio.api.common.v1 import message_pb2 as common_pb
 
 from perdure.common import RawValue
 from perdure.converter._context import SerializationContext, WithSerializationContext
+from perdure.converter._types import value_to_type
 
 _T = TypeVar("_T")
 ValueT = TypeVar("ValueT")
@@ -382,8 +383,6 @@ class JSONPlainPayloadConverter(EncodingPayloadConverter):
 
     def from_payload(self, payload: Payload, type_hint: Any = None) -> Any:
         """The parsed JSON, converted to ``type_hint`` when given."""
-        from perdure.converter._types import value_to_type
-
         try:
             value = json.loads(payload.data, cls=self._decoder)
         except json.JSONDecodeError as err:
