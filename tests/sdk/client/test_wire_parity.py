@@ -18,7 +18,7 @@ import pytest
 import temporalio.client as tc
 import temporalio.common as tcommon
 from google.protobuf.message import Message
-from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.common.v1 import Payload, WorkflowExecution
 from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.api.update.v1 import Outcome, UpdateRef
@@ -28,6 +28,8 @@ from temporalio.converter import DataConverter as TemporalDataConverter
 
 import perdure.client as pc
 import perdure.common as pcommon
+import perdure.converter as pconv
+from perdure.converter import PayloadCodec
 from tests.servers import free_port
 
 PAYLOADS = TemporalDataConverter.default.payload_converter.to_payloads_wrapper(["ok"])
@@ -240,3 +242,49 @@ async def test_result_long_poll_follows_empty_pages_and_runs() -> None:
         assert request.wait_new_event and request.skip_archival
         assert request.history_event_filter_type == 2  # CLOSE_EVENT
         assert remaining is not None and 60 < remaining < 71  # the SDK's long-poll deadline
+
+
+class _Reverse(PayloadCodec):
+    """A codec that reverses bytes and marks the encoding, to see where it applies."""
+
+    async def encode(self, payloads: Any) -> list[Payload]:
+        return [Payload(metadata={"encoding": b"test/rev"}, data=p.data[::-1]) for p in payloads]
+
+    async def decode(self, payloads: Any) -> list[Payload]:
+        return [Payload(metadata={"encoding": b"json/plain"}, data=p.data[::-1]) for p in payloads]
+
+
+class _HeaderInterceptor(pc.Interceptor):
+    def intercept_client(self, next: pc.OutboundInterceptor) -> pc.OutboundInterceptor:
+        class Outbound(pc.OutboundInterceptor):
+            async def start_workflow(self, input: pc.StartWorkflowInput) -> Any:
+                input.headers = {**input.headers, "trace": PAYLOADS.payloads[0]}
+                return await super().start_workflow(input)
+
+            async def signal_workflow(self, input: pc.SignalWorkflowInput) -> None:
+                input.headers = {"trace": PAYLOADS.payloads[0]}
+                await super().signal_workflow(input)
+
+        return Outbound(next)
+
+
+@pytest.mark.parametrize(
+    "behavior", [pcommon.HeaderCodecBehavior.NO_CODEC, pcommon.HeaderCodecBehavior.CODEC]
+)
+async def test_headers_from_interceptors_and_header_codec(
+    recorder: Recorder, behavior: pcommon.HeaderCodecBehavior
+) -> None:
+    client = await pc.Client.connect(
+        f"127.0.0.1:{recorder.port}",
+        interceptors=[_HeaderInterceptor()],
+        data_converter=pconv.DataConverter(payload_codec=_Reverse()),
+        header_codec_behavior=behavior,
+    )
+    handle = await client.start_workflow("W", "arg", id="wf", task_queue="tq")
+    await handle.signal("s")
+    start, signal = recorder.take()
+    assert start.request.input.payloads[0].metadata["encoding"] == b"test/rev"  # type: ignore[attr-defined]
+    for call in (start, signal):
+        header = call.request.header.fields["trace"]  # type: ignore[attr-defined]
+        encoded = behavior == pcommon.HeaderCodecBehavior.CODEC
+        assert header.metadata["encoding"] == (b"test/rev" if encoded else b"json/plain")
