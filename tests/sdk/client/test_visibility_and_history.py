@@ -27,6 +27,7 @@ from perdure.client import (
 from perdure.common import Priority, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from tests.sdk.client.conftest import Env
 from tests.sdk.client.workflows import TASK_TOKENS, InfoWorkflow
+from tests.servers import TEMPORAL_BIN
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -232,3 +233,22 @@ async def test_interceptors_see_and_change_calls(env: Env) -> None:
         await handle.signal("nothing")
     assert recorder.calls == ["start:Echo", "signal:nothing"]
     assert client.config()["interceptors"] == [recorder]
+
+
+async def test_history_from_the_cli_export(env: Env) -> None:
+    """``temporal workflow show -o json`` output reads back as the same events."""
+    handle = await env.client.start_workflow(
+        "Echo", "cli", id=env.workflow_id(), task_queue=env.task_queue
+    )
+    await handle.result()
+    ours = await handle.fetch_history()
+    process = await asyncio.create_subprocess_exec(
+        str(TEMPORAL_BIN), "workflow", "show", "--workflow-id", handle.id,
+        "--address", env.server.target, "--output", "json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()
+    exported = WorkflowHistory.from_json(handle.id, out.decode())
+    assert [e.event_id for e in exported.events] == [e.event_id for e in ours.events]
+    assert exported.events == ours.events
