@@ -288,3 +288,28 @@ async def test_headers_from_interceptors_and_header_codec(
         header = call.request.header.fields["trace"]  # type: ignore[attr-defined]
         encoded = behavior == pcommon.HeaderCodecBehavior.CODEC
         assert header.metadata["encoding"] == (b"test/rev" if encoded else b"json/plain")
+
+
+async def test_plugins_configure_the_client_and_its_connection(recorder: Recorder) -> None:
+    seen: list[str] = []
+
+    class Tenant(pc.Plugin):
+        def configure_client(self, config: pc.ClientConfig) -> pc.ClientConfig:
+            config["namespace"] = "tenant-ns"
+            return config
+
+        async def connect_service_client(
+            self, config: pc.ConnectConfig, next: Callable[[pc.ConnectConfig], Awaitable[Any]]
+        ) -> Any:
+            seen.append(config.target_host)
+            config.rpc_metadata = {**config.rpc_metadata, "x-tenant": "t1"}
+            return await next(config)
+
+    client = await pc.Client.connect(f"127.0.0.1:{recorder.port}", plugins=[Tenant()])
+    assert client.namespace == "tenant-ns" and client.config()["namespace"] == "default"
+    assert client.config(active_config=True)["namespace"] == "tenant-ns"
+    await client.get_workflow_handle("wf").signal("s")
+    [call] = recorder.take()
+    assert call.request.namespace == "tenant-ns"  # type: ignore[attr-defined]
+    assert call.metadata["x-tenant"] == "t1" and call.metadata["temporal-namespace"] == "tenant-ns"
+    assert seen == [f"127.0.0.1:{recorder.port}"]
