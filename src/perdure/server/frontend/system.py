@@ -27,6 +27,9 @@ SERVER_VERSION = "1.32.0"
 """The Temporal server version whose API we implement (clients check it)."""
 CLUSTER_NAME = "active"
 MIN_RETENTION_SECONDS = 3600
+ENHANCED = tq_enums.DESCRIBE_TASK_QUEUE_MODE_ENHANCED
+WORKFLOW_TYPE = tq_enums.TASK_QUEUE_TYPE_WORKFLOW
+ACTIVITY_TYPE = tq_enums.TASK_QUEUE_TYPE_ACTIVITY
 
 
 def _capabilities() -> rr.GetSystemInfoResponse.Capabilities:
@@ -37,6 +40,8 @@ def _capabilities() -> rr.GetSystemInfoResponse.Capabilities:
         encoded_failure_attributes=True,
         upsert_memo=True,
         sdk_metadata=True,
+        eager_workflow_start=True,
+        count_group_by_execution_status=True,
     )
 
 
@@ -44,7 +49,9 @@ def namespace_description(ns: Namespace) -> rr.DescribeNamespaceResponse:
     resp = rr.DescribeNamespaceResponse(is_global_namespace=False)
     resp.namespace_info.CopyFrom(ns.info)
     resp.namespace_info.capabilities.CopyFrom(
-        namespace_pb2.NamespaceInfo.Capabilities(eager_workflow_start=False)
+        namespace_pb2.NamespaceInfo.Capabilities(
+            eager_workflow_start=True, sync_update=True, async_update=True
+        )
     )
     resp.config.CopyFrom(ns.config)
     resp.replication_config.active_cluster_name = CLUSTER_NAME
@@ -171,28 +178,60 @@ class SystemRpcs(FrontendContext):
         ns = await self.namespaces.get(request.namespace)
         if not request.task_queue.name:
             raise InvalidArgument("TaskQueue is not set on request.")
-        kind = (
-            TaskKind.ACTIVITY
-            if request.task_queue_type == tq_enums.TASK_QUEUE_TYPE_ACTIVITY
-            else TaskKind.WORKFLOW
-        )
+        name = request.task_queue.name
         resp = rr.DescribeTaskQueueResponse()
-        queue = self.matching.find(ns.id, request.task_queue.name, kind)
-        now_wall = time.time()
-        now_mono = time.monotonic()
-        if queue is not None:
-            for poller in queue.pollers.values():
-                info = resp.pollers.add(identity=poller.identity)
-                info.last_access_time.FromNanoseconds(
-                    int((now_wall - (now_mono - poller.last_access)) * 1e9)
-                )
-                info.rate_per_second = poller.rate_per_second or 0.0
+        if request.api_mode == ENHANCED:
+            # What `temporal task-queue describe` asks for: per type, under the
+            # unversioned entry ("") since Perdure has no worker versioning.
+            types = [
+                t for t in request.task_queue_types if t in (WORKFLOW_TYPE, ACTIVITY_TYPE)
+            ] or [WORKFLOW_TYPE, ACTIVITY_TYPE]
+            version = resp.versions_info[""]
+            for tq_type in types:
+                info = version.types_info[tq_type]
+                kind = TaskKind(tq_type)
+                if request.report_pollers:
+                    info.pollers.extend(self._pollers(ns, name, kind))
+                if request.report_stats:
+                    info.stats.CopyFrom(await self._queue_stats(ns, name, kind))
+            return resp
+        kind = TaskKind.ACTIVITY if request.task_queue_type == ACTIVITY_TYPE else TaskKind.WORKFLOW
+        resp.pollers.extend(self._pollers(ns, name, kind))
+        if request.report_stats:
+            resp.stats.CopyFrom(await self._queue_stats(ns, name, kind))
         if request.include_task_queue_status:
-            stats = await self.store.task_queue_stats(ns.id, request.task_queue.name, kind)
+            stats = await self.store.task_queue_stats(ns.id, name, kind)
             resp.task_queue_status.CopyFrom(
                 tq_pb2.TaskQueueStatus(backlog_count_hint=stats.backlog_count)
             )
         return resp
+
+    def _pollers(self, ns: Namespace, name: str, kind: TaskKind) -> list[tq_pb2.PollerInfo]:
+        queue = self.matching.find(ns.id, name, kind)
+        if queue is None:
+            return []
+        now_wall = time.time()
+        now_mono = time.monotonic()
+        out = []
+        for poller in queue.pollers.values():
+            info = tq_pb2.PollerInfo(
+                identity=poller.identity, rate_per_second=poller.rate_per_second or 0.0
+            )
+            info.last_access_time.FromNanoseconds(
+                int((now_wall - (now_mono - poller.last_access)) * 1e9)
+            )
+            out.append(info)
+        return out
+
+    async def _queue_stats(self, ns: Namespace, name: str, kind: TaskKind) -> tq_pb2.TaskQueueStats:
+        stats = await self.store.task_queue_stats(ns.id, name, kind)
+        out = tq_pb2.TaskQueueStats(approximate_backlog_count=stats.backlog_count)
+        if stats.oldest_created_time is not None:
+            age = max(time.time_ns() - stats.oldest_created_time, 0)
+            out.approximate_backlog_age.FromNanoseconds(age)
+        else:
+            out.approximate_backlog_age.FromNanoseconds(0)
+        return out
 
     async def ShutdownWorker(
         self, request: rr.ShutdownWorkerRequest, context: Ctx

@@ -18,6 +18,7 @@ from perdure.server.frontend.context import FrontendContext
 from perdure.server.frontend.history_pages import HistoryPages, PageToken
 from perdure.server.frontend.limits import check_payloads
 from perdure.server.frontend.rpc import remaining_seconds
+from perdure.server.frontend.tasks import workflow_task_response
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import ConditionFailed
 
@@ -42,9 +43,18 @@ class WorkflowRpcs(FrontendContext):
                 validate(request.search_attributes)
 
     async def _start(
-        self, ns: Namespace, request: start.StartRequest, *, signal_with_start: bool
+        self,
+        ns: Namespace,
+        request: start.StartRequest,
+        *,
+        signal_with_start: bool,
+        eager: list[rr.PollWorkflowTaskQueueResponse] | None = None,
     ) -> tuple[str, bool]:
-        """Start (or find) the run for a start or signal-with-start request."""
+        """Start (or find) the run for a start or signal-with-start request.
+
+        With `eager`, the new run's first workflow task starts in the same commit and its
+        poll response is appended there (eager workflow start).
+        """
         if not request.request_id:
             request.request_id = self.history.new_id()
         async with self.history.workflow_lock(ns, request.workflow_id):
@@ -64,6 +74,12 @@ class WorkflowRpcs(FrontendContext):
                     request, namespace=ns.name, namespace_id=ns.id, run_id=run_id, now=now
                 )
                 parts: list[tuple[Execution, int | None]] = [(new, None)]
+                eager_task = None
+                wt = new.state.workflow_task
+                if eager is not None and wt is not None:
+                    eager_task = workflow_task.start(
+                        new, wt.seq, identity=request.identity, request_id=request.request_id
+                    )
                 if decision.terminate_current and current is not None:
                     cached = await self.history.load_locked(ns, request.workflow_id, current.run_id)
                     old = Execution(cached.state, now, ns.name)
@@ -77,6 +93,10 @@ class WorkflowRpcs(FrontendContext):
                     if current is not None:
                         self.history.evict(ns, current.run_id)
                     continue
+                if eager is not None and eager_task is not None:
+                    resp = workflow_task_response(new, eager_task)
+                    resp.history.events.extend(new.out.events)
+                    eager.append(resp)
                 return run_id, True
         raise InvalidArgument("could not start the workflow: too many concurrent changes")
 
@@ -98,10 +118,16 @@ class WorkflowRpcs(FrontendContext):
     ) -> rr.StartWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         self._check_start(ns, request)
-        run_id, started = await self._start(ns, request, signal_with_start=False)
-        return rr.StartWorkflowExecutionResponse(
+        eager: list[rr.PollWorkflowTaskQueueResponse] | None = (
+            [] if request.request_eager_execution else None
+        )
+        run_id, started = await self._start(ns, request, signal_with_start=False, eager=eager)
+        resp = rr.StartWorkflowExecutionResponse(
             run_id=run_id, started=started, status=wf_enums.WORKFLOW_EXECUTION_STATUS_RUNNING
         )
+        if eager:
+            resp.eager_workflow_task.CopyFrom(eager[0])
+        return resp
 
     async def SignalWithStartWorkflowExecution(
         self, request: rr.SignalWithStartWorkflowExecutionRequest, context: Ctx
