@@ -202,7 +202,6 @@ class _FakeEagerWorker:
         self.released += 1
 
 
-@pytest.mark.perdure_missing("eager workflow start")
 async def test_eager_start_hands_the_first_task_to_a_local_worker(env: Env) -> None:
     task_queue = f"eager-{env.workflow_id()}"  # no real worker polls it
     refusing = _FakeEagerWorker(accept=False)
