@@ -15,12 +15,17 @@ from perdure.workflow._runtime import _Runtime
 
 
 class _GuardState:
-    """Whether workflow code is running right now (one flag; the loop is single-threaded)."""
+    """Whether workflow code is running right now, and on which thread.
 
-    __slots__ = ("active", "workflow")
+    Only that thread is guarded: activities running in thread pools at the same time keep
+    their clocks and files.
+    """
+
+    __slots__ = ("active", "thread", "workflow")
 
     def __init__(self) -> None:
         self.active = False
+        self.thread = 0
         self.workflow = ""
 
 

@@ -1,15 +1,16 @@
 """The determinism guard: while workflow code runs, the usual sources of non-determinism fail.
 
 Light by design, no module re-import sandbox: a handful of process-wide patches (the wall
-clock, module-level ``random``, ``uuid``, ``os.urandom``, threads, ``datetime.now``) and one
-audit hook (files opened for anything but reading source, sockets, subprocesses,
-``time.sleep``) consult one flag, :py:data:`perdure.workflow._unsafe.guard`, which the
+clock, ``time.sleep``, module-level ``random``, ``uuid``, ``os.urandom``, threads,
+``datetime.now``) and one audit hook (files opened for anything but reading source,
+sockets, subprocesses) consult one flag, :py:data:`perdure.workflow._unsafe.guard`, which the
 workflow event loop raises only while it runs workflow callbacks. Outside workflow code the
 cost is one attribute read per patched call. Each refusal names the workflow API to use.
 """
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import datetime
 import gc
@@ -39,7 +40,7 @@ def _refuse(what: str, instead: str) -> DeterminismGuardError:
 
 def _guarded(fn: Callable[..., Any], what: str, instead: str) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if guard.active:
+        if guard.active and _get_ident() == guard.thread:
             raise _refuse(what, instead)
         return fn(*args, **kwargs)
 
@@ -69,15 +70,15 @@ _AUDIT_REFUSALS = {
     "os.posix_spawn": ("a process spawn", "an activity"),
     "os.spawn": ("a process spawn", "an activity"),
     "os.fork": ("os.fork()", "an activity"),
-    "time.sleep": ("time.sleep()", "asyncio.sleep() or workflow.sleep() (durable timers)"),
 }
 
 _installed = False
 _lock = threading.Lock()
+_get_ident = _thread.get_ident
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if not guard.active:
+    if not guard.active or _get_ident() != guard.thread:
         return
     refusal = _AUDIT_REFUSALS.get(event)
     if refusal is not None:
@@ -115,7 +116,7 @@ def _guard_classmethod(cls: type, name: str, instead: str) -> None:
     label = f"{cls.__name__}.{name}()"
 
     def guarded(klass: type, *args: Any, **kwargs: Any) -> Any:
-        if guard.active:
+        if guard.active and _get_ident() == guard.thread:
             raise _refuse(label, instead)
         return original.__get__(None, klass)(*args, **kwargs)
 
@@ -133,6 +134,9 @@ def install() -> None:
         clock = "workflow.now() or workflow.time()"
         time.time = _guarded(time.time, "time.time()", clock)  # type: ignore[assignment]
         time.time_ns = _guarded(time.time_ns, "time.time_ns()", "workflow.time_ns()")  # type: ignore[assignment]
+        time.sleep = _guarded(  # type: ignore[assignment]
+            time.sleep, "time.sleep()", "asyncio.sleep() or workflow.sleep() (durable timers)"
+        )
         for name in _RANDOM_FUNCTIONS:
             fn = getattr(random, name, None)
             if fn is not None:

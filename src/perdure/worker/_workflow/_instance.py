@@ -294,13 +294,18 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
     def evict(self) -> None:
         """Cancel every task so workflow code unwinds; the run is being dropped."""
         self._deleting = True
+        self._loop.deleting = True
         self._is_replaying = True
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
         try:
             self._loop.run_once(check_conditions=False)
         except BaseException:
             logger.debug("Ignoring exception while evicting workflow", exc_info=True)
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: no "never retrieved" noise on collection
 
     @property
     def versioning_behavior(self) -> perdure.common.VersioningBehavior | None:

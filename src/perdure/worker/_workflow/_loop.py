@@ -12,6 +12,7 @@ and histories replay in both directions.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import contextvars
 import logging
@@ -78,6 +79,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         outer = _get_running_loop()
         _set_running_loop(self)
         guard.active = True
+        guard.thread = _thread.get_ident()
         guard.workflow = self._name
         try:
             ready = self._ready
@@ -98,6 +100,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         outer = _get_running_loop()
         _set_running_loop(self)
         guard.active = True
+        guard.thread = _thread.get_ident()
         guard.workflow = self._name
         try:
             return fn()

@@ -769,6 +769,23 @@ class Engine:
             )
         self._patches[command.patch_id] = True
 
+    def finish_replay(self) -> None:
+        """Whole history replayed: commands of a completed last task must all have matched."""
+        last_started = max(
+            (
+                i
+                for i, e in enumerate(self._events)
+                if e.event_type == E.EVENT_TYPE_WORKFLOW_TASK_STARTED
+            ),
+            default=-1,
+        )
+        completed = any(
+            e.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            for e in self._events[last_started + 1 :]
+        )
+        if completed and self._events:
+            self._check_no_leftover(self._events[-1])
+
     # ------------------------------------------------------------------ output
 
     def resolve_local_activity(

@@ -1,0 +1,237 @@
+"""The replay engine and instance on hand-built histories: commands, jobs, non-determinism."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from temporalio.api.enums.v1 import CommandType, EventType
+
+import perdure.converter
+from perdure import workflow
+from perdure.worker._workflow._run import RunConfig, TaskFailure, WorkflowRun
+from tests.sdk.workflow.history_builder import HistoryBuilder
+
+E = EventType
+C = CommandType
+
+
+@workflow.defn(name="Greet")
+class Greet:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(
+            "greet", name, start_to_close_timeout=timedelta(seconds=5)
+        )
+
+
+@workflow.defn(name="GreetChanged")
+class GreetChanged:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(
+            "welcome", name, start_to_close_timeout=timedelta(seconds=5)
+        )
+
+
+@workflow.defn(name="SleepThenGreet")
+class SleepThenGreet:
+    @workflow.run
+    async def run(self) -> str:
+        await asyncio.sleep(30)
+        return "done"
+
+
+@workflow.defn(name="Patched")
+class Patched:
+    @workflow.run
+    async def run(self) -> str:
+        if workflow.patched("p1"):
+            return await workflow.execute_activity(
+                "new", start_to_close_timeout=timedelta(seconds=5)
+            )
+        return await workflow.execute_activity("old", start_to_close_timeout=timedelta(seconds=5))
+
+
+@workflow.defn(name="Waiter")
+class Waiter:
+    def __init__(self) -> None:
+        self.got: list[str] = []
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        await workflow.wait_condition(lambda: len(self.got) == 2)
+        return self.got
+
+    @workflow.signal
+    def add(self, value: str) -> None:
+        self.got.append(value)
+
+    @workflow.query
+    def seen(self) -> int:
+        return len(self.got)
+
+
+def _run(builder: HistoryBuilder, *classes: type, previous: int | None = None) -> WorkflowRun:
+    definitions, dynamic = RunConfig.collect(classes)
+    converter = perdure.converter.DataConverter.default
+    config = RunConfig(
+        namespace="default",
+        task_queue="tq",
+        definitions=definitions,
+        dynamic=dynamic,
+        payload_converter=converter.payload_converter,
+        failure_converter=converter.failure_converter,
+    )
+    started = builder.events[0].workflow_execution_started_event_attributes
+    run = WorkflowRun(
+        config,
+        workflow_id="wf-1",
+        run_id=started.original_execution_run_id,
+        workflow_type=started.workflow_type.name,
+    )
+    run.feed(
+        builder.events,
+        previous_started_event_id=builder.last_started_id if previous is None else previous,
+    )
+    run.advance()
+    return run
+
+
+def _types(run: WorkflowRun) -> list[int]:
+    return [c.command_type for c in run.engine.outgoing_commands()]
+
+
+def test_first_task_schedules_the_activity_like_the_official_sdk() -> None:
+    b = HistoryBuilder("Greet", "Ada")
+    b.task_scheduled_started()
+    run = _run(b, Greet, previous=0)
+    (command,) = run.engine.outgoing_commands()
+    attrs = command.schedule_activity_task_command_attributes
+    assert command.command_type == C.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK
+    assert attrs.activity_id == "1"
+    assert attrs.activity_type.name == "greet"
+    assert attrs.task_queue.name == "tq"
+    assert attrs.task_queue.kind == 1  # NORMAL, always explicit
+    assert attrs.HasField("header") and attrs.HasField("priority")
+    assert attrs.use_workflow_build_id
+    assert attrs.start_to_close_timeout.ToTimedelta() == timedelta(seconds=5)
+    assert not attrs.HasField("schedule_to_close_timeout")
+    assert attrs.input.payloads[0].data == b'"Ada"'
+    metadata = run.engine.completion_metadata()
+    assert sorted(metadata.core_used_flags) == [1, 2, 3, 4]
+
+
+def test_completion_resolves_the_activity_and_completes_the_workflow() -> None:
+    b = HistoryBuilder("Greet", "Ada")
+    b.full_task()
+    scheduled = b.activity_scheduled("1", "greet")
+    b.activity_completed(scheduled, "hello Ada")
+    b.task_scheduled_started()
+    run = _run(b, Greet)
+    (command,) = run.engine.outgoing_commands()
+    assert command.command_type == C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION
+    result = command.complete_workflow_execution_command_attributes.result.payloads[0]
+    assert result.data == b'"hello Ada"'
+
+
+def test_changed_activity_type_is_a_nondeterminism_error_naming_everything() -> None:
+    b = HistoryBuilder("GreetChanged", "Ada")
+    b.full_task()
+    scheduled = b.activity_scheduled("1", "greet")
+    b.activity_completed(scheduled, "hello Ada")
+    b.task_scheduled_started()
+    with pytest.raises(workflow.NondeterminismError) as info:
+        _run(b, GreetChanged)
+    message = str(info.value)
+    assert "GreetChanged" in message and "wf-1" in message and "run-1" in message
+    assert "history event 5 ActivityTaskScheduled" in message
+    assert "ScheduleActivityTask(activity_id='1', activity_type='welcome')" in message
+    assert "'greet'" in message
+
+
+def test_missing_command_for_a_recorded_event_is_nondeterminism() -> None:
+    b = HistoryBuilder("SleepThenGreet")
+    b.full_task()
+    b.activity_scheduled("1", "greet")  # the code now starts a timer instead
+    b.task_scheduled_started()
+    with pytest.raises(workflow.NondeterminismError, match="StartTimer"):
+        _run(b, SleepThenGreet)
+
+
+def test_command_without_recorded_event_is_nondeterminism() -> None:
+    b = HistoryBuilder("SleepThenGreet")
+    b.full_task()  # completed without commands, but the code starts a timer
+    b.signaled("ignored")
+    b.task_scheduled_started()
+    with pytest.raises(workflow.NondeterminismError, match="recorded no event"):
+        _run(b, SleepThenGreet)
+
+
+def test_timer_replays_and_fires() -> None:
+    b = HistoryBuilder("SleepThenGreet")
+    b.full_task()
+    started = b.timer_started("1", 30)
+    b.timer_fired("1", started)
+    b.task_scheduled_started()
+    run = _run(b, SleepThenGreet)
+    assert _types(run) == [C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION]
+
+
+def test_patched_is_false_when_history_ran_the_old_code() -> None:
+    b = HistoryBuilder("Patched")
+    b.full_task()
+    b.activity_scheduled("1", "old")
+    b.task_scheduled_started()
+    run = _run(b, Patched)
+    assert _types(run) == []  # replay matched the old branch; the activity still runs
+
+
+def test_patched_is_true_and_recorded_in_new_executions() -> None:
+    b = HistoryBuilder("Patched")
+    b.task_scheduled_started()
+    run = _run(b, Patched, previous=0)
+    commands = run.engine.outgoing_commands()
+    assert [c.command_type for c in commands] == [
+        C.COMMAND_TYPE_RECORD_MARKER,
+        C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        C.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+    ]
+    assert commands[0].record_marker_command_attributes.marker_name == "core_patch"
+    upsert = commands[1].upsert_workflow_search_attributes_command_attributes
+    assert upsert.search_attributes.indexed_fields["TemporalChangeVersion"].data == b'["p1"]'
+    assert commands[2].schedule_activity_task_command_attributes.activity_type.name == "new"
+
+
+def test_signals_before_the_first_task_are_delivered_and_queries_answer() -> None:
+    b = HistoryBuilder("Waiter")
+    b.signaled("add", "a")
+    b.task_scheduled_started()
+    run = _run(b, Waiter, previous=0)
+    assert _types(run) == []
+    answer = run.query("q1", "seen", [], {})
+    assert answer.answer is not None and answer.answer.data == b"1"
+    b.task_completed()
+    b.signaled("add", "b")
+    b.task_scheduled_started()
+    run.feed(b.events, previous_started_event_id=3)
+    run.advance()
+    (command,) = run.engine.outgoing_commands()
+    result = command.complete_workflow_execution_command_attributes.result.payloads[0]
+    assert result.data == b'["a","b"]'
+
+
+def test_unknown_query_fails_the_query_only() -> None:
+    b = HistoryBuilder("Waiter")
+    b.task_scheduled_started()
+    run = _run(b, Waiter, previous=0)
+    answer = run.query("q1", "nope", [], {})
+    assert answer.failure is not None and "nope" in answer.failure.message
+
+
+def test_unregistered_workflow_type_fails_the_task() -> None:
+    b = HistoryBuilder("Nope")
+    b.task_scheduled_started()
+    with pytest.raises(TaskFailure, match="not registered"):
+        _run(b, Waiter, previous=0)

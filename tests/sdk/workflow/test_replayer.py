@@ -1,0 +1,97 @@
+"""Replaying histories written by the official SDK (committed JSON exports) with our runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perdure.client import WorkflowHistory
+from perdure.worker._replayer import Replayer, WorkflowReplayResults
+from perdure.workflow import NondeterminismError
+from tests.sdk.workflow.scenarios import load
+
+HISTORIES = Path(__file__).with_name("histories")
+NAMES = sorted(p.stem for p in HISTORIES.glob("*.json"))
+
+
+def _history(name: str) -> WorkflowHistory:
+    text = (HISTORIES / f"{name}.json").read_text()
+    return WorkflowHistory.from_json(_workflow_id(json.loads(text)), text)
+
+
+def _workflow_id(data: dict[str, object]) -> str:
+    events = data["events"]
+    assert isinstance(events, list)
+    return str(events[0]["workflowExecutionStartedEventAttributes"]["workflowId"])
+
+
+def _replayer() -> Replayer:
+    s = load("perdure")
+    classes = [
+        v
+        for v in vars(s).values()
+        if isinstance(v, type) and hasattr(v, "__temporal_workflow_definition")
+    ]
+    return Replayer(workflows=classes)
+
+
+def test_fixture_set_covers_the_official_sdk_features() -> None:
+    assert {
+        "activities", "timers", "signals", "parent", "local_activities", "patches",
+        "updates", "randomness", "cancel_activity", "continue_as_new", "failing",
+        "local_failures",
+    } <= set(NAMES)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_official_sdk_history_replays(name: str) -> None:
+    result = await _replayer().replay_workflow(_history(name))
+    assert result.replay_failure is None
+
+
+async def test_replay_workflows_collects_failures_by_run_id() -> None:
+    histories = [_history(n) for n in NAMES]
+    results = await _replayer().replay_workflows(histories, raise_on_replay_failure=False)
+    assert isinstance(results, WorkflowReplayResults)
+    assert results.replay_failures == {}
+
+
+async def test_changed_workflow_fails_replay_naming_workflow_event_and_command() -> None:
+    history = _history("activities")
+    data = json.loads((HISTORIES / "activities.json").read_text())
+    # Same code, but the first activity now has another type: rename it in the history.
+    for event in data["events"]:
+        attrs = event.get("activityTaskScheduledEventAttributes")
+        if attrs and attrs["activityId"] == "1":
+            attrs["activityType"]["name"] = "greet_v2"
+    changed = WorkflowHistory.from_json(_workflow_id(data), json.dumps(data))
+    with pytest.raises(NondeterminismError) as info:
+        await _replayer().replay_workflow(changed)
+    message = str(info.value)
+    assert "workflow Activities" in message
+    assert f"run_id={history.run_id}" in message
+    assert "history event 5 ActivityTaskScheduled" in message
+    assert "ScheduleActivityTask(activity_id='1', activity_type='greet')" in message
+
+
+async def test_replay_failure_is_returned_when_not_raised() -> None:
+    data = json.loads((HISTORIES / "timers.json").read_text())
+    for event in data["events"]:
+        attrs = event.get("timerStartedEventAttributes")
+        if attrs:
+            attrs["timerId"] = "99"
+    changed = WorkflowHistory.from_json(_workflow_id(data), json.dumps(data))
+    result = await _replayer().replay_workflow(changed, raise_on_replay_failure=False)
+    assert isinstance(result.replay_failure, NondeterminismError)
+    assert "timer id" in str(result.replay_failure)
+
+
+async def test_workflow_task_failure_during_replay_is_reported() -> None:
+    data = json.loads((HISTORIES / "activities.json").read_text())
+    data["events"][0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"] = "Nope"
+    changed = WorkflowHistory.from_json(_workflow_id(data), json.dumps(data))
+    result = await _replayer().replay_workflow(changed, raise_on_replay_failure=False)
+    assert isinstance(result.replay_failure, RuntimeError)
+    assert "not registered" in str(result.replay_failure)
