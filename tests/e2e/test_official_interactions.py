@@ -45,6 +45,10 @@ class Counter:
     def finish(self) -> None:
         self.done = True
 
+    @workflow.signal
+    def bump(self) -> None:
+        self.value += 1
+
     @workflow.update
     async def add(self, amount: int) -> int:
         self.value += amount
@@ -94,6 +98,17 @@ async def test_query_running_and_closed(
     assert await handle.query(Counter.current) == 5
     with pytest.raises(WorkflowQueryRejectedError):
         await handle.query(Counter.current, reject_condition=QueryRejectCondition.NOT_OPEN)
+
+
+async def test_query_sees_signals_sent_just_before(
+    official_client: Client, worker: Worker, task_queue: str
+) -> None:
+    handle = await official_client.start_workflow(Counter.run, id=_id(), task_queue=task_queue)
+    for i in range(20):
+        await handle.signal(Counter.bump)
+        assert await handle.query(Counter.current) == i + 1
+    await handle.signal(Counter.finish)
+    assert await handle.result() == 20
 
 
 async def test_query_before_any_worker(official_client: Client, task_queue: str) -> None:

@@ -14,7 +14,7 @@ from perdure.server.clock import Clock, RealClock
 from perdure.server.engine.describe import visibility_row
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import InvalidArgument
-from perdure.server.frontend.rpc import generic_handlers
+from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queues import Matching
@@ -43,6 +43,9 @@ class ServerConfig:
     namespaces: Sequence[str] = ("default",)
     search_attributes: Mapping[str, int] = field(default_factory=dict)
     """Custom search attributes registered at start in every namespace (name -> type)."""
+    min_retention_seconds: float = 3600
+    """Shortest namespace retention that Register/UpdateNamespace accept. Temporal's
+    minimum is 1 hour; tests lower it (`start-dev --min-retention`) to see retention act."""
 
 
 def build_visibility_row(st: ExecutionState, ns: Namespace) -> VisibilityRow:
@@ -79,6 +82,7 @@ class PerdureServer:
             store=store,
             visibility_dialect=dialect,
         )
+        self.frontend.min_retention_seconds = config.min_retention_seconds
         self.history.task_listeners.append(self.matching.offer)
         self.history.timer_listeners.append(self.timers.add)
         self.history.timer_removal_listeners.append(self.timers.remove)
@@ -118,9 +122,13 @@ class PerdureServer:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 0),
+                # Temporal's clients ping every 30 s, also when idle: let them.
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+                ("grpc.http2.max_ping_strikes", 0),
             ]
         )
-        server.add_generic_rpc_handlers(generic_handlers(self.frontend))
+        server.add_generic_rpc_handlers([*generic_handlers(self.frontend), health_handler()])
         self.port = server.add_insecure_port(f"{self.config.host}:{self.config.port}")
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")

@@ -17,6 +17,7 @@ from temporalio.api.update.v1 import message_pb2 as update_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine import updates
+from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import ExecutionState, UpdateInfo
 from perdure.server.engine.tokens import TaskToken, TokenKind
 from perdure.server.errors import (
@@ -112,28 +113,18 @@ class InteractionRpcs(FrontendContext):
         run_id = await self.history.resolve_run_id(ns, workflow_id, request.execution.run_id)
         task = QueryTask(self.history.new_id(), ns.id, workflow_id, run_id, request.query)
 
-        def route(st: ExecutionState) -> tuple[str, int]:
+        def route(st: ExecutionState) -> int:
             """Runs under the workflow's lock, so the pending task cannot start meanwhile."""
             if _rejected(st, request.query_reject_condition):
-                return "", st.status
-            wt = st.workflow_task
-            if st.running and wt is not None and not wt.started:
-                self.queries.ride_next_task(task)
-                return "", 0
-            self.queries.add(task)
-            sticky = st.sticky_task_queue and self.matching.find(
-                ns.id, st.sticky_task_queue, TaskKind.WORKFLOW
-            )
-            name = st.sticky_task_queue if sticky and sticky.alive else st.task_queue
-            return name, 0
+                return st.status
+            self.route_query(ns, st, task)
+            return 0
 
-        queue_name, rejected_status = await self.history.read(ns, workflow_id, run_id, route)
+        rejected_status = await self.history.read(ns, workflow_id, run_id, route)
         if rejected_status:
             resp = rr.QueryWorkflowResponse()
             resp.query_rejected.status = rejected_status  # type: ignore[assignment]
             return resp
-        if queue_name:
-            self.matching.queue(ns.id, queue_name, TaskKind.WORKFLOW).offer_query(task)
         try:
             answer = await asyncio.wait_for(
                 task.answer, remaining_seconds(context, QUERY_WAIT_SECONDS, margin=0.5)
@@ -148,6 +139,33 @@ class InteractionRpcs(FrontendContext):
         if answer.result is not None:
             resp.query_result.CopyFrom(answer.result)
         return resp
+
+    def route_query(self, ns: Namespace, st: ExecutionState, task: QueryTask) -> None:
+        """Send a query the way that sees everything the workflow has been sent."""
+        wt = st.workflow_task
+        if st.running and wt is not None:
+            if wt.started:
+                self.queries.wait_for_task_end(task)
+            else:
+                self.queries.ride_next_task(task)
+            return
+        self.queries.add(task)
+        sticky = st.sticky_task_queue and self.matching.find(
+            ns.id, st.sticky_task_queue, TaskKind.WORKFLOW
+        )
+        name = st.sticky_task_queue if sticky and sticky.alive else st.task_queue
+        self.matching.queue(ns.id, name, TaskKind.WORKFLOW).offer_query(task)
+
+    def reroute_waiting_queries(self, ns: Namespace, ex: Execution) -> None:
+        """Commit listener: the in-flight task of a run with waiting queries has ended."""
+        st = ex.state
+        if not self.queries.has_waiting(ns.id, st.run_id):
+            return
+        wt = st.workflow_task
+        if wt is not None and wt.started:
+            return
+        for task in self.queries.take_waiting(ns.id, st.run_id):
+            self.route_query(ns, st, task)
 
     async def RespondQueryTaskCompleted(
         self, request: rr.RespondQueryTaskCompletedRequest, context: Ctx

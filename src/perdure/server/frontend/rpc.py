@@ -101,3 +101,19 @@ def remaining_seconds(context: grpc.aio.ServicerContext, cap: float, margin: flo
     if left is None:
         return cap
     return max(min(cap, float(left) - margin), 0.0)
+
+
+_SERVING = b"\x08\x01"
+"""grpc.health.v1.HealthCheckResponse{status: SERVING}, encoded by hand (one varint field)."""
+
+
+def health_handler() -> grpc.GenericRpcHandler:
+    """grpc.health.v1.Health/Check, which SDKs and load balancers call: always SERVING
+    while the server accepts requests."""
+
+    async def check(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return _SERVING
+
+    return grpc.method_handlers_generic_handler(
+        "grpc.health.v1.Health", {"Check": grpc.unary_unary_rpc_method_handler(check)}
+    )

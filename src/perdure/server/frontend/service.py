@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from perdure.server.frontend.deletion import DeletionRpcs
 from perdure.server.frontend.history_pages import HistoryPages
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
@@ -16,7 +17,9 @@ from perdure.server.namespaces import NamespaceRegistry
 from perdure.server.store.base import Store
 
 
-class Frontend(TaskRpcs, WorkflowRpcs, InteractionRpcs, SystemRpcs, VisibilityRpcs):
+class Frontend(
+    TaskRpcs, WorkflowRpcs, InteractionRpcs, SystemRpcs, VisibilityRpcs, DeletionRpcs
+):
     """Validates each request and turns it into history, matching and store calls."""
 
     def __init__(
@@ -39,3 +42,4 @@ class Frontend(TaskRpcs, WorkflowRpcs, InteractionRpcs, SystemRpcs, VisibilityRp
         self.cluster_id = cluster_id
         self.history_pages = HistoryPages(history)
         self.queries = QueryRegistry()
+        history.commit_listeners.append(self.reroute_waiting_queries)

@@ -55,6 +55,7 @@ class QueryRegistry:
         self._by_id: dict[str, QueryTask] = {}
         self._next_task: dict[tuple[str, str], list[QueryTask]] = {}
         self._riding: dict[tuple[str, str], list[QueryTask]] = {}
+        self._after_task: dict[tuple[str, str], list[QueryTask]] = {}
 
     def add(self, task: QueryTask) -> None:
         self._by_id[task.query_id] = task
@@ -63,6 +64,18 @@ class QueryRegistry:
         """Deliver with the run's pending workflow task."""
         self.add(task)
         self._next_task.setdefault((task.namespace_id, task.run_id), []).append(task)
+
+    def wait_for_task_end(self, task: QueryTask) -> None:
+        """The run has a workflow task in flight: route the query once it ends (so that
+        what the task is about to apply, such as buffered signals, is seen)."""
+        self.add(task)
+        self._after_task.setdefault((task.namespace_id, task.run_id), []).append(task)
+
+    def has_waiting(self, namespace_id: str, run_id: str) -> bool:
+        return (namespace_id, run_id) in self._after_task
+
+    def take_waiting(self, namespace_id: str, run_id: str) -> list[QueryTask]:
+        return [t for t in self._after_task.pop((namespace_id, run_id), []) if t.waiting]
 
     def take_for_task(self, namespace_id: str, run_id: str) -> list[QueryTask]:
         """Queries a starting workflow task carries (called inside its transition)."""
@@ -102,7 +115,7 @@ class QueryRegistry:
     def discard(self, task: QueryTask) -> None:
         self._by_id.pop(task.query_id, None)
         key = (task.namespace_id, task.run_id)
-        for table in (self._next_task, self._riding):
+        for table in (self._next_task, self._riding, self._after_task):
             tasks = table.get(key)
             if tasks and task in tasks:
                 tasks.remove(task)
