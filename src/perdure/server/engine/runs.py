@@ -123,6 +123,8 @@ def create_run(spec: RunSpec, now: Nanos, namespace: str) -> Execution:
         root_workflow_id=spec.root_workflow_id or spec.workflow_id,
         root_run_id=spec.root_run_id or spec.run_id,
         continued_from_run_id=spec.continued_execution_run_id,
+        last_completion_result=spec.last_completion_result,
+        last_failure=spec.continued_failure,
     )
     if spec.memo is not None:
         state.memo.CopyFrom(spec.memo)

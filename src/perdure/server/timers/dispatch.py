@@ -9,6 +9,7 @@ from perdure.server.engine import activities, commands, runs, workflow_task
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
 from perdure.server.errors import NamespaceNotFound, NotFound
+from perdure.server.history.outbox import OUTBOX_KINDS, Outbox
 from perdure.server.history.service import HistoryService
 from perdure.server.namespaces import NamespaceRegistry
 from perdure.server.store.base import TaskAlreadyClaimed, TimerRow
@@ -72,10 +73,14 @@ class TimerDispatcher:
     def __init__(self, history: HistoryService, namespaces: NamespaceRegistry) -> None:
         self._history = history
         self._namespaces = namespaces
+        self._outbox = Outbox(history, namespaces)
 
     async def fire(self, row: TimerRow) -> None:
         ref = TimerRef.decode(row.data)
         try:
+            if ref.kind in OUTBOX_KINDS:
+                await self._outbox.fire(row, ref)
+                return
             ns = await self._namespaces.get_by_id(row.namespace_id)
             await self._history.update(
                 ns, row.workflow_id, row.run_id, action_for(ref, self._history)
