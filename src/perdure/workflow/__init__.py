@@ -68,6 +68,7 @@ from perdure.workflow._api import (
     uuid7,
     wait_condition,
 )
+from perdure.workflow._asyncio import as_completed, wait
 from perdure.workflow._children import (
     ChildWorkflowCancellationType,
     ChildWorkflowConfig,
@@ -157,6 +158,7 @@ __all__ = [
     "_parameters_identical_up_to_naming",
     "_set_current_update_info",
     "all_handlers_finished",
+    "as_completed",
     "cancellation_reason",
     "continue_as_new",
     "current_update_info",
@@ -223,5 +225,6 @@ __all__ = [
     "upsert_search_attributes",
     "uuid4",
     "uuid7",
+    "wait",
     "wait_condition",
 ]

@@ -235,3 +235,38 @@ def test_unregistered_workflow_type_fails_the_task() -> None:
     b.task_scheduled_started()
     with pytest.raises(TaskFailure, match="not registered"):
         _run(b, Waiter, previous=0)
+
+
+@workflow.defn(name="TwoThings")
+class TwoThings:
+    @workflow.run
+    async def run(self) -> None:
+        handle = workflow.start_activity("greet", "x", start_to_close_timeout=timedelta(seconds=5))
+        await asyncio.sleep(10)
+        await handle
+
+
+def test_extra_command_at_the_end_of_a_replayed_history_is_nondeterminism() -> None:
+    b = HistoryBuilder("TwoThings")
+    b.full_task()
+    b.activity_scheduled("1", "greet")  # history has the activity but not the timer
+    with pytest.raises(workflow.NondeterminismError, match=r"StartTimer\(timer_id='1'\)"):
+        run = _run(b, TwoThings)
+        run.engine.finish_replay()
+
+
+@workflow.defn(name="CancelEarly")
+class CancelEarly:
+    @workflow.run
+    async def run(self) -> str:
+        timer = asyncio.ensure_future(asyncio.sleep(60))
+        await asyncio.sleep(0)  # the timer task runs: StartTimer is issued
+        timer.cancel()  # ... and cancelled in the same activation
+        return "ok"
+
+
+def test_cancelling_an_unsent_timer_drops_its_command() -> None:
+    b = HistoryBuilder("CancelEarly")
+    b.task_scheduled_started()
+    run = _run(b, CancelEarly, previous=0)
+    assert _types(run) == [C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION]

@@ -8,8 +8,10 @@ the official worker must replay in ours.
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -17,10 +19,12 @@ from typing import Any
 import pytest
 import temporalio.client
 import temporalio.worker
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 
 from perdure import workflow
 from perdure.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from perdure.converter import DataConverter, PayloadCodec
 from perdure.exceptions import ActivityError, ApplicationError, CancelledError
 from perdure.worker import Worker
 from perdure.worker._replayer import Replayer
@@ -310,3 +314,66 @@ async def test_query_after_close_replays_the_history(client: Client, task_queue:
         handle, expected = await _signals(client, task_queue)
         assert await handle.result() == expected
         assert await handle.query(S.Signals.count) == 2
+
+
+class Base64Codec(PayloadCodec):
+    """Wraps each payload in another one: proves every payload crosses the codec."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [
+            Payload(
+                metadata={"encoding": b"binary/b64"}, data=base64.b64encode(p.SerializeToString())
+            )
+            for p in payloads
+        ]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = []
+        for p in payloads:
+            if p.metadata.get("encoding") == b"binary/b64":
+                out.append(Payload.FromString(base64.b64decode(p.data)))
+            else:
+                out.append(p)
+        return out
+
+
+async def test_payload_codec_applies_to_history_and_commands(
+    temporal_server: Any, task_queue: str
+) -> None:
+    converter = dataclasses.replace(DataConverter.default, payload_codec=Base64Codec())
+    codec_client = await Client.connect(temporal_server.target, data_converter=converter)
+    async with _worker(codec_client, task_queue):
+        handle, expected = await CASES["updates"](codec_client, task_queue)
+        assert await handle.result() == expected
+        activities = await _start(codec_client, task_queue, S.Activities.run, "c")
+        assert await activities.result() == ["hello c", "hello a", "hello b"]
+    history = await activities.fetch_history()
+    scheduled = next(
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    )
+    encoding = scheduled.activity_task_scheduled_event_attributes.input.payloads[0].metadata
+    assert encoding["encoding"] == b"binary/b64"
+    await Replayer(workflows=SCENARIOS, data_converter=converter).replay_workflow(history)
+
+
+async def test_eager_workflow_start_runs_the_first_task_in_process(
+    client: Client, task_queue: str
+) -> None:
+    async with _worker(client, task_queue) as worker:
+        workflow_worker = worker._workflow_worker
+        assert workflow_worker is not None
+        eager: list[Any] = []
+        handle_task = workflow_worker.handle_eager_workflow_task
+
+        def spy(task: Any) -> None:
+            eager.append(task)
+            handle_task(task)
+
+        workflow_worker.handle_eager_workflow_task = spy  # type: ignore[method-assign]
+        unregister = client._register_eager_workflow_starter(task_queue, workflow_worker)
+        try:
+            handle = await _start(client, task_queue, S.Patches.run, request_eager_start=True)
+            assert await handle.result() == ["patched", "hello p"]
+        finally:
+            unregister()
+    assert len(eager) == 1 and eager[0].workflow_execution.workflow_id == handle.id

@@ -12,10 +12,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import CommandType, EventType
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 
@@ -23,7 +24,10 @@ LOCAL_ACTIVITY_MARKER = "core_local_activity"
 PATCH_MARKER = "core_patch"
 CHANGE_VERSION_SEARCH_ATTRIBUTE = "TemporalChangeVersion"
 
-E = EventType
+E: Any = SimpleNamespace(**dict(EventType.items()))
+"""Event type numbers as plain ints (protobuf's enum wrapper is slow on the hot path)."""
+C: Any = SimpleNamespace(**dict(CommandType.items()))
+"""Command type numbers as plain ints."""
 COMMAND_EVENTS: frozenset[int] = frozenset(
     {
         E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
@@ -77,7 +81,7 @@ IMPROVED_HEARTBEAT_FLAG = 4
 
 def event_name(event_type: int) -> str:
     """`EVENT_TYPE_TIMER_STARTED` -> `TimerStarted`, for error messages."""
-    name = E.Name(E.ValueType(event_type)) if event_type in E.values() else str(event_type)
+    name = EventType.Name(event_type) if event_type in EventType.values() else str(event_type)  # type: ignore[arg-type]
     return "".join(part.capitalize() for part in name.removeprefix("EVENT_TYPE_").split("_"))
 
 

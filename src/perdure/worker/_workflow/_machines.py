@@ -28,8 +28,6 @@ from temporalio.api.command.v1 import (
 from temporalio.api.common.v1 import ActivityType, Payload, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import (
     CancelExternalWorkflowExecutionFailedCause,
-    CommandType,
-    EventType,
     RetryState,
     SignalExternalWorkflowExecutionFailedCause,
     TimeoutType,
@@ -51,6 +49,8 @@ from temporalio.api.update.v1 import Acceptance, Meta, Outcome, Rejection, Respo
 from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._history import (
     LOCAL_ACTIVITY_MARKER,
+    C,
+    E,
     LocalActivityMarker,
     parse_local_activity_marker,
     parse_patch_marker,
@@ -59,8 +59,6 @@ from perdure.worker._workflow._history import (
 if TYPE_CHECKING:
     from perdure.worker._workflow._replay import Engine
 
-C = CommandType
-E = EventType
 ID_AND_TYPE_CHECKS_FLAG = 1
 
 

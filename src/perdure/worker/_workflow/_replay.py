@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from temporalio.api.command.v1 import Command, RecordMarkerCommandAttributes
-from temporalio.api.enums.v1 import CommandType, EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.protocol.v1 import Message
 from temporalio.api.sdk.v1 import WorkflowTaskCompletedMetadata
@@ -31,6 +30,8 @@ from perdure.worker._workflow._history import (
     FINAL_EVENTS,
     IMPROVED_HEARTBEAT_FLAG,
     LOCAL_ACTIVITY_MARKER,
+    C,
+    E,
     LocalActivityMarker,
     change_version_payload,
     event_name,
@@ -56,9 +57,6 @@ from perdure.worker._workflow._machines import (
     UpdateRequest,
 )
 from perdure.workflow._errors import NondeterminismError
-
-C = CommandType
-E = EventType
 
 UPSERT_ON_PATCH_FLAG = 2
 MOVE_TERMINAL_COMMANDS_FLAG = 3
@@ -149,6 +147,8 @@ class Engine:
         self.workflow_type = workflow_type
         self._events: list[HistoryEvent] = []
         self._next_index = 0  # index in _events of the first unprocessed event
+        self._last_event_id = 0
+        self._completed_since_started = False
         self.last_processed_event_id = 0
         self.last_started_event_id = 0
         self.previous_started_event_id = 0
@@ -193,7 +193,7 @@ class Engine:
         messages: Iterable[Message] = (),
     ) -> None:
         """New events (and update requests) of a workflow task for this run."""
-        last = self._events[-1].event_id if self._events else 0
+        last = self._last_event_id
         for event in events:
             if event.event_id > last:
                 if event.event_id != last + 1:
@@ -202,6 +202,7 @@ class Engine:
                     )
                 self._events.append(event)
                 last = event.event_id
+        self._last_event_id = last
         self.previous_started_event_id = previous_started_event_id
         self.replaying = previous_started_event_id > 0
         for message in messages:
@@ -226,9 +227,10 @@ class Engine:
 
     def reset_to(self, started_event_id: int) -> None:
         """Forget a speculative workflow task the server discarded (a rejected update)."""
-        while self._events and self._events[-1].event_id > self.last_processed_event_id - 2:
-            self._events.pop()
         self.last_processed_event_id -= 2
+        while self._events and self._events[-1].event_id > self.last_processed_event_id:
+            self._events.pop()
+        self._last_event_id = self.last_processed_event_id
         self._next_index = len(self._events)
         self.last_started_event_id = started_event_id
         for event_id in [k for k in self._by_event if k > self.last_processed_event_id]:
@@ -297,6 +299,9 @@ class Engine:
             self._handle_event(event, following)
             self.last_processed_event_id = event.event_id
         self._lookahead(self._next_index)
+        if self._next_index > 512:  # processed events are never read again: drop them
+            del self._events[: self._next_index]
+            self._next_index = 0
 
     def _first_task_flag(self, start: int) -> bool:
         completed = self._peek_wft_completed(start)
@@ -394,9 +399,11 @@ class Engine:
             return
         if kind == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             self._seen_task_completed = True
+            self._completed_since_started = True
         elif self._queue:
             self._check_no_leftover(event)
         if kind == E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            self._completed_since_started = False
             attrs = event.workflow_task_started_event_attributes
             self.history_size = attrs.history_size_bytes
             self.continue_as_new_suggested = attrs.suggest_continue_as_new
@@ -654,7 +661,7 @@ class Engine:
 
     def _handle_terminal(self, command: jobs.Command) -> None:
         command_type, event_type, label = _TERMINAL_EVENT[type(command)]
-        proto = Command(command_type=C.ValueType(command_type))
+        proto = Command(command_type=command_type)  # type: ignore[arg-type]
         if isinstance(command, jobs.CompleteWorkflow):
             attrs = proto.complete_workflow_execution_command_attributes
             attrs.SetInParent()
@@ -771,20 +778,10 @@ class Engine:
 
     def finish_replay(self) -> None:
         """Whole history replayed: commands of a completed last task must all have matched."""
-        last_started = max(
-            (
-                i
-                for i, e in enumerate(self._events)
-                if e.event_type == E.EVENT_TYPE_WORKFLOW_TASK_STARTED
-            ),
-            default=-1,
-        )
-        completed = any(
-            e.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-            for e in self._events[last_started + 1 :]
-        )
-        if completed and self._events:
-            self._check_no_leftover(self._events[-1])
+        if self._completed_since_started and self._queue:
+            last = HistoryEvent(event_id=self.last_processed_event_id)
+            last.event_type = E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            self._check_no_leftover(last)
 
     # ------------------------------------------------------------------ output
 
