@@ -18,10 +18,10 @@ import pickle
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Context
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from google.protobuf import wrappers_pb2
 from temporalio.api.common.v1 import WorkerVersionCapabilities
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from perdure.service import WorkflowService
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _POLL_TIMEOUT = timedelta(seconds=70)
 # Core waits this long past a deadline before cancelling locally, so the server
@@ -181,6 +182,10 @@ class _ActivityWorker:
             ]
         try:
             await self._stop_event.wait()
+            if self._pollers:
+                # Pollers cancel their own poll RPCs when they see the stop, but keep
+                # a task whose response already arrived.
+                await asyncio.wait(self._pollers)
         finally:
             for poller in self._pollers:
                 poller.cancel()
@@ -271,16 +276,42 @@ class _ActivityWorker:
             )
         return request
 
+    async def _until_stopped(self, work: Awaitable[_T]) -> tuple[bool, _T | None]:
+        """Run `work` until it ends or the worker stops: (whether it ended, its result).
+
+        On stop the work is cancelled (a poll RPC gets a gRPC CANCEL), unless it
+        already finished: then its result still counts, so no polled task is dropped.
+        """
+        assert self._stop_event is not None
+        task = asyncio.ensure_future(work)
+        stop = asyncio.create_task(self._stop_event.wait())
+        try:
+            await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait([task])
+        if task.cancelled():
+            return False, None
+        return True, task.result()
+
     async def _poll_loop(self) -> None:
         backoff = 0.1
         while not self._shutting_down:
-            await self._slots.acquire()
+            acquired, _ = await self._until_stopped(self._slots.acquire())
+            if not acquired:
+                return
             handed_over = False
             try:
+                if self._shutting_down:
+                    return
                 await self._rate_limiter.wait()
                 try:
-                    task = await self._service.poll_activity_task_queue(
-                        self._poll_request(), timeout=_POLL_TIMEOUT
+                    polled, task = await self._until_stopped(
+                        self._service.poll_activity_task_queue(
+                            self._poll_request(), timeout=_POLL_TIMEOUT
+                        )
                     )
                 except RPCError as err:
                     if err.status not in _RETRYABLE_POLL_CODES:
@@ -291,6 +322,8 @@ class _ActivityWorker:
                     backoff = min(backoff * 1.7, 10.0)
                     continue
                 backoff = 0.1
+                if not polled or task is None:
+                    return
                 if not task.task_token:
                     continue  # the server's long poll expired empty
                 handed_over = True

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, ShutdownWorkerRequest
@@ -408,6 +408,12 @@ class Worker:
         if self._started:
             raise RuntimeError("Already started")
         self._started = True
+        unregister_eager_start: Callable[[], None] | None = None
+        if self._workflow_worker is not None:
+            # Eager workflow start hands this worker the first task of a started workflow.
+            unregister_eager_start = self.client._register_eager_workflow_starter(
+                self.task_queue, self._workflow_worker
+            )
 
         tasks: dict[str, asyncio.Task[Any]] = {}
         if self._activity_worker is not None:
@@ -440,6 +446,8 @@ class Worker:
             "Beginning worker shutdown, will wait %s before cancelling activities",
             self._config["graceful_shutdown_timeout"],
         )
+        if unregister_eager_start is not None:
+            unregister_eager_start()
         if self._activity_worker is not None:
             self._activity_worker.initiate_shutdown()
         if self._workflow_worker is not None:
@@ -473,7 +481,7 @@ class Worker:
     async def _shutdown_worker_rpc(self) -> None:
         sticky = ""
         if self._workflow_worker is not None:
-            sticky = cast(str, getattr(self._workflow_worker, "sticky_task_queue", "") or "")
+            sticky = self._workflow_worker.sticky_task_queue
         types = []
         if self._workflow_worker is not None:
             types.append(TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)

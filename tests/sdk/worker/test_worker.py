@@ -15,7 +15,7 @@ import temporalio.worker
 from temporalio.api.enums.v1 import TaskQueueType
 
 import perdure.worker
-from perdure import activity
+from perdure import activity, workflow
 from perdure.service import RPCError, RPCStatusCode
 from perdure.worker import Worker
 from tests.sdk.worker import activities as acts
@@ -309,3 +309,60 @@ async def test_worker_unknown_namespace_against_server(any_server: ServerProcess
     worker = Worker(client, task_queue="tq", activities=[uses_client])
     with pytest.raises(RuntimeError, match="Worker validation failed: Namespace no-such-ns"):
         await worker.run()
+
+
+# --------------------------------------------------------------------------- workflows too
+
+
+@activity.defn
+async def shout(name: str) -> str:
+    return f"{name.upper()}!"
+
+
+@activity.defn
+def whisper(name: str) -> str:
+    return f"({name.lower()}, {activity.info().is_local})"
+
+
+@workflow.defn
+class Pipeline:
+    @workflow.run
+    async def run(self, name: str) -> list[str]:
+        timeout = timedelta(seconds=20)
+        return [
+            await workflow.execute_activity(shout, name, start_to_close_timeout=timeout),
+            await workflow.execute_activity(whisper, name, start_to_close_timeout=timeout),
+            await workflow.execute_local_activity(whisper, name, start_to_close_timeout=timeout),
+        ]
+
+
+async def test_worker_runs_workflows_and_activities(
+    any_server: ServerProcess, task_queue: str
+) -> None:
+    from perdure.client import Client
+
+    client = await Client.connect(any_server.target)
+    with concurrent.futures.ThreadPoolExecutor(4) as executor:
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[Pipeline],
+            activities=[shout, whisper],
+            activity_executor=executor,
+        )
+        assert worker._activity_worker is not None
+        eager: list[str] = []
+        handle_eager = worker._activity_worker.handle_eager_task
+
+        def spy(task: Any) -> None:
+            eager.append(task.activity_type.name)
+            handle_eager(task)
+
+        worker._activity_worker.handle_eager_task = spy  # type: ignore[method-assign]
+        async with worker:
+            result = await client.execute_workflow(
+                Pipeline.run, "Ada", id=f"wf-{uuid.uuid4().hex[:12]}", task_queue=task_queue
+            )
+    assert result == ["ADA!", "(ada, False)", "(ada, True)"]
+    # Both remote activities were requested eagerly and the server handed them over.
+    assert eager == ["shout", "whisper"]
