@@ -1,8 +1,9 @@
 """Workers that run workflows and activities (mirrors ``temporalio.worker``).
 
-:py:class:`Worker` polls one task queue; interceptors hook into activity execution
-and workflow calls; :py:class:`SharedStateManager` lets sync activities run in a
-process pool.
+:py:class:`Worker` polls one task queue; :py:class:`Replayer` replays recorded
+histories to check workflow code for non-determinism; interceptors hook into activity
+execution and workflow calls; :py:class:`SharedStateManager` lets sync activities run
+in a process pool.
 """
 
 from perdure.worker._activity_sync import SharedHeartbeatSender, SharedStateManager
@@ -24,6 +25,12 @@ from perdure.worker._interceptor import (
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
+)
+from perdure.worker._replayer import (
+    Replayer,
+    ReplayerConfig,
+    WorkflowReplayResult,
+    WorkflowReplayResults,
 )
 from perdure.worker._worker import (
     PollerBehavior,
@@ -49,6 +56,8 @@ __all__ = [
     "PollerBehavior",
     "PollerBehaviorAutoscaling",
     "PollerBehaviorSimpleMaximum",
+    "Replayer",
+    "ReplayerConfig",
     "SandboxedWorkflowRunner",
     "SharedHeartbeatSender",
     "SharedStateManager",
@@ -63,5 +72,7 @@ __all__ = [
     "WorkflowInboundInterceptor",
     "WorkflowInterceptorClassInput",
     "WorkflowOutboundInterceptor",
+    "WorkflowReplayResult",
+    "WorkflowReplayResults",
     "WorkflowRunner",
 ]
