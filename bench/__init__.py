@@ -1,0 +1,1 @@
+"""Benchmarks of Perdure against the real Temporal server, run on demand (never by pytest)."""
