@@ -402,6 +402,9 @@ async def test_continue_as_new_links_runs_and_keeps_settings(
     )
     assert second.continued_execution_run_id == handle.first_execution_run_id
     assert second.first_execution_run_id == handle.first_execution_run_id
+    assert second.initiator == ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_WORKFLOW
+    can = first_close.workflow_execution_continued_as_new_event_attributes
+    assert can.initiator == ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_UNSPECIFIED, "as sent"
     assert second.first_workflow_task_backoff.ToMilliseconds() == 1000
     assert second.retry_policy.maximum_attempts == 3, "retry policy inherited"
     desc = await official_client.get_workflow_handle(handle.id).describe()

@@ -19,6 +19,7 @@ from temporalio.api.enums.v1 import command_type_pb2 as ct
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
+from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
@@ -476,6 +477,8 @@ def _continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
         except ServiceError as err:
             raise BadCommand(bad, err.message) from err
     new_run_id = ctx.new_id()
+    # The SDKs leave it unset; Temporal starts the new run with the workflow as initiator.
+    initiator = a.initiator or wf_enums.CONTINUE_AS_NEW_INITIATOR_WORKFLOW
     attrs = history_pb2.WorkflowExecutionContinuedAsNewEventAttributes(
         new_execution_run_id=new_run_id,
         workflow_run_timeout=duration(run_timeout),
@@ -527,7 +530,7 @@ def _continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
         user_metadata=st.user_metadata,
         priority=st.priority,
         first_workflow_task_backoff=backoff,
-        initiator=a.initiator,
+        initiator=initiator,
         continued_execution_run_id=st.run_id,
         continued_failure=a.failure if a.HasField("failure") else None,
         last_completion_result=(

@@ -124,10 +124,15 @@ def _parse(expression: str) -> CronSchedule:
         days_of_month=_parse_field(dom, 1, 31, None),
         months=_parse_field(month, 1, 12, _MONTHS),
         days_of_week=_parse_field(dow, 0, 6, _DAYS),
-        dom_restricted=dom not in ("*", "?"),
-        dow_restricted=dow not in ("*", "?"),
+        dom_restricted=not _starred(dom),
+        dow_restricted=not _starred(dow),
         zone=zone,
     )
+
+
+def _starred(text: str) -> bool:
+    """A field with a `*` or `?` part (`*/2` too): then the day fields combine with AND."""
+    return any(part.split("/", 1)[0] in ("*", "?") for part in text.split(","))
 
 
 def _day_matches(s: CronSchedule, day: dt.datetime) -> bool:
@@ -159,15 +164,26 @@ def next_time(s: CronSchedule, after: dt.datetime) -> dt.datetime | None:
     return None
 
 
-def next_cron_delay(expression: str, now: int, start_time: int) -> int | None:
-    """Nanoseconds from `now` until the next run of the schedule (None: never)."""
+def next_cron_delay(expression: str, now: int, execution_time: int) -> int | None:
+    """Nanoseconds from `now` until the next run of the schedule (None: never).
+
+    As Temporal computes it: the first schedule time after the run's execution time (its
+    start plus any backoff) that is not before `now`. `@every` intervals are whole seconds
+    (at least one) counted from the execution time cut to the whole second.
+    """
     s = parse_cron(expression)
     if s.every:
-        base = min(start_time, now)
-        elapsed = now - base
-        return s.every - (elapsed % s.every) if elapsed % s.every else s.every
-    after = dt.datetime.fromtimestamp(now / _NANOS, dt.UTC)
-    nxt = next_time(s, after)
-    if nxt is None:
+        every = max(s.every - s.every % _NANOS, _NANOS)  # whole seconds, at least one
+        nxt = execution_time - execution_time % _NANOS + every
+        if nxt < now:
+            nxt += -(-(now - nxt) // every) * every
+        return nxt - now
+    # Strictly after the execution time, and not before now.
+    after_ns = max(execution_time, now - 1)
+    after = dt.datetime.fromtimestamp(after_ns // _NANOS, dt.UTC) + dt.timedelta(
+        microseconds=(after_ns % _NANOS) // 1000
+    )
+    nxt_time = next_time(s, after)
+    if nxt_time is None:
         return None
-    return max(int(nxt.timestamp() * _NANOS) - now, 0)
+    return max(int(nxt_time.timestamp()) * _NANOS - now, 0)

@@ -323,7 +323,7 @@ def retry_or_cron(
                 retry_state,
             )
     if st.cron_schedule:
-        delay = next_cron_delay(st.cron_schedule, ex.now, st.start_time)
+        delay = next_cron_delay(st.cron_schedule, ex.now, st.execution_time)
         if delay is not None and (
             not st.execution_expiration_time or ex.now + delay < st.execution_expiration_time
         ):
