@@ -70,6 +70,9 @@ def add_commands(commands: Any) -> None:
         help="custom search attribute to register at start",
     )
     dev.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    # For tests only, hence hidden: accept namespace retention periods shorter than
+    # Temporal's 1 hour minimum (seconds), so that retention can be seen deleting runs.
+    dev.add_argument("--min-retention", type=float, default=3600.0, help=argparse.SUPPRESS)
     dev.add_argument("--headless", action="store_true", help="accepted for temporal compatibility")
     dev.set_defaults(run=run_start_dev)
 
@@ -97,6 +100,7 @@ def run_start_dev(args: argparse.Namespace) -> int:
         db=db,
         namespaces=tuple(args.namespace),
         search_attributes=dict(args.search_attribute),
+        min_retention_seconds=args.min_retention,
     )
 
     async def serve() -> None:

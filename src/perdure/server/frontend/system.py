@@ -79,6 +79,8 @@ class SystemRpcs(FrontendContext):
         )
 
     cluster_id: str = "perdure"
+    min_retention_seconds: float = MIN_RETENTION_SECONDS
+    """Shortest namespace retention accepted (Temporal's is 1 hour; tests lower it)."""
 
     # ------------------------------------------------------------------ namespaces
 
@@ -113,7 +115,7 @@ class SystemRpcs(FrontendContext):
         if len(request.namespace) > 1000:
             raise InvalidArgument("Namespace length exceeds limit.")
         retention = request.workflow_execution_retention_period.seconds
-        if retention and retention < MIN_RETENTION_SECONDS:
+        if retention and retention < self.min_retention_seconds:
             raise InvalidArgument("WorkflowExecutionRetentionTTL should be at least 1 hour.")
         ns = new_namespace(
             request.namespace,
@@ -147,7 +149,7 @@ class SystemRpcs(FrontendContext):
             if request.HasField("config"):
                 cfg = request.config
                 if cfg.HasField("workflow_execution_retention_ttl"):
-                    if cfg.workflow_execution_retention_ttl.seconds < MIN_RETENTION_SECONDS:
+                    if cfg.workflow_execution_retention_ttl.seconds < self.min_retention_seconds:
                         raise InvalidArgument(
                             "WorkflowExecutionRetentionTTL should be at least 1 hour."
                         )

@@ -23,7 +23,7 @@ from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
 from perdure.server.clock import Clock
-from perdure.server.engine import codec
+from perdure.server.engine import codec, retention
 from perdure.server.engine.describe import visibility_row
 from perdure.server.engine.execution import Execution, HistoryEvent
 from perdure.server.engine.state import ExecutionState
@@ -290,6 +290,8 @@ class HistoryService:
         current: CurrentWrite | None = None
         for ex, version in runs:
             st, out = ex.state, ex.out
+            if out.closed:
+                retention.schedule_deletion(ex, ns.retention_nanos)
             st.state_transition_count += 1
             batch = None
             if out.events:

@@ -9,6 +9,7 @@ from perdure.server.engine import activities, commands, runs, workflow_task
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
 from perdure.server.errors import NamespaceNotFound, NotFound
+from perdure.server.history.deletion import expire
 from perdure.server.history.outbox import OUTBOX_KINDS, Outbox
 from perdure.server.history.service import HistoryService
 from perdure.server.namespaces import NamespaceRegistry
@@ -82,6 +83,9 @@ class TimerDispatcher:
                 await self._outbox.fire(row, ref)
                 return
             ns = await self._namespaces.get_by_id(row.namespace_id)
+            if ref.kind == TimerKind.DELETE_EXECUTION:
+                await expire(self._history, ns, row.workflow_id, row.run_id, ref)
+                return
             await self._history.update(
                 ns, row.workflow_id, row.run_id, action_for(ref, self._history)
             )
