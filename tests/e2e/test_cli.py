@@ -351,6 +351,27 @@ async def test_list_and_count(any_server: ServerProcess) -> None:
         await cli(any_server, "workflow", "terminate", "-w", wid)
 
 
+async def test_delete(any_server: ServerProcess) -> None:
+    """`workflow delete` on a running workflow terminates and removes it (at once on both)."""
+    wid = _wid()
+    await cli(
+        any_server, "workflow", "start", "--type", "CliDoomed", "--task-queue",
+        f"tq-{wid}", "--workflow-id", wid,
+    )  # fmt: skip
+    out = (await cli(any_server, "workflow", "delete", "-w", wid, "--yes")).out
+    assert "Delete workflow succeeded" in out
+
+    async def gone() -> None:
+        described = await cli(any_server, "workflow", "describe", "-w", wid, check=False)
+        assert described.rc != 0
+        assert "workflow not found" in described.err
+
+    await eventually(gone)
+    again = await cli(any_server, "workflow", "delete", "-w", wid, "--yes", check=False)
+    assert again.rc != 0
+    assert "not found" in again.err
+
+
 # --------------------------------------------------------------------------- queries, updates
 
 
