@@ -193,6 +193,12 @@ class TaskRow:
     """Schedule-to-start deadline; a backlog reader may drop the row after it."""
     data: bytes = b""
     seq: int = 0
+    lease_owner: str = ""
+    """The server process that dispatches this task (a shared database, see shared.py):
+    set when the committing process hands the task straight to one of its own pollers,
+    so that no other process offers it too. "" for a task any process may claim."""
+    lease_until: Nanos | None = None
+    """When the lease lapses (wall-clock nanoseconds): a dead owner's tasks come back."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,15 @@ class Step(NamedTuple):
             raise self.error(self.message)
 
 
-def plan_commit(s: Statements, c: Commit) -> list[Step]:
+class TimerLease(NamedTuple):
+    """New timers belong to `owner` (the committing process) until grace after they are
+    due; then any process may take them (see store/shared.py)."""
+
+    owner: str
+    grace: int
+
+
+def plan_commit(s: Statements, c: Commit, timer_lease: TimerLease | None = None) -> list[Step]:
     """The steps of one `Commit`, ordered so that the conditions fail as early as they can.
 
     Execution rows come first: on PostgreSQL their row locks make concurrent writers of
@@ -145,7 +153,9 @@ def plan_commit(s: Statements, c: Commit) -> list[Step]:
     if c.tasks_added:
         steps.append(Step(s.task_upsert, [task_params(t) for t in c.tasks_added]))
     if c.timers_added:
-        steps.append(Step(s.timer_upsert, [timer_params(t) for t in c.timers_added]))
+        steps.append(
+            Step(s.timer_upsert, [timer_params(t, timer_lease) for t in c.timers_added])
+        )
     if c.visibility:
         steps.append(Step(s.vis_upsert, [visibility_params(v) for v in c.visibility]))
     return steps
@@ -207,11 +217,14 @@ def task_params(t: TaskRow) -> Params:
         t.created_time,
         t.expiry_time,
         t.data,
+        t.lease_owner or None,
+        t.lease_until if t.lease_owner else None,
     )
 
 
-def timer_params(t: TimerRow) -> Params:
-    return (t.key, t.namespace_id, t.workflow_id, t.run_id, t.fire_time, t.data)
+def timer_params(t: TimerRow, lease: TimerLease | None = None) -> Params:
+    owner, until = (lease.owner, t.fire_time + lease.grace) if lease else (None, None)
+    return (t.key, t.namespace_id, t.workflow_id, t.run_id, t.fire_time, t.data, owner, until)
 
 
 def visibility_params(v: VisibilityRow) -> Params:

@@ -7,15 +7,18 @@ the fsyncs of concurrent transactions. Row locks taken by the conditional UPDATE
 statements make concurrent writers of one execution or one task wait for each other,
 and the loser's condition then fails cleanly.
 
-Multi-process work (claiming backlog with FOR UPDATE SKIP LOCKED, timer leases,
-LISTEN/NOTIFY wake-ups) builds on this module later; nothing here assumes one process.
+Several server processes may share the database (store/shared.py): backlog rows and
+timers are claimed with FOR UPDATE SKIP LOCKED under leases, each commit NOTIFYs what
+it changed in its own transaction (delivered only if it commits), and a dedicated
+connection LISTENs (pg_listen.py).
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -23,37 +26,108 @@ import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 
+from perdure.server.store import plans, rows
 from perdure.server.store.base import (
     AlreadyExists,
+    Commit,
     ConditionFailed,
+    ExecutionKey,
+    ExecutionSnapshot,
+    Nanos,
     SqlValue,
     StoreError,
     TaskAlreadyClaimed,
+    TaskKind,
+    TaskRow,
+    TimerRow,
     Unavailable,
 )
 from perdure.server.store.dialect import POSTGRES
+from perdure.server.store.pg_listen import Listener
 from perdure.server.store.plans import Step
 from perdure.server.store.rows import Row
 from perdure.server.store.schema import SCHEMA_VERSION, SCHEMA_VERSION_DDL, pending_migrations
+from perdure.server.store.shared import (
+    TASK_LEASE,
+    TIMER_GRACE,
+    AnswerNotice,
+    ExecutionNotice,
+    Notice,
+    QueryNotice,
+    QueryTaskRow,
+    TaskNotice,
+    encode_notice,
+)
 from perdure.server.store.sqlstore import SqlStore
+from perdure.server.store.statements import TASK_COLUMNS, TIMER_COLUMNS
 
 _MIGRATION_LOCK = 0x70657264  # "perd": serializes migrations across processes
 
 
-class PostgresStore(SqlStore):
-    """Open with `await PostgresStore.open("postgresql://user@host/db")`; `close()` when done."""
+_TASKS = ", ".join(TASK_COLUMNS)
+_TIMERS = ", ".join(TIMER_COLUMNS)
+_NOTIFY = "SELECT pg_notify('perdure', %s)"
+_CLAIM_TASKS = (
+    f"UPDATE tasks SET lease_owner = %s, lease_until = %s WHERE seq IN (SELECT seq FROM tasks"
+    " WHERE namespace_id = %s AND task_queue = %s AND kind = %s"
+    " AND (lease_until IS NULL OR lease_until < %s)"
+    f" ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING seq, {_TASKS}"
+)
+_RELEASE_TASK = (
+    "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE key = %s AND lease_owner = %s"
+    " RETURNING namespace_id, task_queue, kind"
+)
+_CLAIM_TIMERS = (
+    "UPDATE timers SET lease_owner = %s, lease_until = GREATEST(fire_time, %s) + %s"
+    " WHERE key IN (SELECT key FROM timers WHERE fire_time <= %s"
+    " AND (lease_owner = %s OR lease_until IS NULL OR lease_until < %s)"
+    f" ORDER BY fire_time, key LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING {_TIMERS}"
+)
+_REFRESH = (
+    "SELECT CASE WHEN version = %s THEN NULL ELSE state END, version FROM executions"
+    " WHERE namespace_id = %s AND workflow_id = %s AND run_id = %s"
+)
+_QUERY_COLUMNS = "id, namespace_id, task_queue, workflow_id, run_id, query, origin, created_time"
+_PUT_QUERY = f"INSERT INTO query_tasks ({_QUERY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+_CLAIM_QUERY = (
+    "UPDATE query_tasks SET lease_owner = %s WHERE id = (SELECT id FROM query_tasks"
+    " WHERE namespace_id = %s AND task_queue = %s AND lease_owner IS NULL"
+    f" ORDER BY created_time LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {_QUERY_COLUMNS}"
+)
 
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
+
+def _now() -> Nanos:
+    return time.time_ns()
+
+
+class PostgresStore(SqlStore):
+    """Open with `await PostgresStore.open("postgresql://user@host/db")`; `close()` when done.
+
+    A `SharedStore` (store/shared.py): `owner` names this process in leases and notices.
+    """
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], url: str) -> None:
         super().__init__(POSTGRES)
         self._pool = pool
+        self._url = url
+        self.owner = uuid.uuid4().hex
+        self._timer_lease = plans.TimerLease(self.owner, TIMER_GRACE)
+        self._listener: Listener | None = None
         self.transactions = 0
         """Write transactions committed so far (one per write: no batching here)."""
 
     @classmethod
     async def open(
-        cls, url: str, *, min_size: int = 2, max_size: int = 16, timeout: float = 10.0
+        cls,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 16,
+        timeout: float = 10.0,
+        migrate: bool = True,
     ) -> PostgresStore:
-        """Connect, and create or migrate the schema as needed."""
+        """Connect, and create or migrate the schema (or, with `migrate=False`, insist
+        that it is current)."""
         pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
             url,
             min_size=min_size,
@@ -66,17 +140,151 @@ class PostgresStore(SqlStore):
         try:
             await pool.open(wait=True, timeout=timeout)
             async with pool.connection() as conn:
-                await migrate(conn)
+                await migrate_schema(conn, apply=migrate)
         except psycopg_pool.PoolTimeout as e:
             await pool.close()
             raise Unavailable(f"cannot connect to PostgreSQL: {e}") from e
         except BaseException:
             await pool.close()
             raise
-        return cls(pool)
+        return cls(pool, url)
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         await self._pool.close()
+
+    # ------------------------------------------------------------------ commits
+
+    async def commit(self, commit: Commit) -> None:
+        steps = plans.plan_commit(self.sql, commit, self._timer_lease)
+        notices: list[Notice] = [
+            ExecutionNotice(self.owner, w.key.namespace_id, w.key.run_id, w.new_version)
+            for w in commit.executions
+        ]
+        notices.extend(
+            TaskNotice(t.namespace_id, t.task_queue, t.kind)
+            for t in commit.tasks_added
+            if not t.lease_owner
+        )
+        payloads = list(dict.fromkeys(encode_notice(n) for n in notices))
+        steps.append(Step(_NOTIFY, [(p,) for p in payloads]))
+        await self._write(steps)
+
+    async def refresh_execution(
+        self, key: ExecutionKey, known_version: int
+    ) -> ExecutionSnapshot | None:
+        found = await self._fetch(
+            _REFRESH, (known_version, key.namespace_id, key.workflow_id, key.run_id)
+        )
+        if not found:
+            return None
+        state, version = found[0]
+        return ExecutionSnapshot(key, b"" if state is None else bytes(state), version)
+
+    # ------------------------------------------------------------------ leases
+
+    async def claim_tasks(
+        self, namespace_id: str, task_queue: str, kind: TaskKind, limit: int
+    ) -> list[TaskRow]:
+        now = _now()
+        found = await self._fetch(
+            _CLAIM_TASKS,
+            (self.owner, now + TASK_LEASE, namespace_id, task_queue, int(kind), now, limit),
+        )
+        return sorted((rows.task(r) for r in found), key=lambda t: t.seq)
+
+    async def release_tasks(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                notices: set[str] = set()
+                for key in keys:
+                    cur = await conn.execute(_RELEASE_TASK, (key, self.owner))
+                    for ns, queue, kind in await cur.fetchall():
+                        notices.add(encode_notice(TaskNotice(ns, queue, TaskKind(kind))))
+                for payload in notices:
+                    await conn.execute(_NOTIFY, (payload,))
+        except psycopg.Error as e:
+            raise map_error(e) from e
+
+    async def claim_timers(self, until: Nanos, limit: int) -> list[TimerRow]:
+        now = _now()
+        found = await self._fetch(
+            _CLAIM_TIMERS, (self.owner, now, TIMER_GRACE, until, self.owner, now, limit)
+        )
+        return sorted((rows.timer(r) for r in found), key=lambda t: (t.fire_time, t.key))
+
+    async def release_leases(self) -> None:
+        await self._write(
+            [
+                Step(
+                    "UPDATE tasks SET lease_owner = NULL, lease_until = NULL"
+                    " WHERE lease_owner = %s",
+                    [(self.owner,)],
+                ),
+                Step(
+                    "UPDATE timers SET lease_owner = NULL, lease_until = NULL"
+                    " WHERE lease_owner = %s",
+                    [(self.owner,)],
+                ),
+                Step(
+                    "UPDATE query_tasks SET lease_owner = NULL"
+                    " WHERE lease_owner = %s AND answer IS NULL",
+                    [(self.owner,)],
+                ),
+            ]
+        )
+
+    # ------------------------------------------------------------------ query tasks
+
+    async def put_query(self, row: QueryTaskRow) -> None:
+        r = row
+        params = (r.id, r.namespace_id, r.task_queue, r.workflow_id, r.run_id, r.query)
+        notice = encode_notice(QueryNotice(r.namespace_id, r.task_queue))
+        await self._write(
+            [
+                Step(_PUT_QUERY, [(*params, r.origin, r.created_time)]),
+                Step(_NOTIFY, [(notice,)]),
+            ]
+        )
+
+    async def claim_query(self, namespace_id: str, task_queue: str) -> QueryTaskRow | None:
+        found = await self._fetch(_CLAIM_QUERY, (self.owner, namespace_id, task_queue))
+        if not found:
+            return None
+        r = found[0]
+        return QueryTaskRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7])
+
+    async def answer_query(self, query_id: str, origin: str, answer: bytes) -> None:
+        await self._write(
+            [
+                Step("UPDATE query_tasks SET answer = %s WHERE id = %s", [(answer, query_id)]),
+                Step(_NOTIFY, [(encode_notice(AnswerNotice(origin, query_id)),)]),
+            ]
+        )
+
+    async def take_answer(self, query_id: str) -> bytes | None:
+        found = await self._fetch(
+            "DELETE FROM query_tasks WHERE id = %s AND answer IS NOT NULL RETURNING answer",
+            (query_id,),
+        )
+        return bytes(found[0][0]) if found else None
+
+    async def drop_query(self, query_id: str) -> bool:
+        found = await self._fetch(
+            "DELETE FROM query_tasks WHERE id = %s AND lease_owner IS NULL RETURNING 1",
+            (query_id,),
+        )
+        return bool(found)
+
+    # ------------------------------------------------------------------ notices
+
+    def listen(self, on_notice: Callable[[Notice], None], on_resync: Callable[[], None]) -> None:
+        if self._listener is not None:
+            raise StoreError("this store already has a listener")
+        self._listener = Listener(self._url, on_notice, on_resync)
 
     async def _fetch(self, sql: str, params: Sequence[SqlValue]) -> list[Row]:
         try:
@@ -150,9 +358,12 @@ def map_error(e: psycopg.Error) -> StoreError:
     return StoreError(f"postgresql: {e}")
 
 
-async def migrate(conn: psycopg.AsyncConnection[Any]) -> int:
+async def migrate_schema(conn: psycopg.AsyncConnection[Any], *, apply: bool = True) -> int:
     """Bring the database up to SCHEMA_VERSION; each migration in its own transaction,
-    under an advisory lock so that processes starting together migrate once."""
+    under an advisory lock so that processes starting together migrate once.
+
+    With `apply=False`, only check: a database behind this version is refused (an empty
+    one is still given the schema)."""
     while True:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
@@ -168,6 +379,11 @@ async def migrate(conn: psycopg.AsyncConnection[Any]) -> int:
             todo = pending_migrations(version)
             if not todo:
                 return version
+            if not apply and version > 0:
+                raise StoreError(
+                    f"database schema is at version {version}, this Perdure needs"
+                    f" {SCHEMA_VERSION}: run `perdure server migrate` (or start with --migrate)"
+                )
             m = todo[0]
             for statement in m.statements(POSTGRES):
                 await conn.execute(statement)

@@ -66,6 +66,8 @@ def task(row: Row) -> TaskRow:
         created_time=row[8],
         expiry_time=row[9],
         data=bytes(row[10]),
+        lease_owner=row[11] or "",
+        lease_until=row[12],
     )
 
 

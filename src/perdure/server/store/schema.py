@@ -237,6 +237,7 @@ TABLES = (
     "tasks",
     "timers",
     VISIBILITY_TABLE,
+    "query_tasks",
 )
 """Every data table (schema_version aside)."""
 
@@ -252,7 +253,39 @@ class Migration:
     statements: Callable[[Dialect], list[str]]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1),)
+_V2 = [
+    # Leases: which server process dispatches a task or fires a timer, and until when
+    # (several processes on one database; see store/shared.py).
+    "ALTER TABLE tasks ADD COLUMN lease_owner {TEXT}",
+    "ALTER TABLE tasks ADD COLUMN lease_until {INT}",
+    "ALTER TABLE timers ADD COLUMN lease_owner {TEXT}",
+    "ALTER TABLE timers ADD COLUMN lease_until {INT}",
+    # Queries in flight between processes: asked on one, answered by a worker polling
+    # another. Rows live for the few seconds a query takes.
+    """CREATE TABLE query_tasks (
+    id {TEXT} NOT NULL PRIMARY KEY,
+    namespace_id {TEXT} NOT NULL,
+    task_queue {TEXT} NOT NULL,
+    workflow_id {TEXT} NOT NULL,
+    run_id {TEXT} NOT NULL,
+    query {BLOB} NOT NULL,
+    origin {TEXT} NOT NULL,
+    created_time {INT} NOT NULL,
+    lease_owner {TEXT},
+    answer {BLOB}
+)""",
+    "CREATE INDEX query_tasks_by_queue ON query_tasks (namespace_id, task_queue, created_time)",
+]
+
+
+def _v2(d: Dialect) -> list[str]:
+    return [d.render(s) for s in _V2]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _v1),
+    Migration(2, "leases for tasks and timers; query tasks between processes", _v2),
+)
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

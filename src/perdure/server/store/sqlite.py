@@ -70,16 +70,18 @@ class SQLiteStore(SqlStore):
         readers: int = 4,
         busy_timeout_ms: int = 10_000,
         durable: bool = True,
+        migrate: bool = True,
     ) -> SQLiteStore:
         """Open (creating and migrating as needed) the database at `path`, or ":memory:".
 
         `durable=False` turns fsync off (`synchronous=OFF`): faster, and a power loss may
-        lose acknowledged commits. ":memory:" is never durable.
+        lose acknowledged commits. ":memory:" is never durable. `migrate=False` refuses a
+        database whose schema is behind instead of migrating it.
         """
         file, temp_dir = await asyncio.to_thread(_locate, os.fspath(path))
         connect = _Connector(file, busy_timeout_ms, durable and temp_dir is None)
         try:
-            conn = await asyncio.to_thread(_open_writer, connect)
+            conn = await asyncio.to_thread(_open_writer, connect, migrate)
         except BaseException:
             if temp_dir:
                 shutil.rmtree(temp_dir, ignore_errors=True)
@@ -197,14 +199,14 @@ def _sweep_orphans(base: str) -> None:
             pass  # alive, or not ours to judge
 
 
-def _open_writer(connect: _Connector) -> sqlite3.Connection:
+def _open_writer(connect: _Connector, apply: bool = True) -> sqlite3.Connection:
     conn = connect(reader=False)
     try:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchall()[0][0]
         if str(mode).lower() != "wal":
             raise StoreError(f"SQLite database {connect.file} cannot use WAL (mode {mode})")
         conn.execute(f"PRAGMA synchronous = {'FULL' if connect.durable else 'OFF'}")
-        migrate(conn)
+        migrate(conn, apply=apply)
     except sqlite3.Error as e:
         conn.close()
         raise map_error(e) from e
@@ -214,8 +216,11 @@ def _open_writer(connect: _Connector) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database up to SCHEMA_VERSION; each migration in its own transaction."""
+def migrate(conn: sqlite3.Connection, *, apply: bool = True) -> int:
+    """Bring the database up to SCHEMA_VERSION; each migration in its own transaction.
+
+    With `apply=False`, only check: a database behind this version is refused (a new,
+    empty file is created at the current version either way)."""
     conn.execute(SQLITE.render(SCHEMA_VERSION_DDL))
     while True:
         conn.execute("BEGIN IMMEDIATE")
@@ -231,6 +236,11 @@ def migrate(conn: sqlite3.Connection) -> int:
             if not todo:
                 conn.execute("COMMIT")
                 return version
+            if not apply and version > 0:
+                raise StoreError(
+                    f"database schema is at version {version}, this Perdure needs"
+                    f" {SCHEMA_VERSION}: run `perdure server migrate` (or start with --migrate)"
+                )
             m = todo[0]
             for statement in m.statements(SQLITE):
                 conn.execute(statement)

@@ -25,8 +25,19 @@ TASK_COLUMNS = (
     "created_time",
     "expiry_time",
     "data",
+    "lease_owner",
+    "lease_until",
 )
-TIMER_COLUMNS = ("key", "namespace_id", "workflow_id", "run_id", "fire_time", "data")
+TIMER_COLUMNS = (
+    "key",
+    "namespace_id",
+    "workflow_id",
+    "run_id",
+    "fire_time",
+    "data",
+    "lease_owner",
+    "lease_until",
+)
 NAMESPACE_COLUMNS = "id, name, info, config, version"
 CURRENT_COLUMNS = (
     "namespace_id, workflow_id, run_id, status, start_request_id, start_time, close_time"
