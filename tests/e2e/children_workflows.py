@@ -117,7 +117,7 @@ class LeavesChild:
         self.done = False
 
     @workflow.run
-    async def run(self, child_id: str, policy: str) -> str:
+    async def run(self, child_id: str, policy: str, then: str = "complete") -> str:
         handle = await workflow.start_child_workflow(
             Forever.run,
             id=child_id,
@@ -125,6 +125,8 @@ class LeavesChild:
         )
         await handle.signal(Forever.add, "from-parent")
         await workflow.wait_condition(lambda: self.done)
+        if then == "continue":
+            workflow.continue_as_new("next", workflow=Echo.run)
         return handle.first_execution_run_id or ""
 
     @workflow.signal

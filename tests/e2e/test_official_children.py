@@ -201,11 +201,12 @@ async def test_parent_cancels_its_child(
 
 
 @pytest.mark.parametrize(
-    ("policy", "status"),
+    ("policy", "then", "status"),
     [
-        ("TERMINATE", WorkflowExecutionStatus.TERMINATED),
-        ("REQUEST_CANCEL", WorkflowExecutionStatus.CANCELED),
-        ("ABANDON", WorkflowExecutionStatus.RUNNING),
+        ("TERMINATE", "complete", WorkflowExecutionStatus.TERMINATED),
+        ("REQUEST_CANCEL", "complete", WorkflowExecutionStatus.CANCELED),
+        ("ABANDON", "complete", WorkflowExecutionStatus.RUNNING),
+        ("TERMINATE", "continue", WorkflowExecutionStatus.TERMINATED),
     ],
 )
 async def test_parent_close_policy(
@@ -213,11 +214,13 @@ async def test_parent_close_policy(
     worker: Worker,
     task_queue: str,
     policy: str,
+    then: str,
     status: WorkflowExecutionStatus,
 ) -> None:
+    """Applied when the parent closes in any way, continuing as new included."""
     parent_id, child_id = _id(), _id("child")
     handle = await official_client.start_workflow(
-        wf.LeavesChild.run, args=[child_id, policy], id=parent_id, task_queue=task_queue
+        wf.LeavesChild.run, args=[child_id, policy, then], id=parent_id, task_queue=task_queue
     )
     child = official_client.get_workflow_handle(child_id)
     # While both run: the parent lists its pending child, the child names its parent and root.
