@@ -153,9 +153,7 @@ def plan_commit(s: Statements, c: Commit, timer_lease: TimerLease | None = None)
     if c.tasks_added:
         steps.append(Step(s.task_upsert, [task_params(t) for t in c.tasks_added]))
     if c.timers_added:
-        steps.append(
-            Step(s.timer_upsert, [timer_params(t, timer_lease) for t in c.timers_added])
-        )
+        steps.append(Step(s.timer_upsert, [timer_params(t, timer_lease) for t in c.timers_added]))
     if c.visibility:
         steps.append(Step(s.vis_upsert, [visibility_params(v) for v in c.visibility]))
     return steps
