@@ -46,6 +46,9 @@ class ServerConfig:
     min_retention_seconds: float = 3600
     """Shortest namespace retention that Register/UpdateNamespace accept. Temporal's
     minimum is 1 hour; tests lower it (`start-dev --min-retention`) to see retention act."""
+    serve_grpc: bool = True
+    """Listen for gRPC on host:port; False leaves the engine to in-process callers
+    (embedded mode, perdure.service's "embedded://" transport)."""
 
 
 def build_visibility_row(st: ExecutionState, ns: Namespace) -> VisibilityRow:
@@ -88,15 +91,25 @@ class PerdureServer:
         self.history.timer_removal_listeners.append(self.timers.remove)
         self._grpc: grpc.aio.Server | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._extra_handlers: list[grpc.GenericRpcHandler] = []
         self.port = config.port
 
     @classmethod
-    async def start(cls, config: ServerConfig, clock: Clock | None = None) -> PerdureServer:
+    async def start(
+        cls,
+        config: ServerConfig,
+        clock: Clock | None = None,
+        *,
+        grpc_handlers: Sequence[grpc.GenericRpcHandler] = (),
+    ) -> PerdureServer:
+        """`grpc_handlers`: more services to serve beside the frontend (the test service)."""
         store = await open_store(config.db)
         server = cls(config, store, clock or RealClock())
+        server._extra_handlers = list(grpc_handlers)
         try:
             await server._prepare()
-            await server._serve()
+            if config.serve_grpc:
+                await server._serve()
         except BaseException:
             await store.close()
             raise
@@ -128,7 +141,9 @@ class PerdureServer:
                 ("grpc.http2.max_ping_strikes", 0),
             ]
         )
-        server.add_generic_rpc_handlers([*generic_handlers(self.frontend), health_handler()])
+        server.add_generic_rpc_handlers(
+            [*generic_handlers(self.frontend), health_handler(), *self._extra_handlers]
+        )
         self.port = server.add_insecure_port(f"{self.config.host}:{self.config.port}")
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
