@@ -49,7 +49,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
@@ -181,9 +181,9 @@ class WorkflowWorker:
         self._hooks = activity_hooks
         self._debug_mode = debug_mode
         self._polls = max(1, max_concurrent_workflow_task_polls)
-        self._slots = asyncio.Semaphore(max_concurrent_workflow_tasks)
+        self._slots = _Slots(max_concurrent_workflow_tasks)
         self._runs: OrderedDict[str, WorkflowRun] = OrderedDict()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, list[Any]] = {}  # run id -> [lock, tasks using it]
         self._handlers: set[asyncio.Task[None]] = set()
         self._pollers: list[asyncio.Task[None]] = []
         self._shutdown = asyncio.Event()
@@ -219,10 +219,9 @@ class WorkflowWorker:
 
     def try_reserve_eager_workflow_slot(self, task_queue: str) -> bool:
         """Reserve a slot for a workflow task returned by an eager start."""
-        if task_queue != self._task_queue or self._shutdown.is_set() or self._slots.locked():
+        if task_queue != self._task_queue or self._shutdown.is_set():
             return False
-        self._slots._value -= 1  # reserved without waiting: we just checked it is free
-        return True
+        return self._slots.try_acquire()
 
     def release_eager_workflow_slot(self) -> None:
         """The eager start returned no task: give the slot back."""
@@ -283,20 +282,23 @@ class WorkflowWorker:
 
     async def _handle(self, task: PollWorkflowTaskQueueResponse) -> None:
         run_id = task.workflow_execution.run_id
-        lock = self._locks.get(run_id)
-        if lock is None:
-            lock = self._locks[run_id] = asyncio.Lock()
+        entry = self._locks.get(run_id)
+        if entry is None:
+            entry = self._locks[run_id] = [asyncio.Lock(), 0]
+        entry[1] += 1  # tasks of one run are processed one at a time, in arrival order
         try:
-            async with lock:
+            async with entry[0]:
                 if task.HasField("query"):
                     await self._handle_legacy_query(task)
                 else:
                     await self._handle_workflow_task(task)
         except Exception:
             logger.exception("Failed handling workflow task of run %s", run_id)
+            self._evict(run_id, "unexpected error")
         finally:
             self._slots.release()
-            if not lock.locked() and run_id not in self._runs:
+            entry[1] -= 1
+            if entry[1] == 0:
                 self._locks.pop(run_id, None)
 
     async def _history_of(self, task: PollWorkflowTaskQueueResponse) -> list[HistoryEvent]:
@@ -652,6 +654,40 @@ class WorkflowWorker:
             await self._service.respond_query_task_completed(request, retry=True)
         except RPCError as err:
             logger.warning("Answering query of run %s failed: %s", run_id, err)
+
+
+class _Slots:
+    """Workflow task slots: pollers wait for one; eager starts take one only if free."""
+
+    def __init__(self, count: int) -> None:
+        self._free = max(1, count)
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_acquire(self) -> bool:
+        if self._free > 0:
+            self._free -= 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(granted)
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self.release()  # granted just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
 
 _WFT_STARTED = 6  # EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
