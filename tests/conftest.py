@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ServerProcess, start_perdure_server, start_temporal_server
+from tests.servers import (
+    ServerProcess,
+    start_perdure_server,
+    start_temporal_server,
+    perdure_test_backend,
+)
 
 # --------------------------------------------------------------------------- exit guard
 # temporalio 1.35 processes sometimes abort at interpreter exit after their work is done
@@ -49,9 +54,29 @@ def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def perdure_server(session_tmp: Path) -> Iterator[ServerProcess]:
-    """Perdure's server (`perdure server start-dev`) on a fresh SQLite file."""
-    server = start_perdure_server(session_tmp / "perdure")
+def perdure_db_url() -> Iterator[str | None]:
+    """With PERDURE_TEST_DB=postgresql, a fresh PostgreSQL database for the test run
+    (dropped at the end); None on the default SQLite."""
+    if perdure_test_backend() != "postgresql":
+        yield None
+        return
+    from tests.pg import create_database, drop_database, pg_unreachable
+
+    reason = pg_unreachable()
+    if reason:
+        raise RuntimeError(f"PERDURE_TEST_DB=postgresql: {reason}")
+    url = create_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def perdure_server(session_tmp: Path, perdure_db_url: str | None) -> Iterator[ServerProcess]:
+    """Perdure's server (`perdure server start-dev`) on a fresh SQLite file, or on a fresh
+    PostgreSQL database with PERDURE_TEST_DB=postgresql."""
+    server = start_perdure_server(session_tmp / "perdure", db_url=perdure_db_url)
     try:
         yield server
     finally:

@@ -32,6 +32,8 @@ class ServerProcess:
     log_path: Path
     db_path: Path | None = None
     args: list[str] = field(default_factory=list)
+    db_url: str | None = None
+    """The database URL when the server runs on PostgreSQL (else `db_path` is its file)."""
 
     @property
     def target(self) -> str:
@@ -75,21 +77,38 @@ def _wait_listening(server: ServerProcess, timeout: float) -> None:
     raise RuntimeError(f"{server.kind} server did not listen within {timeout}s:\n{server.log()}")
 
 
+def perdure_test_backend() -> str:
+    """Which database the session's Perdure server runs on: PERDURE_TEST_DB, "sqlite"
+    (the default) or "postgresql" (a fresh database per test run)."""
+    backend = os.environ.get("PERDURE_TEST_DB", "sqlite").lower()
+    if backend in ("postgres", "pg"):
+        backend = "postgresql"
+    if backend not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"PERDURE_TEST_DB must be sqlite or postgresql, not {backend!r}")
+    return backend
+
+
 def start_perdure_server(
     workdir: Path,
     *,
     port: int | None = None,
     db_path: Path | None = None,
+    db_url: str | None = None,
     extra_args: list[str] | None = None,
     timeout: float = 30.0,
 ) -> ServerProcess:
-    """`perdure server start-dev` on a SQLite file under `workdir` (kept for restarts)."""
+    """`perdure server start-dev` on a SQLite file under `workdir` (kept for restarts), or
+    on the database `db_url` names."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    db_path = db_path or workdir / "perdure.db"
+    if db_url:
+        where = ["--db", db_url]
+    else:
+        db_path = db_path or workdir / "perdure.db"
+        where = ["--db-filename", str(db_path)]
     args = [
         sys.executable, "-m", "perdure", "server", "start-dev",
-        "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db_path),
+        "--ip", "127.0.0.1", "--port", str(port), *where,
         "--log-level", os.environ.get("PERDURE_TEST_LOG_LEVEL", "warning"),
         *(extra_args or []),
     ]  # fmt: skip
@@ -97,7 +116,7 @@ def start_perdure_server(
     log = log_path.open("ab")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
-    server = ServerProcess("perdure", "127.0.0.1", port, proc, log_path, db_path, args)
+    server = ServerProcess("perdure", "127.0.0.1", port, proc, log_path, db_path, args, db_url)
     _wait_listening(server, timeout)
     return server
 

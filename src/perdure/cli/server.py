@@ -8,10 +8,14 @@ import logging
 import os
 import signal
 import sys
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.api.enums.v1 import common_pb2 as common_enums
+
+if TYPE_CHECKING:
+    from perdure.server.app import ServerConfig as ServerConfigType
 
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
 
@@ -52,16 +56,63 @@ def add_commands(commands: Any) -> None:
     )
     dev.add_argument("--ip", default="127.0.0.1", help="address to listen on")
     dev.add_argument("-p", "--port", type=int, default=7233, help="gRPC port (default 7233)")
-    dev.add_argument(
+    where = dev.add_mutually_exclusive_group()
+    where.add_argument(
         "-f",
         "--db-filename",
         default=None,
         help=f"SQLite file (default {default_db_path()}); ':memory:' keeps nothing",
     )
-    dev.add_argument(
+    where.add_argument(
+        "--db", default=None, metavar="URL", help="a database URL instead (postgresql://...)"
+    )
+    _add_common(dev)
+    # For tests only, hence hidden: accept namespace retention periods shorter than
+    # Temporal's 1 hour minimum (seconds), so that retention can be seen deleting runs.
+    dev.add_argument("--min-retention", type=float, default=3600.0, help=argparse.SUPPRESS)
+    dev.add_argument("--headless", action="store_true", help="accepted for temporal compatibility")
+    dev.set_defaults(run=run_start_dev)
+
+    prod = sub.add_parser(
+        "start",
+        help="run a server for production (PostgreSQL; any number of them on one database)",
+        description=(
+            "Run a Perdure server. Settings come from a TOML file (--config) and flags, flags"
+            " winning. Several servers on one PostgreSQL database share the work: any of"
+            " them serves any request. The database schema must be current: run"
+            " `perdure server migrate` first, or pass --migrate."
+        ),
+    )
+    prod.add_argument("-c", "--config", type=Path, help="TOML file with the settings below")
+    prod.add_argument("--db", metavar="URL", help="database URL (postgresql://...; env PERDURE_DB)")
+    prod.add_argument("--ip", "--host", dest="ip", help="address to listen on (default 0.0.0.0)")
+    prod.add_argument("-p", "--port", type=int, help="gRPC port (default 7233)")
+    prod.add_argument(
+        "--migrate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply pending schema migrations at start (default: refuse an old schema)",
+    )
+    _add_common(prod, defaults=False)
+    prod.set_defaults(run=run_start)
+
+    mig = sub.add_parser(
+        "migrate",
+        help="create or upgrade a database's schema",
+        description="Apply the schema migrations a database lacks, each in its transaction.",
+    )
+    mig.add_argument("--db", metavar="URL", help="database URL or SQLite path (env PERDURE_DB)")
+    mig.add_argument(
+        "--check", action="store_true", help="only report; exit 1 if migrations are pending"
+    )
+    mig.set_defaults(run=run_migrate)
+
+
+def _add_common(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    parser.add_argument(
         "-n", "--namespace", action="append", default=[], help="namespace to create at start"
     )
-    dev.add_argument(
+    parser.add_argument(
         "--search-attribute",
         action="append",
         default=[],
@@ -69,12 +120,7 @@ def add_commands(commands: Any) -> None:
         metavar="KEY=TYPE",
         help="custom search attribute to register at start",
     )
-    dev.add_argument("--log-level", default="info", choices=LOG_LEVELS)
-    # For tests only, hence hidden: accept namespace retention periods shorter than
-    # Temporal's 1 hour minimum (seconds), so that retention can be seen deleting runs.
-    dev.add_argument("--min-retention", type=float, default=3600.0, help=argparse.SUPPRESS)
-    dev.add_argument("--headless", action="store_true", help="accepted for temporal compatibility")
-    dev.set_defaults(run=run_start_dev)
+    parser.add_argument("--log-level", default="info" if defaults else None, choices=LOG_LEVELS)
 
 
 def _configure_logging(level: str) -> None:
@@ -86,10 +132,9 @@ def _configure_logging(level: str) -> None:
 
 
 def run_start_dev(args: argparse.Namespace) -> int:
-    from perdure.server.app import PerdureServer, ServerConfig
+    from perdure.server.app import ServerConfig
 
-    _configure_logging(args.log_level)
-    db = args.db_filename
+    db = args.db or args.db_filename
     if db is None:
         path = default_db_path()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,11 +147,123 @@ def run_start_dev(args: argparse.Namespace) -> int:
         search_attributes=dict(args.search_attribute),
         min_retention_seconds=args.min_retention,
     )
+    return _serve(config, args.log_level)
+
+
+class ConfigError(Exception):
+    """A settings file or flag that cannot be used."""
+
+
+_CONFIG_KEYS = {"db", "host", "port", "namespaces", "search_attributes", "log_level", "migrate"}
+
+
+def load_config(path: Path | None) -> dict[str, Any]:
+    """The settings of a TOML file (keys as in `_CONFIG_KEYS`), checked."""
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    data = data.get("server", data)
+    unknown = set(data) - _CONFIG_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown settings {sorted(unknown)}; known: {sorted(_CONFIG_KEYS)}"
+        )
+    types: dict[str, type | tuple[type, ...]] = {
+        "db": str, "host": str, "port": int, "namespaces": list,
+        "search_attributes": dict, "log_level": str, "migrate": bool,
+    }  # fmt: skip
+    for key, value in data.items():
+        if not isinstance(value, types[key]):
+            raise ConfigError(f"{path}: {key} must be a {types[key].__name__}")  # type: ignore[union-attr]
+    if data.get("log_level", "info") not in LOG_LEVELS:
+        raise ConfigError(f"{path}: log_level must be one of {', '.join(LOG_LEVELS)}")
+    attrs: dict[str, int] = {}
+    for name, kind in data.get("search_attributes", {}).items():
+        try:
+            attrs.update([_search_attribute(f"{name}={kind}")])
+        except argparse.ArgumentTypeError as e:
+            raise ConfigError(f"{path}: search_attributes: {e}") from e
+    if attrs:
+        data["search_attributes"] = attrs
+    return dict(data)
+
+
+def run_start(args: argparse.Namespace) -> int:
+    from perdure.server.app import ServerConfig
+
+    try:
+        file = load_config(args.config)
+    except ConfigError as e:
+        print(f"perdure server start: {e}", file=sys.stderr)
+        return 2
+    db = args.db or file.get("db") or os.environ.get("PERDURE_DB")
+    if not db:
+        print(
+            "perdure server start: no database; pass --db URL, set db in --config, or PERDURE_DB",
+            file=sys.stderr,
+        )
+        return 2
+    migrate = args.migrate if args.migrate is not None else file.get("migrate", False)
+    config = ServerConfig(
+        host=args.ip or file.get("host", "0.0.0.0"),
+        port=args.port if args.port is not None else file.get("port", 7233),
+        db=db,
+        namespaces=tuple(dict.fromkeys([*file.get("namespaces", []), *args.namespace])),
+        search_attributes={**file.get("search_attributes", {}), **dict(args.search_attribute)},
+        migrate=migrate,
+    )
+    return _serve(config, args.log_level or file.get("log_level", "info"))
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from perdure.server.store import open_store, schema_version
+    from perdure.server.store.base import StoreError
+    from perdure.server.store.schema import SCHEMA_VERSION
+
+    _configure_logging("warning")
+    db = args.db or os.environ.get("PERDURE_DB")
+    if not db:
+        print("perdure server migrate: pass --db URL (or set PERDURE_DB)", file=sys.stderr)
+        return 2
+
+    async def migrate() -> int:
+        before = await schema_version(db)
+        if args.check or before >= SCHEMA_VERSION:
+            state = "current" if before == SCHEMA_VERSION else "behind"
+            if before > SCHEMA_VERSION:
+                state = "newer than this Perdure"
+            print(f"schema version {before} ({state}; this Perdure: {SCHEMA_VERSION})")
+            return 0 if before >= SCHEMA_VERSION else 1
+        store = await open_store(db, migrate=True)
+        await store.close()
+        print(f"schema version {before} -> {SCHEMA_VERSION}")
+        return 0
+
+    try:
+        return asyncio.run(migrate())
+    except (StoreError, OSError) as e:
+        print(f"perdure server migrate: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # the drivers' own errors (bad URL, authentication, ...)
+        print(f"perdure server migrate: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+def _serve(config: ServerConfigType, log_level: str) -> int:
+    from perdure.server.app import PerdureServer
+    from perdure.server.store.base import StoreError
+
+    _configure_logging(log_level)
+    shown = _redact(config.db)
 
     async def serve() -> None:
         server = await PerdureServer.start(config)
         print(
-            f"Perdure server: {config.host}:{server.port}  (database: {db})",
+            f"Perdure server: {config.host}:{server.port}  (database: {shown})",
             file=sys.stderr,
             flush=True,
         )
@@ -119,7 +276,16 @@ def run_start_dev(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(serve())
-    except OSError as err:
+    except (OSError, StoreError) as err:
         logging.getLogger("perdure").error("cannot start: %s", err)
         return 1
     return 0
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for logs."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in creds:
+        return url
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"

@@ -43,6 +43,8 @@ class ServerConfig:
     namespaces: Sequence[str] = ("default",)
     search_attributes: Mapping[str, int] = field(default_factory=dict)
     """Custom search attributes registered at start in every namespace (name -> type)."""
+    migrate: bool = True
+    """Apply pending schema migrations at start; False refuses an old schema."""
     min_retention_seconds: float = 3600
     """Shortest namespace retention that Register/UpdateNamespace accept. Temporal's
     minimum is 1 hour; tests lower it (`start-dev --min-retention`) to see retention act."""
@@ -103,7 +105,7 @@ class PerdureServer:
         grpc_handlers: Sequence[grpc.GenericRpcHandler] = (),
     ) -> PerdureServer:
         """`grpc_handlers`: more services to serve beside the frontend (the test service)."""
-        store = await open_store(config.db)
+        store = await open_store(config.db, migrate=config.migrate)
         server = cls(config, store, clock or RealClock())
         server._extra_handlers = list(grpc_handlers)
         try:

@@ -8,9 +8,6 @@ the reason only if that fails too.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,52 +15,20 @@ import pytest
 
 from perdure.server.store.sqlite import SQLiteStore
 from perdure.server.store.sqlstore import SqlStore
-
-PG_ADMIN_URL = os.environ.get("PERDURE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg_reachable() -> str | None:
-    """None when PostgreSQL answers, else why not (after trying to start it)."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed"
-    try:
-        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
-        return None
-    except psycopg.OperationalError as first:
-        try:
-            versions = os.listdir("/etc/postgresql")
-            for v in versions:
-                subprocess.run(
-                    ["pg_ctlcluster", "--skip-systemctl-redirect", v, "main", "start"],
-                    check=False,
-                    capture_output=True,
-                    timeout=60,
-                )
-            psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
-            return None
-        except Exception as e:
-            return f"PostgreSQL at {PG_ADMIN_URL} is not reachable ({first}); starting it: {e}"
+from tests.pg import create_database, drop_database, pg_unreachable
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh database for this test session, dropped at the end."""
-    reason = _pg_reachable()
+    reason = pg_unreachable()
     if reason:
         pytest.skip(reason)
-    import psycopg
-
-    name = f"perdure_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    url = create_database()
     try:
-        yield f"{base}/{name}"
+        yield url
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(url)
 
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

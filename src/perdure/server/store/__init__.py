@@ -49,9 +49,18 @@ async def schema_version(url: str) -> int:
             cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
             row = await cur.fetchone()
             return int(row[0]) if row else 0
+    import asyncio
+
+    return await asyncio.to_thread(_sqlite_schema_version, url)
+
+
+def _sqlite_schema_version(url: str) -> int:
+    import os
     import sqlite3
 
     path = url.removeprefix("sqlite:").removeprefix("//") if url.startswith("sqlite:") else url
+    if not os.path.exists(path):
+        return 0
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         found = db.execute(
