@@ -1,0 +1,95 @@
+"""Temporal's TestService (time skipping) over a `TimeSkipper`.
+
+The same RPCs as Temporal's time-skipping test server, so a client drives Perdure's
+virtual clock as it would drive that server's: in process (embedded mode) or over gRPC.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import grpc
+from google.protobuf import empty_pb2
+from google.protobuf.message import Message
+from temporalio.api.testservice.v1 import request_response_pb2 as ts
+
+from perdure.server.frontend.rpc import _wrap
+from perdure.server.timers.skipping import TimeSkipper
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+
+SERVICE_NAME = "temporal.api.testservice.v1.TestService"
+METHODS: dict[str, tuple[type[Message], type[Message]]] = {
+    "LockTimeSkipping": (ts.LockTimeSkippingRequest, ts.LockTimeSkippingResponse),
+    "UnlockTimeSkipping": (ts.UnlockTimeSkippingRequest, ts.UnlockTimeSkippingResponse),
+    "Sleep": (ts.SleepRequest, ts.SleepResponse),
+    "SleepUntil": (ts.SleepUntilRequest, ts.SleepResponse),
+    "UnlockTimeSkippingWithSleep": (ts.SleepRequest, ts.SleepResponse),
+    "GetCurrentTime": (empty_pb2.Empty, ts.GetCurrentTimeResponse),
+}
+
+
+class TestServiceRpcs:
+    """The handlers; `skipper` is attached once the engine it belongs to exists."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, skipper: TimeSkipper | None = None) -> None:
+        self.skipper = skipper
+
+    def _skipper(self) -> TimeSkipper:
+        if self.skipper is None:
+            raise RuntimeError("time skipping is not set up yet")
+        return self.skipper
+
+    async def LockTimeSkipping(
+        self, request: ts.LockTimeSkippingRequest, context: Ctx
+    ) -> ts.LockTimeSkippingResponse:
+        self._skipper().lock()
+        return ts.LockTimeSkippingResponse()
+
+    async def UnlockTimeSkipping(
+        self, request: ts.UnlockTimeSkippingRequest, context: Ctx
+    ) -> ts.UnlockTimeSkippingResponse:
+        self._skipper().unlock()
+        return ts.UnlockTimeSkippingResponse()
+
+    async def Sleep(self, request: ts.SleepRequest, context: Ctx) -> ts.SleepResponse:
+        """Wait until virtual time has moved by `duration` (time stays locked)."""
+        skipper = self._skipper()
+        deadline = skipper.clock.now_ns() + request.duration.ToNanoseconds()
+        await skipper.sleep_until(deadline, unlock=False)
+        return ts.SleepResponse()
+
+    async def SleepUntil(self, request: ts.SleepUntilRequest, context: Ctx) -> ts.SleepResponse:
+        await self._skipper().sleep_until(request.timestamp.ToNanoseconds(), unlock=False)
+        return ts.SleepResponse()
+
+    async def UnlockTimeSkippingWithSleep(
+        self, request: ts.SleepRequest, context: Ctx
+    ) -> ts.SleepResponse:
+        """Unlock, let time skip until it has moved by `duration`, lock again."""
+        skipper = self._skipper()
+        deadline = skipper.clock.now_ns() + request.duration.ToNanoseconds()
+        await skipper.sleep_until(deadline, unlock=True)
+        return ts.SleepResponse()
+
+    async def GetCurrentTime(
+        self, request: empty_pb2.Empty, context: Ctx
+    ) -> ts.GetCurrentTimeResponse:
+        resp = ts.GetCurrentTimeResponse()
+        resp.time.FromNanoseconds(self._skipper().clock.now_ns())
+        return resp
+
+
+def test_service_handler(rpcs: TestServiceRpcs) -> grpc.GenericRpcHandler:
+    """The TestService for a gRPC server, errors mapped as for the frontend."""
+    methods = {
+        name: grpc.unary_unary_rpc_method_handler(
+            _wrap(name, getattr(rpcs, name)),
+            request_deserializer=request_type.FromString,
+            response_serializer=response_type.SerializeToString,
+        )
+        for name, (request_type, response_type) in METHODS.items()
+    }
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, methods)
