@@ -88,7 +88,10 @@ def describe(st: ExecutionState) -> rr.DescribeWorkflowExecutionResponse:
     if st.run_expiration_time:
         ext.run_expiration_time.FromNanoseconds(st.run_expiration_time)
     ext.cancel_requested = st.cancel_requested
-    ext.original_start_time.FromNanoseconds(st.start_time)
+    ext.original_start_time.FromNanoseconds(st.original_start_time or st.start_time)
+    ext.reset_run_id = st.reset_run_id
+    if st.last_reset_time:
+        ext.last_reset_time.FromNanoseconds(st.last_reset_time)
     return resp
 
 

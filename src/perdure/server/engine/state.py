@@ -239,6 +239,12 @@ class ExecutionState:
     """Carried to the next retry run."""
     request_ids: dict[str, int] = field(default_factory=dict)
     """Request ids already applied (start, signal-with-start) -> the event they made."""
+    reset_run_id: str = ""
+    """The run that a reset of this run created."""
+    original_start_time: Nanos = 0
+    """Of a run made by a reset: when the run it was reset from started."""
+    last_reset_time: Nanos = 0
+    """Of a run made by a reset: when the reset happened."""
 
     @property
     def running(self) -> bool:
