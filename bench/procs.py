@@ -155,8 +155,9 @@ def start_server(kind: str, workdir: Path, *, profile_to: Path | None = None) ->
         ]  # fmt: skip
         if profile_to is not None:
             args = [
-                str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-                "--rate", "200", "--output", str(profile_to), "--", *args,
+                str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--gil",
+                "--rate", "100", "--output", str(profile_to),
+                *os.environ.get("BENCH_PYSPY_EXTRA", "").split(), "--", *args,
             ]  # fmt: skip
     log_path = workdir / f"{kind}-server.log"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}

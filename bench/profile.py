@@ -56,8 +56,9 @@ def summary(path: Path, top: int = 15) -> str:
         return f"{path}: no samples"
     lines = [f"py-spy profile {path.name}: {total} samples", "", "self %  function"]
     lines += [f"{100 * n / total:5.1f}  {f}" for f, n in own.most_common(top)]
-    lines += ["", "incl % function"]
-    lines += [f"{100 * n / total:5.1f}  {f}" for f, n in incl.most_common(top)]
+    ours = Counter({f: n for f, n in incl.items() if "(perdure/" in f})
+    lines += ["", "incl % perdure function (time spent in it and below)"]
+    lines += [f"{100 * n / total:5.1f}  {f}" for f, n in ours.most_common(top)]
     return "\n".join(lines)
 
 

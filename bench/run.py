@@ -50,12 +50,12 @@ def default_loads(scale: float, unloaded: int, warmup: int) -> dict[str, Load]:
         return max(1, round(x * scale))
 
     return {
-        "W1": Load(n(2000), 100, unloaded, warmup, 900),
-        "W2": Load(n(2000), 100, unloaded, warmup, 1800),
-        "W3": Load(n(2000), 100, 0, min(warmup, 10), 600),
-        "W4": Load(n(2000), 100, unloaded, warmup, 900),
-        "W5": Load(n(100), 10, max(1, unloaded // 5), min(warmup, 5), 1800),
-        "W6": Load(n(200), 100, max(1, unloaded // 5), min(warmup, 5), 1800),
+        "W1": Load(n(2000), 100, unloaded, warmup, 1200),
+        "W2": Load(n(1000), 100, unloaded, warmup, 1800),
+        "W3": Load(n(2000), 100, 0, min(warmup, 10), 900),
+        "W4": Load(n(2000), 100, unloaded, warmup, 1200),
+        "W5": Load(n(50), 10, max(1, unloaded // 5), min(warmup, 5), 1800),
+        "W6": Load(n(100), 100, max(1, unloaded // 5), min(warmup, 5), 1800),
     }
 
 
@@ -243,8 +243,12 @@ def main(argv: list[str] | None = None) -> None:
                 print(_line(s), flush=True)
                 if prof is not None and prof.exists():
                     print(profile.summary(prof), flush=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
     report = {
         "when": stamp,
+        "commit": commit,
         "host": {"python": platform.python_version(), "cpus": os.cpu_count(),
                  "load_avg_at_end": os.getloadavg()},
         "configs": {c: CONFIGS[c] for c in configs},
