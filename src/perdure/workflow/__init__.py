@@ -99,6 +99,7 @@ from perdure.workflow._errors import (
     VersioningIntent,
     _NotInWorkflowEventLoopError,
 )
+from perdure.workflow._event_groups import EventGroup, create_event_group
 from perdure.workflow._handlers import (
     HandlerUnfinishedPolicy,
     UnfinishedSignalHandlersWarning,
@@ -133,6 +134,7 @@ __all__ = [
     "ContinueAsNewError",
     "ContinueAsNewVersioningBehavior",
     "DynamicWorkflowConfig",
+    "EventGroup",
     "ExternalWorkflowHandle",
     "HandlerUnfinishedPolicy",
     "Info",
@@ -161,6 +163,7 @@ __all__ = [
     "as_completed",
     "cancellation_reason",
     "continue_as_new",
+    "create_event_group",
     "current_update_info",
     "defn",
     "deprecate_patch",

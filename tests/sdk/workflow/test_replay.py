@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import CommandType, EventType
@@ -11,7 +12,7 @@ from temporalio.api.enums.v1 import CommandType, EventType
 import perdure.converter
 from perdure import workflow
 from perdure.worker._workflow._run import RunConfig, TaskFailure, WorkflowRun
-from tests.sdk.workflow.history_builder import HistoryBuilder
+from tests.sdk.workflow.history_builder import HistoryBuilder, payload
 
 E = EventType
 C = CommandType
@@ -270,3 +271,77 @@ def test_cancelling_an_unsent_timer_drops_its_command() -> None:
     b.task_scheduled_started()
     run = _run(b, CancelEarly, previous=0)
     assert _types(run) == [C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION]
+
+
+@workflow.defn(name="Updatable")
+class Updatable:
+    def __init__(self) -> None:
+        self.value = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def set_value(self, value: int) -> int:
+        await asyncio.sleep(1)
+        self.value = value
+        return value
+
+    @set_value.validator
+    def check(self, value: int) -> None:
+        if value < 0:
+            raise ValueError("negative")
+
+
+def _update_message(update_id: str, value: int, event_id: int) -> Any:
+    from temporalio.api.protocol.v1 import Message
+    from temporalio.api.update.v1 import Request
+
+    request = Request()
+    request.meta.update_id = update_id
+    request.input.name = "set_value"
+    request.input.args.payloads.append(payload(value))
+    message = Message(id=f"{update_id}/request", protocol_instance_id=update_id, event_id=event_id)
+    message.body.Pack(request)
+    return message
+
+
+def test_update_is_accepted_with_protocol_messages_and_handler_commands_carry_markers() -> None:
+    b = HistoryBuilder("Updatable")
+    b.task_scheduled_started()
+    run = _run(b, Updatable, previous=0)
+    b.task_completed()
+    b.task_scheduled_started()  # the update's (speculative) task: scheduled 5, started 6
+    run.feed(b.events, previous_started_event_id=3, messages=[_update_message("u1", 7, 5)])
+    run.advance()
+    commands = run.engine.outgoing_commands()
+    assert [c.command_type for c in commands] == [
+        C.COMMAND_TYPE_PROTOCOL_MESSAGE,
+        C.COMMAND_TYPE_START_TIMER,
+    ]
+    assert commands[0].protocol_message_command_attributes.message_id == "u1/request/accept"
+    assert not commands[0].event_group_markers
+    (marker,) = commands[1].event_group_markers
+    assert marker.inbound_update.inbound_update_id == "u1"
+    (message,) = run.engine.take_messages()
+    assert message.id == "u1/request/accept" and message.protocol_instance_id == "u1"
+
+
+def test_rejected_update_sends_a_rejection_and_no_command() -> None:
+    from temporalio.api.update.v1 import Rejection
+
+    b = HistoryBuilder("Updatable")
+    b.task_scheduled_started()
+    run = _run(b, Updatable, previous=0)
+    b.task_completed()
+    b.task_scheduled_started()
+    run.feed(b.events, previous_started_event_id=3, messages=[_update_message("u2", -1, 5)])
+    run.advance()
+    assert run.engine.outgoing_commands() == []
+    (message,) = run.engine.take_messages()
+    rejection = Rejection()
+    assert message.body.Unpack(rejection)
+    assert message.id == "u2/request/reject"
+    assert rejection.failure.message == "negative"
+    assert rejection.rejected_request_sequencing_event_id == 5

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
+from temporalio.api.sdk.v1 import EventGroupMarker
 
 import perdure.converter
 import perdure.exceptions
@@ -33,6 +34,7 @@ from perdure.workflow import (
     _SignalDefinition,
     _UpdateDefinition,
 )
+from perdure.workflow._event_groups import _capture_markers
 from perdure.workflow._handlers import HandlerUnfinishedPolicy
 from perdure.workflow._unsafe import guard_suspended
 
@@ -84,6 +86,7 @@ class InstanceBase(_Runtime):
         self._random = random.Random(details.randomness_seed)
         self._seed = details.randomness_seed
         self._commands: list[jobs.Command] = []
+        self._markers: dict[int, list[EventGroupMarker]] = {}
         self._seqs: dict[str, int] = {}
         self._is_replaying = False
         self._read_only = False
@@ -127,6 +130,9 @@ class InstanceBase(_Runtime):
     def _add_command(self, command: jobs.Command) -> None:
         self._assert_not_read_only("add command")
         self._commands.append(command)
+        markers = _capture_markers()
+        if markers:
+            self._markers[id(command)] = markers
 
     def _next_seq(self, kind: str) -> int:
         seq = self._seqs.get(kind, 0) + 1

@@ -38,6 +38,7 @@ from perdure.workflow import (
     _SignalDefinition,
     _UpdateDefinition,
 )
+from perdure.workflow._event_groups import _inbound_event_group, _inbound_update_group
 from perdure.workflow._handlers import HandlerUnfinishedPolicy
 
 logger = logging.getLogger(__name__)
@@ -227,7 +228,8 @@ class HandlersMixin(InstanceBase):
         self._in_progress_signals[key] = HandlerExecution(job.name, defn.unfinished_policy)
 
         async def run_signal() -> None:
-            await self._inbound.handle_signal(handler_input)
+            with _inbound_event_group(job.event_id).scope():
+                await self._inbound.handle_signal(handler_input)
 
         task = self._create_task(self._run_top_level(run_signal()), f"signal: {job.name}")
         task.add_done_callback(lambda _: self._in_progress_signals.pop(key, None))
@@ -263,7 +265,8 @@ class HandlersMixin(InstanceBase):
                     )
                 accepted = True
                 self._add_command(jobs.UpdateResponse(job.protocol_instance_id, accepted=True))
-                result = await self._inbound.handle_update_handler(handler_input)
+                with _inbound_update_group(job.id).scope():
+                    result = await self._inbound.handle_update_handler(handler_input)
                 payloads = self._payload_converter.to_payloads([result])
                 if len(payloads) != 1:
                     raise ValueError(f"Expected 1 result payload, got {len(payloads)}")

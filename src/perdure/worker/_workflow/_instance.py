@@ -79,6 +79,7 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
     def activate(self, activation: jobs.Activation) -> jobs.ActivationCompletion:
         """Apply the jobs, run workflow code until it blocks, return what it asked for."""
         self._commands = []
+        self._markers = {}
         self._used_lang_flags = set()
         self._loop.time_ns = activation.time_ns
         self._is_replaying = activation.is_replaying
@@ -134,7 +135,9 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
         if any(isinstance(c, jobs.TERMINAL_COMMANDS) for c in self._commands):
             with guard_suspended():
                 self._warn_unfinished_handlers()
-        return jobs.ActivationCompletion(self._commands, self._used_lang_flags, failure)
+        return jobs.ActivationCompletion(
+            self._commands, self._used_lang_flags, failure, self._markers
+        )
 
     def _run_once(self, check_conditions: bool, only_updates: bool) -> None:
         if self._object is None and not self._deleting:

@@ -22,7 +22,7 @@ from temporalio.api.command.v1 import (
 from temporalio.api.common.v1 import Payload, RetryPolicy
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import WorkflowExecutionStartedEventAttributes
-from temporalio.api.sdk.v1 import UserMetadata
+from temporalio.api.sdk.v1 import EventGroupMarker, UserMetadata
 from temporalio.api.update.v1 import Meta
 
 # --------------------------------------------------------------------------- jobs
@@ -105,6 +105,7 @@ class SignalWorkflow:
     input: Sequence[Payload]
     headers: Mapping[str, Payload]
     identity: str = ""
+    event_id: int = 0
 
 
 @dataclass(slots=True)
@@ -378,3 +379,5 @@ class ActivationCompletion:
     commands: list[Command] = field(default_factory=list)
     used_lang_flags: set[int] = field(default_factory=set)
     failure: BaseException | None = None
+    markers: dict[int, list[EventGroupMarker]] = field(default_factory=dict)
+    """Event group markers of commands, by ``id()`` of the command."""

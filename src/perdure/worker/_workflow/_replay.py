@@ -13,14 +13,14 @@ the original execution saw.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from temporalio.api.command.v1 import Command, RecordMarkerCommandAttributes
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.protocol.v1 import Message
-from temporalio.api.sdk.v1 import WorkflowTaskCompletedMetadata
+from temporalio.api.sdk.v1 import EventGroupMarker, WorkflowTaskCompletedMetadata
 from temporalio.api.update.v1 import Request
 
 from perdure.worker._workflow import _jobs as jobs
@@ -181,6 +181,7 @@ class Engine:
         self._new_lang_flags: set[int] = set()
         self._seen_task_completed = False
         self._skip_next_upsert = False
+        self._markers: list[EventGroupMarker] | None = None
         self._activation_index = 0
 
     # ------------------------------------------------------------------ history input
@@ -437,7 +438,11 @@ class Engine:
             sig = event.workflow_execution_signaled_event_attributes
             self._jobs.append(
                 jobs.SignalWorkflow(
-                    sig.signal_name, list(sig.input.payloads), dict(sig.header.fields), sig.identity
+                    sig.signal_name,
+                    list(sig.input.payloads),
+                    dict(sig.header.fields),
+                    sig.identity,
+                    event.event_id,
                 )
             )
         elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
@@ -588,6 +593,8 @@ class Engine:
 
     def issue(self, machine: Machine, command: Command) -> None:
         """A machine has a command to send."""
+        if self._markers:
+            command.event_group_markers.extend(self._markers)
         self._current.append(_Entry(command, machine))
 
     def issue_message(self, message: Message) -> None:
@@ -635,7 +642,11 @@ class Engine:
 
     # ------------------------------------------------------------------ commands from code
 
-    def handle_commands(self, commands: list[jobs.Command]) -> None:
+    def handle_commands(
+        self,
+        commands: list[jobs.Command],
+        markers: Mapping[int, list[EventGroupMarker]] | None = None,
+    ) -> None:
         """Turn what workflow code asked for into machines and queued protos."""
         terminal: jobs.Command | None = None
         move_terminal = self.try_use_flag(MOVE_TERMINAL_COMMANDS_FLAG)
@@ -646,7 +657,9 @@ class Engine:
                     if not move_terminal:
                         break
                 continue
+            self._markers = markers.get(id(command)) if markers else None
             self._handle_command(command)
+        self._markers = None
         if terminal is not None:
             self._handle_terminal(terminal)
         self._prepare()

@@ -115,6 +115,7 @@ class WorkflowRun:
             events, previous_started_event_id=previous_started_event_id, messages=messages
         )
         if not self.engine.has_unapplied_events:
+            self.engine.replaying = False  # nothing left to replay: this is a new task
             self.engine.deliver_remaining_messages()
 
     # ------------------------------------------------------------------ activations
@@ -132,7 +133,7 @@ class WorkflowRun:
                 raise TaskFailure(completion.failure, UNHANDLED)
             for flag in completion.used_lang_flags:
                 self.engine.use_lang_flag(flag)
-            self.engine.handle_commands(completion.commands)
+            self.engine.handle_commands(completion.commands, completion.markers)
         self._start_local_activities()
 
     def _create_instance(self, activation: jobs.Activation) -> WorkflowInstance:
