@@ -6,6 +6,7 @@ from perdure.server.frontend.deletion import DeletionRpcs
 from perdure.server.frontend.history_pages import HistoryPages
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
+from perdure.server.frontend.reset import ResetRpcs
 from perdure.server.frontend.system import SystemRpcs
 from perdure.server.frontend.tasks import TaskRpcs
 from perdure.server.frontend.visibility import VisibilityRpcs
@@ -18,7 +19,13 @@ from perdure.server.store.base import Store
 
 
 class Frontend(
-    TaskRpcs, WorkflowRpcs, InteractionRpcs, SystemRpcs, VisibilityRpcs, DeletionRpcs
+    TaskRpcs,
+    WorkflowRpcs,
+    InteractionRpcs,
+    SystemRpcs,
+    VisibilityRpcs,
+    DeletionRpcs,
+    ResetRpcs,
 ):
     """Validates each request and turns it into history, matching and store calls."""
 

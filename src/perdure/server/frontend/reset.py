@@ -1,0 +1,30 @@
+"""ResetWorkflowExecution: a new run from an earlier workflow task of an old one."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import grpc
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from perdure.server.errors import InvalidArgument
+from perdure.server.frontend.context import FrontendContext
+from perdure.server.history.reset import reset_workflow
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+MAX_ID_LENGTH = 1000
+
+
+class ResetRpcs(FrontendContext):
+    async def ResetWorkflowExecution(
+        self, request: rr.ResetWorkflowExecutionRequest, context: Ctx
+    ) -> rr.ResetWorkflowExecutionResponse:
+        ns = await self.namespaces.get(request.namespace)
+        if not request.workflow_execution.workflow_id:
+            raise InvalidArgument("WorkflowId is not set on request.")
+        if not request.request_id:
+            raise InvalidArgument("RequestId is not set on request.")
+        if len(request.request_id) > MAX_ID_LENGTH:
+            raise InvalidArgument("RequestId length exceeds limit.")
+        run_id = await reset_workflow(self.history, ns, request)
+        return rr.ResetWorkflowExecutionResponse(run_id=run_id)
