@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 
 from perdure.server.clock import Clock, RealClock
+from perdure.server.cluster import Cluster
 from perdure.server.engine.describe import visibility_row
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import InvalidArgument
@@ -21,6 +22,7 @@ from perdure.server.matching.queues import Matching
 from perdure.server.namespaces import Namespace, NamespaceRegistry
 from perdure.server.store import open_store
 from perdure.server.store.base import Store, TaskRow, VisibilityRow
+from perdure.server.store.shared import SharedStore
 from perdure.server.timers.dispatch import TimerDispatcher
 from perdure.server.timers.queue import TimerQueue
 from perdure.server.visibility import (
@@ -77,7 +79,17 @@ class PerdureServer:
         self.clock = clock
         self.namespaces = NamespaceRegistry(store)
         self.history = HistoryService(store, clock, build_visibility_row=build_visibility_row)
-        self.matching = Matching(store, reroute_sticky=self._reroute_sticky)
+        self.cluster = (
+            Cluster(store, self.history, self.namespaces)
+            if isinstance(store, SharedStore)
+            else None
+        )
+        """Set when other server processes share the database (PostgreSQL)."""
+        self.matching = Matching(
+            store,
+            reroute_sticky=self._reroute_sticky,
+            queue_factory=self.cluster.new_queue if self.cluster else None,
+        )
         self.timers = TimerQueue(store, clock, TimerDispatcher(self.history, self.namespaces).fire)
         dialect = getattr(getattr(store, "dialect", None), "name", "sqlite")
         self.frontend = Frontend(
@@ -129,6 +141,8 @@ class PerdureServer:
                 await self.frontend._change_aliases(
                     name, lambda aliases, m=missing: add_search_attributes(aliases, m)
                 )
+        if self.cluster is not None:
+            self.cluster.start(self.matching, self.frontend)
         self._spawn(self.timers.run())
 
     async def _serve(self) -> None:
@@ -178,5 +192,7 @@ class PerdureServer:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        if self.cluster is not None:
+            await self.cluster.stop()
         await self.store.close()
         log.info("Perdure server stopped")

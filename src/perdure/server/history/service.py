@@ -44,6 +44,7 @@ from perdure.server.store.base import (
     TimerRow,
     VisibilityRow,
 )
+from perdure.server.store.shared import ExecutionNotice, SharedStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +60,7 @@ class CachedRun:
 
 
 Listener = Callable[[Sequence[TaskRow]], None]
+TaskLeaser = Callable[[list[TaskRow]], list[TaskRow]]
 TimerListener = Callable[[Sequence[TimerRow]], None]
 TimerRemovalListener = Callable[[Sequence[str]], None]
 VisibilityBuilder = Callable[[ExecutionState, Namespace], VisibilityRow]
@@ -108,6 +110,13 @@ class HistoryService:
         self.timer_listeners: list[TimerListener] = []
         self.timer_removal_listeners: list[TimerRemovalListener] = []
         self.commit_listeners: list[Callable[[Namespace, Execution], None]] = []
+        self._shared = store if isinstance(store, SharedStore) else None
+        """Set when other server processes commit to the same database (store/shared.py):
+        the cache may then be stale, so reads check the stored version."""
+        self.task_leaser: TaskLeaser | None = None
+        """Shared database: leases the new tasks this process will dispatch itself."""
+        self.lease_abandoned: Listener | None = None
+        """Shared database: a commit carrying leased tasks failed."""
 
     @staticmethod
     def new_id() -> str:
@@ -118,13 +127,23 @@ class HistoryService:
     def _evict(self, namespace_id: str, run_id: str) -> None:
         self._cache.pop((namespace_id, run_id), None)
 
-    async def _load(self, key: ExecutionKey) -> CachedRun | None:
+    async def _load(self, key: ExecutionKey, *, refresh: bool = False) -> CachedRun | None:
+        """The run's state: cached, or loaded. `refresh`: on a shared database, make sure a
+        cached copy is still the stored version (one small query)."""
         cache_key = (key.namespace_id, key.run_id)
         cached = self._cache.get(cache_key)
         if cached is not None:
             self._cache.move_to_end(cache_key)
-            return cached
-        snapshot = await self.store.load_execution(key)
+            if not refresh or self._shared is None:
+                return cached
+            snapshot = await self._shared.refresh_execution(key, cached.version)
+            if snapshot is None:
+                self._evict(key.namespace_id, key.run_id)
+                return None
+            if not snapshot.state:
+                return cached
+        else:
+            snapshot = await self.store.load_execution(key)
         if snapshot is None:
             return None
         cached = CachedRun(codec.decode(ExecutionState, snapshot.state), snapshot.version)
@@ -173,10 +192,11 @@ class HistoryService:
     ) -> T:
         """Apply `action` to a run (the current one if `run_id` is empty) and commit."""
         async with self._locks.hold(ns.id, workflow_id):
-            claim_failed = False
+            claim_failed = stale_retried = False
             for _ in range(MAX_CONFLICT_RETRIES):
                 target = await self.resolve_run_id(ns, workflow_id, run_id)
                 key = ExecutionKey(ns.id, workflow_id, target)
+                from_cache = (ns.id, target) in self._cache
                 cached = await self._load(key)
                 if cached is None or (
                     first_execution_run_id
@@ -195,6 +215,14 @@ class HistoryService:
                     ex.start_attributes = await self.start_attributes(cached)
                 try:
                     result = action(ex)
+                except Exception:
+                    self._evict(ns.id, target)
+                    if self._shared is not None and from_cache and not stale_retried:
+                        # Another process may have moved the run on (the task this action
+                        # expects may exist only there): judge again on the stored state.
+                        stale_retried = True
+                        continue
+                    raise
                 except BaseException:
                     self._evict(ns.id, target)
                     raise
@@ -220,7 +248,7 @@ class HistoryService:
         """A consistent read-only view of a run (the current one if `run_id` is empty)."""
         async with self._locks.hold(ns.id, workflow_id):
             target = await self.resolve_run_id(ns, workflow_id, run_id)
-            cached = await self._load(ExecutionKey(ns.id, workflow_id, target))
+            cached = await self._load(ExecutionKey(ns.id, workflow_id, target), refresh=True)
             if cached is None:
                 raise NotFound(
                     f"workflow execution not found for workflow ID {workflow_id} "
@@ -315,27 +343,46 @@ class HistoryService:
                 visibility.append(self._visibility_row(st, ns))
             if out.created or out.current_changed:
                 current = CurrentWrite(current_expected, self._current_row(st))
-        await self.store.commit(
-            Commit(
-                namespace_id=ns.id,
-                workflow_id=parts[0][0].state.workflow_id,
-                executions=writes,
-                current=current,
-                tasks_added=tasks_added,
-                tasks_claimed=claimed,
-                tasks_removed=removed,
-                timers_added=timers_added,
-                timers_claimed=timers_claimed,
-                timers_removed=timers_removed,
-                visibility=visibility,
+        if self.task_leaser is not None and tasks_added:
+            tasks_added = self.task_leaser(tasks_added)
+        try:
+            await self.store.commit(
+                Commit(
+                    namespace_id=ns.id,
+                    workflow_id=parts[0][0].state.workflow_id,
+                    executions=writes,
+                    current=current,
+                    tasks_added=tasks_added,
+                    tasks_claimed=claimed,
+                    tasks_removed=removed,
+                    timers_added=timers_added,
+                    timers_claimed=timers_claimed,
+                    timers_removed=timers_removed,
+                    visibility=visibility,
+                )
             )
-        )
+        except BaseException:
+            # The transitions changed the cached states in place; whether or not the
+            # commit landed (a lost connection leaves that open), reload them next time.
+            for ex, _ in runs:
+                self._evict(ex.state.namespace_id, ex.state.run_id)
+            if self.lease_abandoned is not None and tasks_added:
+                self.lease_abandoned(tasks_added)
+            raise
         for (ex, _), write in zip(runs, writes, strict=True):
             self._remember(CachedRun(ex.state, write.new_version, ex.start_attributes))
         if timers_removed:
             for removal_listener in self.timer_removal_listeners:
                 removal_listener(timers_removed)
         self._after_commit(ns, runs, tasks_added, timers_added)
+
+    def remote_commit(self, notice: ExecutionNotice) -> None:
+        """Another process committed a run: drop an older cached copy, wake its waiters."""
+        cache_key = (notice.namespace_id, notice.run_id)
+        cached = self._cache.get(cache_key)
+        if cached is not None and cached.version < notice.version:
+            del self._cache[cache_key]
+        self.watchers.notify(notice.namespace_id, notice.run_id)
 
     def _after_commit(
         self,

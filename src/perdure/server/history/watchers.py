@@ -16,6 +16,13 @@ class HistoryWatchers:
         if event is not None:
             event.set()
 
+    def notify_all(self) -> None:
+        """Wake every waiter to look again (commits of other processes may be unseen)."""
+        events = list(self._events.values())
+        self._events.clear()
+        for event in events:
+            event.set()
+
     async def wait(self, namespace_id: str, run_id: str, timeout: float) -> bool:
         """Wait for the next commit to the run; False on timeout.
 

@@ -77,6 +77,25 @@ class QueryRegistry:
     def take_waiting(self, namespace_id: str, run_id: str) -> list[QueryTask]:
         return [t for t in self._after_task.pop((namespace_id, run_id), []) if t.waiting]
 
+    def holds(self, namespace_id: str, run_id: str) -> bool:
+        """Queries of the run wait for its pending or in-flight workflow task."""
+        key = (namespace_id, run_id)
+        return key in self._next_task or key in self._after_task
+
+    def held(self, namespace_id: str, run_id: str) -> list[QueryTask]:
+        key = (namespace_id, run_id)
+        return [*self._next_task.get(key, ()), *self._after_task.get(key, ())]
+
+    def held_runs(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys([*self._next_task, *self._after_task]))
+
+    def take_held(self, namespace_id: str, run_id: str) -> list[QueryTask]:
+        """Take the run's held queries to route them again (another server process may
+        have started or finished the workflow task they wait for)."""
+        key = (namespace_id, run_id)
+        tasks = [*self._next_task.pop(key, ()), *self._after_task.pop(key, ())]
+        return [t for t in tasks if t.waiting]
+
     def take_for_task(self, namespace_id: str, run_id: str) -> list[QueryTask]:
         """Queries a starting workflow task carries (called inside its transition)."""
         tasks = [t for t in self._next_task.pop((namespace_id, run_id), []) if t.waiting]

@@ -185,22 +185,35 @@ class TaskQueue:
 
 
 RerouteSticky = Callable[[TaskRow], None]
+QueueFactory = Callable[[str, str, TaskKind], TaskQueue]
 
 
 class Matching:
     """All task queues of this process."""
 
-    def __init__(self, store: Store, reroute_sticky: RerouteSticky | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        reroute_sticky: RerouteSticky | None = None,
+        queue_factory: QueueFactory | None = None,
+    ) -> None:
+        """`queue_factory` makes the queues (matching/shared.py's on a shared database)."""
         self.store = store
         self._queues: dict[tuple[str, str, TaskKind], TaskQueue] = {}
         self.reroute_sticky = reroute_sticky
+        self._new_queue: QueueFactory = queue_factory or (
+            lambda ns, name, kind: TaskQueue(ns, name, kind, store)
+        )
 
     def queue(self, namespace_id: str, name: str, kind: TaskKind) -> TaskQueue:
         key = (namespace_id, name, kind)
         queue = self._queues.get(key)
         if queue is None:
-            queue = self._queues[key] = TaskQueue(namespace_id, name, kind, self.store)
+            queue = self._queues[key] = self._new_queue(namespace_id, name, kind)
         return queue
+
+    def all_queues(self) -> list[TaskQueue]:
+        return list(self._queues.values())
 
     def find(self, namespace_id: str, name: str, kind: TaskKind) -> TaskQueue | None:
         return self._queues.get((namespace_id, name, kind))

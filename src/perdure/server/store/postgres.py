@@ -279,6 +279,11 @@ class PostgresStore(SqlStore):
         )
         return bool(found)
 
+    async def expire_queries(self, created_before: Nanos) -> None:
+        await self._write(
+            [Step("DELETE FROM query_tasks WHERE created_time < %s", [(created_before,)])]
+        )
+
     # ------------------------------------------------------------------ notices
 
     def listen(self, on_notice: Callable[[Notice], None], on_resync: Callable[[], None]) -> None:

@@ -138,6 +138,9 @@ class SharedStore(Store, Protocol):
     async def drop_query(self, query_id: str) -> bool:
         """Remove a query task nobody claimed yet; False if it was claimed (or is gone)."""
 
+    async def expire_queries(self, created_before: Nanos) -> None:
+        """Remove query rows (claimed or not) created before then: abandoned ones."""
+
     def listen(self, on_notice: Callable[[Notice], None], on_resync: Callable[[], None]) -> None:
         """Deliver other processes' notices (and this one's) until the store closes.
 

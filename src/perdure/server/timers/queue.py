@@ -2,7 +2,9 @@
 
 Rows due within a horizon are kept in a heap; timers committed by this process join it at
 once (and leave it when a commit removes them), others are found by rescanning the store
-every half horizon. Firing is a transition
+every half horizon. On a database shared by several server processes, the rescan claims
+rows (store/shared.py): a process fires the timers it wrote or claimed, and takes over
+those of a process that died once their lease lapses. Firing is a transition
 of the timer's execution that claims the row in the same commit, so a timer fires once
 even if two scanners see it. A fire that fails (database unavailable) is retried shortly.
 """
@@ -17,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from perdure.server.clock import Clock
 from perdure.server.store.base import Store, TimerRow
+from perdure.server.store.shared import SharedStore
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ SECOND = 1_000_000_000
 HORIZON = 60 * SECOND
 RETRY_DELAY = SECOND
 LOAD_BATCH = 5_000
+SHARED_RESCAN = 5 * SECOND
 
 FireTimer = Callable[[TimerRow], Awaitable[None]]
 
@@ -33,6 +37,9 @@ class TimerQueue:
         self, store: Store, clock: Clock, fire: FireTimer, *, concurrency: int = 256
     ) -> None:
         self._store = store
+        self._shared = store if isinstance(store, SharedStore) else None
+        """Several processes share the database: scan with claims (leases), often enough
+        to take over the timers of a process that died soon after they are due."""
         self._clock = clock
         self._fire = fire
         self._heap: list[tuple[int, int, TimerRow]] = []
@@ -66,13 +73,16 @@ class TimerQueue:
 
     async def _scan(self, now: int) -> None:
         until = now + HORIZON
-        rows = await self._store.get_timers(until, LOAD_BATCH)
+        if self._shared is not None:
+            rows = await self._shared.claim_timers(until, LOAD_BATCH)
+        else:
+            rows = await self._store.get_timers(until, LOAD_BATCH)
         for row in rows:
             if self._pending.get(row.key) != row.fire_time:
                 self._push(row)
         # With a full batch there may be more before `until`: stop where the batch did.
         self._loaded_until = rows[-1].fire_time if len(rows) == LOAD_BATCH else until
-        self._next_scan = now + HORIZON // 2
+        self._next_scan = now + (SHARED_RESCAN if self._shared is not None else HORIZON // 2)
 
     async def run(self) -> None:
         while not self._stopped:
