@@ -1,0 +1,257 @@
+"""The embedded transport: the engine in process, reached without gRPC, as over gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf.message import Message
+from temporalio.api.enums.v1 import TaskQueueKind
+from temporalio.api.errordetails.v1 import message_pb2 as details_pb2
+from temporalio.api.workflowservice.v1 import request_response_pb2 as ws
+
+from perdure import activity, workflow
+from perdure.client import Client, WorkflowExecutionStatus
+from perdure.server.errors import Unavailable
+from perdure.service import EmbeddedServiceClient, RPCError, RPCStatusCode
+from perdure.service._embedded import EmbeddedTarget
+from perdure.worker import Worker
+from tests.pg import create_database, drop_database, pg_unreachable
+
+
+@activity.defn
+async def shout(text: str) -> str:
+    return text.upper()
+
+
+@workflow.defn
+class Shout:
+    @workflow.run
+    async def run(self, text: str) -> str:
+        return await workflow.execute_activity(
+            shout, text, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+def _target(**query: str) -> str:
+    params = "&".join(f"{k}={v}" for k, v in {"instance": uuid.uuid4().hex, **query}.items())
+    return f"embedded://:memory:?{params}"
+
+
+def _service(client: Client) -> EmbeddedServiceClient:
+    service = client.service_client
+    assert isinstance(service, EmbeddedServiceClient)
+    return service
+
+
+def _inject(client: Client, rpc: str, handler: Callable[[Any, Any], Awaitable[Message]]) -> None:
+    """Replace the engine's handler of one RPC (to test the transport around it)."""
+    _service(client).engine._handlers[("workflow", rpc)] = handler
+
+
+async def test_workflow_with_activity_runs_in_process(task_queue: str) -> None:
+    client = await Client.connect(_target())
+    try:
+        async with Worker(client, task_queue=task_queue, workflows=[Shout], activities=[shout]):
+            assert (
+                await client.execute_workflow(Shout.run, "hi", id="shout", task_queue=task_queue)
+                == "HI"
+            )
+    finally:
+        await client.service_client.close()
+
+
+async def test_errors_carry_status_and_typed_details_as_over_grpc() -> None:
+    client = await Client.connect(_target(serve_grpc="0"))
+    target = _service(client).grpc_target
+    assert target is not None
+    remote = await Client.connect(target)
+    try:
+        missing = ws.DescribeWorkflowExecutionRequest(namespace="default")
+        missing.execution.workflow_id = "nope"
+        errors = []
+        for c in (client, remote):
+            with pytest.raises(RPCError) as info:
+                await c.workflow_service.describe_workflow_execution(missing)
+            errors.append(info.value)
+        embedded, grpc = errors
+        assert embedded.status == grpc.status == RPCStatusCode.NOT_FOUND
+        assert embedded.message == grpc.message
+        assert embedded.grpc_status.details[0].Is(details_pb2.NotFoundFailure.DESCRIPTOR)
+        assert embedded.raw_grpc_status == grpc.raw_grpc_status
+
+        await client.start_workflow("Absent", id="dup", task_queue="nobody")
+        with pytest.raises(Exception) as started_twice:
+            await client.start_workflow("Absent", id="dup", task_queue="nobody")
+        assert type(started_twice.value).__name__ == "WorkflowAlreadyStartedError"
+        # The engine is one: the gRPC client sees what the embedded one started.
+        assert (await remote.get_workflow_handle("dup").describe()).workflow_type == "Absent"
+    finally:
+        await remote.service_client.close()
+        await client.service_client.close()
+
+
+async def test_unknown_rpcs_are_unimplemented() -> None:
+    client = await Client.connect(_target())
+    try:
+        with pytest.raises(RPCError) as info:
+            await client.test_service.lock_time_skipping(ws.GetSystemInfoRequest())  # type: ignore[arg-type]
+        assert info.value.status == RPCStatusCode.UNIMPLEMENTED
+    finally:
+        await client.service_client.close()
+
+
+async def test_deadline_is_honoured_and_retries_follow_retry() -> None:
+    client = await Client.connect(_target())
+    calls = 0
+
+    async def slow(request: Any, context: Any) -> Message:
+        await asyncio.sleep(10)
+        raise AssertionError("not reached")
+
+    async def flaky(request: Any, context: Any) -> Message:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise Unavailable("try again")
+        return ws.GetClusterInfoResponse(cluster_name="ok")
+
+    try:
+        _inject(client, "get_search_attributes", slow)
+        started = time.monotonic()
+        with pytest.raises(RPCError) as info:
+            await client.workflow_service.get_search_attributes(
+                ws.GetSearchAttributesRequest(), timeout=timedelta(seconds=0.2)
+            )
+        assert info.value.status == RPCStatusCode.DEADLINE_EXCEEDED
+        assert time.monotonic() - started < 2
+
+        _inject(client, "get_cluster_info", flaky)
+        with pytest.raises(RPCError) as info:
+            await client.workflow_service.get_cluster_info(ws.GetClusterInfoRequest())
+        assert info.value.status == RPCStatusCode.UNAVAILABLE and calls == 1
+        resp = await client.workflow_service.get_cluster_info(
+            ws.GetClusterInfoRequest(), retry=True
+        )
+        assert resp.cluster_name == "ok" and calls == 3
+    finally:
+        await client.service_client.close()
+
+
+def _poll(task_queue: str) -> ws.PollWorkflowTaskQueueRequest:
+    request = ws.PollWorkflowTaskQueueRequest(namespace="default", identity="test")
+    request.task_queue.name = task_queue
+    request.task_queue.kind = TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+    return request
+
+
+async def test_cancelled_poll_leaves_the_task_for_the_next(task_queue: str) -> None:
+    client = await Client.connect(_target())
+    service = client.workflow_service
+    try:
+        poll = asyncio.create_task(service.poll_workflow_task_queue(_poll(task_queue)))
+        await asyncio.sleep(0.1)
+        poll.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await poll
+        handle = await client.start_workflow("Absent", id="after-cancel", task_queue=task_queue)
+        task = await service.poll_workflow_task_queue(
+            _poll(task_queue), timeout=timedelta(seconds=5)
+        )
+        assert task.workflow_execution.workflow_id == handle.id
+    finally:
+        await client.service_client.close()
+
+
+async def test_long_polls_return_when_the_engine_stops(task_queue: str) -> None:
+    target = _target()
+    client = await Client.connect(target)
+    bystander = await Client.connect(target)
+    service = _service(client)
+    poll = asyncio.create_task(client.workflow_service.poll_workflow_task_queue(_poll(task_queue)))
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    await service.shutdown()
+    with pytest.raises(RPCError) as info:
+        await asyncio.wait_for(poll, 5)
+    assert info.value.status == RPCStatusCode.UNAVAILABLE
+    assert time.monotonic() - started < 3
+    with pytest.raises(RPCError, match="closed"):
+        await client.workflow_service.get_system_info(ws.GetSystemInfoRequest())
+    with pytest.raises(RPCError, match="stopped") as stopped:
+        await bystander.workflow_service.get_system_info(ws.GetSystemInfoRequest())
+    assert stopped.value.status == RPCStatusCode.UNAVAILABLE
+    await bystander.service_client.close()
+
+
+async def test_clients_of_a_target_share_one_engine_until_the_last_closes() -> None:
+    target = _target()
+    first = await Client.connect(target)
+    second = await Client.connect(target)
+    other = await Client.connect(_target())
+    engine = _service(first).engine
+    assert _service(second).engine is engine
+    assert _service(other).engine is not engine
+    await first.service_client.close()
+    assert not engine.stopped
+    await second.start_workflow("Absent", id="still-up", task_queue="nobody")
+    await second.service_client.close()
+    assert engine.stopped
+    await other.service_client.close()
+
+
+async def test_sqlite_file_keeps_workflows_across_engines(tmp_path: Path) -> None:
+    target = f"embedded://{tmp_path / 'app.db'}"
+    client = await Client.connect(target)
+    handle = await client.start_workflow("Absent", id="kept", task_queue="nobody")
+    await handle.terminate("done here")
+    await client.service_client.close()
+    again = await Client.connect(f"embedded://{tmp_path}/../{tmp_path.name}/app.db")
+    try:
+        assert _service(again).engine is not _service(client).engine
+        described = await again.get_workflow_handle("kept").describe()
+        assert described.status == WorkflowExecutionStatus.TERMINATED
+    finally:
+        await again.service_client.close()
+
+
+@pytest.mark.postgres
+async def test_postgresql_url() -> None:
+    reason = pg_unreachable()
+    if reason:
+        pytest.skip(reason)
+    url = create_database("perdure_embedded")
+    try:
+        client = await Client.connect(f"embedded://{url}?namespace=pg-ns", namespace="pg-ns")
+        try:
+            handle = await client.start_workflow("Absent", id="in-pg", task_queue="nobody")
+            assert (await handle.describe()).workflow_type == "Absent"
+        finally:
+            await client.service_client.close()
+    finally:
+        drop_database(url)
+
+
+def test_targets() -> None:
+    memory = EmbeddedTarget.parse("embedded://:memory:")
+    assert memory.options.db == ":memory:" and memory.options.serve_grpc is None
+    assert EmbeddedTarget.parse("embedded:///var/app.db").options.db == "/var/app.db"
+    relative = EmbeddedTarget.parse("embedded://data/app.db?serve_grpc=0.0.0.0:7233")
+    assert relative.key[0].endswith("/data/app.db")
+    assert relative.options.serve_grpc == "0.0.0.0:7233"
+    pg = EmbeddedTarget.parse(
+        "embedded://postgresql://u@h:5432/db?sslmode=disable&namespace=a&namespace=b"
+    )
+    assert pg.options.db == "postgresql://u@h:5432/db?sslmode=disable"
+    assert tuple(pg.options.namespaces) == ("default", "a", "b")
+    assert EmbeddedTarget.parse("embedded://:memory:?instance=x").key == (":memory:", "x")
+    with pytest.raises(ValueError, match="Unknown option"):
+        EmbeddedTarget.parse("embedded://:memory:?serve=1")
+    with pytest.raises(ValueError, match="No database"):
+        EmbeddedTarget.parse("embedded://")
