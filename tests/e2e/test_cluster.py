@@ -1,0 +1,155 @@
+"""Several Perdure server processes on one PostgreSQL database serve as one.
+
+Official temporalio clients and workers talk to different processes: a workflow started
+on one is run by a worker polling another, its queries, updates, signals, descriptions
+and result long poll go through the first. Nothing here may depend on which process
+committed what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from tests.e2e.cluster_workflows import ClusterLoad, echo
+from tests.pg import create_database, drop_database, pg_unreachable
+from tests.servers import ServerProcess, start_perdure_server
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
+
+CLOSE_TYPES = frozenset(
+    {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+    }
+)
+
+
+@pytest.fixture
+def cluster_db() -> Iterator[str]:
+    reason = pg_unreachable()
+    if reason:
+        pytest.skip(reason)
+    url = create_database()
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, cluster_db: str) -> Iterator[list[ServerProcess]]:
+    """Two server processes on one fresh database."""
+    servers = [start_perdure_server(tmp_path / "a", db_url=cluster_db)]
+    try:
+        servers.append(start_perdure_server(tmp_path / "b", db_url=cluster_db))
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def worker(client: Client, task_queue: str, identity: str | None = None) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        identity=identity,
+        workflows=[ClusterLoad],
+        activities=[echo],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+
+
+async def test_any_process_serves_any_request(cluster: list[ServerProcess]) -> None:
+    a, b = [await Client.connect(s.target) for s in cluster]
+    tq = f"cluster-{uuid.uuid4().hex[:8]}"
+    wid = f"wf-{uuid.uuid4().hex[:8]}"
+    async with worker(b, tq):
+        handle = await a.start_workflow(ClusterLoad.run, args=[wid, 0.3], id=wid, task_queue=tq)
+        # Query tasks asked on A are answered by the worker polling B.
+        for _ in range(100):
+            state = await handle.query(ClusterLoad.state)
+            if state["stage"] == "waiting":
+                break
+            await asyncio.sleep(0.1)
+        assert state == {"stage": "waiting", "signals": 0}
+        for i in range(3):
+            await handle.signal(ClusterLoad.add, f"s{i}")
+        assert await handle.execute_update(ClusterLoad.bump, "u") == 4
+        # A's description and B's history agree: A never serves stale cached state.
+        described = await handle.describe()
+        history = await b.get_workflow_handle(wid).fetch_history()
+        assert described.raw_description.workflow_execution_info.history_length == len(
+            history.events
+        )
+        await handle.signal(ClusterLoad.finish)
+        result = await handle.result()  # A's long poll, woken by B's commits
+    assert result == {
+        "signals": ["s0", "s1", "s2", "update:u"],
+        "results": [f"A-{wid}".upper(), f"Z-{wid}".upper()],
+    }
+    history = await a.get_workflow_handle(wid).fetch_history()
+    closes = [e.event_type for e in history.events if e.event_type in CLOSE_TYPES]
+    assert closes == [EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED]
+    for s in cluster:
+        assert "Traceback" not in s.log(), s.log()
+
+
+async def test_query_waiting_for_a_task_another_process_starts(
+    cluster: list[ServerProcess],
+) -> None:
+    """A query asked on A rides the run's pending workflow task; B's poller starts that
+    task: A notices, and the query reaches the worker once the task is done."""
+    a, b = [await Client.connect(s.target) for s in cluster]
+    tq = f"cluster-{uuid.uuid4().hex[:8]}"
+    wid = f"wf-{uuid.uuid4().hex[:8]}"
+    handle = await a.start_workflow(ClusterLoad.run, args=[wid, 0.1], id=wid, task_queue=tq)
+    query = asyncio.create_task(handle.query(ClusterLoad.state))
+    await asyncio.sleep(0.5)
+    assert not query.done()
+    async with worker(b, tq):
+        state = await asyncio.wait_for(query, 30)
+        assert state["stage"] in ("started", "timer", "waiting")
+        await handle.signal(ClusterLoad.finish)
+        assert (await handle.result())["results"][0] == f"A-{wid}".upper()
+
+
+async def test_tasks_of_one_queue_are_shared_by_workers_on_both_processes(
+    cluster: list[ServerProcess],
+) -> None:
+    a, b = [await Client.connect(s.target) for s in cluster]
+    tq = f"cluster-{uuid.uuid4().hex[:8]}"
+    ids = [f"wf-{uuid.uuid4().hex[:8]}" for _ in range(20)]
+    async with worker(a, tq, "worker-on-a"), worker(b, tq, "worker-on-b"):
+        handles = [
+            await (a if i % 2 else b).start_workflow(
+                ClusterLoad.run, args=[wid, 0.1], id=wid, task_queue=tq
+            )
+            for i, wid in enumerate(ids)
+        ]
+        for i, h in enumerate(handles):
+            await (b if i % 2 else a).get_workflow_handle(h.id).signal(ClusterLoad.finish)
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
+    assert [r["results"][1] for r in results] == [f"Z-{wid}".upper() for wid in ids]
+    identities = set()
+    for wid in ids:
+        history = await a.get_workflow_handle(wid).fetch_history()
+        closes = [e.event_type for e in history.events if e.event_type in CLOSE_TYPES]
+        assert closes == [EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED]
+        identities.update(
+            e.activity_task_started_event_attributes.identity
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        )
+    assert identities == {"worker-on-a", "worker-on-b"}
