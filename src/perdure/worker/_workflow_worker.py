@@ -55,7 +55,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import QueryResultType, TaskQueueKind
+from temporalio.api.enums.v1 import CommandType, EventType, QueryResultType, TaskQueueKind
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.query.v1 import WorkflowQueryResult
@@ -84,7 +84,6 @@ from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._instance import WorkflowInstance
 from perdure.worker._workflow._run import (
     NON_DETERMINISTIC,
-    UNHANDLED,
     RunConfig,
     TaskFailure,
     WorkflowRun,
@@ -349,7 +348,10 @@ class WorkflowWorker:
         run_id = task.workflow_execution.run_id
         run = self._runs.get(run_id)
         first = events[0].event_id if events else 0
-        if run is not None and (first == 1 or first > run.engine.last_processed_event_id + 1):
+        if run is not None and (
+            first > run.engine.last_processed_event_id + 1
+            or task.previous_started_event_id != run.engine.last_started_event_id
+        ):
             self._evict(run_id, "history does not continue the cached run")
             run = None
         if run is None:
@@ -411,9 +413,11 @@ class WorkflowWorker:
             response = await self._complete(task, run, query_results, force=force)
             if response is None:
                 return
-            if not force or not response.HasField("workflow_task"):
+            if not response.HasField("workflow_task"):
                 if force:
                     self._evict(run.run_id, "no workflow task returned after a heartbeat")
+                elif not self.sticky_task_queue:
+                    self._evict(run.run_id, "caching disabled")
                 return
             task = response.workflow_task
             received = time.monotonic()
@@ -517,8 +521,6 @@ class WorkflowWorker:
             c.command_type in _TERMINAL_TYPES for c in commands
         ):
             self._evict(run.run_id, "workflow completed")
-        elif not self.sticky_task_queue:
-            self._evict(run.run_id, "caching disabled")
         return response
 
     def _reserve_eager(self, commands: Sequence[Any]) -> int:
@@ -570,8 +572,8 @@ class WorkflowWorker:
             error,
         )
         self._evict(run.run_id, "workflow task failed")
-        if task.attempt > 1 and cause == UNHANDLED:
-            return  # the server retries on timeout; repeating the failure adds nothing
+        if task.attempt > 1:
+            return  # as the official SDK: later attempts time out instead (the retry backoff)
         request = RespondWorkflowTaskFailedRequest(
             task_token=task.task_token,
             cause=cause,  # type: ignore[arg-type]
@@ -690,5 +692,13 @@ class _Slots:
         self._free += 1
 
 
-_WFT_STARTED = 6  # EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
-_TERMINAL_TYPES = frozenset({4, 5, 7, 10})  # complete, fail, cancel, continue-as-new
+_WFT_STARTED = int(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+_TERMINAL_TYPES = frozenset(
+    int(t)
+    for t in (
+        CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+        CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+        CommandType.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
+        CommandType.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+    )
+)

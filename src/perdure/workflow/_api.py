@@ -73,6 +73,16 @@ def uuid7() -> uuid.UUID:
     return uuid.UUID(int=(millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
 
 
+def register_random_seed_callback(callback: Callable[[int], None]) -> None:
+    """Call ``callback`` with the new seed when a workflow reset changes it."""
+    _Runtime.current().workflow_register_random_seed_callback(callback)
+
+
+def extern_functions() -> Mapping[str, Callable[..., Any]]:
+    """Functions that interceptors exposed to workflow code."""
+    return _Runtime.current().workflow_extern_functions()
+
+
 def new_random(name: str | None = None) -> Random:
     """A separate deterministic generator (named ones are independent of :py:func:`random`)."""
     seed = random_seed()

@@ -286,3 +286,11 @@ class _Runtime(ABC):
     @abstractmethod
     def workflow_random_seed(self) -> int:
         """The seed of workflow.random()."""
+
+    @abstractmethod
+    def workflow_register_random_seed_callback(self, callback: Callable[[int], None]) -> None:
+        """Be told the new seed when a reset changes it."""
+
+    @abstractmethod
+    def workflow_extern_functions(self) -> Mapping[str, Callable[..., Any]]:
+        """Functions interceptors exposed to workflow code."""

@@ -345,3 +345,32 @@ def test_rejected_update_sends_a_rejection_and_no_command() -> None:
     assert message.id == "u2/request/reject"
     assert rejection.failure.message == "negative"
     assert rejection.rejected_request_sequencing_event_id == 5
+
+
+@workflow.defn(name="Draw")
+class Draw:
+    @workflow.run
+    async def run(self) -> int:
+        return workflow.random().randint(0, 10**6)
+
+
+def test_reset_reseeds_workflow_random_like_the_official_sdk() -> None:
+    import random
+
+    from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+
+    from perdure.worker._workflow._history import randomness_seed
+
+    b = HistoryBuilder("Draw", run_id="old-run")
+    b.task_scheduled_started()
+    b.add(
+        E.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW,
+        base_run_id="old-run",
+        new_run_id="new-run",
+    )
+    b.task_scheduled_started()
+    run = _run(b, Draw, previous=0)
+    (command,) = run.engine.outgoing_commands()
+    drawn = command.complete_workflow_execution_command_attributes.result.payloads[0].data
+    assert int(drawn) == random.Random(randomness_seed("new-run")).randint(0, 10**6)

@@ -59,6 +59,7 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
         self._inbound = root
         self._inbound.init(RootOutbound(self))
         self._memo_cache: dict[str, Any] | None = None
+        self._seed_callbacks: list[Callable[[int], None]] = []
 
     @staticmethod
     def interceptor_classes(
@@ -178,6 +179,11 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
             self._resolve_external(self._pending_external_signals, job)
         elif isinstance(job, jobs.ResolveRequestCancelExternal):
             self._resolve_external(self._pending_external_cancels, job)
+        elif isinstance(job, jobs.UpdateRandomSeed):
+            self._random.seed(job.seed)
+            self._seed = job.seed
+            for callback in self._seed_callbacks:
+                callback(job.seed)
         elif isinstance(job, jobs.CancelWorkflow):
             self._cancel_reason = job.reason
             if self._primary_task is not None:
@@ -349,6 +355,15 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
     def workflow_random_seed(self) -> int:
         """The seed of the random generator."""
         return self._seed
+
+    def workflow_register_random_seed_callback(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback`` with the new seed when a reset changes it."""
+        self._assert_not_read_only("register random seed callback")
+        self._seed_callbacks.append(callback)
+
+    def workflow_extern_functions(self) -> Mapping[str, Callable[..., Any]]:
+        """Functions interceptors exposed to workflow code."""
+        return self._extern_functions
 
     def workflow_payload_converter(self) -> perdure.converter.PayloadConverter:
         """The payload converter for this workflow."""

@@ -136,6 +136,13 @@ class NotifyHasPatch:
 
 
 @dataclass(slots=True)
+class UpdateRandomSeed:
+    """The run was reset: workflow.random() continues from a new seed."""
+
+    seed: int
+
+
+@dataclass(slots=True)
 class QueryWorkflow:
     """Answer a query (read-only)."""
 
@@ -157,6 +164,7 @@ Job = (
     | CancelWorkflow
     | DoUpdate
     | NotifyHasPatch
+    | UpdateRandomSeed
     | QueryWorkflow
 )
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio.api.command.v1 import Command, RecordMarkerCommandAttributes
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.protocol.v1 import Message
 from temporalio.api.sdk.v1 import EventGroupMarker, WorkflowTaskCompletedMetadata
@@ -59,6 +60,7 @@ from perdure.worker._workflow._machines import (
 from perdure.workflow._errors import NondeterminismError
 
 UPSERT_ON_PATCH_FLAG = 2
+RESET_WORKFLOW_CAUSE = int(WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW)
 MOVE_TERMINAL_COMMANDS_FLAG = 3
 DEFAULT_CORE_FLAGS = frozenset({1, 2, 3})
 FIRST_TASK_CORE_FLAGS = frozenset({IMPROVED_HEARTBEAT_FLAG})
@@ -445,6 +447,10 @@ class Engine:
                     event.event_id,
                 )
             )
+        elif kind == E.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            failed = event.workflow_task_failed_event_attributes
+            if failed.cause == RESET_WORKFLOW_CAUSE and failed.new_run_id:
+                self._jobs.append(jobs.UpdateRandomSeed(randomness_seed(failed.new_run_id)))
         elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
             reason = event.workflow_execution_cancel_requested_event_attributes.cause
             self._jobs.append(jobs.CancelWorkflow(reason))
