@@ -212,6 +212,48 @@ class LocalFailures:
         return out
 
 
+@workflow.defn(name="Interleave")
+class Interleave:
+    """Two coroutines resumed in the same activation: the order of their next commands
+    depends on how many loop callbacks each resolution takes (activity vs timer)."""
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        order: list[str] = []
+
+        async def after_activity() -> None:
+            await workflow.execute_activity("greet", "a", start_to_close_timeout=short)
+            order.append("activity")
+            await workflow.execute_activity("after_activity", start_to_close_timeout=short)
+
+        async def after_timer() -> None:
+            await workflow.sleep(5)
+            order.append("timer")
+            await workflow.execute_activity("after_timer", start_to_close_timeout=short)
+
+        await asyncio.gather(after_activity(), after_timer())
+        return order
+
+
+@workflow.defn(name="SignalInterleave")
+class SignalInterleave:
+    """A signal handler and the main coroutine both issue commands in one activation."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity("greet", "a", start_to_close_timeout=short)
+        await workflow.execute_activity("after_activity", start_to_close_timeout=short)
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.signal
+    async def poke(self) -> None:
+        await workflow.execute_activity("from_signal", start_to_close_timeout=short)
+        self.done = True
+
+
 def _retry_once(workflow: ModuleType) -> Any:
     """A single-attempt retry policy from the SDK that `workflow` belongs to."""
     if workflow.__name__.startswith("temporalio"):
