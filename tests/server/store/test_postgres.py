@@ -11,7 +11,7 @@ from perdure.server.store import open_store
 from perdure.server.store.base import ConditionFailed, StoreError, TaskKind, Unavailable
 from perdure.server.store.postgres import PostgresStore
 from perdure.server.store.schema import SCHEMA_VERSION, TABLES
-from tests.server.store.builders import NS, new_key, start, update
+from tests.server.store.builders import NS, new_key, start, timer, update
 
 pytestmark = pytest.mark.postgres
 
@@ -100,3 +100,21 @@ async def test_closed_store_is_unavailable(fresh: str) -> None:
     await store.close()
     with pytest.raises(Unavailable):
         await store.commit(start(new_key()))
+
+
+async def test_a_failed_commit_does_not_break_prepared_statements(fresh: str) -> None:
+    """psycopg prepares a statement on its 6th use; when that use is in a pipeline that
+    a failed check aborts, the statement never reached the server: the next use must
+    not name it (psycopg would fail with "prepared statement does not exist")."""
+    store = await PostgresStore.open(fresh, min_size=1, max_size=1)
+    try:
+        k = new_key()
+        await store.commit(start(k))
+        for i in range(5):
+            await store.commit(update(k, i + 1, b"s", timers_added=[timer(k, f"t{i}", 10)]))
+        with pytest.raises(ConditionFailed):  # the 6th timer upsert, in an aborted pipeline
+            await store.commit(update(k, 1, b"stale", timers_added=[timer(k, "t5", 10)]))
+        await store.commit(update(k, 6, b"s", timers_added=[timer(k, "t6", 10)]))
+        assert len(await store.get_timers(100, 100)) == 6
+    finally:
+        await store.close()

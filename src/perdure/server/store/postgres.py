@@ -332,6 +332,31 @@ async def _apply(conn: psycopg.AsyncConnection[Any], steps: Sequence[Step]) -> N
     Every conditional step expects exactly one affected row per parameter row (its
     `expect` is the number of rows), so the check runs per row on the server.
     """
+    try:
+        await _run_pipeline(conn, steps)
+    except psycopg.Error:
+        _forget_prepared(conn)
+        raise
+
+
+def _forget_prepared(conn: psycopg.AsyncConnection[Any]) -> None:
+    """After an aborted pipeline, forget which statements the connection has prepared.
+
+    psycopg records a statement as prepared when it sends its Parse, even if a failed
+    check aborts the pipeline before the server runs it; the next use then fails with
+    "prepared statement does not exist". Clearing the record (the server's copies are
+    deallocated before the next statement) keeps prepared statements, which are worth
+    a third of the commit rate. Without that private hook the connection is closed, and
+    the pool replaces it.
+    """
+    clear = getattr(getattr(conn, "_prepared", None), "clear", None)
+    if callable(clear):
+        clear()
+    else:
+        conn.pgconn.finish()
+
+
+async def _run_pipeline(conn: psycopg.AsyncConnection[Any], steps: Sequence[Step]) -> None:
     async with conn.pipeline():
         for step in steps:
             cur = conn.cursor()
