@@ -13,7 +13,7 @@ the original execution saw.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,6 @@ from perdure.worker._workflow._history import (
     C,
     E,
     LocalActivityMarker,
-    change_version_payload,
     event_name,
     initiating_event_id,
     local_activity_marker_details,
@@ -44,24 +43,22 @@ from perdure.worker._workflow._history import (
     randomness_seed,
 )
 from perdure.worker._workflow._machines import (
-    ActivityMachine,
-    CancelExternalMachine,
-    ChildWorkflowMachine,
-    LocalActivityMachine,
     Machine,
     Mismatch,
     PatchMachine,
-    RecordOnlyMachine,
-    SignalExternalMachine,
     TimerMachine,
     UpdateMachine,
     UpdateRequest,
 )
+from perdure.worker._workflow._machines_activity import ActivityMachine, LocalActivityMachine
+from perdure.worker._workflow._machines_child import (
+    ChildWorkflowMachine,
+    SignalExternalMachine,
+)
+from perdure.worker._workflow._replay_commands import CommandIntake, _Entry
 from perdure.workflow._errors import NondeterminismError
 
-UPSERT_ON_PATCH_FLAG = 2
 RESET_WORKFLOW_CAUSE = int(WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW)
-MOVE_TERMINAL_COMMANDS_FLAG = 3
 DEFAULT_CORE_FLAGS = frozenset({1, 2, 3})
 FIRST_TASK_CORE_FLAGS = frozenset({IMPROVED_HEARTBEAT_FLAG})
 
@@ -97,41 +94,8 @@ _EXPECTED_EVENT: dict[int, tuple[int, ...]] = {
     C.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: (E.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,),
 }
 
-_TERMINAL_EVENT: dict[type, tuple[int, int, str]] = {
-    jobs.CompleteWorkflow: (
-        C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-        "CompleteWorkflowExecution",
-    ),
-    jobs.FailWorkflow: (
-        C.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-        "FailWorkflowExecution",
-    ),
-    jobs.CancelWorkflowExecution: (
-        C.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-        "CancelWorkflowExecution",
-    ),
-    jobs.ContinueAsNew: (
-        C.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-        "ContinueAsNewWorkflowExecution",
-    ),
-}
 
-
-class _Entry:
-    """A command waiting for its event (None = a local-activity marker seen only in replay)."""
-
-    __slots__ = ("command", "machine")
-
-    def __init__(self, command: Command | None, machine: Machine) -> None:
-        self.command = command
-        self.machine = machine
-
-
-class Engine:
+class Engine(CommandIntake):
     """The state machines of one workflow run, driven by its history and its commands."""
 
     def __init__(
@@ -574,11 +538,6 @@ class Engine:
         except Mismatch as err:
             raise self._nondeterminism(event, machine, str(err)) from None
 
-    def _who(self) -> str:
-        return (
-            f"workflow {self.workflow_type} (workflow_id={self.workflow_id}, run_id={self.run_id})"
-        )
-
     def _nondeterminism(
         self, event: HistoryEvent, machine: Machine | None, detail: str
     ) -> NondeterminismError:
@@ -632,168 +591,10 @@ class Engine:
         """Stop a running local activity; with ``wait`` its outcome still resolves it."""
         self.local_activity_cancels.append((machine, wait))
 
-    def try_use_flag(self, flag: int, record: bool | None = None) -> bool:
-        """May this run use core behaviour ``flag``? Records it when not replaying."""
-        if not self._flags_enabled:
-            return False
-        if record if record is not None else not self.replaying:
-            self._new_core_flags.add(flag)
-            return True
-        return flag in self._core_flags
-
     def use_lang_flag(self, flag: int) -> None:
         """Workflow code used language flag ``flag`` in this task."""
         if self._flags_enabled:
             self._new_lang_flags.add(flag)
-
-    # ------------------------------------------------------------------ commands from code
-
-    def handle_commands(
-        self,
-        commands: list[jobs.Command],
-        markers: Mapping[int, list[EventGroupMarker]] | None = None,
-    ) -> None:
-        """Turn what workflow code asked for into machines and queued protos."""
-        terminal: jobs.Command | None = None
-        move_terminal = self.try_use_flag(MOVE_TERMINAL_COMMANDS_FLAG)
-        for command in commands:
-            if isinstance(command, jobs.TERMINAL_COMMANDS):
-                if terminal is None:
-                    terminal = command
-                    if not move_terminal:
-                        break
-                continue
-            self._markers = markers.get(id(command)) if markers else None
-            self._handle_command(command)
-        self._markers = None
-        if terminal is not None:
-            self._handle_terminal(terminal)
-        self._prepare()
-
-    def _prepare(self) -> None:
-        if any(e.machine.cancelled_before_sent for e in self._queue):
-            self._queue = deque(e for e in self._queue if not e.machine.cancelled_before_sent)
-        for entry in self._current:
-            if not entry.machine.cancelled_before_sent:
-                self._queue.append(entry)
-        self._current = []
-
-    def _handle_terminal(self, command: jobs.Command) -> None:
-        command_type, event_type, label = _TERMINAL_EVENT[type(command)]
-        proto = Command(command_type=command_type)  # type: ignore[arg-type]
-        if isinstance(command, jobs.CompleteWorkflow):
-            attrs = proto.complete_workflow_execution_command_attributes
-            attrs.SetInParent()
-            if command.result is not None:
-                attrs.result.payloads.append(command.result)
-        elif isinstance(command, jobs.FailWorkflow):
-            proto.fail_workflow_execution_command_attributes.failure.CopyFrom(command.failure)
-        elif isinstance(command, jobs.CancelWorkflowExecution):
-            proto.cancel_workflow_execution_command_attributes.SetInParent()
-        elif isinstance(command, jobs.ContinueAsNew):
-            proto.continue_as_new_workflow_execution_command_attributes.CopyFrom(command.attributes)
-        RecordOnlyMachine(self, proto, event_type, label)
-        self.local_activity_requests.clear()
-
-    def _handle_command(self, command: jobs.Command) -> None:
-        if isinstance(command, jobs.ScheduleActivity):
-            self._activities[command.seq] = ActivityMachine(
-                self,
-                command.seq,
-                command.attributes,
-                command.cancellation_type,
-                command.user_metadata,
-            )
-        elif isinstance(command, jobs.StartTimer):
-            self._timers[command.seq] = TimerMachine(self, command)
-        elif isinstance(command, jobs.CancelTimer):
-            timer = self._timers.pop(command.seq, None)
-            if timer is not None:
-                timer.cancel()
-        elif isinstance(command, jobs.RequestCancelActivity):
-            self._machine(self._activities, command.seq, "activity").cancel()
-        elif isinstance(command, jobs.ScheduleLocalActivity):
-            self._local_activities[command.seq] = LocalActivityMachine(
-                self,
-                command,
-                replaying=self.replaying,
-                preresolved=self._preresolved.pop(command.seq, None) if self.replaying else None,
-                start_time_ns=self.time_ns,
-            )
-        elif isinstance(command, jobs.RequestCancelLocalActivity):
-            self._machine(self._local_activities, command.seq, "local activity").cancel()
-        elif isinstance(command, jobs.StartChildWorkflow):
-            self._children[command.seq] = ChildWorkflowMachine(
-                self,
-                command.seq,
-                command.attributes,
-                command.cancellation_type,
-                command.user_metadata,
-            )
-        elif isinstance(command, jobs.CancelChildWorkflow):
-            self._machine(self._children, command.seq, "child workflow").cancel(command.reason)
-        elif isinstance(command, jobs.SignalExternal):
-            self._signals[command.seq] = SignalExternalMachine(
-                self, command.seq, command.attributes
-            )
-        elif isinstance(command, jobs.CancelSignalExternal):
-            self._machine(self._signals, command.seq, "signal").cancel()
-        elif isinstance(command, jobs.RequestCancelExternal):
-            CancelExternalMachine(self, command.seq, command.attributes)
-        elif isinstance(command, jobs.UpsertSearchAttributes):
-            proto = Command(command_type=C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
-            fields = proto.upsert_workflow_search_attributes_command_attributes.search_attributes
-            for key, value in command.indexed_fields.items():
-                fields.indexed_fields[key].CopyFrom(value)
-            RecordOnlyMachine(
-                self,
-                proto,
-                E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-                f"UpsertWorkflowSearchAttributes({', '.join(sorted(command.indexed_fields))})",
-            )
-        elif isinstance(command, jobs.ModifyWorkflowProperties):
-            proto = Command(command_type=C.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES)
-            memo = proto.modify_workflow_properties_command_attributes.upserted_memo
-            for key, value in command.memo.items():
-                memo.fields[key].CopyFrom(value)
-            RecordOnlyMachine(
-                self, proto, E.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED, "ModifyWorkflowProperties"
-            )
-        elif isinstance(command, jobs.SetPatchMarker):
-            self._set_patch(command)
-        elif isinstance(command, jobs.UpdateResponse):
-            machine = self._updates.get(command.protocol_instance_id)
-            if machine is None:
-                raise RuntimeError(f"no update with instance id {command.protocol_instance_id}")
-            machine.respond(command)
-
-    def _machine(self, table: dict[int, Any], seq: int, what: str) -> Any:
-        machine = table.get(seq)
-        if machine is None:
-            raise RuntimeError(f"{self._who()}: no {what} with seq {seq}")
-        return machine
-
-    def _set_patch(self, command: jobs.SetPatchMarker) -> None:
-        seen = self._patches.get(command.patch_id)
-        if seen:
-            return
-        PatchMachine(self, command.patch_id, command.deprecated)
-        in_history = seen is not None
-        use_flag = self.try_use_flag(UPSERT_ON_PATCH_FLAG)
-        if (not self.replaying or in_history) and use_flag:
-            ids = {k for k in self._patches} | {command.patch_id}
-            proto = Command(command_type=C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
-            fields = proto.upsert_workflow_search_attributes_command_attributes.search_attributes
-            fields.indexed_fields[CHANGE_VERSION_SEARCH_ATTRIBUTE].CopyFrom(
-                change_version_payload(sorted(ids))
-            )
-            RecordOnlyMachine(
-                self,
-                proto,
-                E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-                f"UpsertWorkflowSearchAttributes({CHANGE_VERSION_SEARCH_ATTRIBUTE})",
-            )
-        self._patches[command.patch_id] = True
 
     def finish_replay(self) -> None:
         """Whole history replayed: commands of a completed last task must all have matched."""

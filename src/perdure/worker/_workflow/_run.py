@@ -31,7 +31,7 @@ from perdure.worker._workflow._local_activity import (
     LocalActivityOutcome,
     run_local_activity,
 )
-from perdure.worker._workflow._machines import LocalActivityMachine
+from perdure.worker._workflow._machines_activity import LocalActivityMachine
 from perdure.worker._workflow._replay import Engine
 from perdure.workflow import _Definition
 
