@@ -66,7 +66,8 @@ class VirtualClock:
             return
         self._sleepers.add(wake)
         try:
-            await asyncio.wait_for(wake.wait(), delay)
+            async with asyncio.timeout(delay):
+                await wake.wait()
         except TimeoutError:
             pass
         finally:

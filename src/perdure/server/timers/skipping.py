@@ -173,6 +173,9 @@ class TimeSkipper:
                 log.exception("time skipping failed; retrying")
                 recheck = True
             try:
-                await asyncio.wait_for(self._poke.wait(), RECHECK_SECONDS if recheck else None)
+                # asyncio.timeout, not wait_for: wait_for (3.11) may swallow a cancel
+                # that arrives as the poke does, and the loop would never stop.
+                async with asyncio.timeout(RECHECK_SECONDS if recheck else None):
+                    await self._poke.wait()
             except TimeoutError:
                 pass
