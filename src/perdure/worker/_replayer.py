@@ -94,7 +94,7 @@ class Replayer:
             build_id: Accepted for compatibility.
             identity: Accepted for compatibility.
             workflow_failure_exception_types: As on the worker.
-            debug_mode: Accepted for compatibility.
+            debug_mode: No deadlock detection (for stepping through workflow code).
         """
         if not workflows:
             raise ValueError("At least one workflow must be specified")
@@ -120,6 +120,7 @@ class Replayer:
             interceptor_classes=WorkflowInstance.interceptor_classes(interceptors, extern),
             failure_exception_types=tuple(workflow_failure_exception_types),
             extern_functions=extern,
+            debug_mode=debug_mode,
         )
         self._codec = data_converter.payload_codec
         _guard.install()

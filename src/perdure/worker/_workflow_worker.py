@@ -167,6 +167,7 @@ class WorkflowWorker:
                 activity_hooks.execute_local_activity if activity_hooks is not None else None
             ),
             extern_functions=extern,
+            debug_mode=debug_mode,
         )
         self._service = service
         self._namespace = namespace

@@ -21,12 +21,14 @@ class _GuardState:
     their clocks and files.
     """
 
-    __slots__ = ("active", "thread", "workflow")
+    __slots__ = ("active", "deadline", "thread", "workflow")
 
     def __init__(self) -> None:
         self.active = False
         self.thread = 0
         self.workflow = ""
+        self.deadline = 0.0
+        """Monotonic time by which workflow code must yield (0: no deadlock detection)."""
 
 
 guard = _GuardState()

@@ -66,6 +66,7 @@ def _first_task(cls: type, *args: Any) -> WorkflowRun:
     )
     builder = HistoryBuilder(cls.__name__, *args)
     builder.task_scheduled_started()
+    config.debug_mode = False
     run = WorkflowRun(config, workflow_id="wf-1", run_id="run-1", workflow_type=cls.__name__)
     run.feed(builder.events, previous_started_event_id=0)
     run.advance()
@@ -114,3 +115,22 @@ def test_other_threads_are_not_guarded_while_workflow_code_runs() -> None:
     finally:
         guard.active = False
     assert seen and seen[0] > 0
+
+
+@workflow.defn(name="Spin")
+class Spin:
+    @workflow.run
+    async def run(self) -> None:
+        while True:  # never yields
+            pass
+
+
+def test_workflow_code_that_never_yields_fails_its_task() -> None:
+    started = time.monotonic()
+    with pytest.raises(TaskFailure) as info:
+        _first_task(Spin)
+    assert isinstance(info.value.error, _guard.PotentialDeadlockError)
+    assert "Spin (workflow_id=wf-1, run_id=run-1) didn't yield within 2 second(s)" in str(
+        info.value.error
+    )
+    assert time.monotonic() - started < 5

@@ -61,6 +61,7 @@ class InstanceDetails:
     interceptor_classes: Sequence[type[WorkflowInboundInterceptor]] = ()
     worker_failure_exception_types: Sequence[type[BaseException]] = ()
     extern_functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    deadlock_timeout: float = 0.0
 
 
 @dataclass
@@ -116,6 +117,7 @@ class InstanceBase(_Runtime):
             cancel_timer=self._cancel_timer,
             register_task=self._register_task,
             runtime=self,
+            deadlock_timeout=details.deadlock_timeout,
             name=(
                 f"{self._info.workflow_type} (workflow_id={self._info.workflow_id}, "
                 f"run_id={self._info.run_id})"

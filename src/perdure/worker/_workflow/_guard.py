@@ -75,6 +75,51 @@ _AUDIT_REFUSALS = {
 _installed = False
 _lock = threading.Lock()
 _get_ident = _thread.get_ident
+_deadlock_lock = threading.Lock()
+_DEADLOCK_CHECK_INTERVAL = 0.25
+
+
+DEADLOCK_TIMEOUT = 2.0
+"""Seconds workflow code may run without yielding before its task fails (not in debug mode)."""
+
+
+class PotentialDeadlockError(Exception):
+    """Workflow code ran too long without yielding (a busy loop or blocking call)."""
+
+    def __init__(self, *args: object) -> None:
+        """Raised into the stuck workflow by the watchdog thread (hence no arguments)."""
+        super().__init__(
+            *(
+                args
+                or (
+                    f"[TMPRL1101] Potential deadlock detected: workflow {guard.workflow} "
+                    f"didn't yield within {DEADLOCK_TIMEOUT:g} second(s)",
+                )
+            )
+        )
+
+
+def leave() -> None:
+    """Workflow code yielded: lower the guard, and drop a deadlock error not yet raised."""
+    with _deadlock_lock:
+        guard.active = False
+        if guard.deadline < 0:  # an error was injected: clear it if still pending
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(_get_ident()), None)
+        guard.deadline = 0.0
+
+
+def _watch_deadlocks() -> None:
+    sleep = time.sleep.__wrapped__ if hasattr(time.sleep, "__wrapped__") else time.sleep
+    while True:
+        sleep(_DEADLOCK_CHECK_INTERVAL)
+        with _deadlock_lock:
+            if not guard.active or guard.deadline <= 0 or time.monotonic() < guard.deadline:
+                continue
+            guard.deadline = -1.0
+            error = PotentialDeadlockError
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(guard.thread), ctypes.py_object(error)
+            )
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
@@ -151,3 +196,7 @@ def install() -> None:
             _guard_classmethod(datetime.datetime, name, clock)
         _guard_classmethod(datetime.date, "today", clock)
         sys.addaudithook(_audit)
+        watchdog = threading.Thread(
+            target=_watch_deadlocks, name="perdure-workflow-deadlock-watchdog", daemon=True
+        )
+        threading.Thread.start.__wrapped__(watchdog)  # type: ignore[attr-defined]

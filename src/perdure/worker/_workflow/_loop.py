@@ -18,8 +18,10 @@ import contextvars
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
+from time import monotonic as _monotonic
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
+from perdure.worker._workflow._guard import leave as _leave_guard
 from perdure.workflow._unsafe import guard
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         register_task: Callable[[asyncio.Task[Any]], None],
         runtime: object,
         name: str,
+        deadlock_timeout: float = 0.0,
     ) -> None:
         self._ready: deque[asyncio.Handle] = deque()
         self._start_timer = start_timer
@@ -71,6 +74,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._exception_handler: Any = None
         self.failure: BaseException | None = None
         self.check_conditions: Callable[[], bool] | None = None
+        self.deadlock_timeout = deadlock_timeout
 
     # ------------------------------------------------------------------ running
 
@@ -78,9 +82,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         """Run ready callbacks until none is left (checking wait conditions in between)."""
         outer = _get_running_loop()
         _set_running_loop(self)
-        guard.active = True
-        guard.thread = _thread.get_ident()
-        guard.workflow = self._name
+        self._enter_guard()
         try:
             ready = self._ready
             while ready:
@@ -92,21 +94,25 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
                 if check_conditions and self.check_conditions is not None:
                     self.check_conditions()
         finally:
-            guard.active = False
+            _leave_guard()
             _set_running_loop(outer)
 
     def run_outside(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` with this loop current but without running callbacks (init, queries)."""
         outer = _get_running_loop()
         _set_running_loop(self)
-        guard.active = True
-        guard.thread = _thread.get_ident()
-        guard.workflow = self._name
+        self._enter_guard()
         try:
             return fn()
         finally:
-            guard.active = False
+            _leave_guard()
             _set_running_loop(outer)
+
+    def _enter_guard(self) -> None:
+        guard.thread = _thread.get_ident()
+        guard.workflow = self._name
+        guard.deadline = _monotonic() + self.deadlock_timeout if self.deadlock_timeout else 0.0
+        guard.active = True
 
     # ------------------------------------------------------------------ asyncio API
 

@@ -24,6 +24,7 @@ from perdure.exceptions import ApplicationError
 from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._base import InstanceDetails
 from perdure.worker._workflow._commands import info_from_start
+from perdure.worker._workflow._guard import DEADLOCK_TIMEOUT
 from perdure.worker._workflow._instance import WorkflowInstance
 from perdure.worker._workflow._local_activity import (
     Execute,
@@ -62,6 +63,7 @@ class RunConfig:
     failure_exception_types: Sequence[type[BaseException]] = ()
     execute_local_activity: Execute | None = None
     extern_functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    debug_mode: bool = False
 
     @staticmethod
     def collect(workflows: Iterable[type]) -> tuple[dict[str, _Definition], _Definition | None]:
@@ -175,6 +177,7 @@ class WorkflowRun:
                 interceptor_classes=self.config.interceptor_classes,
                 worker_failure_exception_types=self.config.failure_exception_types,
                 extern_functions=self.config.extern_functions,
+                deadlock_timeout=0.0 if self.config.debug_mode else DEADLOCK_TIMEOUT,
             )
         )
 
