@@ -15,7 +15,7 @@ import temporalio.client
 import temporalio.worker
 
 from perdure.client import WorkflowHistory
-from perdure.worker._replayer import Replayer
+from perdure.worker import Replayer
 from tests.sdk.workflow.history_builder import HistoryBuilder
 from tests.sdk.workflow.scenarios import load
 

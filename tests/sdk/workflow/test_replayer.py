@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from perdure.client import WorkflowHistory
-from perdure.worker._replayer import Replayer, WorkflowReplayResults
+from perdure.worker import Replayer, WorkflowReplayResults
 from perdure.workflow import NondeterminismError
 from tests.sdk.workflow.scenarios import load
 

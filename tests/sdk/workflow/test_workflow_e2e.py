@@ -26,8 +26,7 @@ from perdure import workflow
 from perdure.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from perdure.converter import DataConverter, PayloadCodec
 from perdure.exceptions import ActivityError, ApplicationError, CancelledError
-from perdure.worker import Worker
-from perdure.worker._replayer import Replayer
+from perdure.worker import Replayer, Worker
 from tests.sdk.workflow.conftest import ACTIVITIES
 from tests.sdk.workflow.scenarios import load
 
@@ -370,10 +369,6 @@ async def test_eager_workflow_start_runs_the_first_task_in_process(
             handle_task(task)
 
         workflow_worker.handle_eager_workflow_task = spy  # type: ignore[method-assign]
-        unregister = client._register_eager_workflow_starter(task_queue, workflow_worker)
-        try:
-            handle = await _start(client, task_queue, S.Patches.run, request_eager_start=True)
-            assert await handle.result() == ["patched", "hello p"]
-        finally:
-            unregister()
+        handle = await _start(client, task_queue, S.Patches.run, request_eager_start=True)
+        assert await handle.result() == ["patched", "hello p"]
     assert len(eager) == 1 and eager[0].workflow_execution.workflow_id == handle.id

@@ -17,8 +17,7 @@ from perdure import workflow
 from perdure.client import Client, WorkflowFailureError, WorkflowHandle
 from perdure.common import RawValue, RetryPolicy, SearchAttributeKey
 from perdure.exceptions import ApplicationError, CancelledError, ChildWorkflowError
-from perdure.worker import Worker
-from perdure.worker._replayer import Replayer
+from perdure.worker import Replayer, Worker
 from tests.sdk.workflow.conftest import ACTIVITIES
 
 SHORT = timedelta(seconds=10)
