@@ -25,8 +25,11 @@ Interface used by ``perdure.worker.Worker`` (owned by the activity/worker team):
     worker.notify_shutdown()                       # stop polling; in-flight tasks finish
     await run_task
 
-``WorkflowWorker.handle_eager_workflow_task(task)`` takes the ``eager_workflow_task`` of a
-``StartWorkflowExecutionResponse`` (eager workflow start) and processes it like a polled task.
+Eager workflow start (``perdure.client.EagerWorkflowStarter``): ``try_reserve_eager_workflow_slot
+(task_queue)``, ``handle_eager_workflow_task(task)`` (the ``eager_workflow_task`` of a
+StartWorkflowExecutionResponse, processed like a polled task) and
+``release_eager_workflow_slot()``. ``sticky_task_queue`` names the sticky queue
+("<identity>-<uuid hex>", "" when caching is off) for ShutdownWorker.
 
 ``ActivityHooks`` is what the activity worker offers the workflow worker:
 
@@ -84,6 +87,7 @@ from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._instance import WorkflowInstance
 from perdure.worker._workflow._run import (
     NON_DETERMINISTIC,
+    UNHANDLED,
     RunConfig,
     TaskFailure,
     WorkflowRun,
@@ -410,6 +414,10 @@ class WorkflowWorker:
                 return
             except TaskFailure as err:
                 await self._fail(task, run, err.error, err.cause)
+                return
+            except Exception as err:  # a runtime bug or corrupt history: fail, do not hang
+                logger.exception("Workflow task of run %s could not be processed", run.run_id)
+                await self._fail(task, run, err, UNHANDLED)
                 return
             response = await self._complete(task, run, query_results, force=force)
             if response is None:
