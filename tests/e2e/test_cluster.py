@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from tests.e2e.cluster_workflows import ClusterLoad, echo
@@ -153,3 +155,37 @@ async def test_tasks_of_one_queue_are_shared_by_workers_on_both_processes(
             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
         )
     assert identities == {"worker-on-a", "worker-on-b"}
+
+
+async def test_one_workflow_id_started_on_both_processes_at_once(
+    cluster: list[ServerProcess],
+) -> None:
+    """The current-run row is written conditionally: one start wins, the other sees it."""
+    a, b = [await Client.connect(s.target) for s in cluster]
+    tq = f"cluster-{uuid.uuid4().hex[:8]}"
+    for policy in (WorkflowIDConflictPolicy.FAIL, WorkflowIDConflictPolicy.USE_EXISTING):
+        for _ in range(5):
+            wid = f"wf-{uuid.uuid4().hex[:8]}"
+            outcomes = await asyncio.gather(
+                *(
+                    c.start_workflow(
+                        ClusterLoad.run,
+                        args=[wid],
+                        id=wid,
+                        task_queue=tq,
+                        id_conflict_policy=policy,
+                    )
+                    for c in (a, b)
+                ),
+                return_exceptions=True,
+            )
+            started = [o for o in outcomes if not isinstance(o, BaseException)]
+            if policy == WorkflowIDConflictPolicy.FAIL:
+                assert len(started) == 1, outcomes
+                assert any(isinstance(o, WorkflowAlreadyStartedError) for o in outcomes)
+            else:
+                assert len(started) == 2, outcomes
+                assert started[0].result_run_id == started[1].result_run_id
+            runs = [r async for r in a.list_workflows(f"WorkflowId = '{wid}'")]
+            assert len(runs) == 1
+            await a.get_workflow_handle(wid).terminate()

@@ -38,6 +38,8 @@ TICK_SECONDS = 2.0
 """The fallback poll of task queues, query rows and waiting queries."""
 WATCHER_TICKS = 5
 """Every so many ticks, history long polls and update waiters look again too."""
+EXPIRE_TICKS = 30
+"""Every so many ticks, abandoned query rows are removed."""
 
 
 class Cluster:
@@ -133,6 +135,8 @@ class Cluster:
             self._tick()
             if n % WATCHER_TICKS == 0:
                 self.history.watchers.notify_all()
+            if n % EXPIRE_TICKS == 0:
+                self.bridge.expire()
 
     def _tick(self) -> None:
         for queue in self.matching.all_queues():

@@ -124,11 +124,14 @@ class QueryBridge:
     # -------------------------------------------------------------- upkeep
 
     def sweep(self) -> None:
-        """Forget queries whose caller gave up; remove their rows and very old ones."""
+        """Forget queries whose caller gave up, and remove their rows."""
         for query_id, task in list(self._sent.items()):
             if not task.waiting:
                 del self._sent[query_id]
                 self._spawner.spawn(self._drop(query_id), f"dropping query {query_id}")
+
+    def expire(self) -> None:
+        """Remove rows old enough that whoever asked or claimed them is long gone."""
         self._spawner.spawn(
             self.store.expire_queries(time.time_ns() - QUERY_ROW_TTL), "expiring old queries"
         )
