@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -147,9 +148,14 @@ async def test_workflow_failure_carries_application_error(client: Client, task_q
 async def test_histories_we_write_replay_in_both_sdks(client: Client, task_queue: str) -> None:
     histories = []
     async with _worker(client, task_queue):
-        for name in ("activities", "signals", "parent", "local_activities", "patches", "updates"):
+        for name in sorted(CASES):
             handle, _ = await CASES[name](client, task_queue)
             await handle.result()
+            histories.append(await handle.fetch_history())
+        for run in (S.Timers.run, S.Randomness.run, S.Failing.run):
+            handle = await _start(client, task_queue, run)
+            with contextlib.suppress(WorkflowFailureError):
+                await handle.result()
             histories.append(await handle.fetch_history())
     ours = await Replayer(workflows=SCENARIOS).replay_workflows(histories)
     assert ours.replay_failures == {}
