@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import random
 import threading
 import time
@@ -50,6 +51,7 @@ class Behave:
         import json  # already imported: fine
 
         workflow.logger.info("logging works inside workflows")
+        logging.getLogger("plain").warning("and so does a plain logger")
         return [workflow.now().year, json.dumps(workflow.random().random() < 1)]
 
 

@@ -38,9 +38,17 @@ def _refuse(what: str, instead: str) -> DeterminismGuardError:
     )
 
 
+_ALLOWED_CALLERS = frozenset({"logging"})
+"""Modules whose use of the clock is not workflow logic (log records carry a timestamp)."""
+
+
 def _guarded(fn: Callable[..., Any], what: str, instead: str) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if guard.active and _get_ident() == guard.thread:
+        if (
+            guard.active
+            and _get_ident() == guard.thread
+            and sys._getframe(1).f_globals.get("__name__") not in _ALLOWED_CALLERS
+        ):
             raise _refuse(what, instead)
         return fn(*args, **kwargs)
 
