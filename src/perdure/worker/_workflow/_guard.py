@@ -185,18 +185,18 @@ def install() -> None:
             return
         _installed = True
         clock = "workflow.now() or workflow.time()"
-        time.time = _guarded(time.time, "time.time()", clock)  # type: ignore[assignment]
-        time.time_ns = _guarded(time.time_ns, "time.time_ns()", "workflow.time_ns()")  # type: ignore[assignment]
-        time.sleep = _guarded(  # type: ignore[assignment]
+        time.time = _guarded(time.time, "time.time()", clock)
+        time.time_ns = _guarded(time.time_ns, "time.time_ns()", "workflow.time_ns()")
+        time.sleep = _guarded(
             time.sleep, "time.sleep()", "asyncio.sleep() or workflow.sleep() (durable timers)"
         )
         for name in _RANDOM_FUNCTIONS:
             fn = getattr(random, name, None)
             if fn is not None:
                 setattr(random, name, _guarded(fn, f"random.{name}()", "workflow.random()"))
-        uuid.uuid4 = _guarded(uuid.uuid4, "uuid.uuid4()", "workflow.uuid4()")  # type: ignore[assignment]
-        uuid.uuid1 = _guarded(uuid.uuid1, "uuid.uuid1()", "workflow.uuid4()")  # type: ignore[assignment]
-        os.urandom = _guarded(os.urandom, "os.urandom()", "workflow.random()")  # type: ignore[assignment]
+        uuid.uuid4 = _guarded(uuid.uuid4, "uuid.uuid4()", "workflow.uuid4()")
+        uuid.uuid1 = _guarded(uuid.uuid1, "uuid.uuid1()", "workflow.uuid4()")
+        os.urandom = _guarded(os.urandom, "os.urandom()", "workflow.random()")
         threading.Thread.start = _guarded(  # type: ignore[method-assign]
             threading.Thread.start, "threading.Thread.start()", "asyncio tasks"
         )

@@ -151,7 +151,7 @@ class ChildWorkflowMachine(Machine):
         else:
             raise Mismatch("not a child workflow event")
 
-    def cancel(self, reason: str = "") -> None:  # type: ignore[override]
+    def cancel(self, reason: str = "") -> None:
         if self.resolved:
             return
         if self.initial_event_id == 0:
