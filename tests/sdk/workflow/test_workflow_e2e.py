@@ -231,13 +231,13 @@ class VersionTwo(VersionOne):
 
 
 async def test_nondeterminism_fails_the_task_and_leaves_history_intact(
-    client: Client, task_queue: str
+    any_client: Client, task_queue: str
 ) -> None:
-    async with _worker(client, task_queue, VersionOne, max_cached_workflows=0):
-        handle = await _start(client, task_queue, VersionOne.run)
+    async with _worker(any_client, task_queue, VersionOne, max_cached_workflows=0):
+        handle = await _start(any_client, task_queue, VersionOne.run)
         await _wait_for_event(handle, EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
     before = len((await handle.fetch_history()).events)
-    async with _worker(client, task_queue, VersionTwo, max_cached_workflows=0):
+    async with _worker(any_client, task_queue, VersionTwo, max_cached_workflows=0):
         await handle.signal(VersionOne.proceed)
         failed = await _wait_for_event(handle, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
     attrs = failed.workflow_task_failed_event_attributes
@@ -248,7 +248,7 @@ async def test_nondeterminism_fails_the_task_and_leaves_history_intact(
     history = await handle.fetch_history()
     recorded = [e.event_type for e in history.events[before:]]
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in recorded
-    async with _worker(client, task_queue, VersionOne, max_cached_workflows=0):
+    async with _worker(any_client, task_queue, VersionOne, max_cached_workflows=0):
         assert await asyncio.wait_for(handle.result(), 30) == "hello one"
 
 
@@ -271,11 +271,11 @@ class LongLocal:
 
 
 async def test_long_local_activity_heartbeats_the_workflow_task(
-    client: Client, task_queue: str
+    any_client: Client, task_queue: str
 ) -> None:
-    async with _worker(client, task_queue, LongLocal):
+    async with _worker(any_client, task_queue, LongLocal):
         handle = await _start(
-            client, task_queue, LongLocal.run, 2.2, task_timeout=timedelta(seconds=2)
+            any_client, task_queue, LongLocal.run, 2.2, task_timeout=timedelta(seconds=2)
         )
         assert await asyncio.wait_for(handle.result(), 30) == "slept 2.2"
     history = await handle.fetch_history()
@@ -302,9 +302,11 @@ class Cancellable:
         return "not cancelled"
 
 
-async def test_cancelling_a_workflow_cancels_its_activity(client: Client, task_queue: str) -> None:
-    async with _worker(client, task_queue, Cancellable):
-        handle = await _start(client, task_queue, Cancellable.run)
+async def test_cancelling_a_workflow_cancels_its_activity(
+    any_client: Client, task_queue: str
+) -> None:
+    async with _worker(any_client, task_queue, Cancellable):
+        handle = await _start(any_client, task_queue, Cancellable.run)
         await _wait_for_event(handle, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as info:
