@@ -374,3 +374,26 @@ def test_reset_reseeds_workflow_random_like_the_official_sdk() -> None:
     (command,) = run.engine.outgoing_commands()
     drawn = command.complete_workflow_execution_command_attributes.result.payloads[0].data
     assert int(drawn) == random.Random(randomness_seed("new-run")).randint(0, 10**6)
+
+
+@workflow.defn(name="Chatty")
+class Chatty:
+    @workflow.run
+    async def run(self) -> None:
+        workflow.logger.info("first task")
+        await asyncio.sleep(1)
+        workflow.logger.info("second task")
+
+
+def test_workflow_logger_is_quiet_while_replaying(caplog: pytest.LogCaptureFixture) -> None:
+    b = HistoryBuilder("Chatty")
+    b.full_task()
+    started = b.timer_started("1", 1)
+    b.timer_fired("1", started)
+    b.task_scheduled_started()
+    with caplog.at_level("INFO", logger="perdure.workflow"):
+        _run(b, Chatty, previous=3)  # the first task is replayed, the second is new
+    messages = [r.getMessage() for r in caplog.records if r.name == "perdure.workflow"]
+    assert len(messages) == 1 and messages[0].startswith("second task (")
+    record = next(r for r in caplog.records if r.name == "perdure.workflow")
+    assert record.temporal_workflow["workflow_type"] == "Chatty"  # type: ignore[attr-defined]
