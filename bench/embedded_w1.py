@@ -8,6 +8,9 @@ its own subprocess, one after the other, on a fresh SQLite file with durable com
 - ``perdure``: ``Client.connect("embedded://<file>")`` and a Worker in the same process;
 - ``dbos``: DBOS Transact with ``system_database_url = sqlite:///<file>``.
 
+``--dir /dev/shm`` puts both databases on tmpfs, where fsync costs nothing.
+``BENCH_EAGER=0`` turns off eager workflow start for Perdure.
+
 Per system: unloaded latency (one workflow at a time: start to result, p50/p90) and
 throughput with ``--in-flight`` workflows always running. Then ``month``: a workflow
 that sleeps 30 days with one timer per day under ``start_time_skipping()``, in wall
@@ -169,8 +172,8 @@ async def _month() -> dict[str, float]:
     return {"wall_s": wall}
 
 
-def _child(system: str, seconds: float, in_flight: int) -> None:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{system}-") as tmp:
+def _child(system: str, seconds: float, in_flight: int, directory: str | None) -> None:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{system}-", dir=directory) as tmp:
         db = str(Path(tmp) / f"{system}.db")
         if system == "perdure":
             result = asyncio.run(_perdure(db, seconds, in_flight))
@@ -189,16 +192,25 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=100)
     parser.add_argument("--systems", default="perdure,dbos,month")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--dir", help="where the SQLite files go (/dev/shm: no fsync cost; default: $TMPDIR)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.seconds, args.in_flight)
+        _child(args.child, args.seconds, args.in_flight, args.dir)
         return
-    results: dict[str, Any] = {"in_flight": args.in_flight, "seconds": args.seconds}
+    results: dict[str, Any] = {
+        "in_flight": args.in_flight,
+        "seconds": args.seconds,
+        "dir": args.dir or tempfile.gettempdir(),
+        "eager_start": EAGER,
+    }
     for system in args.systems.split(","):
         proc = subprocess.run(
             [sys.executable, "-m", "bench.embedded_w1", "--child", system,
-             "--seconds", str(args.seconds), "--in-flight", str(args.in_flight)],
+             "--seconds", str(args.seconds), "--in-flight", str(args.in_flight),
+             *(["--dir", args.dir] if args.dir else [])],
             capture_output=True, text=True, check=False, timeout=600,
         )  # fmt: skip
         lines = proc.stdout.strip().splitlines()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from perdure.client import Client, WorkflowFailureError
+from perdure.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from perdure.exceptions import ApplicationError
 from perdure.testing import WorkflowEnvironment
 from perdure.worker import Worker
@@ -17,14 +18,25 @@ from tests.sdk.testing.workflows import (
     ActivityWithTimeout,
     Asserts,
     DailyTimers,
+    ParentThatContinues,
     RetriesAfterAnHour,
     Sleeper,
+    SleepyChild,
     WaitsForSignal,
     fails_first_attempt,
     real_work,
 )
 
-WORKFLOWS = [Sleeper, DailyTimers, ActivityWithTimeout, RetriesAfterAnHour, Asserts, WaitsForSignal]
+WORKFLOWS = [
+    Sleeper,
+    DailyTimers,
+    ActivityWithTimeout,
+    RetriesAfterAnHour,
+    Asserts,
+    WaitsForSignal,
+    SleepyChild,
+    ParentThatContinues,
+]
 ACTIVITIES = [real_work, fails_first_attempt]
 
 
@@ -192,3 +204,32 @@ async def test_from_client_wraps_any_client(task_queue: str) -> None:
                 await env.client.execute_workflow(Asserts.run, id=_id(), task_queue=task_queue)
         await env.shutdown()  # does not own the server
         assert await owner.client.count_workflows() is not None
+
+
+async def test_children_and_continue_as_new_share_the_clock(task_queue: str) -> None:
+    async with (
+        await WorkflowEnvironment.start_time_skipping() as env,
+        _worker(env.client, task_queue),
+    ):
+        before = await env.get_current_time()
+        assert (
+            await env.client.execute_workflow(
+                ParentThatContinues.run, 0, id=_id(), task_queue=task_queue
+            )
+            == 3
+        )
+        elapsed = await env.get_current_time() - before
+    assert timedelta(days=12, hours=20) <= elapsed < timedelta(days=12, hours=20, minutes=1)
+
+
+async def test_search_attributes_are_registered() -> None:
+    key = SearchAttributeKey.for_keyword("CustomerId")
+    async with await WorkflowEnvironment.start_local(search_attributes=[key]) as env:
+        handle = await env.client.start_workflow(
+            "Absent",
+            id=_id(),
+            task_queue="nobody",
+            search_attributes=TypedSearchAttributes([SearchAttributePair(key, "c-42")]),
+        )
+        described = await handle.describe()
+    assert described.typed_search_attributes.get(key) == "c-42"

@@ -103,3 +103,26 @@ class WaitsForSignal:
     @workflow.signal
     def go(self) -> None:
         self.got = True
+
+
+@workflow.defn
+class SleepyChild:
+    @workflow.run
+    async def run(self, days: int) -> int:
+        await workflow.sleep(timedelta(days=days))
+        return days
+
+
+@workflow.defn
+class ParentThatContinues:
+    """Each run waits for a child that sleeps 3 days, then 5 hours, then continues."""
+
+    @workflow.run
+    async def run(self, run: int) -> int:
+        slept = await workflow.execute_child_workflow(
+            SleepyChild.run, 3, id=f"{workflow.info().workflow_id}-child-{run}"
+        )
+        await workflow.sleep(timedelta(hours=5))
+        if run < 3:
+            workflow.continue_as_new(run + 1)
+        return slept
