@@ -208,8 +208,11 @@ class WorkflowEnvironment:
         seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
         await asyncio.sleep(seconds)
 
-    async def get_current_time(self) -> datetime:
-        """The environment's time (virtual where time skips), in UTC."""
+    async def get_current_time(self, handle: WorkflowHandle[Any, Any] | None = None) -> datetime:
+        """The environment's time (virtual where time skips), in UTC.
+
+        ``handle`` is accepted for temporalio's signature; time is one for all workflows.
+        """
         return datetime.now(UTC)
 
     @property
@@ -305,9 +308,9 @@ class _EmbeddedEnvironment(WorkflowEnvironment):
         )
         await self._client.test_service.unlock_time_skipping_with_sleep(request, timeout=_LONG_CALL)
 
-    async def get_current_time(self) -> datetime:
+    async def get_current_time(self, handle: WorkflowHandle[Any, Any] | None = None) -> datetime:
         if not self._skips:
-            return await super().get_current_time()
+            return await super().get_current_time(handle)
         resp = await self._client.test_service.get_current_time(empty_pb2.Empty())
         return resp.time.ToDatetime(tzinfo=UTC)
 
