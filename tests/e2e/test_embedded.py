@@ -156,3 +156,24 @@ async def test_cli_export_from_an_embedded_engine_replays_from_a_file(
     assert "workflow Greeter" in message
     assert "ActivityTaskScheduled" in message
     assert "activity_type='farewell'" in message
+
+
+async def test_official_client_drives_the_clock_through_the_test_service() -> None:
+    """Temporal's TestService over gRPC, as the official SDK calls the test server's."""
+    from google.protobuf import empty_pb2
+    from temporalio.api.testservice.v1 import SleepRequest
+
+    async with await WorkflowEnvironment.start_time_skipping(serve_grpc=True) as env:
+        assert env.grpc_target is not None
+        official = await temporalio.client.Client.connect(env.grpc_target)
+        before = (await official.test_service.get_current_time(empty_pb2.Empty())).time
+        request = SleepRequest()
+        request.duration.FromTimedelta(timedelta(days=3))
+        started = time.monotonic()
+        await official.test_service.unlock_time_skipping_with_sleep(request)
+        assert time.monotonic() - started < 2
+        after = (await official.test_service.get_current_time(empty_pb2.Empty())).time
+        ours = await env.get_current_time()
+    moved = after.ToDatetime() - before.ToDatetime()
+    assert timedelta(days=3) <= moved < timedelta(days=3, minutes=1)
+    assert abs(ours - after.ToDatetime(tzinfo=ours.tzinfo)) < timedelta(minutes=1)
