@@ -189,3 +189,21 @@ async def test_one_workflow_id_started_on_both_processes_at_once(
             runs = [r async for r in a.list_workflows(f"WorkflowId = '{wid}'")]
             assert len(runs) == 1
             await a.get_workflow_handle(wid).terminate()
+
+
+async def test_update_sees_signals_sent_before_it(cluster: list[ServerProcess]) -> None:
+    """Signals that arrive while the workflow task is scheduled come before an update
+    that the same task carries (Temporal sequences the update after the events before
+    the task's started event)."""
+    a, b = [await Client.connect(s.target) for s in cluster]
+    tq = f"cluster-{uuid.uuid4().hex[:8]}"
+    wid = f"wf-{uuid.uuid4().hex[:8]}"
+    handle = await a.start_workflow(ClusterLoad.run, args=[wid, 0.1], id=wid, task_queue=tq)
+    await handle.signal(ClusterLoad.add, "s0")
+    await handle.signal(ClusterLoad.add, "s1")
+    update = asyncio.create_task(handle.execute_update(ClusterLoad.bump, "u"))
+    await asyncio.sleep(0.3)
+    async with worker(b, tq):
+        assert await asyncio.wait_for(update, 30) == 3
+        await handle.signal(ClusterLoad.finish)
+        assert (await handle.result())["signals"] == ["s0", "s1", "update:u"]

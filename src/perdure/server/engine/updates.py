@@ -97,7 +97,9 @@ def request_messages(ex: Execution, wt: WorkflowTaskInfo) -> list[protocol_pb2.M
             protocol_pb2.Message(
                 id=f"{info.update_id}/request",
                 protocol_instance_id=info.update_id,
-                event_id=wt.scheduled_event_id,
+                # As Temporal: after every event before the task started, so that the
+                # update sees the signals that arrived while the task was scheduled.
+                event_id=wt.started_event_id - 1,
                 body=body,
             )
         )
