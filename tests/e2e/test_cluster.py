@@ -14,10 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from tests.e2e.cluster_workflows import ClusterLoad, echo
@@ -207,3 +214,39 @@ async def test_update_sees_signals_sent_before_it(cluster: list[ServerProcess]) 
         assert await asyncio.wait_for(update, 30) == 3
         await handle.signal(ClusterLoad.finish)
         assert (await handle.result())["signals"] == ["s0", "s1", "update:u"]
+
+
+async def test_a_namespace_change_on_one_process_reaches_the_other(
+    cluster: list[ServerProcess],
+) -> None:
+    """B has the namespace cached; a search attribute registered on A is usable on B
+    at once (a notice, not the cache's expiry)."""
+    a, b = [await Client.connect(s.target) for s in cluster]
+    tq = f"cluster-{uuid.uuid4().hex[:8]}"
+    name = f"Attr{uuid.uuid4().hex[:6]}"
+    key = SearchAttributeKey.for_keyword(name)
+    wid = f"wf-{uuid.uuid4().hex[:8]}"
+    await b.start_workflow(ClusterLoad.run, args=[wid], id=wid, task_queue=tq)  # caches it
+    await a.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace="default",
+            search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+        )
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2.0  # the namespace cache would keep the old one for 5 s
+    while True:
+        try:
+            await b.start_workflow(
+                ClusterLoad.run,
+                args=[wid + "-2"],
+                id=wid + "-2",
+                task_queue=tq,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(key, "x")]),
+            )
+            break
+        except RPCError:
+            assert loop.time() < deadline, "B kept the namespace it had cached"
+            await asyncio.sleep(0.05)
+    for w in (wid, wid + "-2"):
+        await a.get_workflow_handle(w).terminate()

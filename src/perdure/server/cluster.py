@@ -1,7 +1,8 @@
 """This server process's part in a group of processes that share one database.
 
 On a shared store (PostgreSQL, store/shared.py) any process serves any request. What one
-process commits reaches the others as notices, which this module routes: a run changed
+process commits reaches the others as notices, which this module routes: a namespace
+changed (reread it), a run changed
 (drop its cached state, wake history long polls and update waiters, re-route the queries
 that wait for its workflow task), tasks or queries wait on a queue (wake its pollers), a
 query this process asked was answered. Notices can be lost while the listening
@@ -26,6 +27,7 @@ from perdure.server.store.base import StoreError, TaskKind, TaskRow
 from perdure.server.store.shared import (
     AnswerNotice,
     ExecutionNotice,
+    NamespaceNotice,
     Notice,
     QueryNotice,
     SharedStore,
@@ -120,6 +122,8 @@ class Cluster:
             case AnswerNotice(origin, query_id):
                 if origin == self.store.owner:
                     self.bridge.answered(query_id)
+            case NamespaceNotice(namespace_id):
+                self.namespaces.forget(namespace_id)
 
     def on_resync(self) -> None:
         """Notices may have been missed: look again at everything that waits for one."""

@@ -102,6 +102,12 @@ class NamespaceRegistry:
         self._by_id[ns.id] = entry
         return ns
 
+    def forget(self, namespace_id: str) -> None:
+        """Another server process changed the namespace: read it again next time."""
+        entry = self._by_id.pop(namespace_id, None)
+        if entry is not None:
+            self._by_name.pop(entry[1].name, None)
+
     async def get(self, name: str) -> Namespace:
         """The namespace called `name`, or NamespaceNotFound."""
         if not name:

@@ -22,6 +22,7 @@ from perdure.server.store.shared import (
     TIMER_GRACE,
     AnswerNotice,
     ExecutionNotice,
+    NamespaceNotice,
     Notice,
     QueryNotice,
     QueryTaskRow,
@@ -66,6 +67,7 @@ def test_notices_round_trip() -> None:
         ExecutionNotice("owner", "ns", "run", 7),
         QueryNotice("ns", "q"),
         AnswerNotice("owner", "qid"),
+        NamespaceNotice("ns-id"),
     ):
         assert decode_notice(encode_notice(n)) == n
     assert decode_notice("z\x1fwhat") is None

@@ -33,6 +33,7 @@ from perdure.server.store.base import (
     ConditionFailed,
     ExecutionKey,
     ExecutionSnapshot,
+    NamespaceRecord,
     Nanos,
     SqlValue,
     StoreError,
@@ -52,6 +53,7 @@ from perdure.server.store.shared import (
     TIMER_GRACE,
     AnswerNotice,
     ExecutionNotice,
+    NamespaceNotice,
     Notice,
     QueryNotice,
     QueryTaskRow,
@@ -155,6 +157,17 @@ class PostgresStore(SqlStore):
         await self._pool.close()
 
     # ------------------------------------------------------------------ commits
+
+    async def create_namespace(self, record: NamespaceRecord) -> None:
+        notice = encode_notice(NamespaceNotice(record.id))
+        await self._write(
+            [*plans.plan_create_namespace(self.sql, record), Step(_NOTIFY, [(notice,)])]
+        )
+
+    async def update_namespace(self, record: NamespaceRecord, expected_version: int) -> None:
+        steps = plans.plan_update_namespace(self.sql, record, expected_version)
+        notice = encode_notice(NamespaceNotice(record.id))
+        await self._write([*steps, Step(_NOTIFY, [(notice,)])])
 
     async def commit(self, commit: Commit) -> None:
         steps = plans.plan_commit(self.sql, commit, self._timer_lease)

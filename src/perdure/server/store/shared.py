@@ -11,8 +11,9 @@ A shared store (PostgreSQL) lets any number of server processes serve one databa
   never runs anything twice: leases only keep processes from doing the same work.
 * Notices. Every commit tells the other processes, after it is durable, which run changed
   (to drop cached state and wake long polls) and which queues got tasks that nobody has
-  leased (to wake pollers). Notices can be lost while the listening connection is down;
-  `on_resync` then tells the server to look again, and it also polls on a slow timer.
+  leased (to wake pollers); a namespace change tells them to reread the namespace.
+  Notices can be lost while the listening connection is down; `on_resync` then tells
+  the server to look again, and it also polls on a slow timer.
 * Query tasks. A query is answered by a worker that may poll another process: the query
   waits in a table until a process with a poller on its queue claims it, and the answer
   comes back the same way.
@@ -76,7 +77,14 @@ class AnswerNotice:
     query_id: str
 
 
-Notice = TaskNotice | ExecutionNotice | QueryNotice | AnswerNotice
+@dataclass(frozen=True, slots=True)
+class NamespaceNotice:
+    """A namespace was created or changed (its search attributes, retention, ...)."""
+
+    namespace_id: str
+
+
+Notice = TaskNotice | ExecutionNotice | QueryNotice | AnswerNotice | NamespaceNotice
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +167,8 @@ def encode_notice(notice: Notice) -> str:
             fields = ["q", ns, queue]
         case AnswerNotice(origin, query_id):
             fields = ["a", origin, query_id]
+        case NamespaceNotice(namespace_id):
+            fields = ["n", namespace_id]
     return _SEP.join(fields)
 
 
@@ -175,6 +185,8 @@ def decode_notice(payload: str) -> Notice | None:
             return QueryNotice(f[0], _SEP.join(f[1:]))
         if kind == "a" and len(f) == 2:
             return AnswerNotice(f[0], f[1])
+        if kind == "n" and len(f) == 1:
+            return NamespaceNotice(f[0])
     except ValueError:
         return None
     return None
