@@ -293,6 +293,7 @@ class Worker:
         self._async_context_run_task: asyncio.Task[None] | None = None
         self._async_context_run_exception: BaseException | None = None
         self._async_context_exiting = False
+        self._unregister_eager_start: Callable[[], None] | None = None
 
         self._activity_worker: _ActivityWorker | None = None
         if activities:
@@ -402,18 +403,19 @@ class Worker:
         try:
             await self._validate()
         except BaseException:
+            if self._unregister_eager_start is not None:
+                self._unregister_eager_start()
+                self._unregister_eager_start = None
             if not self._started:
                 self._shutdown_complete_event.set()
             raise
         if self._started:
             raise RuntimeError("Already started")
         self._started = True
-        unregister_eager_start: Callable[[], None] | None = None
-        if self._workflow_worker is not None:
-            # Eager workflow start hands this worker the first task of a started workflow.
-            unregister_eager_start = self.client._register_eager_workflow_starter(
-                self.task_queue, self._workflow_worker
-            )
+        # `async with` may have registered already, so that eager starts issued right
+        # after entering the block reach this worker.
+        unregister_eager_start = self._unregister_eager_start or self._register_eager_start()
+        self._unregister_eager_start = None
 
         tasks: dict[str, asyncio.Task[Any]] = {}
         if self._activity_worker is not None:
@@ -528,8 +530,15 @@ class Worker:
                 if not self._async_context_exiting and self._async_context_inner_task:
                     self._async_context_inner_task.cancel()
 
+        self._unregister_eager_start = self._register_eager_start()
         self._async_context_run_task = asyncio.create_task(run())
         return self
+
+    def _register_eager_start(self) -> Callable[[], None] | None:
+        """Eager workflow start hands this worker the first task of a started workflow."""
+        if self._workflow_worker is None:
+            return None
+        return self.client._register_eager_workflow_starter(self.task_queue, self._workflow_worker)
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *args: Any) -> None:
         """Shut down; re-raise a fatal worker error if it cancelled the block."""

@@ -24,9 +24,6 @@ from tests.sdk.client.workflows import InteractiveWorkflow, Reply
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.perdure_missing(
-    "queries that see earlier signals (a query must wait for the pending workflow task); flaky"
-)
 async def test_signal_and_query(env: Env) -> None:
     handle = await env.client.start_workflow(
         InteractiveWorkflow.run,  # type: ignore[arg-type]

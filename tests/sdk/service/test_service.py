@@ -267,7 +267,6 @@ async def test_custom_transport_scheme() -> None:
 # --------------------------------------------------------------------------- real server
 
 
-@pytest.mark.perdure_missing("grpc.health.v1 Health service")
 async def test_health_check(any_server: ServerProcess) -> None:
     client = await ServiceClient.connect(ConnectConfig(any_server.target))
     assert await client.check_health()
