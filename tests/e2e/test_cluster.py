@@ -14,8 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import EventType, IndexedValueType, QueryResultType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    PollWorkflowTaskQueueRequest,
+    RespondQueryTaskCompletedRequest,
+)
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributeKey,
@@ -23,6 +29,7 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
+from temporalio.converter import DataConverter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -250,3 +257,44 @@ async def test_a_namespace_change_on_one_process_reaches_the_other(
             await asyncio.sleep(0.05)
     for w in (wid, wid + "-2"):
         await a.get_workflow_handle(w).terminate()
+
+
+async def test_query_answer_sent_to_a_third_process(
+    cluster: list[ServerProcess], tmp_path: Path, cluster_db: str
+) -> None:
+    """A worker whose calls are balanced over processes may answer a query task on a
+    process other than the one it polled: the answer still reaches the asker."""
+    c = start_perdure_server(tmp_path / "c", db_url=cluster_db)
+    try:
+        a, b, third = [await Client.connect(s.target) for s in (*cluster, c)]
+        tq = f"cluster-{uuid.uuid4().hex[:8]}"
+        wid = f"wf-{uuid.uuid4().hex[:8]}"
+        await a.start_workflow(ClusterLoad.run, args=[wid, 0.1], id=wid, task_queue=tq)
+        async with worker(b, tq):
+            for _ in range(100):
+                if (await a.get_workflow_handle(wid).query(ClusterLoad.state))[
+                    "stage"
+                ] == "waiting":
+                    break
+                await asyncio.sleep(0.1)
+        # Poll on B (a raw call, as a worker would), answer on the third process.
+        query = asyncio.create_task(a.get_workflow_handle(wid).query("state"))
+        polled = await b.workflow_service.poll_workflow_task_queue(
+            PollWorkflowTaskQueueRequest(
+                namespace="default", task_queue=TaskQueue(name=tq), identity="raw"
+            )
+        )
+        assert polled.query.query_type == "state"
+        payload = (await DataConverter.default.encode(["from the third"]))[0]
+        await third.workflow_service.respond_query_task_completed(
+            RespondQueryTaskCompletedRequest(
+                namespace="default",
+                task_token=polled.task_token,
+                completed_type=QueryResultType.QUERY_RESULT_TYPE_ANSWERED,
+                query_result=Payloads(payloads=[payload]),
+            )
+        )
+        assert await asyncio.wait_for(query, 10) == "from the third"
+        await a.get_workflow_handle(wid).terminate()
+    finally:
+        c.stop()

@@ -70,6 +70,7 @@ class Cluster:
         self.matching = matching
         self.frontend = frontend
         self.bridge.registry = frontend.queries
+        frontend.query_bridge = self.bridge
         self.store.listen(self.on_notice, self.on_resync)
         self._spawn(self._tick_forever())
 

@@ -12,6 +12,7 @@ from perdure.server.frontend.limits import Limits
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.queues import Matching
+from perdure.server.matching.shared import QueryBridge
 from perdure.server.namespaces import Namespace, NamespaceRegistry
 from perdure.server.store.base import Store
 from perdure.server.visibility import decode_search_attributes
@@ -29,6 +30,8 @@ class FrontendContext:
     limits: Limits
     history_pages: HistoryPages
     queries: QueryRegistry
+    query_bridge: QueryBridge | None = None
+    """Set when several server processes share the database (matching/shared.py)."""
 
     def clock_monotonic(self) -> float:
         return time.monotonic()

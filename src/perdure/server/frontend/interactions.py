@@ -180,7 +180,10 @@ class InteractionRpcs(FrontendContext):
             error_message=request.error_message,
             failure=request.failure if request.HasField("failure") else None,
         )
-        if not self.queries.resolve(token.query_id, answer):
+        if not self.queries.resolve(token.query_id, answer) and not (
+            self.query_bridge is not None
+            and await self.query_bridge.answer_elsewhere(token.query_id, answer)
+        ):
             raise NotFound("query task not found, or already expired")
         return rr.RespondQueryTaskCompletedResponse()
 

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 QUERY_ROW_TTL = 5 * 60 * 1_000_000_000
 """Query rows older than this are swept (their asker gave up or died long ago)."""
+PROXY_TTL = 120.0
+"""Seconds a claimed query waits here for its worker's answer (callers wait 30 s)."""
 
 
 class _Spawner:
@@ -67,6 +69,7 @@ class QueryBridge:
         self.store = store
         self.registry = registry or QueryRegistry()
         self._sent: dict[str, QueryTask] = {}
+        self._proxies: dict[str, tuple[float, QueryTask]] = {}
         self._spawner = _Spawner()
 
     # -------------------------------------------------------------- the asking side
@@ -110,10 +113,12 @@ class QueryBridge:
         query = query_pb2.WorkflowQuery.FromString(row.query)
         proxy = QueryTask(row.id, row.namespace_id, row.workflow_id, row.run_id, query)
         self.registry.add(proxy)
+        self._proxies[row.id] = (time.monotonic(), proxy)
         proxy.answer.add_done_callback(lambda f: self._reply(row, f))
         return proxy
 
     def _reply(self, row: QueryTaskRow, answer: asyncio.Future[QueryAnswer]) -> None:
+        self._proxies.pop(row.id, None)
         if answer.cancelled():
             return
         data = encode_answer(answer.result())
@@ -121,14 +126,26 @@ class QueryBridge:
             self.store.answer_query(row.id, row.origin, data), f"answering query {row.id}"
         )
 
+    async def answer_elsewhere(self, query_id: str, answer: QueryAnswer) -> bool:
+        """An answer to a query this process did not hand out (the worker's calls are
+        balanced over processes): store it for its origin. False if unknown."""
+        return await self.store.answer_query_by_id(query_id, encode_answer(answer))
+
     # -------------------------------------------------------------- upkeep
 
     def sweep(self) -> None:
-        """Forget queries whose caller gave up, and remove their rows."""
+        """Forget queries whose caller gave up (removing their rows), and proxies whose
+        answer went to another process or never came."""
         for query_id, task in list(self._sent.items()):
             if not task.waiting:
                 del self._sent[query_id]
                 self._spawner.spawn(self._drop(query_id), f"dropping query {query_id}")
+        cutoff = time.monotonic() - PROXY_TTL
+        for query_id, (since, proxy) in list(self._proxies.items()):
+            if since < cutoff:
+                del self._proxies[query_id]
+                self.registry.discard(proxy)
+                proxy.answer.cancel()
 
     def expire(self) -> None:
         """Remove rows old enough that whoever asked or claimed them is long gone."""

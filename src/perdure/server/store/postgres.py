@@ -8,9 +8,8 @@ statements make concurrent writers of one execution or one task wait for each ot
 and the loser's condition then fails cleanly.
 
 Several server processes may share the database (store/shared.py): backlog rows and
-timers are claimed with FOR UPDATE SKIP LOCKED under leases, each commit NOTIFYs what
-it changed in its own transaction (delivered only if it commits), and a dedicated
-connection LISTENs (pg_listen.py).
+timers are claimed with FOR UPDATE SKIP LOCKED under leases, each commit is followed by
+a NOTIFY of what it changed, and a dedicated connection LISTENs (pg_listen.py).
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ from perdure.server.store.base import (
     Unavailable,
 )
 from perdure.server.store.dialect import POSTGRES
-from perdure.server.store.pg_listen import Listener
+from perdure.server.store.pg_listen import Listener, Notifier
 from perdure.server.store.plans import Step
 from perdure.server.store.rows import Row
 from perdure.server.store.schema import SCHEMA_VERSION, SCHEMA_VERSION_DDL, pending_migrations
@@ -68,16 +67,15 @@ _MIGRATION_LOCK = 0x70657264  # "perd": serializes migrations across processes
 
 _TASKS = ", ".join(TASK_COLUMNS)
 _TIMERS = ", ".join(TIMER_COLUMNS)
-_NOTIFY = "SELECT pg_notify('perdure', %s)"
 _CLAIM_TASKS = (
     f"UPDATE tasks SET lease_owner = %s, lease_until = %s WHERE seq IN (SELECT seq FROM tasks"
     " WHERE namespace_id = %s AND task_queue = %s AND kind = %s"
     " AND (lease_until IS NULL OR lease_until < %s)"
     f" ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING seq, {_TASKS}"
 )
-_RELEASE_TASK = (
-    "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE key = %s AND lease_owner = %s"
-    " RETURNING namespace_id, task_queue, kind"
+_RELEASE_TASKS = (
+    "UPDATE tasks SET lease_owner = NULL, lease_until = NULL"
+    " WHERE key = ANY(%s) AND lease_owner = %s RETURNING namespace_id, task_queue, kind"
 )
 _CLAIM_TIMERS = (
     "UPDATE timers SET lease_owner = %s, lease_until = GREATEST(fire_time, %s) + %s"
@@ -98,6 +96,9 @@ _CLAIM_QUERY = (
 )
 
 
+_ANSWER = "UPDATE query_tasks SET answer = %s WHERE id = %s RETURNING origin"
+
+
 def _now() -> Nanos:
     return time.time_ns()
 
@@ -115,6 +116,7 @@ class PostgresStore(SqlStore):
         self.owner = uuid.uuid4().hex
         self._timer_lease = plans.TimerLease(self.owner, TIMER_GRACE)
         self._listener: Listener | None = None
+        self._notifier = Notifier(pool)
         self.transactions = 0
         """Write transactions committed so far (one per write: no batching here)."""
 
@@ -154,20 +156,18 @@ class PostgresStore(SqlStore):
     async def close(self) -> None:
         if self._listener is not None:
             await self._listener.close()
+        await self._notifier.close()
         await self._pool.close()
 
     # ------------------------------------------------------------------ commits
 
     async def create_namespace(self, record: NamespaceRecord) -> None:
-        notice = encode_notice(NamespaceNotice(record.id))
-        await self._write(
-            [*plans.plan_create_namespace(self.sql, record), Step(_NOTIFY, [(notice,)])]
-        )
+        await self._write(plans.plan_create_namespace(self.sql, record))
+        self._notifier.send([encode_notice(NamespaceNotice(record.id))])
 
     async def update_namespace(self, record: NamespaceRecord, expected_version: int) -> None:
-        steps = plans.plan_update_namespace(self.sql, record, expected_version)
-        notice = encode_notice(NamespaceNotice(record.id))
-        await self._write([*steps, Step(_NOTIFY, [(notice,)])])
+        await self._write(plans.plan_update_namespace(self.sql, record, expected_version))
+        self._notifier.send([encode_notice(NamespaceNotice(record.id))])
 
     async def commit(self, commit: Commit) -> None:
         steps = plans.plan_commit(self.sql, commit, self._timer_lease)
@@ -180,9 +180,8 @@ class PostgresStore(SqlStore):
             for t in commit.tasks_added
             if not t.lease_owner
         )
-        payloads = list(dict.fromkeys(encode_notice(n) for n in notices))
-        steps.append(Step(_NOTIFY, [(p,) for p in payloads]))
         await self._write(steps)
+        self._notifier.send(encode_notice(n) for n in notices)
 
     async def refresh_execution(
         self, key: ExecutionKey, known_version: int
@@ -210,17 +209,10 @@ class PostgresStore(SqlStore):
     async def release_tasks(self, keys: Sequence[str]) -> None:
         if not keys:
             return
-        try:
-            async with self._pool.connection() as conn, conn.transaction():
-                notices: set[str] = set()
-                for key in keys:
-                    cur = await conn.execute(_RELEASE_TASK, (key, self.owner))
-                    for ns, queue, kind in await cur.fetchall():
-                        notices.add(encode_notice(TaskNotice(ns, queue, TaskKind(kind))))
-                for payload in notices:
-                    await conn.execute(_NOTIFY, (payload,))
-        except psycopg.Error as e:
-            raise map_error(e) from e
+        found = await self._fetch(_RELEASE_TASKS, (list(keys), self.owner))
+        self._notifier.send(
+            encode_notice(TaskNotice(ns, queue, TaskKind(kind))) for ns, queue, kind in found
+        )
 
     async def claim_timers(self, until: Nanos, limit: int) -> list[TimerRow]:
         now = _now()
@@ -255,13 +247,8 @@ class PostgresStore(SqlStore):
     async def put_query(self, row: QueryTaskRow) -> None:
         r = row
         params = (r.id, r.namespace_id, r.task_queue, r.workflow_id, r.run_id, r.query)
-        notice = encode_notice(QueryNotice(r.namespace_id, r.task_queue))
-        await self._write(
-            [
-                Step(_PUT_QUERY, [(*params, r.origin, r.created_time)]),
-                Step(_NOTIFY, [(notice,)]),
-            ]
-        )
+        await self._write([Step(_PUT_QUERY, [(*params, r.origin, r.created_time)])])
+        self._notifier.send([encode_notice(QueryNotice(r.namespace_id, r.task_queue))])
 
     async def claim_query(self, namespace_id: str, task_queue: str) -> QueryTaskRow | None:
         found = await self._fetch(_CLAIM_QUERY, (self.owner, namespace_id, task_queue))
@@ -271,12 +258,12 @@ class PostgresStore(SqlStore):
         return QueryTaskRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7])
 
     async def answer_query(self, query_id: str, origin: str, answer: bytes) -> None:
-        await self._write(
-            [
-                Step("UPDATE query_tasks SET answer = %s WHERE id = %s", [(answer, query_id)]),
-                Step(_NOTIFY, [(encode_notice(AnswerNotice(origin, query_id)),)]),
-            ]
-        )
+        await self.answer_query_by_id(query_id, answer)
+
+    async def answer_query_by_id(self, query_id: str, answer: bytes) -> bool:
+        found = await self._fetch(_ANSWER, (answer, query_id))
+        self._notifier.send(encode_notice(AnswerNotice(origin, query_id)) for (origin,) in found)
+        return bool(found)
 
     async def take_answer(self, query_id: str) -> bytes | None:
         found = await self._fetch(
@@ -304,7 +291,7 @@ class PostgresStore(SqlStore):
             raise StoreError("this store already has a listener")
         self._listener = Listener(self._url, on_notice, on_resync)
 
-    async def _fetch(self, sql: str, params: Sequence[SqlValue]) -> list[Row]:
+    async def _fetch(self, sql: str, params: Sequence[SqlValue | list[str]]) -> list[Row]:
         try:
             async with self._pool.connection() as conn:
                 cur = await conn.execute(sql, params)

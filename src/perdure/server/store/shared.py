@@ -140,6 +140,10 @@ class SharedStore(Store, Protocol):
     async def answer_query(self, query_id: str, origin: str, answer: bytes) -> None:
         """Record a claimed query's answer and wake its origin."""
 
+    async def answer_query_by_id(self, query_id: str, answer: bytes) -> bool:
+        """Record an answer given to a process that did not claim the query (clients
+        balanced per call); wake its origin. False if there is no such query."""
+
     async def take_answer(self, query_id: str) -> bytes | None:
         """Remove an answered query's row; its answer, or None if it has none (yet)."""
 
