@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payloads
-from temporalio.api.enums.v1 import EventType, IndexedValueType, QueryResultType
+from temporalio.api.enums.v1 import EventType, IndexedValueType, QueryResultType, TaskQueueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
     PollWorkflowTaskQueueRequest,
     RespondQueryTaskCompletedRequest,
 )
@@ -169,6 +170,16 @@ async def test_tasks_of_one_queue_are_shared_by_workers_on_both_processes(
             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
         )
     assert identities == {"worker-on-a", "worker-on-b"}
+    # Either process describes the pollers of both.
+    for client in (a, b):
+        described = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace="default",
+                task_queue=TaskQueue(name=tq),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+            )
+        )
+        assert {p.identity for p in described.pollers} == {"worker-on-a", "worker-on-b"}
 
 
 async def test_one_workflow_id_started_on_both_processes_at_once(

@@ -24,6 +24,7 @@ from perdure.server.store.shared import (
     ExecutionNotice,
     NamespaceNotice,
     Notice,
+    PollerRow,
     QueryNotice,
     QueryTaskRow,
     SharedStore,
@@ -232,3 +233,17 @@ async def test_query_tasks_travel_between_processes(
     assert await a.take_answer("q1") is None
     assert await a.drop_query("q2")  # nobody claimed it
     assert await b.claim_query(NS, "tq") is None
+
+
+async def test_pollers_seen_by_any_process(pair: tuple[PostgresStore, PostgresStore]) -> None:
+    a, b = pair
+    row = PollerRow(NS, "tq", TaskKind.WORKFLOW, "worker-1", "", 100)
+    await a.record_pollers([row])
+    await b.record_pollers([dataclasses.replace(row, last_access=50)])  # older: ignored
+    await b.record_pollers([dataclasses.replace(row, identity="worker-2", last_access=20)])
+    assert await b.get_pollers(NS, "tq", TaskKind.WORKFLOW, 0) == [
+        row,
+        dataclasses.replace(row, identity="worker-2", last_access=20),
+    ]
+    assert await b.get_pollers(NS, "tq", TaskKind.WORKFLOW, 30) == [row]
+    assert await b.get_pollers(NS, "tq", TaskKind.ACTIVITY, 0) == []

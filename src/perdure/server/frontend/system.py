@@ -17,8 +17,10 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server.engine import workflow_task
 from perdure.server.errors import InvalidArgument, NotFound, ServiceError
 from perdure.server.frontend.context import FrontendContext
+from perdure.server.matching.queues import POLLER_MEMORY_SECONDS
 from perdure.server.namespaces import Namespace, new_namespace
 from perdure.server.store.base import ConditionFailed, TaskKind
+from perdure.server.store.shared import SharedStore
 
 log = logging.getLogger(__name__)
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -193,12 +195,12 @@ class SystemRpcs(FrontendContext):
                 info = version.types_info[tq_type]
                 kind = TaskKind(tq_type)
                 if request.report_pollers:
-                    info.pollers.extend(self._pollers(ns, name, kind))
+                    info.pollers.extend(await self._pollers(ns, name, kind))
                 if request.report_stats:
                     info.stats.CopyFrom(await self._queue_stats(ns, name, kind))
             return resp
         kind = TaskKind.ACTIVITY if request.task_queue_type == ACTIVITY_TYPE else TaskKind.WORKFLOW
-        resp.pollers.extend(self._pollers(ns, name, kind))
+        resp.pollers.extend(await self._pollers(ns, name, kind))
         if request.report_stats:
             resp.stats.CopyFrom(await self._queue_stats(ns, name, kind))
         if request.include_task_queue_status:
@@ -208,20 +210,24 @@ class SystemRpcs(FrontendContext):
             )
         return resp
 
-    def _pollers(self, ns: Namespace, name: str, kind: TaskKind) -> list[tq_pb2.PollerInfo]:
+    async def _pollers(self, ns: Namespace, name: str, kind: TaskKind) -> list[tq_pb2.PollerInfo]:
+        """This process's pollers, and on a shared database those of the others too."""
+        seen: dict[str, int] = {}
+        if isinstance(self.store, SharedStore):
+            since = time.time_ns() - int(POLLER_MEMORY_SECONDS * 1e9)
+            for row in await self.store.get_pollers(ns.id, name, kind, since):
+                seen[row.identity] = row.last_access
         queue = self.matching.find(ns.id, name, kind)
-        if queue is None:
-            return []
-        now_wall = time.time()
-        now_mono = time.monotonic()
+        if queue is not None:
+            now_wall = time.time()
+            now_mono = time.monotonic()
+            for poller in queue.pollers.values():
+                at = int((now_wall - (now_mono - poller.last_access)) * 1e9)
+                seen[poller.identity] = max(at, seen.get(poller.identity, 0))
         out = []
-        for poller in queue.pollers.values():
-            info = tq_pb2.PollerInfo(
-                identity=poller.identity, rate_per_second=poller.rate_per_second or 0.0
-            )
-            info.last_access_time.FromNanoseconds(
-                int((now_wall - (now_mono - poller.last_access)) * 1e9)
-            )
+        for identity, at in seen.items():
+            info = tq_pb2.PollerInfo(identity=identity)
+            info.last_access_time.FromNanoseconds(at)
             out.append(info)
         return out
 

@@ -28,14 +28,16 @@ from temporalio.api.enums.v1 import query_pb2 as query_enums
 from temporalio.api.query.v1 import message_pb2 as query_pb2
 
 from perdure.server.matching.queries import QueryAnswer, QueryRegistry, QueryTask
-from perdure.server.matching.queues import Polled, TaskQueue
+from perdure.server.matching.queues import POLLER_MEMORY_SECONDS, Polled, TaskQueue
 from perdure.server.store.base import StoreError, TaskKind, TaskRow
-from perdure.server.store.shared import TASK_LEASE, QueryTaskRow, SharedStore
+from perdure.server.store.shared import TASK_LEASE, PollerRow, QueryTaskRow, SharedStore
 
 log = logging.getLogger(__name__)
 
 QUERY_ROW_TTL = 5 * 60 * 1_000_000_000
 """Query rows older than this are swept (their asker gave up or died long ago)."""
+POLLER_SHARE_SECONDS = 10.0
+"""A poller's row is refreshed at most this often by each process."""
 PROXY_TTL = 120.0
 """Seconds a claimed query waits here for its worker's answer (callers wait 30 s)."""
 
@@ -205,11 +207,26 @@ class SharedTaskQueue(TaskQueue):
     _maybe_queries: bool = True
     _fetching: bool = False
     _spawner: _Spawner = dataclasses.field(default_factory=_Spawner)
+    _shared_pollers: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Poller identity -> when this process last wrote it to the store."""
 
     @property
     def _shared(self) -> SharedStore:
         assert self.bridge is not None, "a shared queue needs its bridge"
         return self.bridge.store
+
+    def record_poller(self, identity: str, build_id: str = "") -> None:
+        """Also tell the other processes (DescribeTaskQueue), at most every few seconds."""
+        super().record_poller(identity, build_id)
+        now = time.monotonic()
+        if now - self._shared_pollers.get(identity, -POLLER_SHARE_SECONDS) < POLLER_SHARE_SECONDS:
+            return
+        self._shared_pollers[identity] = now
+        if len(self._shared_pollers) > 64:
+            cutoff = now - POLLER_MEMORY_SECONDS
+            self._shared_pollers = {i: t for i, t in self._shared_pollers.items() if t > cutoff}
+        row = PollerRow(self.namespace_id, self.name, self.kind, identity, build_id, time.time_ns())
+        self._spawner.spawn(self._shared.record_pollers([row]), f"sharing poller {identity}")
 
     def _idle(self) -> int:
         """Waiting pollers that no task is promised to yet."""

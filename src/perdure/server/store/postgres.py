@@ -54,6 +54,7 @@ from perdure.server.store.shared import (
     ExecutionNotice,
     NamespaceNotice,
     Notice,
+    PollerRow,
     QueryNotice,
     QueryTaskRow,
     TaskNotice,
@@ -97,6 +98,19 @@ _CLAIM_QUERY = (
 
 
 _ANSWER = "UPDATE query_tasks SET answer = %s WHERE id = %s RETURNING origin"
+
+
+_POLLER_COLUMNS = "namespace_id, task_queue, kind, identity, build_id, last_access"
+_UPSERT_POLLER = (
+    f"INSERT INTO pollers ({_POLLER_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (namespace_id, task_queue, kind, identity) DO UPDATE"
+    " SET build_id = excluded.build_id, last_access = excluded.last_access"
+    " WHERE pollers.last_access < excluded.last_access"
+)
+_GET_POLLERS = (
+    f"SELECT {_POLLER_COLUMNS} FROM pollers WHERE namespace_id = %s AND task_queue = %s"
+    " AND kind = %s AND last_access >= %s ORDER BY identity"
+)
 
 
 def _now() -> Nanos:
@@ -283,6 +297,22 @@ class PostgresStore(SqlStore):
         await self._write(
             [Step("DELETE FROM query_tasks WHERE created_time < %s", [(created_before,)])]
         )
+
+    # ------------------------------------------------------------------ pollers
+
+    async def record_pollers(self, pollers: Sequence[PollerRow]) -> None:
+        rows = [
+            (p.namespace_id, p.task_queue, int(p.kind), p.identity, p.build_id, p.last_access)
+            for p in pollers
+        ]
+        if rows:
+            await self._write([Step(_UPSERT_POLLER, rows)])
+
+    async def get_pollers(
+        self, namespace_id: str, task_queue: str, kind: TaskKind, since: Nanos
+    ) -> list[PollerRow]:
+        found = await self._fetch(_GET_POLLERS, (namespace_id, task_queue, int(kind), since))
+        return [PollerRow(r[0], r[1], TaskKind(r[2]), r[3], r[4], r[5]) for r in found]
 
     # ------------------------------------------------------------------ notices
 

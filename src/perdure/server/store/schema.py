@@ -238,6 +238,7 @@ TABLES = (
     "timers",
     VISIBILITY_TABLE,
     "query_tasks",
+    "pollers",
 )
 """Every data table (schema_version aside)."""
 
@@ -282,9 +283,29 @@ def _v2(d: Dialect) -> list[str]:
     return [d.render(s) for s in _V2]
 
 
+_V3 = [
+    # Who polls which queue, on any server process (DescribeTaskQueue); refreshed by each
+    # process every few seconds per poller, not on every poll.
+    """CREATE TABLE pollers (
+    namespace_id {TEXT} NOT NULL,
+    task_queue {TEXT} NOT NULL,
+    kind {INT} NOT NULL,
+    identity {TEXT} NOT NULL,
+    build_id {TEXT} NOT NULL,
+    last_access {INT} NOT NULL,
+    PRIMARY KEY (namespace_id, task_queue, kind, identity)
+)""",
+]
+
+
+def _v3(d: Dialect) -> list[str]:
+    return [d.render(s) for s in _V3]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1),
     Migration(2, "leases for tasks and timers; query tasks between processes", _v2),
+    Migration(3, "pollers seen by any server process", _v3),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

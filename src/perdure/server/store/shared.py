@@ -104,6 +104,18 @@ class QueryTaskRow:
     created_time: Nanos
 
 
+@dataclass(frozen=True, slots=True)
+class PollerRow:
+    """A worker poller seen by some server process, as DescribeTaskQueue reports it."""
+
+    namespace_id: str
+    task_queue: str
+    kind: TaskKind
+    identity: str
+    build_id: str
+    last_access: Nanos
+
+
 @runtime_checkable
 class SharedStore(Store, Protocol):
     """A store that several server processes share; `owner` names this process."""
@@ -152,6 +164,14 @@ class SharedStore(Store, Protocol):
 
     async def expire_queries(self, created_before: Nanos) -> None:
         """Remove query rows (claimed or not) created before then: abandoned ones."""
+
+    async def record_pollers(self, pollers: Sequence[PollerRow]) -> None:
+        """Upsert pollers this process has seen."""
+
+    async def get_pollers(
+        self, namespace_id: str, task_queue: str, kind: TaskKind, since: Nanos
+    ) -> list[PollerRow]:
+        """Pollers of a queue seen by any process since then."""
 
     def listen(self, on_notice: Callable[[Notice], None], on_resync: Callable[[], None]) -> None:
         """Deliver other processes' notices (and this one's) until the store closes.
