@@ -211,3 +211,40 @@ async def test_database_outage_is_unavailable_then_recovers(
     # Signals sent during the outage were retried by the client until it ended, or
     # failed: either way, what was acknowledged is there once.
     await check_exactly_once(a, results, ledger)
+
+
+async def test_a_process_that_stops_cleanly_hands_over_at_once(
+    cluster: list[ServerProcess],  # noqa: F811
+) -> None:
+    """SIGTERM gives back the stopping process's leases: the other fires its timers when
+    due instead of a lease's grace period later."""
+    a, b = [await Client.connect(s.target) for s in cluster]
+    tq = f"faults-{uuid.uuid4().hex[:8]}"
+    ids = [f"stop-{uuid.uuid4().hex[:8]}" for _ in range(10)]
+    worker_a = worker(a, tq, "worker-on-a")
+    run_a = asyncio.create_task(worker_a.run())
+    for wid in ids:  # A's worker drives them: A's commits write (and lease) their timers
+        await a.start_workflow(ClusterLoad.run, args=[wid, 4.0], id=wid, task_queue=tq)
+    for wid in ids:
+        for _ in range(100):
+            if (await a.get_workflow_handle(wid).query(ClusterLoad.state))["stage"] == "timer":
+                break
+            await asyncio.sleep(0.05)
+    assert cluster[0].stop() == 0
+    run_a.cancel()
+    await asyncio.gather(run_a, return_exceptions=True)
+    async with worker(b, tq, "worker-on-b"):
+        for wid in ids:
+            await b.get_workflow_handle(wid).signal(ClusterLoad.finish)
+        await asyncio.wait_for(
+            asyncio.gather(*(b.get_workflow_handle(w).result() for w in ids)), 40
+        )
+    # B fired them at its first rescan (every 5 s) after they were due; with A's leases
+    # kept, not before a grace period (10 s) after they were due.
+    for wid in ids:
+        events = (await b.get_workflow_handle(wid).fetch_history()).events
+        started = next(e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED)
+        fired = next(e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED)
+        due = started.event_time.ToNanoseconds() + 4 * 10**9
+        late = (fired.event_time.ToNanoseconds() - due) / 1e9
+        assert late < 8, f"{wid}: timer fired {late:.1f} s late"
