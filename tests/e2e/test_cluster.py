@@ -309,3 +309,30 @@ async def test_query_answer_sent_to_a_third_process(
         await a.get_workflow_handle(wid).terminate()
     finally:
         c.stop()
+
+
+async def test_concurrent_signals_through_both_processes_land_once_each(
+    cluster: list[ServerProcess],
+) -> None:
+    """Both processes write one run at once: conditional commits retry, never overwrite."""
+    a, b = [await Client.connect(s.target) for s in cluster]
+    tq = f"cluster-{uuid.uuid4().hex[:8]}"
+    wid = f"wf-{uuid.uuid4().hex[:8]}"
+    handle = await a.start_workflow(ClusterLoad.run, args=[wid, 0.1], id=wid, task_queue=tq)
+    values = [f"v{i}" for i in range(60)]
+    await asyncio.gather(
+        *(
+            (a if i % 2 else b).get_workflow_handle(wid).signal(ClusterLoad.add, v)
+            for i, v in enumerate(values)
+        )
+    )
+    async with worker(a, tq, "worker-on-a"), worker(b, tq, "worker-on-b"):
+        await handle.signal(ClusterLoad.finish)
+        result = await handle.result()
+    assert sorted(result["signals"]) == sorted(values)
+    events = (await b.get_workflow_handle(wid).fetch_history()).events
+    assert [e.event_id for e in events] == list(range(1, len(events) + 1))
+    signaled = [
+        e for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    ]
+    assert len(signaled) == len(values) + 1
