@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import statistics
 import subprocess
@@ -53,7 +54,7 @@ def _popen(args: list[str], log: Path | None = None, **kw: Any) -> subprocess.Po
     out = log.open("a") if log else subprocess.PIPE
     return subprocess.Popen(
         [sys.executable, *args], cwd=REPO, text=True, stdout=out, stderr=subprocess.STDOUT
-        if log else None, env={"PYTHONPATH": f"{REPO / 'src'}:{REPO}", "PATH": "/usr/bin:/bin"},
+        if log else None, env={**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"},
         **kw,
     )  # fmt: skip
 
