@@ -16,7 +16,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from temporalio.api.enums.v1 import event_type_pb2 as et
@@ -52,11 +52,43 @@ MAX_CONFLICT_RETRIES = 10
 StartedAttributes = history_pb2.WorkflowExecutionStartedEventAttributes
 
 
+EVENT_TAIL = 64
+"""Recent events kept in memory per cached run: what workflow task polls (sticky ones read
+from the previous task on), result waits and start-attribute reads mostly need."""
+
+
 @dataclass
 class CachedRun:
     state: ExecutionState
     version: int
     start_attributes: StartedAttributes | None = None
+    events_from: int = 0
+    """Id of the first event in `events`: a contiguous tail of the run's history."""
+    events: list[HistoryEvent] = field(default_factory=list)
+
+    def carry_events(self, previous: CachedRun | None, new: Sequence[HistoryEvent]) -> None:
+        """Keep the tail of what `previous` knew plus the events this commit wrote."""
+        if previous is not None and previous.events:
+            tail, start = previous.events, previous.events_from
+        else:
+            tail, start = [], 0
+        if new:
+            if tail and start + len(tail) == new[0].event_id:
+                tail = [*tail, *new]
+            else:
+                tail, start = list(new), new[0].event_id
+        if len(tail) > EVENT_TAIL:
+            start += len(tail) - EVENT_TAIL
+            tail = tail[-EVENT_TAIL:]
+        self.events_from, self.events = start, tail
+
+    def cached_events(self, first: int, last: int) -> list[HistoryEvent] | None:
+        """Events first..last from memory, or None if the tail does not hold them all."""
+        if not self.events or first < self.events_from:
+            return None
+        if last >= self.events_from + len(self.events):
+            return None
+        return self.events[first - self.events_from : last - self.events_from + 1]
 
 
 Listener = Callable[[Sequence[TaskRow]], None]
@@ -370,7 +402,10 @@ class HistoryService:
                 self.lease_abandoned(tasks_added)
             raise
         for (ex, _), write in zip(runs, writes, strict=True):
-            self._remember(CachedRun(ex.state, write.new_version, ex.start_attributes))
+            st = ex.state
+            cached = CachedRun(st, write.new_version, ex.start_attributes)
+            cached.carry_events(self._cache.get((st.namespace_id, st.run_id)), ex.out.events)
+            self._remember(cached)
         if timers_removed:
             for removal_listener in self.timer_removal_listeners:
                 removal_listener(timers_removed)
@@ -415,6 +450,12 @@ class HistoryService:
             limit = min(limit, max_events)
         if limit <= 0:
             return []
+        cached = self._cache.get((key.namespace_id, key.run_id))
+        if cached is not None:
+            # Written events never change, so a tail held here is current for its ids.
+            hit = cached.cached_events(from_event_id, from_event_id + limit - 1)
+            if hit is not None:
+                return hit
         batches = await self.store.read_history(key, from_event_id, limit)
         events: list[HistoryEvent] = []
         for batch in batches:
