@@ -113,8 +113,8 @@ def task_response(ex: Execution, info: ActivityInfo) -> rr.PollActivityTaskQueue
     resp.workflow_execution.workflow_id = st.workflow_id
     resp.workflow_execution.run_id = st.run_id
     resp.activity_type.name = info.activity_type
-    resp.header.CopyFrom(info.header)
-    resp.input.CopyFrom(info.input)
+    resp.header.MergeFromString(info.header)
+    resp.input.MergeFromString(info.input)
     if info.heartbeat_details is not None:
         resp.heartbeat_details.CopyFrom(info.heartbeat_details)
     resp.scheduled_time.FromNanoseconds(info.first_scheduled_time)

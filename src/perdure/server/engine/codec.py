@@ -78,13 +78,7 @@ def _build_encoder(tp: Any) -> _Encoder:
     if isinstance(tp, type) and issubclass(tp, Message):
         return lambda v: v.SerializeToString()
     if dataclasses.is_dataclass(tp):
-        hints = get_type_hints(tp)
-        fields = [(f.name, _encoder_for(hints[f.name])) for f in dataclasses.fields(tp)]
-
-        def enc_dc(v: Any) -> dict[str, Any]:
-            return {name: fenc(getattr(v, name)) for name, fenc in fields}
-
-        return enc_dc
+        return _generate_dataclass_encoder(tp)
     origin = get_origin(tp)
     if origin in (list, tuple):
         args = get_args(tp)
@@ -114,10 +108,15 @@ def _build_decoder(tp: Any) -> _Decoder:
     if dataclasses.is_dataclass(tp):
         hints = get_type_hints(tp)
         fields = {f.name: _decoder_for(hints[f.name]) for f in dataclasses.fields(tp)}
+        plain = {name for name, dec in fields.items() if dec is _identity}
         cls = tp
 
         def dec_dc(v: dict[str, Any]) -> Any:
-            kwargs = {name: fields[name](x) for name, x in v.items() if name in fields}
+            kwargs = {
+                name: (x if name in plain else fields[name](x))
+                for name, x in v.items()
+                if name in fields
+            }
             return cls(**kwargs)  # type: ignore[operator]
 
         return dec_dc
@@ -135,3 +134,21 @@ def _build_decoder(tp: Any) -> _Decoder:
         key_dec, val_dec = _decoder_for(key_tp), _decoder_for(val_tp)
         return lambda v: {key_dec(k): val_dec(x) for k, x in v.items()}
     raise TypeError(f"codec cannot decode {tp!r}")
+
+
+def _generate_dataclass_encoder(tp: Any) -> _Encoder:
+    """One generated function per dataclass: plain fields are read inline, the others call
+    their own encoder (the state is encoded on every commit, so this is a hot path)."""
+    hints = get_type_hints(tp)
+    namespace: dict[str, Any] = {}
+    items = []
+    for f in dataclasses.fields(tp):
+        enc = _encoder_for(hints[f.name])
+        if enc is _identity:
+            items.append(f"{f.name!r}: v.{f.name}")
+        else:
+            namespace[f"_enc_{f.name}"] = enc
+            items.append(f"{f.name!r}: _enc_{f.name}(v.{f.name})")
+    source = "def encode(v):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, f"<codec {tp.__name__}>", "exec"), namespace)
+    return namespace["encode"]  # type: ignore[no-any-return]

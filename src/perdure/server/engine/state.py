@@ -79,8 +79,10 @@ class ActivityInfo:
     activity_id: str
     activity_type: str
     task_queue: str
-    input: common_pb2.Payloads
-    header: common_pb2.Header
+    input: bytes
+    """Serialized Payloads: kept as bytes so that re-encoding the state costs nothing."""
+    header: bytes
+    """Serialized Header, likewise."""
     schedule_to_close_timeout: Nanos
     schedule_to_start_timeout: Nanos
     start_to_close_timeout: Nanos
