@@ -18,9 +18,9 @@ import pytest
 
 from tests.servers import (
     ServerProcess,
+    perdure_test_backend,
     start_perdure_server,
     start_temporal_server,
-    perdure_test_backend,
 )
 
 # --------------------------------------------------------------------------- exit guard
