@@ -50,3 +50,4 @@ class Frontend(
         self.history_pages = HistoryPages(history)
         self.queries = QueryRegistry()
         history.commit_listeners.append(self.reroute_waiting_queries)
+        history.dispatchers.append(self.dispatch_directly)

@@ -22,6 +22,7 @@ from perdure.server.frontend.interactions import query_task_response
 from perdure.server.frontend.limits import check_blob, check_payloads
 from perdure.server.frontend.rpc import remaining_seconds
 from perdure.server.matching.queries import QueryAnswer, QueryTask
+from perdure.server.matching.queues import DirectDispatch, Handoff
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import TaskKind, TaskRow
 
@@ -77,9 +78,14 @@ class TaskRpcs(FrontendContext):
         queue.record_poller(request.identity, request.worker_version_capabilities.build_id)
         deadline = self.clock_monotonic() + remaining_seconds(context, LONG_POLL_SECONDS)
         while (left := deadline - self.clock_monotonic()) > 0:
-            row = await queue.poll(left)
+            row = await queue.poll(left, request.identity)
             if row is None:
                 break
+            if isinstance(row, Handoff):
+                resp = row.response
+                await self.fill_history(ns, resp, row.started)
+                resp.backlog_count_hint = queue.backlog_hint
+                return resp  # type: ignore[no-any-return]
             if isinstance(row, QueryTask):
                 try:
                     return await self._query_task(ns, row, queue.sticky)
@@ -116,6 +122,35 @@ class TaskRpcs(FrontendContext):
         resp, started = await self.history.update(ns, row.workflow_id, row.run_id, start)
         await self.fill_history(ns, resp, started)
         return resp
+
+    def dispatch_directly(self, ns: Namespace, ex: Execution) -> list[DirectDispatch]:
+        """Commit hook: a task the commit adds, whose queue has a poller waiting in this
+        process, starts in that same commit and goes straight to the poller (sync match
+        without a second transition)."""
+        out: list[DirectDispatch] = []
+        for row in list(ex.out.tasks_added):
+            queue = self.matching.find(row.namespace_id, row.task_queue, row.kind)
+            taken = queue.take_idle_poller() if queue is not None else None
+            if queue is None or taken is None:
+                continue
+            waiter, identity = taken
+            request_id = self.history.new_id()
+            try:
+                if row.kind == TaskKind.WORKFLOW:
+                    seq = parse_workflow_task_key(row.key)
+                    started = workflow_task.start(ex, seq, identity=identity, request_id=request_id)
+                    handoff = Handoff(row.key, self.workflow_task_response(ex, started), started)
+                else:
+                    sched, attempt = parse_activity_task_key(row.key)
+                    info = activities.start(
+                        ex, sched, attempt, identity=identity, request_id=request_id
+                    )
+                    handoff = Handoff(row.key, activities.task_response(ex, info))
+            except StaleTask:
+                queue.give_back_poller(waiter)
+                continue
+            out.append(DirectDispatch(queue, waiter, handoff))
+        return out
 
     def workflow_task_response(
         self, ex: Execution, started: StartedWorkflowTask
@@ -258,9 +293,11 @@ class TaskRpcs(FrontendContext):
         queue.record_poller(request.identity, request.worker_version_capabilities.build_id)
         deadline = self.clock_monotonic() + remaining_seconds(context, LONG_POLL_SECONDS)
         while (left := deadline - self.clock_monotonic()) > 0:
-            row = await queue.poll(left)
+            row = await queue.poll(left, request.identity)
             if row is None:
                 break
+            if isinstance(row, Handoff):
+                return row.response  # type: ignore[no-any-return]
             assert isinstance(row, TaskRow), "activity queues carry no queries"
             sched, attempt = parse_activity_task_key(row.key)
             request_id = self.history.new_id()

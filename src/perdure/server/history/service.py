@@ -29,6 +29,7 @@ from perdure.server.engine.execution import Execution, HistoryEvent
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import NotFound, Unavailable
 from perdure.server.history.watchers import HistoryWatchers
+from perdure.server.matching.queues import DirectDispatch
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import (
     Commit,
@@ -96,6 +97,7 @@ TaskLeaser = Callable[[list[TaskRow]], list[TaskRow]]
 TimerListener = Callable[[Sequence[TimerRow]], None]
 TimerRemovalListener = Callable[[Sequence[str]], None]
 VisibilityBuilder = Callable[[ExecutionState, Namespace], VisibilityRow]
+Dispatcher = Callable[[Namespace, Execution], list[DirectDispatch]]
 
 
 class _KeyedLocks:
@@ -146,6 +148,9 @@ class HistoryService:
         """Set when other server processes commit to the same database (store/shared.py):
         the cache may then be stale, so reads check the stored version."""
         self.task_leaser: TaskLeaser | None = None
+        self.dispatchers: list[Dispatcher] = []
+        """Called before each commit: they may start tasks the commit adds for pollers
+        waiting in this process (DirectDispatch), delivered once the commit is durable."""
         """Shared database: leases the new tasks this process will dispatch itself."""
         self.lease_abandoned: Listener | None = None
         """Shared database: a commit carrying leased tasks failed."""
@@ -339,6 +344,11 @@ class HistoryService:
         no row may exist yet).
         """
         runs = self._all_runs(parts)
+        dispatches: list[DirectDispatch] = []
+        for ex, _ in runs:
+            if ex.out.tasks_added:
+                for dispatch in self.dispatchers:
+                    dispatches.extend(dispatch(ns, ex))
         writes: list[ExecutionWrite] = []
         tasks_added: list[TaskRow] = []
         timers_added: list[TimerRow] = []
@@ -398,6 +408,8 @@ class HistoryService:
             # commit landed (a lost connection leaves that open), reload them next time.
             for ex, _ in runs:
                 self._evict(ex.state.namespace_id, ex.state.run_id)
+            for handed in dispatches:
+                handed.give_back()
             if self.lease_abandoned is not None and tasks_added:
                 self.lease_abandoned(tasks_added)
             raise
@@ -406,6 +418,8 @@ class HistoryService:
             cached = CachedRun(st, write.new_version, ex.start_attributes)
             cached.carry_events(self._cache.get((st.namespace_id, st.run_id)), ex.out.events)
             self._remember(cached)
+        for handed in dispatches:
+            handed.deliver()
         if timers_removed:
             for removal_listener in self.timer_removal_listeners:
                 removal_listener(timers_removed)

@@ -15,6 +15,7 @@ import collections
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from perdure.server.matching.queries import QueryTask
 from perdure.server.store.base import Store, TaskKind, TaskRow
@@ -25,7 +26,40 @@ POLLER_MEMORY_SECONDS = 300.0
 STICKY_ALIVE_SECONDS = 10.0
 """A sticky queue polled this recently (or being polled) still has its worker."""
 
-Polled = TaskRow | QueryTask
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """A task started in the commit that created it, for the poller that was waiting.
+
+    `response` is the poll response without history; `started` (workflow tasks) says which
+    events the poller still needs.
+    """
+
+    key: str
+    response: Any
+    started: Any = None
+
+
+Polled = TaskRow | QueryTask | Handoff
+
+
+@dataclass
+class DirectDispatch:
+    """A poller taken from its queue for a task that the pending commit starts."""
+
+    queue: TaskQueue
+    waiter: asyncio.Future[Polled]
+    handoff: Handoff
+
+    def deliver(self) -> None:
+        """After the commit: the task is the poller's (a poller gone meanwhile leaves it to
+        its start-to-close timeout, as any task lost in flight)."""
+        if not self.waiter.done():
+            self.waiter.set_result(self.handoff)
+
+    def give_back(self) -> None:
+        """The commit failed: the poller waits on."""
+        self.queue.give_back_poller(self.waiter)
 
 
 @dataclass
@@ -52,6 +86,8 @@ class TaskQueue:
     """Keys queued here or handed to a poller and not yet resolved."""
     _waiters: collections.deque[asyncio.Future[Polled]] = field(default_factory=collections.deque)
     _queries: collections.deque[QueryTask] = field(default_factory=collections.deque)
+    _identities: dict[asyncio.Future[Polled], str] = field(default_factory=dict)
+    """The identity of each waiting poller (a task started for it records it)."""
     _backlog_checked: bool = False
     _backlog_overflow: bool = False
     _backlog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -98,8 +134,27 @@ class TaskQueue:
         """The task was started (or found stale): forget it."""
         self._known.discard(key)
 
+    def _idle(self) -> int:
+        return sum(1 for w in self._waiters if not w.done())
+
+    def take_idle_poller(self) -> tuple[asyncio.Future[Polled], str] | None:
+        """A waiting poller (and its identity) for a task a commit starts directly."""
+        if self.closed or self._idle() <= 0:
+            return None
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                return waiter, self._identities.get(waiter, "")
+        return None
+
+    def give_back_poller(self, waiter: asyncio.Future[Polled]) -> None:
+        if not waiter.done():
+            self._waiters.appendleft(waiter)
+
     def requeue(self, item: Polled) -> None:
         """A poller got the task but could not use it: offer it again first."""
+        if isinstance(item, Handoff):
+            return  # started already: its start-to-close timeout brings it back
         if isinstance(item, QueryTask):
             if item.waiting:
                 self._queries.appendleft(item)
@@ -143,7 +198,7 @@ class TaskQueue:
                 after = rows[-1].seq
             self._backlog_overflow = True
 
-    async def poll(self, timeout: float) -> Polled | None:
+    async def poll(self, timeout: float, identity: str = "") -> Polled | None:
         """The next query or task, or None after `timeout` seconds."""
         while self._queries:
             query = self._queries.popleft()
@@ -155,6 +210,7 @@ class TaskQueue:
             return self._ready.popleft()
         waiter: asyncio.Future[Polled] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        self._identities[waiter] = identity
         try:
             return await asyncio.wait_for(waiter, timeout)
         except TimeoutError:
@@ -165,6 +221,7 @@ class TaskQueue:
                 self.requeue(waiter.result())
             raise
         finally:
+            self._identities.pop(waiter, None)
             if not waiter.done():
                 waiter.cancel()
 

@@ -28,7 +28,7 @@ from temporalio.api.enums.v1 import query_pb2 as query_enums
 from temporalio.api.query.v1 import message_pb2 as query_pb2
 
 from perdure.server.matching.queries import QueryAnswer, QueryRegistry, QueryTask
-from perdure.server.matching.queues import POLLER_MEMORY_SECONDS, Polled, TaskQueue
+from perdure.server.matching.queues import POLLER_MEMORY_SECONDS, Handoff, Polled, TaskQueue
 from perdure.server.store.base import StoreError, TaskKind, TaskRow
 from perdure.server.store.shared import TASK_LEASE, PollerRow, QueryTaskRow, SharedStore
 
@@ -265,6 +265,8 @@ class SharedTaskQueue(TaskQueue):
 
     def requeue(self, item: Polled) -> None:
         """A poller got the item but could not use it: another poller (anywhere) may."""
+        if isinstance(item, Handoff):
+            return  # started already: its start-to-close timeout brings it back
         if isinstance(item, QueryTask):
             if item.waiting:
                 self._queries.appendleft(item)
@@ -285,13 +287,14 @@ class SharedTaskQueue(TaskQueue):
 
     # -------------------------------------------------------------- polling
 
-    async def poll(self, timeout: float) -> Polled | None:
+    async def poll(self, timeout: float, identity: str = "") -> Polled | None:
         while self._queries:
             query = self._queries.popleft()
             if query.waiting:
                 return query
         waiter: asyncio.Future[Polled] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        self._identities[waiter] = identity
         self._kick()
         try:
             return await asyncio.wait_for(waiter, timeout)
@@ -304,6 +307,7 @@ class SharedTaskQueue(TaskQueue):
                 self.requeue(waiter.result())
             raise
         finally:
+            self._identities.pop(waiter, None)
             if not waiter.done():
                 waiter.cancel()
 
