@@ -248,7 +248,9 @@ class WorkflowRpcs(FrontendContext):
             context, HISTORY_LONG_POLL_SECONDS
         )
         while True:
-            waiter = self.history.watchers.waiter(ns.id, run_id)
+            waiter = self.history.watchers.waiter(
+                ns.id, run_id, close_only=request.history_event_filter_type == _CLOSE_EVENT
+            )
             st: ExecutionState = await self.history.read(ns, workflow_id, run_id, lambda s: s)
             resp = await self._history_page(ns, st, request, token)
             left = deadline - asyncio.get_running_loop().time()

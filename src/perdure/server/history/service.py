@@ -449,7 +449,7 @@ class HistoryService:
         for ex, _ in runs:
             st = ex.state
             if ex.out.events or ex.out.closed or ex.out.updates_changed:
-                self.watchers.notify(st.namespace_id, st.run_id)
+                self.watchers.notify(st.namespace_id, st.run_id, closed=ex.out.closed)
             for commit_listener in self.commit_listeners:
                 commit_listener(ns, ex)
 
