@@ -57,7 +57,6 @@ class CommandContext:
     eager_activities: list[ActivityInfo] = field(default_factory=list)
     messages: dict[str, protocol_pb2.Message] = field(default_factory=dict)
     """Protocol messages of the completion not yet applied, by message id."""
-    changed_workflow: bool = False
     closed_by: int = 0
     """The command type that closed the run, if one did."""
 

@@ -84,21 +84,6 @@ class Transition:
     updates_changed: list[str] = field(default_factory=list)
     """Ids of updates whose stage changed (their waiters are woken after the commit)."""
 
-    @property
-    def writes_anything(self) -> bool:
-        return bool(
-            self.events
-            or self.tasks_added
-            or self.tasks_claimed
-            or self.tasks_removed
-            or self.timers_added
-            or self.timers_claimed
-            or self.timers_removed
-            or self.visibility_changed
-            or self.new_runs
-            or self.created
-        )
-
 
 class Execution:
     """A run's mutable state under one transition. See the module docstring."""

@@ -36,7 +36,6 @@ STATUS_BY_CLOSE_EVENT: dict[int, int] = {
         wf_enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
     ),
 }
-CLOSE_EVENT_TYPES = frozenset(STATUS_BY_CLOSE_EVENT)
 
 
 @dataclass

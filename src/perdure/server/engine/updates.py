@@ -152,7 +152,6 @@ def apply_message(ctx: CommandContext, message: protocol_pb2.Message) -> None:
         event = ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED, attrs)
         info.accepted_event_id = event.event_id
         info.request = b""
-        ctx.changed_workflow = True
     elif url == update_pb2.Response.DESCRIPTOR.full_name:
         response = _unpack(message, update_pb2.Response)
         assert isinstance(response, update_pb2.Response)
@@ -163,7 +162,6 @@ def apply_message(ctx: CommandContext, message: protocol_pb2.Message) -> None:
         )
         event = ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED, attrs_done)
         info.completed_event_id = event.event_id
-        ctx.changed_workflow = True
     elif url == update_pb2.Rejection.DESCRIPTOR.full_name:
         rejection = _unpack(message, update_pb2.Rejection)
         assert isinstance(rejection, update_pb2.Rejection)

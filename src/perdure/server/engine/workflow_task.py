@@ -316,7 +316,3 @@ def clear_stickiness(ex: Execution) -> None:
             wt.task_queue,
             wt.scheduled_event_id,
         )
-
-
-def is_speculative(wt: WorkflowTaskInfo | None) -> bool:
-    return wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE

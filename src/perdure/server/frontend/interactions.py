@@ -4,7 +4,8 @@ PollWorkflowExecutionUpdate, and update-with-start (ExecuteMultiOperation)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeAlias
+import dataclasses
+from typing import TypeAlias
 
 import grpc
 from google.protobuf import any_pb2
@@ -264,7 +265,8 @@ class InteractionRpcs(FrontendContext):
 
         def look(st: ExecutionState) -> tuple[UpdateInfo | None, bool]:
             info = st.updates.get(update_id)
-            return (UpdateInfo(**_fields(info)) if info else None), st.running
+            # A copy: the cached state changes under later transitions.
+            return (dataclasses.replace(info) if info else None), st.running
 
         while True:
             waiter = self.history.watchers.waiter(ns.id, run_id)
@@ -335,10 +337,6 @@ class InteractionRpcs(FrontendContext):
         )
         resp.responses.add().update_workflow.CopyFrom(update_resp)
         return resp
-
-
-def _fields(info: UpdateInfo) -> dict[str, Any]:
-    return {name: getattr(info, name) for name in UpdateInfo.__dataclass_fields__}
 
 
 def _lifecycle(stage: updates.Stage) -> int:

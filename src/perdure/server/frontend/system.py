@@ -7,7 +7,6 @@ import time
 from typing import TypeAlias
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import namespace_pb2 as ns_enums
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
@@ -262,7 +261,3 @@ class SystemRpcs(FrontendContext):
     ) -> rr.RecordWorkerHeartbeatResponse:
         await self.namespaces.get(request.namespace)
         return rr.RecordWorkerHeartbeatResponse()
-
-
-def retention(seconds: int) -> Duration:
-    return Duration(seconds=seconds)

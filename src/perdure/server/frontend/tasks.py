@@ -325,7 +325,7 @@ class TaskRpcs(FrontendContext):
             return resp
         return rr.PollActivityTaskQueueResponse()
 
-    async def _activity_update(self, token_bytes: bytes, action: Any, namespace: str = "") -> Any:
+    async def _activity_update(self, token_bytes: bytes, action: Any) -> Any:
         token = TaskToken.decode(token_bytes)
         if token.kind != TokenKind.ACTIVITY_TASK:
             raise InvalidArgument("Task token is not for an activity task.")

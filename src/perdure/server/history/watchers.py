@@ -33,19 +33,6 @@ class HistoryWatchers:
         for event in events:
             event.set()
 
-    async def wait(self, namespace_id: str, run_id: str, timeout: float) -> bool:
-        """Wait for the next commit to the run; False on timeout.
-
-        Callers check the run's state after registering and before waiting (use
-        `waiter()`), so a commit between their check and the wait is not missed.
-        """
-        event = self.waiter(namespace_id, run_id)
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-
     def waiter(self, namespace_id: str, run_id: str, *, close_only: bool = False) -> asyncio.Event:
         table = self._closes if close_only else self._events
         key = (namespace_id, run_id)
