@@ -85,19 +85,30 @@ async def population(registered: Client, task_queue: str) -> AsyncIterator[str]:
             )
         for handle in handles[:4]:
             await handle.result()
+        await _settle(registered, run)
         yield run
         for handle in handles[4:]:
             await handle.terminate()
 
 
-async def _count(client: Client, query: str) -> int:
-    # The real server's visibility may lag a moment behind the commit.
-    for _ in range(50):
-        n = (await client.count_workflows(query)).count
-        if n or "CloseTime > '2099" in query:
-            return n
+async def _settle(client: Client, run: str) -> None:
+    """Wait until visibility shows all six runs and the four closes.
+
+    The real server's visibility is eventually consistent: a close can show a
+    moment after `result()` returns. Perdure's shows it at once.
+    """
+    query = f"PerdureTestRun = '{run}' GROUP BY ExecutionStatus"
+    for _ in range(100):
+        resp = await client.count_workflows(query)
+        groups = {g.group_values[0]: g.count for g in resp.groups}
+        if groups == {"Running": 2, "Completed": 4}:
+            return
         await asyncio.sleep(0.1)
-    return 0
+    raise AssertionError(f"visibility never settled: {groups}")
+
+
+async def _count(client: Client, query: str) -> int:
+    return (await client.count_workflows(query)).count
 
 
 async def _ids(client: Client, query: str) -> list[str]:
@@ -138,15 +149,10 @@ async def test_list_returns_memo_and_search_attributes(registered: Client, popul
 
 
 async def test_count_group_by_status(registered: Client, population: str) -> None:
-    # The real server's visibility can show a close a moment late: wait for it.
-    for _ in range(50):
-        resp = await registered.count_workflows(
-            f"PerdureTestRun = '{population}' GROUP BY ExecutionStatus"
-        )
-        groups = {g.group_values[0]: g.count for g in resp.groups}
-        if groups.get("Completed") == 4:
-            break
-        await asyncio.sleep(0.1)
+    resp = await registered.count_workflows(
+        f"PerdureTestRun = '{population}' GROUP BY ExecutionStatus"
+    )
+    groups = {g.group_values[0]: g.count for g in resp.groups}
     assert resp.count == 6
     assert groups == {"Running": 2, "Completed": 4}
 

@@ -92,7 +92,8 @@ async def test_describe_memo_search_attributes(env: Env, search_attributes: None
     assert description.raw_description.workflow_execution_info.priority.priority_key == 2
 
     query = f"PerdureKeyword = '{tag}'"
-    listed = await _eventually(lambda: _collect(env.client, query), timeout=15)
+    # Visibility is eventually consistent on the real server: wait for the close.
+    listed = await _eventually(lambda: _collect_closed(env.client, query), timeout=15)
     assert [execution.id for execution in listed] == [handle.id]
     assert listed[0].typed_search_attributes[NUMBER] == 42
     count = await env.client.count_workflows(query)
@@ -123,6 +124,11 @@ async def test_list_paging_and_limit(env: Env, search_attributes: None) -> None:
     assert len(limited) == 1
     histories = [h async for h in env.client.list_workflows(query, limit=2).map_histories()]
     assert len(histories) == 2 and all(h.events for h in histories)
+
+
+async def _collect_closed(client: Client, query: str) -> list[Any]:
+    found = await _collect(client, query)
+    return found if all(e.status == WorkflowExecutionStatus.COMPLETED for e in found) else []
 
 
 async def _collect_len3(client: Client, query: str) -> list[Any]:
