@@ -135,8 +135,11 @@ def test_invalid_start_child_fails_the_task(
 def test_pending_children_limit() -> None:
     h, initiated = parent_with_child()
     template = h.state.children[initiated]
-    for i in range(children.MAX_PENDING_CHILDREN):
-        h.state.children[10_000 + i] = template
+    h.plant(
+        lambda st: st.children.update(
+            {10_000 + i: template for i in range(children.MAX_PENDING_CHILDREN)}
+        )
+    )
     h.step(
         lambda ex: requests.signal(
             ex, history_pb2.WorkflowExecutionSignaledEventAttributes(signal_name="s")

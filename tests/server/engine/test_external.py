@@ -90,8 +90,11 @@ def test_invalid_signal_commands(command: command_pb2.Command, text: str) -> Non
 def test_pending_signals_limit() -> None:
     h, initiated = sent(signal_external())
     info = h.state.external_signals[initiated]
-    for i in range(external.MAX_PENDING_SIGNALS):
-        h.state.external_signals[10_000 + i] = info
+    h.plant(
+        lambda st: st.external_signals.update(
+            {10_000 + i: info for i in range(external.MAX_PENDING_SIGNALS)}
+        )
+    )
     h.step(lambda ex: external.record_delivered(ex, TimerRef(TimerKind.SIGNAL_EXTERNAL, 10_000)))
     h.start_wft()
     with pytest.raises(commands.BadCommand) as err:

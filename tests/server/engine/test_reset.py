@@ -17,6 +17,7 @@ from perdure.server.errors import InvalidArgument
 from tests.server.engine.helpers import (
     SECOND,
     Harness,
+    assert_rebuilds,
     complete_workflow,
     payloads,
     schedule_activity,
@@ -72,6 +73,7 @@ def test_reset_run_repeats_history_then_fails_the_task_and_reapplies_signals() -
         now=now, namespace="default", new_id=lambda: next(ids),
     )  # fmt: skip
     st = ex.state
+    assert_rebuilds(st, ex.out.events)
     types = [e.event_type for e in ex.out.events]
     assert ex.out.events[: len(prefix)] == prefix
     assert types[len(prefix) :] == [

@@ -57,7 +57,7 @@ def test_delete_request_terminates_first_and_its_time_wins() -> None:
 
 def test_runs_with_a_parent_wait_for_their_close_work() -> None:
     h = started()
-    h.state.parent = ParentInfo("ns", "ns-id", "parent", "parent-run", 5)
+    h.plant(lambda st: setattr(st, "parent", ParentInfo("ns", "ns-id", "parent", "parent-run", 5)))
     h.step(lambda ex: requests.terminate(ex, reason="", details=None, identity=""))
     closed_at = h.state.close_time
     assert retention.earliest_deletion(h.state) == closed_at + retention.OUTBOX_GRACE

@@ -151,10 +151,10 @@ def find_started_by_id(ex: Execution, activity_id: str) -> ActivityInfo:
 
 
 def _drop(ex: Execution, info: ActivityInfo) -> None:
-    """Forget a closed activity and every deadline or task row it still has."""
+    """Drop the task row and the deadlines of an activity that closed (its closing event
+    or the run's removed it from the state)."""
     run_id = ex.state.run_id
     sched = info.scheduled_event_id
-    del ex.state.activities[sched]
     if info.state == ActivityState.SCHEDULED:
         ex.remove_task(activity_task_key(run_id, sched, info.attempt))
     for kind in (
@@ -304,8 +304,6 @@ def request_cancel(ex: Execution, info: ActivityInfo, wft_completed_event_id: in
             workflow_task_completed_event_id=wft_completed_event_id,
         ),
     )
-    info.cancel_requested = True
-    info.cancel_requested_event_id = event.event_id
     if info.state != ActivityState.STARTED:
         attrs = history_pb2.ActivityTaskCanceledEventAttributes(
             scheduled_event_id=info.scheduled_event_id,
@@ -390,6 +388,6 @@ def _attempt_timed_out(ex: Execution, info: ActivityInfo, timeout_type: int) -> 
 
 
 def drop_all(ex: Execution) -> None:
-    """The run closed: pending activities vanish with their tasks and deadlines."""
+    """The run is closing: pending activities vanish with their tasks and deadlines."""
     for info in list(ex.state.activities.values()):
         _drop(ex, info)

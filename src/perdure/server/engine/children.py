@@ -25,7 +25,13 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
 from perdure.server.engine import runs, workflow_task
-from perdure.server.engine.commands import MAX_ID_LENGTH, BadCommand, CommandContext, handles
+from perdure.server.engine.commands import (
+    MAX_ID_LENGTH,
+    BadCommand,
+    CommandContext,
+    append_for,
+    handles,
+)
 from perdure.server.engine.cron import next_cron_delay, parse_cron
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution, HistoryEvent
@@ -148,18 +154,8 @@ def _start_child(ctx: CommandContext, command: command_pb2.Command) -> None:
     for name in ("input", "header", "memo", "search_attributes", "priority"):
         if a.HasField(name):
             getattr(attrs, name).CopyFrom(getattr(a, name))
-    event = ex.append(et.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED, attrs)
-    if command.HasField("user_metadata"):
-        event.user_metadata.CopyFrom(command.user_metadata)
-    st.children[event.event_id] = ChildInfo(
-        initiated_event_id=event.event_id,
-        workflow_id=a.workflow_id,
-        workflow_type=a.workflow_type.name,
-        namespace=namespace,
-        namespace_id=namespace_id,
-        parent_close_policy=attrs.parent_close_policy,
-        create_request_id=ctx.new_id(),
-    )
+    event = append_for(ctx, command, et.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED, attrs)
+    st.children[event.event_id].create_request_id = ctx.new_id()
     ex.add_timer(TimerRef(TimerKind.START_CHILD, event.event_id), ex.now)
 
 
@@ -292,9 +288,8 @@ def _write_started(ex: Execution, child: ChildInfo, header: common_pb2.Header | 
     attrs.workflow_type.name = child.workflow_type
     if header is not None:
         attrs.header.CopyFrom(header)
-    event = ex.append_external(et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED, attrs)
     # A buffered started event gets its id when flushed (Execution.flush_buffered).
-    child.started_event_id = event.event_id if event is not None else 0
+    ex.append_external(et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED, attrs)
 
 
 def record_started(
@@ -331,7 +326,6 @@ def record_start_failed(
     child = st.children.get(ref.a)
     if child is None or child.run_id or not st.running:
         return
-    del st.children[ref.a]
     attrs = history_pb2.StartChildWorkflowExecutionFailedEventAttributes(
         namespace=child.namespace,
         namespace_id=child.namespace_id,
@@ -431,7 +425,6 @@ def record_child_closed(ex: Execution, closed: ChildClosed) -> bool:
         _write_started(ex, child, None)
     event_type, attrs = _closed_attributes(child, closed)
     ex.append_external(event_type, attrs)  # type: ignore[arg-type]
-    del st.children[closed.initiated_event_id]
     workflow_task.schedule(ex)
     return True
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from google.protobuf.message import Message
 from temporalio.api.command.v1 import message_pb2 as command_pb2
 from temporalio.api.common.v1 import message_pb2 as common_pb2
 from temporalio.api.enums.v1 import command_type_pb2 as ct
@@ -28,7 +29,7 @@ from perdure.server.engine import activities, runs, workflow_task
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution, NewRun
 from perdure.server.engine.retry import duration, nanos, validate_retry_policy, with_defaults
-from perdure.server.engine.state import ActivityInfo, TimerInfo
+from perdure.server.engine.state import ActivityInfo
 from perdure.server.errors import InvalidArgument, ServiceError
 
 MAX_ID_LENGTH = 1000
@@ -93,13 +94,12 @@ def _check_id(value: str, what: str, cause: int) -> None:
         raise BadCommand(cause, f"{what} exceeds length limit.")
 
 
-def _event_with_markers(
-    ctx: CommandContext, command: command_pb2.Command, event_type: int, attrs: object
+def append_for(
+    ctx: CommandContext, command: command_pb2.Command, event_type: int, attrs: Message
 ) -> history_pb2.HistoryEvent:
-    event = ctx.ex.append(event_type, attrs)  # type: ignore[arg-type]
-    if command.HasField("user_metadata"):
-        event.user_metadata.CopyFrom(command.user_metadata)
-    return event
+    """Write the event of `command`, with the user metadata the command carries."""
+    metadata = command.user_metadata if command.HasField("user_metadata") else None
+    return ctx.ex.append(event_type, attrs, metadata)
 
 
 # ------------------------------------------------------------------------ activities
@@ -187,24 +187,8 @@ def _schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> Non
         event_attrs.input.CopyFrom(a.input)
     if a.HasField("priority"):
         event_attrs.priority.CopyFrom(a.priority)
-    event = _event_with_markers(ctx, command, et.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, event_attrs)
-    info = ActivityInfo(
-        scheduled_event_id=event.event_id,
-        activity_id=a.activity_id,
-        activity_type=a.activity_type.name,
-        task_queue=task_queue,
-        input=event_attrs.input.SerializeToString(),
-        header=event_attrs.header.SerializeToString(),
-        schedule_to_close_timeout=schedule_to_close,
-        schedule_to_start_timeout=schedule_to_start,
-        start_to_close_timeout=start_to_close,
-        heartbeat_timeout=heartbeat,
-        retry_policy=retry_policy,
-        first_scheduled_time=ctx.ex.now,
-        scheduled_time=ctx.ex.now,
-        priority=a.priority if a.HasField("priority") else None,
-    )
-    st.activities[event.event_id] = info
+    event = append_for(ctx, command, et.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, event_attrs)
+    info = st.activities[event.event_id]
     if schedule_to_close > 0:
         ctx.ex.add_timer(
             TimerRef(TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE, event.event_id),
@@ -252,10 +236,9 @@ def _start_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
         start_to_fire_timeout=a.start_to_fire_timeout,
         workflow_task_completed_event_id=ctx.completed_event_id,
     )
-    event = _event_with_markers(ctx, command, et.EVENT_TYPE_TIMER_STARTED, event_attrs)
-    expiry = ctx.ex.now + fire_after
-    st.timers[a.timer_id] = TimerInfo(a.timer_id, event.event_id, expiry)
-    ctx.ex.add_timer(TimerRef(TimerKind.USER_TIMER, event.event_id), expiry)
+    event = append_for(ctx, command, et.EVENT_TYPE_TIMER_STARTED, event_attrs)
+    timer = st.timers[a.timer_id]
+    ctx.ex.add_timer(TimerRef(TimerKind.USER_TIMER, event.event_id), timer.expiry_time)
 
 
 @handles(ct.COMMAND_TYPE_CANCEL_TIMER)
@@ -264,7 +247,7 @@ def _cancel_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
     ex, st = ctx.ex, ctx.ex.state
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES
     _check_id(a.timer_id, "TimerId", bad)
-    timer = st.timers.pop(a.timer_id, None)
+    timer = st.timers.get(a.timer_id)
     if timer is not None:
         started_event_id = timer.started_event_id
         ex.remove_timer(TimerRef(TimerKind.USER_TIMER, started_event_id))
@@ -280,7 +263,7 @@ def _cancel_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
         workflow_task_completed_event_id=ctx.completed_event_id,
         identity=ctx.request.identity,
     )
-    _event_with_markers(ctx, command, et.EVENT_TYPE_TIMER_CANCELED, event_attrs)
+    append_for(ctx, command, et.EVENT_TYPE_TIMER_CANCELED, event_attrs)
 
 
 def _take_buffered_timer_fired(ex: Execution, timer_id: str) -> int | None:
@@ -305,7 +288,6 @@ def fire_user_timer(ex: Execution, ref: TimerRef) -> None:
             break
     else:
         return
-    del st.timers[timer.timer_id]
     ex.append_external(
         et.EVENT_TYPE_TIMER_FIRED,
         history_pb2.TimerFiredEventAttributes(
@@ -333,22 +315,7 @@ def _record_marker(ctx: CommandContext, command: command_pb2.Command) -> None:
         event_attrs.header.CopyFrom(a.header)
     if a.HasField("failure"):
         event_attrs.failure.CopyFrom(a.failure)
-    _event_with_markers(ctx, command, et.EVENT_TYPE_MARKER_RECORDED, event_attrs)
-
-
-def is_removal(payload: common_pb2.Payload) -> bool:
-    """A null value in an upsert removes the key (memo and search attributes)."""
-    encoding = payload.metadata.get("encoding", b"")
-    return encoding == b"binary/null" or not payload.data or payload.data in (b"null", b"[]")
-
-
-def merge_payload_map(target: object, updates: object) -> None:
-    """Upsert `updates` into `target` (both proto maps of str -> Payload)."""
-    for key, payload in updates.items():  # type: ignore[attr-defined]
-        if is_removal(payload):
-            target.pop(key, None)  # type: ignore[attr-defined]
-        else:
-            target[key].CopyFrom(payload)  # type: ignore[index]
+    append_for(ctx, command, et.EVENT_TYPE_MARKER_RECORDED, event_attrs)
 
 
 @handles(ct.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
@@ -362,13 +329,11 @@ def _upsert_search_attributes(ctx: CommandContext, command: command_pb2.Command)
             ctx.validate_search_attributes(a.search_attributes)
         except ServiceError as err:
             raise BadCommand(bad, err.message) from err
-    st = ctx.ex.state
-    merge_payload_map(st.search_attributes.indexed_fields, a.search_attributes.indexed_fields)
     event_attrs = history_pb2.UpsertWorkflowSearchAttributesEventAttributes(
         workflow_task_completed_event_id=ctx.completed_event_id,
         search_attributes=a.search_attributes,
     )
-    _event_with_markers(ctx, command, et.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, event_attrs)
+    append_for(ctx, command, et.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, event_attrs)
     ctx.ex.out.visibility_changed = True
 
 
@@ -380,11 +345,10 @@ def _modify_properties(ctx: CommandContext, command: command_pb2.Command) -> Non
             causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES,
             "UpsertedMemo is not set on command.",
         )
-    merge_payload_map(ctx.ex.state.memo.fields, a.upserted_memo.fields)
     event_attrs = history_pb2.WorkflowPropertiesModifiedEventAttributes(
         workflow_task_completed_event_id=ctx.completed_event_id, upserted_memo=a.upserted_memo
     )
-    _event_with_markers(ctx, command, et.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED, event_attrs)
+    append_for(ctx, command, et.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED, event_attrs)
     ctx.ex.out.visibility_changed = True
 
 
@@ -415,7 +379,6 @@ def _complete(ctx: CommandContext, command: command_pb2.Command) -> None:
     )
     if result is not None:
         event_attrs.result.CopyFrom(result)
-        ex.state.last_completion_result = result
     runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, event_attrs)
     if cont is not None and ex.start_attributes is not None:
         runs.start_successor(ex, cont, ex.start_attributes)
@@ -501,7 +464,6 @@ def _continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
         if a.HasField(name):
             getattr(attrs, name).CopyFrom(getattr(a, name))
     runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, attrs)
-    st.new_execution_run_id = new_run_id
     spec = runs.RunSpec(
         namespace_id=st.namespace_id,
         workflow_id=st.workflow_id,

@@ -68,8 +68,6 @@ def complete(
         attrs.metering_metadata.CopyFrom(request.metering_metadata)
     completed = ex.append(et.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, attrs)
     workflow_task.finish(ex, wt)
-    st.last_workflow_task_started_event_id = wt.started_event_id
-    st.last_completed_workflow_task_event_id = completed.event_id
     _update_stickiness(ex, request)
 
     ctx = commands.CommandContext(
@@ -136,6 +134,7 @@ def _discard(
 ) -> CompletionResult:
     st = ex.state
     workflow_task.finish(ex, wt)
+    st.workflow_task = None  # the discarded task leaves no event
     _update_stickiness(ex, request)
     ctx = commands.CommandContext(
         ex=ex, completed_event_id=0, request=request, new_id=lambda: "", messages=messages

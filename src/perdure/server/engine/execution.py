@@ -5,9 +5,13 @@ the step writes (events, task rows, timers, visibility) in `out`. The I/O shell 
 `out` into one store commit. Nothing here touches the store, the clock or the network:
 `now` is given.
 
+Transitions change the state by writing events: `append` writes an event and applies it
+(engine/apply.py, the one place that says what an event does to the state); they change
+directly only what history does not record (apply.NOT_REBUILT).
+
 Events that arrive from outside while a workflow task is running (signals, activity
-results, timer fires, ...) are buffered in the state and written after the task ends,
-with ids assigned then, as Temporal does.
+results, timer fires, ...) are applied at once but buffered in the state and written after
+the task ends, with ids assigned then, as Temporal does.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from dataclasses import dataclass, field
 from google.protobuf.message import Message
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.sdk.v1 import user_metadata_pb2
 
+from perdure.server.engine.apply import apply
 from perdure.server.engine.deadlines import TimerRef
 from perdure.server.engine.state import ExecutionState, Nanos
 from perdure.server.store.base import TaskKind, TaskRow, TimerRow
 
 HistoryEvent = history_pb2.HistoryEvent
+UserMetadata = user_metadata_pb2.UserMetadata
 
 
 def _attributes_field(event_type: int) -> str:
@@ -54,6 +61,22 @@ _STARTED_REFERENCES: dict[int, tuple[str, int]] = {
 _STARTED_TYPES: dict[int, str] = {
     started_type: ref_field for ref_field, started_type in _STARTED_REFERENCES.values()
 }
+
+
+def make_event(
+    event_type: int,
+    now: Nanos,
+    attributes: Message | None = None,
+    user_metadata: UserMetadata | None = None,
+) -> HistoryEvent:
+    """A history event of `event_type` at `now` (its id is set when it is written)."""
+    event = HistoryEvent(event_type=event_type)  # type: ignore[arg-type]
+    event.event_time.FromNanoseconds(now)
+    if attributes is not None:
+        getattr(event, ATTRIBUTES_FIELD[event_type]).CopyFrom(attributes)
+    if user_metadata is not None:
+        event.user_metadata.CopyFrom(user_metadata)
+    return event
 
 
 @dataclass
@@ -105,38 +128,59 @@ class Execution:
 
     # ------------------------------------------------------------------ events
 
-    def _new_event(self, event_type: int, attributes: Message | None) -> HistoryEvent:
-        event = HistoryEvent(event_type=event_type)  # type: ignore[arg-type]
-        event.event_time.FromNanoseconds(self.now)
-        if attributes is not None:
-            getattr(event, ATTRIBUTES_FIELD[event_type]).CopyFrom(attributes)
+    def new_event(
+        self,
+        event_type: int,
+        attributes: Message | None = None,
+        user_metadata: UserMetadata | None = None,
+    ) -> HistoryEvent:
+        """An event of this transition, not yet written nor applied."""
+        return make_event(event_type, self.now, attributes, user_metadata)
+
+    def append(
+        self,
+        event_type: int,
+        attributes: Message | None = None,
+        user_metadata: UserMetadata | None = None,
+    ) -> HistoryEvent:
+        """Write an event now (it gets the next event id) and apply it to the state."""
+        event = self.new_event(event_type, attributes, user_metadata)
+        self.write_applied(event)
+        apply(self.state, event)
         return event
 
-    def append(self, event_type: int, attributes: Message | None = None) -> HistoryEvent:
-        """Write an event now: it gets the next event id."""
-        event = self._new_event(event_type, attributes)
-        self._write(event)
-        return event
-
-    def _write(self, event: HistoryEvent) -> None:
+    def write_applied(self, event: HistoryEvent) -> None:
+        """Write an event whose effect is already in the state (a started event that made
+        the state; the events of a transient workflow task, applied when it ran)."""
         event.event_id = self.state.next_event_id
         self.state.next_event_id += 1
         self.state.history_size_bytes += event.ByteSize()
         self.out.events.append(event)
+
+    def apply_unwritten(self, event_type: int, attributes: Message, event_id: int) -> HistoryEvent:
+        """Apply an event that is not written (yet): a transient or speculative workflow
+        task's, which the worker sees with id `event_id` (0: it is never written)."""
+        event = self.new_event(event_type, attributes)
+        event.event_id = event_id
+        apply(self.state, event)
+        return event
 
     def append_external(
         self, event_type: int, attributes: Message | None = None
     ) -> HistoryEvent | None:
         """Write an event that came from outside the workflow task, or buffer it.
 
-        Returns the written event, or None when it was buffered because a workflow task
-        is running; buffered events are written by `flush_buffered`.
+        Either way it is applied now. Returns the written event, or None when it was
+        buffered because a workflow task is running; buffered events are written by
+        `flush_buffered`, with their ids (applied as 0 while buffered).
         """
-        event = self._new_event(event_type, attributes)
+        event = self.new_event(event_type, attributes)
         if self.workflow_task_running:
+            apply(self.state, event)
             self.state.buffered_events.append(event)
             return None
-        self._write(event)
+        self.write_applied(event)
+        apply(self.state, event)
         return event
 
     @property
@@ -153,24 +197,23 @@ class Execution:
         # A closing event names its started event, which was buffered with it.
         started_ids: dict[tuple[int, int], int] = {}
         for event in buffered:
-            self._write(event)
-            ref = _STARTED_REFERENCES.get(event.event_type)
-            if ref is None:
-                if event.event_type in _STARTED_TYPES:
-                    attrs = getattr(event, ATTRIBUTES_FIELD[event.event_type])
-                    ref_field = _STARTED_TYPES[event.event_type]
-                    started_ids[(event.event_type, getattr(attrs, ref_field))] = event.event_id
-                    if event.event_type == et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
-                        # The child's later events name this started event.
-                        child = self.state.children.get(attrs.initiated_event_id)
-                        if child is not None:
-                            child.started_event_id = event.event_id
-                continue
-            ref_field, started_type = ref
             attrs = getattr(event, ATTRIBUTES_FIELD[event.event_type])
-            new_id = started_ids.get((started_type, getattr(attrs, ref_field)))
-            if new_id is not None:
-                attrs.started_event_id = new_id
+            ref = _STARTED_REFERENCES.get(event.event_type)
+            if ref is not None:
+                ref_field, started_type = ref
+                new_id = started_ids.get((started_type, getattr(attrs, ref_field)))
+                if new_id is not None:
+                    attrs.started_event_id = new_id
+            self.write_applied(event)
+            if event.event_type in _STARTED_TYPES:
+                started_ids[
+                    (event.event_type, getattr(attrs, _STARTED_TYPES[event.event_type]))
+                ] = event.event_id
+                if event.event_type == et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+                    # The child's later events name this started event.
+                    child = self.state.children.get(attrs.initiated_event_id)
+                    if child is not None:
+                        child.started_event_id = event.event_id
         return buffered
 
     # ------------------------------------------------------------------ tasks and timers

@@ -24,7 +24,13 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
 from perdure.server.engine import children, requests, workflow_task
-from perdure.server.engine.commands import MAX_ID_LENGTH, BadCommand, CommandContext, handles
+from perdure.server.engine.commands import (
+    MAX_ID_LENGTH,
+    BadCommand,
+    CommandContext,
+    append_for,
+    handles,
+)
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import ExternalRequestInfo
@@ -113,19 +119,10 @@ def _signal_external(ctx: CommandContext, command: command_pb2.Command) -> None:
         attrs.input.CopyFrom(a.input)
     if a.HasField("header"):
         attrs.header.CopyFrom(a.header)
-    event = ctx.ex.append(et.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, attrs)
-    if command.HasField("user_metadata"):
-        event.user_metadata.CopyFrom(command.user_metadata)
-    st.external_signals[event.event_id] = ExternalRequestInfo(
-        initiated_event_id=event.event_id,
-        namespace=name,
-        namespace_id=namespace_id,
-        workflow_id=wid,
-        run_id=rid,
-        request_id=ctx.new_id(),
-        signal_name=a.signal_name,
-        child_workflow_only=a.child_workflow_only,
+    event = append_for(
+        ctx, command, et.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, attrs
     )
+    st.external_signals[event.event_id].request_id = ctx.new_id()
     ctx.ex.add_timer(TimerRef(TimerKind.SIGNAL_EXTERNAL, event.event_id), ctx.ex.now)
 
 
@@ -180,33 +177,23 @@ def _cancel_external(ctx: CommandContext, command: command_pb2.Command) -> None:
     )
     attrs.workflow_execution.workflow_id = wid
     attrs.workflow_execution.run_id = rid
-    event = ctx.ex.append(et.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, attrs)
-    if command.HasField("user_metadata"):
-        event.user_metadata.CopyFrom(command.user_metadata)
-    st.external_cancels[event.event_id] = ExternalRequestInfo(
-        initiated_event_id=event.event_id,
-        namespace=name,
-        namespace_id=namespace_id,
-        workflow_id=wid,
-        run_id=rid,
-        request_id=ctx.new_id(),
-        child_workflow_only=a.child_workflow_only,
+    event = append_for(
+        ctx, command, et.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, attrs
     )
+    st.external_cancels[event.event_id].request_id = ctx.new_id()
     ctx.ex.add_timer(TimerRef(TimerKind.CANCEL_EXTERNAL, event.event_id), ctx.ex.now)
 
 
 # ---------------------------------------------------------------------------- the sender's record
 
 
-def _sender_info(
-    ex: Execution, ref: TimerRef
-) -> tuple[dict[int, ExternalRequestInfo], ExternalRequestInfo] | None:
+def _sender_info(ex: Execution, ref: TimerRef) -> ExternalRequestInfo | None:
     st = ex.state
     pending = st.external_signals if ref.kind == TimerKind.SIGNAL_EXTERNAL else st.external_cancels
     info = pending.get(ref.a)
     if info is None or not st.running:
         return None
-    return pending, info
+    return info
 
 
 def _target(info: ExternalRequestInfo, namespace_id: str) -> common_pb2.WorkflowExecution:
@@ -219,11 +206,9 @@ def record_delivered(
 ) -> None:
     """The target took the request: ExternalWorkflowExecutionSignaled / ...CancelRequested."""
     ex.claim_timer(ref)
-    found = _sender_info(ex, ref)
-    if found is None:
+    info = _sender_info(ex, ref)
+    if info is None:
         return
-    pending, info = found
-    del pending[ref.a]
     target = _target(info, namespace_id)
     if ref.kind == TimerKind.SIGNAL_EXTERNAL:
         ex.append_external(
@@ -260,11 +245,9 @@ def record_failed(
 ) -> None:
     """The request could not be delivered: SignalExternal.../RequestCancelExternal...Failed."""
     ex.claim_timer(ref)
-    found = _sender_info(ex, ref)
-    if found is None:
+    info = _sender_info(ex, ref)
+    if info is None:
         return
-    pending, info = found
-    del pending[ref.a]
     common = {
         "cause": cause,
         "workflow_task_completed_event_id": workflow_task_completed_event_id,

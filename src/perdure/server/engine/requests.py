@@ -12,7 +12,6 @@ from perdure.server.engine.execution import Execution
 from perdure.server.errors import InvalidArgument, NotFound, ResourceExhausted
 
 MAX_SIGNALS_PER_RUN = 10_000
-_REMEMBERED_SIGNAL_REQUEST_IDS = 1_000
 
 
 def require_running(ex: Execution) -> None:
@@ -38,10 +37,6 @@ def signal(
             cause=causes.RESOURCE_EXHAUSTED_CAUSE_SYSTEM_OVERLOADED,
         )
     ex.append_external(et.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attributes)
-    st.signal_count += 1
-    if request_id:
-        st.signal_request_ids.append(request_id)
-        del st.signal_request_ids[:-_REMEMBERED_SIGNAL_REQUEST_IDS]
     wake(ex)
 
 
@@ -76,7 +71,6 @@ def request_cancel(
     if external_execution is not None:
         attrs.external_workflow_execution.CopyFrom(external_execution)
     ex.append_external(et.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED, attrs)
-    st.cancel_requested = True
     st.cancel_request_id = request_id
     wake(ex)
 

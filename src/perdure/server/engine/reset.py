@@ -128,16 +128,11 @@ def create_reset_run(
             new_run_id=new_run_id,
         ),
     )
-    st.workflow_task = None
-    st.sticky_task_queue = ""
     st.request_ids[request_id] = failed.event_id
     for attrs in signals:
         if attrs.request_id and attrs.request_id in st.signal_request_ids:
             continue
         ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attrs)
-        st.signal_count += 1
-        if attrs.request_id:
-            st.signal_request_ids.append(attrs.request_id)
     workflow_task.schedule(ex)
     _rearm(ex)
     return ex

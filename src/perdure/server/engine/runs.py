@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common_pb2
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
@@ -20,22 +21,12 @@ from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.sdk.v1 import user_metadata_pb2
 
 from perdure.server.engine import activities, workflow_task
+from perdure.server.engine.apply import initial_state
 from perdure.server.engine.cron import next_cron_delay
 from perdure.server.engine.deadlines import TimerKind, TimerRef, workflow_task_key
-from perdure.server.engine.execution import Execution, NewRun
+from perdure.server.engine.execution import Execution, NewRun, make_event
 from perdure.server.engine.retry import RetryDecision, duration, next_retry
-from perdure.server.engine.state import ExecutionState, Nanos, ParentInfo
-
-STATUS_BY_CLOSE_EVENT: dict[int, int] = {
-    et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: wf_enums.WORKFLOW_EXECUTION_STATUS_COMPLETED,
-    et.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: wf_enums.WORKFLOW_EXECUTION_STATUS_FAILED,
-    et.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: wf_enums.WORKFLOW_EXECUTION_STATUS_CANCELED,
-    et.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: wf_enums.WORKFLOW_EXECUTION_STATUS_TERMINATED,
-    et.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: wf_enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
-    et.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: (
-        wf_enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
-    ),
-}
+from perdure.server.engine.state import Nanos, ParentInfo
 
 
 @dataclass
@@ -93,121 +84,96 @@ def _normalized_timeouts(spec: RunSpec) -> tuple[Nanos, Nanos, Nanos]:
 
 def create_run(spec: RunSpec, now: Nanos, namespace: str) -> Execution:
     """A new run: its started event, its deadlines, its first workflow task (or backoff)."""
-    execution_timeout, run_timeout, task_timeout = _normalized_timeouts(spec)
-    execution_time = now + max(spec.first_workflow_task_backoff, 0)
-    expiration = spec.execution_expiration_time or (
-        now + execution_timeout if execution_timeout else 0
+    started = make_event(
+        et.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, now, started_attributes(spec, now)
     )
-    state = ExecutionState(
-        namespace_id=spec.namespace_id,
-        workflow_id=spec.workflow_id,
-        run_id=spec.run_id,
-        first_execution_run_id=spec.first_execution_run_id or spec.run_id,
-        workflow_type=spec.workflow_type,
-        task_queue=spec.task_queue,
-        start_request_id=spec.request_id,
-        start_time=now,
-        execution_time=execution_time,
-        workflow_task_timeout=task_timeout,
-        workflow_execution_timeout=execution_timeout,
-        workflow_run_timeout=run_timeout,
-        execution_expiration_time=expiration,
-        run_expiration_time=execution_time + run_timeout if run_timeout else 0,
-        retry_policy=spec.retry_policy,
-        attempt=spec.attempt,
-        cron_schedule=spec.cron_schedule,
-        user_metadata=spec.user_metadata,
-        priority=spec.priority,
-        parent=spec.parent,
-        root_workflow_id=spec.root_workflow_id or spec.workflow_id,
-        root_run_id=spec.root_run_id or spec.run_id,
-        continued_from_run_id=spec.continued_execution_run_id,
-        last_completion_result=spec.last_completion_result,
-        last_failure=spec.continued_failure,
+    state = initial_state(
+        started, namespace_id=spec.namespace_id, workflow_id=spec.workflow_id, run_id=spec.run_id
     )
-    if spec.memo is not None:
-        state.memo.CopyFrom(spec.memo)
-    if spec.search_attributes is not None:
-        state.search_attributes.CopyFrom(spec.search_attributes)
+    # What the started event does not record (apply.NOT_REBUILT).
+    state.start_request_id = spec.request_id
+    state.user_metadata = spec.user_metadata
+    state.root_run_id = spec.root_run_id or spec.run_id
     ex = Execution(state, now, namespace)
     ex.out.created = True
     ex.out.visibility_changed = True
     ex.out.current_changed = True
-    ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, started_attributes(spec, state))
+    ex.write_applied(started)
     if spec.request_id:
-        state.request_ids[spec.request_id] = 1
+        state.request_ids[spec.request_id] = started.event_id
     if spec.signal is not None:
         event = ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, spec.signal)
-        state.signal_count += 1
         if spec.signal.request_id:
-            state.signal_request_ids.append(spec.signal.request_id)
             state.request_ids[spec.signal.request_id] = event.event_id
     if state.run_expiration_time:
         ex.add_timer(TimerRef(TimerKind.WORKFLOW_RUN_TIMEOUT), state.run_expiration_time)
+    expiration = state.execution_expiration_time
     if expiration and (not state.run_expiration_time or expiration < state.run_expiration_time):
         ex.add_timer(TimerRef(TimerKind.WORKFLOW_EXECUTION_TIMEOUT), expiration)
-    if spec.first_workflow_task_backoff > 0 and not (
-        spec.signal is not None and spec.backoff_is_start_delay
+    if state.pending_first_workflow_task and not (
+        spec.signal is not None and state.first_task_backoff_is_delay
     ):
-        state.pending_first_workflow_task = True
-        state.first_task_backoff_is_delay = spec.backoff_is_start_delay
-        ex.add_timer(TimerRef(TimerKind.WORKFLOW_BACKOFF), execution_time)
+        ex.add_timer(TimerRef(TimerKind.WORKFLOW_BACKOFF), state.execution_time)
     else:
-        workflow_task.schedule(ex)
+        workflow_task.schedule(ex)  # a signal cuts a start delay short
     return ex
 
 
 def started_attributes(
-    spec: RunSpec, state: ExecutionState
+    spec: RunSpec, now: Nanos
 ) -> history_pb2.WorkflowExecutionStartedEventAttributes:
+    """The started event of the run `spec` describes, with Temporal's timeout overrides."""
+    execution_timeout, run_timeout, task_timeout = _normalized_timeouts(spec)
+    expiration = spec.execution_expiration_time or (
+        now + execution_timeout if execution_timeout else 0
+    )
+    root_workflow_id = spec.root_workflow_id or spec.workflow_id
     attrs = history_pb2.WorkflowExecutionStartedEventAttributes(
-        workflow_id=state.workflow_id,
+        workflow_id=spec.workflow_id,
         identity=spec.identity,
-        attempt=state.attempt,
-        cron_schedule=state.cron_schedule,
-        first_execution_run_id=state.first_execution_run_id,
-        original_execution_run_id=state.run_id,
+        attempt=spec.attempt,
+        cron_schedule=spec.cron_schedule,
+        first_execution_run_id=spec.first_execution_run_id or spec.run_id,
+        original_execution_run_id=spec.run_id,
         continued_execution_run_id=spec.continued_execution_run_id,
         initiator=spec.initiator,  # type: ignore[arg-type]
     )
-    attrs.workflow_type.name = state.workflow_type
-    attrs.task_queue.name = state.task_queue
+    attrs.workflow_type.name = spec.workflow_type
+    attrs.task_queue.name = spec.task_queue
     attrs.task_queue.kind = tq_enums.TASK_QUEUE_KIND_NORMAL
     if spec.input is not None:
         attrs.input.CopyFrom(spec.input)
     if spec.header is not None:
         attrs.header.CopyFrom(spec.header)
-    attrs.workflow_execution_timeout.CopyFrom(duration(state.workflow_execution_timeout))
-    attrs.workflow_run_timeout.CopyFrom(duration(state.workflow_run_timeout))
-    attrs.workflow_task_timeout.CopyFrom(duration(state.workflow_task_timeout))
-    if state.execution_expiration_time:
-        attrs.workflow_execution_expiration_time.FromNanoseconds(state.execution_expiration_time)
+    attrs.workflow_execution_timeout.CopyFrom(duration(execution_timeout))
+    attrs.workflow_run_timeout.CopyFrom(duration(run_timeout))
+    attrs.workflow_task_timeout.CopyFrom(duration(task_timeout))
+    if expiration:
+        attrs.workflow_execution_expiration_time.FromNanoseconds(expiration)
     if spec.first_workflow_task_backoff > 0:
         attrs.first_workflow_task_backoff.CopyFrom(duration(spec.first_workflow_task_backoff))
-    if state.retry_policy is not None:
-        attrs.retry_policy.CopyFrom(state.retry_policy)
+    if spec.retry_policy is not None:
+        attrs.retry_policy.CopyFrom(spec.retry_policy)
     if spec.continued_failure is not None:
         attrs.continued_failure.CopyFrom(spec.continued_failure)
     if spec.last_completion_result is not None:
         attrs.last_completion_result.CopyFrom(spec.last_completion_result)
-    if state.memo.fields:
-        attrs.memo.CopyFrom(state.memo)
-    if state.search_attributes.indexed_fields:
-        attrs.search_attributes.CopyFrom(state.search_attributes)
-    if state.priority is not None:
-        attrs.priority.CopyFrom(state.priority)
-    if state.parent is not None:
-        p = state.parent
+    if spec.memo is not None and spec.memo.fields:
+        attrs.memo.CopyFrom(spec.memo)
+    if spec.search_attributes is not None and spec.search_attributes.indexed_fields:
+        attrs.search_attributes.CopyFrom(spec.search_attributes)
+    if spec.priority is not None:
+        attrs.priority.CopyFrom(spec.priority)
+    if spec.parent is not None:
+        p = spec.parent
         attrs.parent_workflow_namespace = p.namespace
         attrs.parent_workflow_namespace_id = p.namespace_id
         attrs.parent_workflow_execution.workflow_id = p.workflow_id
         attrs.parent_workflow_execution.run_id = p.run_id
         attrs.parent_initiated_event_id = p.initiated_event_id
-    if state.root_workflow_id and (
-        state.root_workflow_id != state.workflow_id or state.parent is not None
-    ):
-        attrs.root_workflow_execution.workflow_id = state.root_workflow_id
-        attrs.root_workflow_execution.run_id = state.root_run_id
+    if root_workflow_id != spec.workflow_id or spec.parent is not None:
+        attrs.root_workflow_execution.workflow_id = root_workflow_id
+        attrs.root_workflow_execution.run_id = spec.root_run_id or spec.run_id
     return attrs
 
 
@@ -242,8 +208,8 @@ def on_close(hook: CloseHook) -> CloseHook:
     return hook
 
 
-def close(ex: Execution, event_type: int, attributes: object) -> None:
-    """Write the closing event and drop everything the run still had pending."""
+def close(ex: Execution, event_type: int, attributes: Message) -> None:
+    """Write the closing event and drop the task rows and timers of what was pending."""
     st = ex.state
     wt = st.workflow_task
     if wt is not None:
@@ -253,24 +219,17 @@ def close(ex: Execution, event_type: int, attributes: object) -> None:
                 ex.remove_timer(TimerRef(TimerKind.WORKFLOW_TASK_SCHEDULE_TO_START, wt.seq))
         else:
             ex.remove_timer(TimerRef(TimerKind.WORKFLOW_TASK_START_TO_CLOSE, wt.seq))
-        st.workflow_task = None
     ex.flush_buffered()
-    event = ex.append(event_type, attributes)  # type: ignore[arg-type]
-    st.status = STATUS_BY_CLOSE_EVENT[event_type]
-    st.close_time = ex.now
-    st.close_event_id = event.event_id
     activities.drop_all(ex)
     for timer in st.timers.values():
         ex.remove_timer(TimerRef(TimerKind.USER_TIMER, timer.started_event_id))
-    st.timers.clear()
     if st.run_expiration_time:
         ex.remove_timer(TimerRef(TimerKind.WORKFLOW_RUN_TIMEOUT))
     if st.execution_expiration_time:
         ex.remove_timer(TimerRef(TimerKind.WORKFLOW_EXECUTION_TIMEOUT))
     if st.pending_first_workflow_task:
         ex.remove_timer(TimerRef(TimerKind.WORKFLOW_BACKOFF))
-        st.pending_first_workflow_task = False
-    st.buffered_events.clear()
+    ex.append(event_type, attributes)
     ex.out.closed = True
     ex.out.visibility_changed = True
     ex.out.current_changed = True
@@ -384,7 +343,6 @@ def start_successor(
     for name, value in overrides.items():
         setattr(spec, name, value)
     successor = create_run(spec, ex.now, ex.namespace)
-    st.new_execution_run_id = cont.run_id
     ex.out.new_runs.append(NewRun(successor))
     return successor
 

@@ -149,9 +149,7 @@ def apply_message(ctx: CommandContext, message: protocol_pb2.Message) -> None:
             attrs.accepted_request.CopyFrom(acceptance.accepted_request)
         else:
             attrs.accepted_request.MergeFromString(info.request)
-        event = ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED, attrs)
-        info.accepted_event_id = event.event_id
-        info.request = b""
+        ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED, attrs)
     elif url == update_pb2.Response.DESCRIPTOR.full_name:
         response = _unpack(message, update_pb2.Response)
         assert isinstance(response, update_pb2.Response)
@@ -160,8 +158,7 @@ def apply_message(ctx: CommandContext, message: protocol_pb2.Message) -> None:
         attrs_done = history_pb2.WorkflowExecutionUpdateCompletedEventAttributes(
             meta=response.meta, accepted_event_id=info.accepted_event_id, outcome=response.outcome
         )
-        event = ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED, attrs_done)
-        info.completed_event_id = event.event_id
+        ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED, attrs_done)
     elif url == update_pb2.Rejection.DESCRIPTOR.full_name:
         rejection = _unpack(message, update_pb2.Rejection)
         assert isinstance(rejection, update_pb2.Rejection)

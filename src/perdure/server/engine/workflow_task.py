@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google.protobuf.message import Message
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
@@ -34,14 +35,24 @@ class StaleTask(Exception):
     """A task row or timer refers to something that has moved on; drop it."""
 
 
-def _task_queue_proto(ex: Execution, wt: WorkflowTaskInfo) -> tq_pb2.TaskQueue:
-    if wt.sticky:
+def _task_queue_proto(ex: Execution, task_queue: str, sticky: bool) -> tq_pb2.TaskQueue:
+    if sticky:
         return tq_pb2.TaskQueue(
-            name=wt.task_queue,
+            name=task_queue,
             kind=tq_enums.TASK_QUEUE_KIND_STICKY,
             normal_name=ex.state.task_queue,
         )
-    return tq_pb2.TaskQueue(name=wt.task_queue, kind=tq_enums.TASK_QUEUE_KIND_NORMAL)
+    return tq_pb2.TaskQueue(name=task_queue, kind=tq_enums.TASK_QUEUE_KIND_NORMAL)
+
+
+def _scheduled_attributes(
+    ex: Execution, task_queue: str, sticky: bool, timeout: Nanos, attempt: int
+) -> history_pb2.WorkflowTaskScheduledEventAttributes:
+    return history_pb2.WorkflowTaskScheduledEventAttributes(
+        task_queue=_task_queue_proto(ex, task_queue, sticky),
+        start_to_close_timeout=duration(timeout),
+        attempt=attempt,
+    )
 
 
 def schedule(
@@ -50,7 +61,9 @@ def schedule(
     """Schedule the run's next workflow task (unless one is pending already).
 
     A speculative task (for an update) writes no event until it proves needed; one that
-    is still only scheduled becomes a normal task when the workflow gets a new event.
+    is still only scheduled becomes a normal task when the workflow gets a new event. A
+    transient attempt (after a failure) writes its events only when it completes. Both go
+    through the same applier as a written task, with an event that is not written yet.
     """
     st = ex.state
     pending = st.workflow_task
@@ -58,23 +71,19 @@ def schedule(
         if not speculative and pending.kind == WorkflowTaskKind.SPECULATIVE and not pending.started:
             _make_normal(ex, pending)
         return pending
-    st.wft_seq += 1
     sticky = allow_sticky and bool(st.sticky_task_queue)
-    wt = WorkflowTaskInfo(
-        seq=st.wft_seq,
-        scheduled_event_id=st.next_event_id,
-        attempt=attempt,
-        task_queue=st.sticky_task_queue if sticky else st.task_queue,
-        sticky=sticky,
-        start_to_close_timeout=st.workflow_task_timeout,
-        scheduled_time=ex.now,
-        original_scheduled_time=ex.now,
-        scheduled_event_written=attempt == 1 and not speculative,
-        kind=WorkflowTaskKind.SPECULATIVE if speculative else WorkflowTaskKind.NORMAL,
-    )
-    st.workflow_task = wt
-    if wt.scheduled_event_written:
-        _write_scheduled(ex, wt)
+    task_queue = st.sticky_task_queue if sticky else st.task_queue
+    attrs = _scheduled_attributes(ex, task_queue, sticky, st.workflow_task_timeout, attempt)
+    if attempt == 1 and not speculative:
+        ex.append(et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
+    else:
+        ex.apply_unwritten(et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs, st.next_event_id)
+    wt = st.workflow_task
+    assert wt is not None
+    if not (attempt == 1 and not speculative):
+        wt.scheduled_event_written = False
+    if speculative:
+        wt.kind = WorkflowTaskKind.SPECULATIVE
     ex.add_task(
         workflow_task_key(st.run_id, wt.seq),
         TaskKind.WORKFLOW,
@@ -89,22 +98,14 @@ def schedule(
     return wt
 
 
-def _write_scheduled(ex: Execution, wt: WorkflowTaskInfo) -> None:
-    attrs = history_pb2.WorkflowTaskScheduledEventAttributes(
-        task_queue=_task_queue_proto(ex, wt),
-        start_to_close_timeout=duration(wt.start_to_close_timeout),
-        attempt=wt.attempt,
-    )
-    event = ex.append(et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
-    wt.scheduled_event_id = event.event_id
-
-
 def _make_normal(ex: Execution, wt: WorkflowTaskInfo) -> None:
     """A scheduled speculative task is needed after all: record it."""
     wt.kind = WorkflowTaskKind.NORMAL
     if wt.attempt == 1 and not wt.scheduled_event_written:
-        wt.scheduled_event_written = True
-        _write_scheduled(ex, wt)
+        attrs = _scheduled_attributes(
+            ex, wt.task_queue, wt.sticky, wt.start_to_close_timeout, wt.attempt
+        )
+        ex.append(et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,27 +127,21 @@ def start(ex: Execution, seq: int, *, identity: str, request_id: str) -> Started
     ex.claim_task(workflow_task_key(st.run_id, seq))
     if wt.sticky:
         ex.remove_timer(TimerRef(TimerKind.WORKFLOW_TASK_SCHEDULE_TO_START, seq))
-    wt.started_time = ex.now
-    wt.identity = identity
-    wt.request_id = request_id
+    attrs = history_pb2.WorkflowTaskStartedEventAttributes(
+        scheduled_event_id=wt.scheduled_event_id,
+        identity=identity,
+        request_id=request_id,
+        history_size_bytes=st.history_size_bytes,
+    )
     transient: list[HistoryEvent] = []
     if not wt.scheduled_event_written:
         # Ids are assigned now: nothing can be written while the task runs (events buffer).
-        wt.scheduled_event_id = st.next_event_id
-        wt.started_event_id = st.next_event_id + 1
+        wt.scheduled_event_id = attrs.scheduled_event_id = st.next_event_id
+        ex.apply_unwritten(et.EVENT_TYPE_WORKFLOW_TASK_STARTED, attrs, st.next_event_id + 1)
+        wt.started_event_written = False
         transient = transient_events(ex, wt)
     else:
-        event = ex.append(
-            et.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-            history_pb2.WorkflowTaskStartedEventAttributes(
-                scheduled_event_id=wt.scheduled_event_id,
-                identity=identity,
-                request_id=request_id,
-                history_size_bytes=st.history_size_bytes,
-            ),
-        )
-        wt.started_event_id = event.event_id
-        wt.started_event_written = True
+        ex.append(et.EVENT_TYPE_WORKFLOW_TASK_STARTED, attrs)
     ex.add_timer(
         TimerRef(TimerKind.WORKFLOW_TASK_START_TO_CLOSE, seq), ex.now + wt.start_to_close_timeout
     )
@@ -158,10 +153,8 @@ def transient_events(ex: Execution, wt: WorkflowTaskInfo) -> list[HistoryEvent]:
     scheduled = HistoryEvent(
         event_id=wt.scheduled_event_id,
         event_type=et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-        workflow_task_scheduled_event_attributes=history_pb2.WorkflowTaskScheduledEventAttributes(
-            task_queue=_task_queue_proto(ex, wt),
-            start_to_close_timeout=duration(wt.start_to_close_timeout),
-            attempt=wt.attempt,
+        workflow_task_scheduled_event_attributes=_scheduled_attributes(
+            ex, wt.task_queue, wt.sticky, wt.start_to_close_timeout, wt.attempt
         ),
     )
     scheduled.event_time.FromNanoseconds(wt.scheduled_time)
@@ -207,9 +200,8 @@ def require_started(ex: Execution, seq: int, started_event_id: int) -> WorkflowT
 
 
 def finish(ex: Execution, wt: WorkflowTaskInfo) -> None:
-    """Forget the task that just ended and its deadline."""
+    """Drop the deadline of the started task that is ending (its event forgets the task)."""
     ex.remove_timer(TimerRef(TimerKind.WORKFLOW_TASK_START_TO_CLOSE, wt.seq))
-    ex.state.workflow_task = None
 
 
 def fail(
@@ -229,19 +221,16 @@ def fail(
     """
     st = ex.state
     finish(ex, wt)
-    if wt.started_event_written:
-        attrs = history_pb2.WorkflowTaskFailedEventAttributes(
-            scheduled_event_id=wt.scheduled_event_id,
-            started_event_id=wt.started_event_id,
-            cause=cause,  # type: ignore[arg-type]
-            identity=identity,
-            binary_checksum=binary_checksum,
-        )
-        if failure is not None:
-            attrs.failure.CopyFrom(failure)
-        ex.append(et.EVENT_TYPE_WORKFLOW_TASK_FAILED, attrs)
-    # A worker that failed a task may have lost the workflow: fall back to the normal queue.
-    st.sticky_task_queue = ""
+    attrs = history_pb2.WorkflowTaskFailedEventAttributes(
+        scheduled_event_id=wt.scheduled_event_id,
+        started_event_id=wt.started_event_id,
+        cause=cause,  # type: ignore[arg-type]
+        identity=identity,
+        binary_checksum=binary_checksum,
+    )
+    if failure is not None:
+        attrs.failure.CopyFrom(failure)
+    _append_or_apply(ex, wt.started_event_written, et.EVENT_TYPE_WORKFLOW_TASK_FAILED, attrs)
     flushed = ex.flush_buffered()
     if not reschedule or not st.running:
         return
@@ -252,6 +241,15 @@ def fail(
         schedule(ex, attempt=1)
     else:
         schedule(ex, attempt=wt.attempt + 1)
+
+
+def _append_or_apply(ex: Execution, written: bool, event_type: int, attrs: Message) -> None:
+    """End a task with its event: written if the task's events are, else only applied
+    (a transient attempt's failure leaves no trace in history)."""
+    if written:
+        ex.append(event_type, attrs)
+    else:
+        ex.apply_unwritten(event_type, attrs, 0)
 
 
 def time_out(ex: Execution, ref: TimerRef) -> None:
@@ -265,16 +263,16 @@ def time_out(ex: Execution, ref: TimerRef) -> None:
         if not wt.started:
             return
         finish(ex, wt)
-        if wt.started_event_written:
-            ex.append(
-                et.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-                history_pb2.WorkflowTaskTimedOutEventAttributes(
-                    scheduled_event_id=wt.scheduled_event_id,
-                    started_event_id=wt.started_event_id,
-                    timeout_type=wf_enums.TIMEOUT_TYPE_START_TO_CLOSE,
-                ),
-            )
-        st.sticky_task_queue = ""
+        _append_or_apply(
+            ex,
+            wt.started_event_written,
+            et.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            history_pb2.WorkflowTaskTimedOutEventAttributes(
+                scheduled_event_id=wt.scheduled_event_id,
+                started_event_id=wt.started_event_id,
+                timeout_type=wf_enums.TIMEOUT_TYPE_START_TO_CLOSE,
+            ),
+        )
         ex.flush_buffered()
         schedule(ex, attempt=wt.attempt + 1)
     elif ref.kind == TimerKind.WORKFLOW_TASK_SCHEDULE_TO_START:
@@ -282,16 +280,15 @@ def time_out(ex: Execution, ref: TimerRef) -> None:
             return
         # Nobody polled the sticky queue in time: move the task to the normal queue.
         ex.remove_task(workflow_task_key(st.run_id, wt.seq))
-        st.workflow_task = None
-        st.sticky_task_queue = ""
-        if wt.scheduled_event_written:
-            ex.append(
-                et.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-                history_pb2.WorkflowTaskTimedOutEventAttributes(
-                    scheduled_event_id=wt.scheduled_event_id,
-                    timeout_type=wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_START,
-                ),
-            )
+        _append_or_apply(
+            ex,
+            wt.scheduled_event_written,
+            et.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            history_pb2.WorkflowTaskTimedOutEventAttributes(
+                scheduled_event_id=wt.scheduled_event_id,
+                timeout_type=wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_START,
+            ),
+        )
         schedule(ex, attempt=wt.attempt, allow_sticky=False)
 
 
