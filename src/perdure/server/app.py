@@ -12,11 +12,11 @@ import grpc
 
 from perdure.server.clock import Clock, RealClock
 from perdure.server.cluster import Cluster
-from perdure.server.engine.describe import visibility_row
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
+from perdure.server.history.rows import visibility_row
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queues import Matching
 from perdure.server.namespaces import Namespace, NamespaceRegistry

@@ -1,14 +1,14 @@
 """Service errors: what a request can fail with, as Temporal reports it.
 
-The engine and the frontend raise these; the gRPC layer turns each into its status code
-and, where Temporal sends one, a typed `temporal.api.errordetails.v1` message in
+The engine and the frontend raise these domain errors; they know no transport. The gRPC
+layer (server/frontend/rpc.py) maps each class to its status code and sends, where
+Temporal sends one, the typed `temporal.api.errordetails.v1` message an error gives in
 `grpc-status-details-bin` (the official SDKs depend on those details: a duplicate start
 is only a `WorkflowAlreadyStartedError` when the details say so).
 """
 
 from __future__ import annotations
 
-import grpc
 from google.protobuf.message import Message
 from temporalio.api.enums.v1 import failed_cause_pb2
 from temporalio.api.errordetails.v1 import message_pb2 as details
@@ -18,8 +18,6 @@ from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 class ServiceError(Exception):
     """A request failed in a way the caller should be told about."""
 
-    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -28,27 +26,27 @@ class ServiceError(Exception):
         """The typed detail Temporal attaches to this error, if any."""
         return None
 
+    def status_source(self) -> ServiceError:
+        """The error whose kind the caller's status reports (itself, unless it wraps one)."""
+        return self
+
 
 class InvalidArgument(ServiceError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    """The request is malformed or asks for something not allowed."""
 
 
 class FailedPrecondition(ServiceError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    """The request does not fit the current state of what it names."""
 
 
 class NotFound(ServiceError):
     """A workflow execution, activity, task or other entity that does not exist."""
-
-    code = grpc.StatusCode.NOT_FOUND
 
     def details(self) -> Message:
         return details.NotFoundFailure(current_cluster="active", active_cluster="active")
 
 
 class NamespaceNotFound(ServiceError):
-    code = grpc.StatusCode.NOT_FOUND
-
     def __init__(self, namespace: str) -> None:
         super().__init__(f"Namespace {namespace} is not found.")
         self.namespace = namespace
@@ -58,8 +56,6 @@ class NamespaceNotFound(ServiceError):
 
 
 class NamespaceAlreadyExists(ServiceError):
-    code = grpc.StatusCode.ALREADY_EXISTS
-
     def __init__(self, namespace: str) -> None:
         super().__init__("Namespace already exists.")
         self.namespace = namespace
@@ -69,8 +65,6 @@ class NamespaceAlreadyExists(ServiceError):
 
 
 class WorkflowExecutionAlreadyStarted(ServiceError):
-    code = grpc.StatusCode.ALREADY_EXISTS
-
     def __init__(self, message: str, *, start_request_id: str, run_id: str) -> None:
         super().__init__(message)
         self.start_request_id = start_request_id
@@ -83,12 +77,10 @@ class WorkflowExecutionAlreadyStarted(ServiceError):
 
 
 class AlreadyExists(ServiceError):
-    code = grpc.StatusCode.ALREADY_EXISTS
+    """What the request creates exists already."""
 
 
 class ResourceExhausted(ServiceError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
-
     def __init__(
         self,
         message: str,
@@ -104,8 +96,6 @@ class ResourceExhausted(ServiceError):
 class QueryFailed(ServiceError):
     """A query the workflow answered with a failure (or did not know)."""
 
-    code = grpc.StatusCode.INVALID_ARGUMENT
-
     def __init__(self, message: str, failure: failure_pb2.Failure | None = None) -> None:
         super().__init__(message)
         self.failure = failure
@@ -118,34 +108,30 @@ class QueryFailed(ServiceError):
 
 
 class WorkflowNotReady(ServiceError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
-
     def details(self) -> Message:
         return details.WorkflowNotReadyFailure()
 
 
 class PermissionDenied(ServiceError):
-    code = grpc.StatusCode.PERMISSION_DENIED
-
     def details(self) -> Message:
         return details.PermissionDeniedFailure(reason=self.message)
 
 
 class Unavailable(ServiceError):
-    code = grpc.StatusCode.UNAVAILABLE
+    """The service cannot serve now (persistence down, shutting down); retry."""
 
 
 class DeadlineExceeded(ServiceError):
-    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    """The request's deadline passed before it was done."""
 
 
 class Canceled(ServiceError):
-    code = grpc.StatusCode.CANCELLED
+    """The caller went away."""
 
 
 class Unimplemented(ServiceError):
-    code = grpc.StatusCode.UNIMPLEMENTED
+    """An API the server does not implement."""
 
 
 class Internal(ServiceError):
-    code = grpc.StatusCode.INTERNAL
+    """A bug or an unexpected failure."""

@@ -37,7 +37,7 @@ import grpc
 from google.protobuf.message import Message
 
 from perdure.server.embedded import EmbeddedOptions, EmbeddedServer
-from perdure.server.frontend.rpc import as_service_error, status_details
+from perdure.server.frontend.rpc import as_service_error, status_code, status_details
 from perdure.service._client import ServiceClient, ServiceResponse
 from perdure.service._config import ConnectConfig, RetryConfig
 from perdure.service._errors import RPCError, RPCStatusCode
@@ -203,7 +203,9 @@ class _CallContext:
 
 def _rpc_error(err: BaseException) -> RPCError:
     error = as_service_error(err)
-    return RPCError(error.message, RPCStatusCode(error.code.value[0]), status_details(error) or b"")
+    return RPCError(
+        error.message, RPCStatusCode(status_code(error).value[0]), status_details(error) or b""
+    )
 
 
 class EmbeddedServiceClient(ServiceClient):

@@ -34,7 +34,7 @@ def start_child(workflow_id: str = "child-1", **fields: object) -> command_pb2.C
 
 
 def timer_kinds(ex: Execution) -> list[tuple[TimerKind, int]]:
-    refs = [TimerRef.decode(row.data) for row in ex.out.timers_added]
+    refs = [row.ref for row in ex.out.timers_added]
     return [(ref.kind, ref.a) for ref in refs]
 
 
@@ -88,7 +88,7 @@ def test_start_child_writes_initiated_with_temporals_defaults() -> None:
     assert child.workflow_id == "child-1" and not child.run_id and child.create_request_id
     assert (TimerKind.START_CHILD, event.event_id) in timer_kinds(ex)
     due = next(
-        r for r in ex.out.timers_added if TimerRef.decode(r.data).kind == TimerKind.START_CHILD
+        r for r in ex.out.timers_added if r.ref.kind == TimerKind.START_CHILD
     )
     assert due.fire_time == h.now, "due at once"
 

@@ -63,7 +63,7 @@ def test_signal_command_writes_initiated_and_a_due_row() -> None:
     info = h.state.external_signals[initiated]
     assert info.workflow_id == "target" and info.request_id
     assert h.last is not None
-    rows = [TimerRef.decode(r.data) for r in h.last.out.timers_added]
+    rows = [r.ref for r in h.last.out.timers_added]
     assert TimerRef(TimerKind.SIGNAL_EXTERNAL, initiated) in rows
 
 

@@ -103,7 +103,7 @@ def test_reset_run_repeats_history_then_fails_the_task_and_reapplies_signals() -
         activity_task_key(NEW_RUN, sched, 1),
         f"{NEW_RUN}/w/{st.workflow_task.seq}",  # type: ignore[union-attr]
     }
-    timers = {TimerRef.decode(row.data): row.fire_time for row in ex.out.timers_added}
+    timers = {row.ref: row.fire_time for row in ex.out.timers_added}
     activity = st.activities[sched]
     assert timers == {
         TimerRef(TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE, sched): activity.first_scheduled_time

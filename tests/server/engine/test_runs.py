@@ -76,7 +76,7 @@ def _complete(h: Harness, ex: Execution, command: command_pb2.Command) -> object
 
 def timer_kinds(ex: Execution | None) -> list[TimerKind]:
     assert ex is not None
-    return [TimerRef.decode(row.data).kind for row in ex.out.timers_added]
+    return [row.ref.kind for row in ex.out.timers_added]
 
 
 # ---------------------------------------------------------------------------- continue-as-new

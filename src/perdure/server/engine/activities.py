@@ -18,12 +18,12 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server.engine import workflow_task
 from perdure.server.engine.deadlines import TimerKind, TimerRef, activity_task_key
 from perdure.server.engine.execution import Execution
+from perdure.server.engine.outputs import TaskKind
 from perdure.server.engine.retry import RetryDecision, duration, next_retry
 from perdure.server.engine.state import ActivityInfo, ActivityState
 from perdure.server.engine.tokens import TaskToken, TokenKind
 from perdure.server.engine.workflow_task import StaleTask
 from perdure.server.errors import NotFound
-from perdure.server.store.base import TaskKind
 
 _TIMEOUT_NAMES: dict[int, str] = {
     wf_enums.TIMEOUT_TYPE_START_TO_CLOSE: "StartToClose",

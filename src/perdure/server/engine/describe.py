@@ -1,4 +1,4 @@
-"""Read-only views of an execution: DescribeWorkflowExecution and visibility rows."""
+"""Read-only views of an execution: DescribeWorkflowExecution and list entries."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine.retry import duration
 from perdure.server.engine.state import ActivityInfo, ActivityState, ExecutionState
-from perdure.server.store.base import SqlValue, VisibilityRow
 
 
 def execution_info(st: ExecutionState) -> workflow_pb2.WorkflowExecutionInfo:
@@ -129,38 +128,3 @@ def _pending_activity(info: ActivityInfo) -> workflow_pb2.PendingActivityInfo:
     if info.priority is not None:
         out.priority.CopyFrom(info.priority)
     return out
-
-
-def visibility_row(
-    st: ExecutionState,
-    columns: dict[str, SqlValue] | None = None,
-    search_attributes: bytes | None = None,
-) -> VisibilityRow:
-    """The run's visibility row; `columns` are its typed search attribute columns and
-    `search_attributes` their normalized form (both made by server/visibility)."""
-    return VisibilityRow(
-        namespace_id=st.namespace_id,
-        run_id=st.run_id,
-        workflow_id=st.workflow_id,
-        workflow_type=st.workflow_type,
-        task_queue=st.task_queue,
-        status=st.status,
-        start_time=st.start_time,
-        execution_time=st.execution_time,
-        close_time=st.close_time or None,
-        execution_duration=max(st.close_time - st.execution_time, 0) if st.close_time else None,
-        history_length=st.next_event_id - 1,
-        history_size_bytes=st.history_size_bytes,
-        state_transition_count=st.state_transition_count,
-        parent_workflow_id=st.parent.workflow_id if st.parent else None,
-        parent_run_id=st.parent.run_id if st.parent else None,
-        root_workflow_id=st.root_workflow_id,
-        root_run_id=st.root_run_id,
-        memo=st.memo.SerializeToString() if st.memo.fields else b"",
-        search_attributes=(
-            search_attributes
-            if search_attributes is not None
-            else st.search_attributes.SerializeToString()
-        ),
-        columns=columns or {},
-    )

@@ -1,8 +1,9 @@
 """`Execution`: one run's state plus what the current transition changes.
 
 Every engine step works on an `Execution`: it reads and mutates `state` and records what
-the step writes (events, task rows, timers, visibility) in `out`. The I/O shell turns
-`out` into one store commit. Nothing here touches the store, the clock or the network:
+the step writes (events, tasks, timers, visibility and current-run changes, in the
+engine's own types: engine/outputs.py) in `out`. The history layer turns `out` into one
+store commit. Nothing here touches the store, the clock or the network:
 `now` is given.
 
 Transitions change the state by writing events: `append` writes an event and applies it
@@ -25,8 +26,8 @@ from temporalio.api.sdk.v1 import user_metadata_pb2
 
 from perdure.server.engine.apply import apply
 from perdure.server.engine.deadlines import TimerRef
+from perdure.server.engine.outputs import NewTask, NewTimer, TaskKind
 from perdure.server.engine.state import ExecutionState, Nanos
-from perdure.server.store.base import TaskKind, TaskRow, TimerRow
 
 HistoryEvent = history_pb2.HistoryEvent
 UserMetadata = user_metadata_pb2.UserMetadata
@@ -91,10 +92,10 @@ class Transition:
     """What one engine step writes, besides the mutated state itself."""
 
     events: list[HistoryEvent] = field(default_factory=list)
-    tasks_added: list[TaskRow] = field(default_factory=list)
+    tasks_added: list[NewTask] = field(default_factory=list)
     tasks_claimed: list[str] = field(default_factory=list)
     tasks_removed: list[str] = field(default_factory=list)
-    timers_added: list[TimerRow] = field(default_factory=list)
+    timers_added: list[NewTimer] = field(default_factory=list)
     timers_claimed: list[str] = field(default_factory=list)
     timers_removed: list[str] = field(default_factory=list)
     visibility_changed: bool = False
@@ -225,8 +226,8 @@ class Execution:
         task_queue: str,
         scheduled_event_id: int,
         expiry: Nanos | None = None,
-    ) -> TaskRow:
-        row = TaskRow(
+    ) -> NewTask:
+        row = NewTask(
             key=key,
             namespace_id=self.state.namespace_id,
             task_queue=task_queue,
@@ -259,13 +260,13 @@ class Execution:
 
     def add_timer(self, ref: TimerRef, fire_time: Nanos) -> None:
         self.out.timers_added.append(
-            TimerRow(
+            NewTimer(
                 key=ref.key(self.state.run_id),
                 namespace_id=self.state.namespace_id,
                 workflow_id=self.state.workflow_id,
                 run_id=self.state.run_id,
                 fire_time=fire_time,
-                data=ref.encode(),
+                ref=ref,
             )
         )
 

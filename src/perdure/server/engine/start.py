@@ -1,6 +1,6 @@
 """Starting a workflow: validation, id reuse and conflict policies, idempotency.
 
-The decision depends on the workflow id's current run (the `CurrentExecution` row): a
+The decision depends on the workflow id's current run (`outputs.CurrentRun`): a
 repeat of the same request returns the run it made; a running run conflicts (fail, use
 it, or terminate it and start anew); a closed run may or may not be reused.
 """
@@ -16,10 +16,10 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server.engine import requests, runs
 from perdure.server.engine.cron import next_cron_delay, parse_cron
 from perdure.server.engine.execution import Execution
+from perdure.server.engine.outputs import CurrentRun
 from perdure.server.engine.retry import nanos, validate_retry_policy, with_defaults
 from perdure.server.engine.state import Nanos
 from perdure.server.errors import InvalidArgument, WorkflowExecutionAlreadyStarted
-from perdure.server.store.base import CurrentExecution
 
 MAX_ID_LENGTH = 1000
 
@@ -109,7 +109,7 @@ def conflict_policy(request: StartRequest, *, signal_with_start: bool) -> int:
 
 def decide(
     request: StartRequest,
-    current: CurrentExecution | None,
+    current: CurrentRun | None,
     *,
     signal_with_start: bool = False,
 ) -> StartDecision:

@@ -22,10 +22,10 @@ from temporalio.api.taskqueue.v1 import message_pb2 as tq_pb2
 
 from perdure.server.engine.deadlines import TimerKind, TimerRef, workflow_task_key
 from perdure.server.engine.execution import Execution, HistoryEvent
+from perdure.server.engine.outputs import TaskKind
 from perdure.server.engine.retry import duration
 from perdure.server.engine.state import Nanos, WorkflowTaskInfo, WorkflowTaskKind
 from perdure.server.errors import NotFound
-from perdure.server.store.base import TaskKind
 
 DEFAULT_WORKFLOW_TASK_TIMEOUT: Nanos = 10 * 1_000_000_000
 MAX_WORKFLOW_TASK_TIMEOUT: Nanos = 120 * 1_000_000_000

@@ -30,7 +30,7 @@ from perdure.server.errors import (
 )
 from perdure.server.frontend.context import FrontendContext
 from perdure.server.frontend.limits import check_payloads
-from perdure.server.frontend.rpc import remaining_seconds
+from perdure.server.frontend.rpc import remaining_seconds, status_code
 from perdure.server.matching.queries import QueryAnswer, QueryTask
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import TaskKind
@@ -75,7 +75,6 @@ class MultiOperationFailed(ServiceError):
 
     def __init__(self, failed_index: int, error: ServiceError, count: int) -> None:
         super().__init__("MultiOperation could not be executed.")
-        self.code = error.code
         self.failed_index = failed_index
         self.error = error
         self.count = count
@@ -85,7 +84,7 @@ class MultiOperationFailed(ServiceError):
         for i in range(self.count):
             status = out.statuses.add()
             if i == self.failed_index:
-                status.code = self.error.code.value[0]
+                status.code = status_code(self.error).value[0]
                 status.message = self.error.message
                 detail = self.error.details()
                 if detail is not None:
@@ -96,6 +95,9 @@ class MultiOperationFailed(ServiceError):
                 status.code = grpc.StatusCode.ABORTED.value[0]
                 status.message = "Operation was aborted."
         return out
+
+    def status_source(self) -> ServiceError:
+        return self.error
 
 
 class InteractionRpcs(FrontendContext):

@@ -1,8 +1,9 @@
 """gRPC plumbing: register a handler object's methods as Temporal's services, map errors.
 
 A handler method named like an RPC (`StartWorkflowExecution`) serves it; RPCs without one
-answer UNIMPLEMENTED. Every `ServiceError` becomes its status code with the typed detail
-in `grpc-status-details-bin` (a google.rpc.Status), as Temporal sends it.
+answer UNIMPLEMENTED. Every `ServiceError` becomes its status code (`STATUS_CODES`: the
+errors themselves know no transport) with the typed detail in `grpc-status-details-bin`
+(a google.rpc.Status), as Temporal sends it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,36 @@ SERVICES = (
 )
 
 
+STATUS_CODES: dict[type[errors.ServiceError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.NamespaceNotFound: grpc.StatusCode.NOT_FOUND,
+    errors.NamespaceAlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.WorkflowExecutionAlreadyStarted: grpc.StatusCode.ALREADY_EXISTS,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.QueryFailed: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.WorkflowNotReady: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    errors.Canceled: grpc.StatusCode.CANCELLED,
+    errors.Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
+    errors.Internal: grpc.StatusCode.INTERNAL,
+}
+"""Error class -> the gRPC status Temporal answers it with (subclasses: their nearest base)."""
+
+
+def status_code(error: errors.ServiceError) -> grpc.StatusCode:
+    """The gRPC status of `error` (INTERNAL for an error class not in `STATUS_CODES`)."""
+    for cls in type(error.status_source()).__mro__:
+        code = STATUS_CODES.get(cls)
+        if code is not None:
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
 def status_details(error: errors.ServiceError) -> bytes | None:
     detail = error.details()
     if detail is None:
@@ -41,7 +72,7 @@ def status_details(error: errors.ServiceError) -> bytes | None:
     packed = any_pb2.Any()
     packed.Pack(detail)
     status = grpc_status_pb2.GrpcStatus(
-        code=error.code.value[0], message=error.message, details=[packed]
+        code=status_code(error).value[0], message=error.message, details=[packed]
     )
     return status.SerializeToString()
 
@@ -63,10 +94,11 @@ def _wrap(name: str, method: Handler) -> Handler:
             return await method(request, context)
         except Exception as err:
             error = as_service_error(err)
-            log.debug("%s failed: %s %s", name, error.code.name, error.message)
+            code = status_code(error)
+            log.debug("%s failed: %s %s", name, code.name, error.message)
             details = status_details(error)
             trailing = (("grpc-status-details-bin", details),) if details else ()
-            await context.abort(error.code, error.message, trailing_metadata=trailing)
+            await context.abort(code, error.message, trailing_metadata=trailing)
             raise AssertionError("unreachable") from None
 
     return call

@@ -129,14 +129,15 @@ class TaskRpcs(FrontendContext):
         without a second transition)."""
         out: list[DirectDispatch] = []
         for row in list(ex.out.tasks_added):
-            queue = self.matching.find(row.namespace_id, row.task_queue, row.kind)
+            kind = TaskKind(row.kind)
+            queue = self.matching.find(row.namespace_id, row.task_queue, kind)
             taken = queue.take_idle_poller() if queue is not None else None
             if queue is None or taken is None:
                 continue
             waiter, identity = taken
             request_id = self.history.new_id()
             try:
-                if row.kind == TaskKind.WORKFLOW:
+                if kind == TaskKind.WORKFLOW:
                     seq = parse_workflow_task_key(row.key)
                     started = workflow_task.start(ex, seq, identity=identity, request_id=request_id)
                     handoff = Handoff(row.key, self.workflow_task_response(ex, started), started)

@@ -24,10 +24,10 @@ from temporalio.api.history.v1 import message_pb2 as history_pb2
 
 from perdure.server.clock import Clock
 from perdure.server.engine import codec, retention
-from perdure.server.engine.describe import visibility_row
 from perdure.server.engine.execution import Execution, HistoryEvent
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import NotFound, Unavailable
+from perdure.server.history.rows import current_row, store_rows, visibility_row
 from perdure.server.history.watchers import HistoryWatchers
 from perdure.server.matching.queues import DirectDispatch
 from perdure.server.namespaces import Namespace
@@ -320,17 +320,6 @@ class HistoryService:
             runs.extend((new.execution, None) for new in ex.out.new_runs)
         return runs
 
-    def _current_row(self, st: ExecutionState) -> CurrentExecution:
-        return CurrentExecution(
-            namespace_id=st.namespace_id,
-            workflow_id=st.workflow_id,
-            run_id=st.run_id,
-            status=st.status,
-            start_request_id=st.start_request_id,
-            start_time=st.start_time,
-            close_time=st.close_time or None,
-        )
-
     async def commit(
         self,
         ns: Namespace,
@@ -375,16 +364,17 @@ class HistoryService:
                     batch,
                 )
             )
-            tasks_added.extend(out.tasks_added)
+            task_rows, timer_rows = store_rows(out)
+            tasks_added.extend(task_rows)
             claimed.extend(out.tasks_claimed)
             removed.extend(out.tasks_removed)
-            timers_added.extend(out.timers_added)
+            timers_added.extend(timer_rows)
             timers_claimed.extend(out.timers_claimed)
             timers_removed.extend(out.timers_removed)
             if out.visibility_changed or out.created:
                 visibility.append(self._visibility_row(st, ns))
             if out.created or out.current_changed:
-                current = CurrentWrite(current_expected, self._current_row(st))
+                current = CurrentWrite(current_expected, current_row(st))
         if self.task_leaser is not None and tasks_added:
             tasks_added = self.task_leaser(tasks_added)
         try:
