@@ -107,16 +107,6 @@ class QueryFailed(ServiceError):
         return out
 
 
-class WorkflowNotReady(ServiceError):
-    def details(self) -> Message:
-        return details.WorkflowNotReadyFailure()
-
-
-class PermissionDenied(ServiceError):
-    def details(self) -> Message:
-        return details.PermissionDeniedFailure(reason=self.message)
-
-
 class Unavailable(ServiceError):
     """The service cannot serve now (persistence down, shutting down); retry."""
 
@@ -127,10 +117,6 @@ class DeadlineExceeded(ServiceError):
 
 class Canceled(ServiceError):
     """The caller went away."""
-
-
-class Unimplemented(ServiceError):
-    """An API the server does not implement."""
 
 
 class Internal(ServiceError):

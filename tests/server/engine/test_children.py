@@ -11,7 +11,7 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
-from perdure.server.engine import children, commands, external, requests, runs
+from perdure.server.engine import children, command_base, external, requests, runs
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import duration
@@ -87,9 +87,7 @@ def test_start_child_writes_initiated_with_temporals_defaults() -> None:
     child = h.state.children[event.event_id]
     assert child.workflow_id == "child-1" and not child.run_id and child.create_request_id
     assert (TimerKind.START_CHILD, event.event_id) in timer_kinds(ex)
-    due = next(
-        r for r in ex.out.timers_added if r.ref.kind == TimerKind.START_CHILD
-    )
+    due = next(r for r in ex.out.timers_added if r.ref.kind == TimerKind.START_CHILD)
     assert due.fire_time == h.now, "due at once"
 
 
@@ -126,7 +124,7 @@ def test_invalid_start_child_fails_the_task(
 ) -> None:
     h = started()
     h.start_wft()
-    with pytest.raises(commands.BadCommand) as err:
+    with pytest.raises(command_base.BadCommand) as err:
         h.complete_wft(command)
     assert causes.WorkflowTaskFailedCause.Name(err.value.cause).endswith(cause)  # type: ignore[arg-type]
     assert text in err.value.message
@@ -146,7 +144,7 @@ def test_pending_children_limit() -> None:
         )
     )
     h.start_wft()
-    with pytest.raises(commands.BadCommand) as err:
+    with pytest.raises(command_base.BadCommand) as err:
         h.complete_wft(start_child("child-2"))
     assert (
         err.value.cause == causes.WORKFLOW_TASK_FAILED_CAUSE_PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED
@@ -164,7 +162,7 @@ def test_cancel_of_a_child_started_in_the_same_task_is_refused() -> None:
             )
         ),
     )
-    with pytest.raises(commands.BadCommand) as err:
+    with pytest.raises(command_base.BadCommand) as err:
         h.complete_wft(start_child(), cancel)
     bad = (
         causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES

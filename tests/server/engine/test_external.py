@@ -9,7 +9,7 @@ from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
-from perdure.server.engine import commands, external, requests
+from perdure.server.engine import command_base, external, requests
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.errors import NotFound
 from tests.server.engine.helpers import Harness, payloads, started
@@ -78,7 +78,7 @@ def test_signal_command_writes_initiated_and_a_due_row() -> None:
 def test_invalid_signal_commands(command: command_pb2.Command, text: str) -> None:
     h = started()
     h.start_wft()
-    with pytest.raises(commands.BadCommand) as err:
+    with pytest.raises(command_base.BadCommand) as err:
         h.complete_wft(command)
     assert (
         err.value.cause
@@ -97,7 +97,7 @@ def test_pending_signals_limit() -> None:
     )
     h.step(lambda ex: external.record_delivered(ex, TimerRef(TimerKind.SIGNAL_EXTERNAL, 10_000)))
     h.start_wft()
-    with pytest.raises(commands.BadCommand) as err:
+    with pytest.raises(command_base.BadCommand) as err:
         h.complete_wft(signal_external())
     assert err.value.cause == causes.WORKFLOW_TASK_FAILED_CAUSE_PENDING_SIGNALS_LIMIT_EXCEEDED
 

@@ -8,7 +8,7 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
-from perdure.server.engine import activities, commands, requests, workflow_task
+from perdure.server.engine import activities, command_base, commands, requests, workflow_task
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.retry import duration
 from perdure.server.engine.state import ActivityState
@@ -164,7 +164,7 @@ def test_heartbeat_timeout_rearms_while_heartbeats_arrive() -> None:
 def test_invalid_command_fails_the_task_with_temporals_cause() -> None:
     h = started()
     h.start_wft()
-    with pytest.raises(commands.BadCommand) as err:
+    with pytest.raises(command_base.BadCommand) as err:
         h.complete_wft(schedule_activity(start_to_close=0))
     assert err.value.cause == causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
     assert "StartToClose" in err.value.message
@@ -175,7 +175,7 @@ def test_complete_with_unseen_signal_fails_with_unhandled_command() -> None:
     h.start_wft()
     signal = history_pb2.WorkflowExecutionSignaledEventAttributes(signal_name="s")
     h.step(lambda ex: requests.signal(ex, signal))
-    with pytest.raises(commands.BadCommand) as err:
+    with pytest.raises(command_base.BadCommand) as err:
         h.complete_wft(complete_workflow())
     assert err.value.cause == causes.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
 

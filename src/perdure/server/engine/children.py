@@ -8,7 +8,8 @@ claims the row. When the child's chain of runs ends, its closing commit adds a
 NOTIFY_PARENT row that records the child's outcome in the parent. When a parent closes,
 each started child whose close policy is not ABANDON gets an APPLY_PARENT_CLOSE_POLICY row.
 A step that is repeated after a crash finds its work done and only claims its row.
-This module holds the pure transitions; server/history/outbox.py does the I/O.
+This module holds the pure transitions (and the START_CHILD_WORKFLOW_EXECUTION command);
+server/history/outbox.py does the I/O.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 
 from temporalio.api.command.v1 import message_pb2 as command_pb2
 from temporalio.api.common.v1 import message_pb2 as common_pb2
-from temporalio.api.enums.v1 import command_type_pb2 as ct
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
@@ -25,12 +25,11 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
 from perdure.server.engine import runs, workflow_task
-from perdure.server.engine.commands import (
+from perdure.server.engine.command_base import (
     MAX_ID_LENGTH,
     BadCommand,
     CommandContext,
     append_for,
-    handles,
 )
 from perdure.server.engine.cron import next_cron_delay, parse_cron
 from perdure.server.engine.deadlines import TimerKind, TimerRef
@@ -121,8 +120,7 @@ def _validate(
         )
 
 
-@handles(ct.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION)
-def _start_child(ctx: CommandContext, command: command_pb2.Command) -> None:
+def start_child(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.start_child_workflow_execution_command_attributes
     _validate(ctx, a)
     ex, st = ctx.ex, ctx.ex.state
@@ -445,9 +443,9 @@ def _continues(ex: Execution) -> bool:
     return False
 
 
-@runs.on_close
-def _on_close(ex: Execution) -> None:
-    """Schedule the parent's notification and the close policies of running children."""
+def schedule_close_work(ex: Execution) -> None:
+    """The run closed: schedule the parent's notification and the close policies of its
+    running children (engine/closing.py calls this)."""
     st = ex.state
     for child in st.children.values():
         if child.run_id and child.parent_close_policy != ABANDON:

@@ -4,87 +4,35 @@ Each handler checks its command as Temporal does and raises `BadCommand` with
 Temporal's workflow-task-failed cause when the command is invalid. The caller then
 discards everything the transition did so far and records the workflow task as failed
 instead (engine/completion.py), so an invalid command never reaches the history.
-Handlers register by command type; child workflows, external requests and update
-protocol messages register theirs from their own modules.
+This module handles the commands about activities, timers, markers, the workflow's
+properties and closing the run; child workflows, external requests and update protocol
+messages have theirs in their own modules. engine/completion.py holds the one table of
+command type -> handler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from google.protobuf.message import Message
 from temporalio.api.command.v1 import message_pb2 as command_pb2
-from temporalio.api.common.v1 import message_pb2 as common_pb2
 from temporalio.api.enums.v1 import command_type_pb2 as ct
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
-from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
-from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import activities, runs, workflow_task
+from perdure.server.engine import activities, closing, runs, workflow_task
+from perdure.server.engine.command_base import (
+    MAX_ID_LENGTH,
+    BadCommand,
+    CommandContext,
+    append_for,
+)
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution, NewRun
 from perdure.server.engine.retry import duration, nanos, validate_retry_policy, with_defaults
-from perdure.server.engine.state import ActivityInfo
-from perdure.server.errors import InvalidArgument, ServiceError
+from perdure.server.errors import ServiceError
 
-MAX_ID_LENGTH = 1000
 MAX_PENDING_ACTIVITIES = 2000
-SearchAttributesValidator = Callable[[common_pb2.SearchAttributes], None]
-
-
-class BadCommand(Exception):
-    """An invalid command: the workflow task fails with `cause`."""
-
-    def __init__(self, cause: int, message: str) -> None:
-        super().__init__(message)
-        self.cause = cause
-        self.message = message
-
-
-@dataclass
-class CommandContext:
-    """What command handlers share while one workflow task completes."""
-
-    ex: Execution
-    completed_event_id: int
-    request: rr.RespondWorkflowTaskCompletedRequest
-    new_id: Callable[[], str]
-    validate_search_attributes: SearchAttributesValidator | None = None
-    eager_activities: list[ActivityInfo] = field(default_factory=list)
-    messages: dict[str, protocol_pb2.Message] = field(default_factory=dict)
-    """Protocol messages of the completion not yet applied, by message id."""
-    closed_by: int = 0
-    """The command type that closed the run, if one did."""
-
-
-Handler = Callable[[CommandContext, command_pb2.Command], None]
-HANDLERS: dict[int, Handler] = {}
-
-
-def handles(command_type: int) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        HANDLERS[command_type] = handler
-        return handler
-
-    return register
-
-
-def apply(ctx: CommandContext, command: command_pb2.Command) -> None:
-    """Validate and apply one command."""
-    if ctx.closed_by:
-        raise InvalidArgument(
-            f"invalid command sequence: {ct.CommandType.Name(ctx.closed_by)} "  # type: ignore[arg-type]
-            "must be the last command."
-        )
-    handler = HANDLERS.get(command.command_type)
-    if handler is None:
-        raise InvalidArgument(f"Unknown command type: {ct.CommandType.Name(command.command_type)}.")
-    handler(ctx, command)
 
 
 def _check_id(value: str, what: str, cause: int) -> None:
@@ -94,19 +42,10 @@ def _check_id(value: str, what: str, cause: int) -> None:
         raise BadCommand(cause, f"{what} exceeds length limit.")
 
 
-def append_for(
-    ctx: CommandContext, command: command_pb2.Command, event_type: int, attrs: Message
-) -> history_pb2.HistoryEvent:
-    """Write the event of `command`, with the user metadata the command carries."""
-    metadata = command.user_metadata if command.HasField("user_metadata") else None
-    return ctx.ex.append(event_type, attrs, metadata)
-
-
 # ------------------------------------------------------------------------ activities
 
 
-@handles(ct.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK)
-def _schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None:
+def schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.schedule_activity_task_command_attributes
     st = ctx.ex.state
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
@@ -200,8 +139,7 @@ def _schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> Non
         activities.enqueue(ctx.ex, info)
 
 
-@handles(ct.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK)
-def _request_cancel_activity(ctx: CommandContext, command: command_pb2.Command) -> None:
+def request_cancel_activity(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.request_cancel_activity_task_command_attributes
     info = ctx.ex.state.activities.get(a.scheduled_event_id)
     if info is None or info.cancel_requested:
@@ -217,8 +155,7 @@ def _request_cancel_activity(ctx: CommandContext, command: command_pb2.Command) 
 # ------------------------------------------------------------------------ timers
 
 
-@handles(ct.COMMAND_TYPE_START_TIMER)
-def _start_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
+def start_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.start_timer_command_attributes
     st = ctx.ex.state
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES
@@ -241,8 +178,7 @@ def _start_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
     ctx.ex.add_timer(TimerRef(TimerKind.USER_TIMER, event.event_id), timer.expiry_time)
 
 
-@handles(ct.COMMAND_TYPE_CANCEL_TIMER)
-def _cancel_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
+def cancel_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.cancel_timer_command_attributes
     ex, st = ctx.ex, ctx.ex.state
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES
@@ -300,8 +236,7 @@ def fire_user_timer(ex: Execution, ref: TimerRef) -> None:
 # ------------------------------------------------------------------------ markers & properties
 
 
-@handles(ct.COMMAND_TYPE_RECORD_MARKER)
-def _record_marker(ctx: CommandContext, command: command_pb2.Command) -> None:
+def record_marker(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.record_marker_command_attributes
     _check_id(
         a.marker_name, "MarkerName", causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES
@@ -318,8 +253,7 @@ def _record_marker(ctx: CommandContext, command: command_pb2.Command) -> None:
     append_for(ctx, command, et.EVENT_TYPE_MARKER_RECORDED, event_attrs)
 
 
-@handles(ct.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
-def _upsert_search_attributes(ctx: CommandContext, command: command_pb2.Command) -> None:
+def upsert_search_attributes(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.upsert_workflow_search_attributes_command_attributes
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
     if not a.HasField("search_attributes"):
@@ -337,8 +271,7 @@ def _upsert_search_attributes(ctx: CommandContext, command: command_pb2.Command)
     ctx.ex.out.visibility_changed = True
 
 
-@handles(ct.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES)
-def _modify_properties(ctx: CommandContext, command: command_pb2.Command) -> None:
+def modify_properties(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.modify_workflow_properties_command_attributes
     if not a.HasField("upserted_memo"):
         raise BadCommand(
@@ -366,8 +299,7 @@ def _check_can_close(ctx: CommandContext, command_type: int) -> None:
     ctx.closed_by = command_type
 
 
-@handles(ct.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION)
-def _complete(ctx: CommandContext, command: command_pb2.Command) -> None:
+def complete_workflow(ctx: CommandContext, command: command_pb2.Command) -> None:
     _check_can_close(ctx, command.command_type)
     a = command.complete_workflow_execution_command_attributes
     ex = ctx.ex
@@ -379,13 +311,12 @@ def _complete(ctx: CommandContext, command: command_pb2.Command) -> None:
     )
     if result is not None:
         event_attrs.result.CopyFrom(result)
-    runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, event_attrs)
+    closing.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, event_attrs)
     if cont is not None and ex.start_attributes is not None:
         runs.start_successor(ex, cont, ex.start_attributes)
 
 
-@handles(ct.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION)
-def _fail(ctx: CommandContext, command: command_pb2.Command) -> None:
+def fail_workflow(ctx: CommandContext, command: command_pb2.Command) -> None:
     _check_can_close(ctx, command.command_type)
     a = command.fail_workflow_execution_command_attributes
     if not a.HasField("failure"):
@@ -401,13 +332,12 @@ def _fail(ctx: CommandContext, command: command_pb2.Command) -> None:
         workflow_task_completed_event_id=ctx.completed_event_id,
         new_execution_run_id=cont.run_id if cont else "",
     )
-    runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, event_attrs)
+    closing.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, event_attrs)
     if cont is not None and ex.start_attributes is not None:
         runs.start_successor(ex, cont, ex.start_attributes)
 
 
-@handles(ct.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION)
-def _cancel(ctx: CommandContext, command: command_pb2.Command) -> None:
+def cancel_workflow(ctx: CommandContext, command: command_pb2.Command) -> None:
     _check_can_close(ctx, command.command_type)
     a = command.cancel_workflow_execution_command_attributes
     event_attrs = history_pb2.WorkflowExecutionCanceledEventAttributes(
@@ -415,11 +345,10 @@ def _cancel(ctx: CommandContext, command: command_pb2.Command) -> None:
     )
     if a.HasField("details"):
         event_attrs.details.CopyFrom(a.details)
-    runs.close(ctx.ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, event_attrs)
+    closing.close(ctx.ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, event_attrs)
 
 
-@handles(ct.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION)
-def _continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
+def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
     _check_can_close(ctx, command.command_type)
     a = command.continue_as_new_workflow_execution_command_attributes
     ex, st = ctx.ex, ctx.ex.state
@@ -463,7 +392,7 @@ def _continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
     ):
         if a.HasField(name):
             getattr(attrs, name).CopyFrom(getattr(a, name))
-    runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, attrs)
+    closing.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, attrs)
     spec = runs.RunSpec(
         namespace_id=st.namespace_id,
         workflow_id=st.workflow_id,

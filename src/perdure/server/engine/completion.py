@@ -12,19 +12,44 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from temporalio.api.command.v1 import message_pb2 as command_pb2
+from temporalio.api.enums.v1 import command_type_pb2 as ct
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
 from temporalio.api.update.v1 import message_pb2 as update_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import activities, commands, updates, workflow_task
-from perdure.server.engine import children as _children  # noqa: F401  (registers handlers)
-from perdure.server.engine import external as _external  # noqa: F401  (registers handlers)
+from perdure.server.engine import activities, children, commands, external, updates, workflow_task
+from perdure.server.engine.command_base import (
+    CommandContext,
+    CommandHandler,
+    SearchAttributesValidator,
+)
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import nanos
 from perdure.server.engine.state import ActivityInfo, WorkflowTaskInfo, WorkflowTaskKind
 from perdure.server.engine.tokens import TaskToken
+from perdure.server.errors import InvalidArgument
+
+COMMAND_HANDLERS: dict[int, CommandHandler] = {
+    ct.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: commands.schedule_activity,
+    ct.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: commands.request_cancel_activity,
+    ct.COMMAND_TYPE_START_TIMER: commands.start_timer,
+    ct.COMMAND_TYPE_CANCEL_TIMER: commands.cancel_timer,
+    ct.COMMAND_TYPE_RECORD_MARKER: commands.record_marker,
+    ct.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: commands.upsert_search_attributes,
+    ct.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: commands.modify_properties,
+    ct.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: commands.complete_workflow,
+    ct.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: commands.fail_workflow,
+    ct.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: commands.cancel_workflow,
+    ct.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: commands.continue_as_new,
+    ct.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: children.start_child,
+    ct.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: external.signal_external,
+    ct.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: external.request_cancel_external,
+    ct.COMMAND_TYPE_PROTOCOL_MESSAGE: updates.protocol_message,
+}
+"""Command type -> its handler: the one list of the commands a workflow task may return."""
 
 DEFAULT_STICKY_SCHEDULE_TO_START = 5 * 1_000_000_000
 _REJECTION = update_pb2.Rejection.DESCRIPTOR.full_name
@@ -45,9 +70,9 @@ def complete(
     request: rr.RespondWorkflowTaskCompletedRequest,
     *,
     new_id: Callable[[], str],
-    validate_search_attributes: commands.SearchAttributesValidator | None = None,
+    validate_search_attributes: SearchAttributesValidator | None = None,
 ) -> CompletionResult:
-    """Apply a RespondWorkflowTaskCompleted. Raises `commands.BadCommand` (see module)."""
+    """Apply a RespondWorkflowTaskCompleted. Raises `command_base.BadCommand` (see module)."""
     st = ex.state
     wt = workflow_task.require_started(ex, token.scheduled_event_id, token.started_event_id)
     messages = {m.id: m for m in request.messages}
@@ -70,7 +95,7 @@ def complete(
     workflow_task.finish(ex, wt)
     _update_stickiness(ex, request)
 
-    ctx = commands.CommandContext(
+    ctx = CommandContext(
         ex=ex,
         completed_event_id=completed.event_id,
         request=request,
@@ -79,7 +104,7 @@ def complete(
         messages=messages,
     )
     for command in request.commands:
-        commands.apply(ctx, command)
+        _apply(ctx, command)
     # Messages without a command (rejections) apply after the commands, in their order.
     for message in request.messages:
         if message.id in ctx.messages:
@@ -110,6 +135,19 @@ def complete(
     return result
 
 
+def _apply(ctx: CommandContext, command: command_pb2.Command) -> None:
+    """Validate and apply one command."""
+    if ctx.closed_by:
+        raise InvalidArgument(
+            f"invalid command sequence: {ct.CommandType.Name(ctx.closed_by)} "  # type: ignore[arg-type]
+            "must be the last command."
+        )
+    handler = COMMAND_HANDLERS.get(command.command_type)
+    if handler is None:
+        raise InvalidArgument(f"Unknown command type: {ct.CommandType.Name(command.command_type)}.")
+    handler(ctx, command)
+
+
 def _discardable(
     ex: Execution,
     wt: WorkflowTaskInfo,
@@ -136,7 +174,7 @@ def _discard(
     workflow_task.finish(ex, wt)
     st.workflow_task = None  # the discarded task leaves no event
     _update_stickiness(ex, request)
-    ctx = commands.CommandContext(
+    ctx = CommandContext(
         ex=ex, completed_event_id=0, request=request, new_id=lambda: "", messages=messages
     )
     for message in request.messages:

@@ -48,8 +48,6 @@ class TimerKind(enum.IntEnum):
     """a = initiated event id of the child to terminate or cancel."""
     DELETE_EXECUTION = 25
     """Retention: remove the closed run."""
-    CANCEL_CHILD = 26
-    """a = initiated event id of the child to request cancellation of (child cancel type)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,19 +17,17 @@ from dataclasses import dataclass
 
 from temporalio.api.command.v1 import message_pb2 as command_pb2
 from temporalio.api.common.v1 import message_pb2 as common_pb2
-from temporalio.api.enums.v1 import command_type_pb2 as ct
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
 from perdure.server.engine import children, requests, workflow_task
-from perdure.server.engine.commands import (
+from perdure.server.engine.command_base import (
     MAX_ID_LENGTH,
     BadCommand,
     CommandContext,
     append_for,
-    handles,
 )
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
@@ -68,8 +66,7 @@ def _target_namespace(ctx: CommandContext, namespace: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------------- signal
 
 
-@handles(ct.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION)
-def _signal_external(ctx: CommandContext, command: command_pb2.Command) -> None:
+def signal_external(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.signal_external_workflow_execution_command_attributes
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES
     wid, rid, ns = a.execution.workflow_id, a.execution.run_id, a.namespace
@@ -129,8 +126,7 @@ def _signal_external(ctx: CommandContext, command: command_pb2.Command) -> None:
 # ---------------------------------------------------------------------------- cancel
 
 
-@handles(ct.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION)
-def _cancel_external(ctx: CommandContext, command: command_pb2.Command) -> None:
+def request_cancel_external(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.request_cancel_external_workflow_execution_command_attributes
     bad = (
         causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES

@@ -7,7 +7,7 @@ from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
-from perdure.server.engine import runs, workflow_task
+from perdure.server.engine import closing, runs, workflow_task
 from perdure.server.engine.execution import Execution
 from perdure.server.errors import InvalidArgument, NotFound, ResourceExhausted
 
@@ -97,4 +97,4 @@ def terminate(
     attrs = history_pb2.WorkflowExecutionTerminatedEventAttributes(reason=reason, identity=identity)
     if details is not None:
         attrs.details.CopyFrom(details)
-    runs.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, attrs)
+    closing.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, attrs)

@@ -1,17 +1,15 @@
-"""Runs: creating one (start, continue-as-new, retry, cron) and closing one.
+"""Runs: creating one (start, continue-as-new, retry, cron) and deciding its successor.
 
 A workflow id's runs form a chain: each run that ends by continuing as new, retrying or
 repeating on a cron schedule names its successor (`new_execution_run_id`), and the
-successor is created in the same commit. Run and execution timeouts, and the backoff
-before a run's first workflow task, are timers here.
+successor is created in the same commit. The backoff before a run's first workflow task
+is a timer here; closing a run (and its timeouts) is engine/closing.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common_pb2
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
@@ -20,10 +18,10 @@ from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.sdk.v1 import user_metadata_pb2
 
-from perdure.server.engine import activities, workflow_task
+from perdure.server.engine import workflow_task
 from perdure.server.engine.apply import initial_state
 from perdure.server.engine.cron import next_cron_delay
-from perdure.server.engine.deadlines import TimerKind, TimerRef, workflow_task_key
+from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution, NewRun, make_event
 from perdure.server.engine.retry import RetryDecision, duration, next_retry
 from perdure.server.engine.state import Nanos, ParentInfo
@@ -194,47 +192,7 @@ def end_start_delay(ex: Execution) -> None:
         workflow_task.schedule(ex)
 
 
-# ---------------------------------------------------------------------------- closing
-
-
-CloseHook = Callable[[Execution], None]
-_close_hooks: list[CloseHook] = []
-
-
-def on_close(hook: CloseHook) -> CloseHook:
-    """Register work every closing run needs (children's close policies, notifying the
-    parent); kept as hooks so this module does not depend on the child-workflow module."""
-    _close_hooks.append(hook)
-    return hook
-
-
-def close(ex: Execution, event_type: int, attributes: Message) -> None:
-    """Write the closing event and drop the task rows and timers of what was pending."""
-    st = ex.state
-    wt = st.workflow_task
-    if wt is not None:
-        if not wt.started:
-            ex.remove_task(workflow_task_key(st.run_id, wt.seq))
-            if wt.sticky:
-                ex.remove_timer(TimerRef(TimerKind.WORKFLOW_TASK_SCHEDULE_TO_START, wt.seq))
-        else:
-            ex.remove_timer(TimerRef(TimerKind.WORKFLOW_TASK_START_TO_CLOSE, wt.seq))
-    ex.flush_buffered()
-    activities.drop_all(ex)
-    for timer in st.timers.values():
-        ex.remove_timer(TimerRef(TimerKind.USER_TIMER, timer.started_event_id))
-    if st.run_expiration_time:
-        ex.remove_timer(TimerRef(TimerKind.WORKFLOW_RUN_TIMEOUT))
-    if st.execution_expiration_time:
-        ex.remove_timer(TimerRef(TimerKind.WORKFLOW_EXECUTION_TIMEOUT))
-    if st.pending_first_workflow_task:
-        ex.remove_timer(TimerRef(TimerKind.WORKFLOW_BACKOFF))
-    ex.append(event_type, attributes)
-    ex.out.closed = True
-    ex.out.visibility_changed = True
-    ex.out.current_changed = True
-    for hook in _close_hooks:
-        hook(ex)
+# ---------------------------------------------------------------------------- successors
 
 
 @dataclass
@@ -345,25 +303,3 @@ def start_successor(
     successor = create_run(spec, ex.now, ex.namespace)
     ex.out.new_runs.append(NewRun(successor))
     return successor
-
-
-def fire_timeout(ex: Execution, ref: TimerRef, new_run_id: str) -> None:
-    """The run timeout or the execution timeout is due: the run times out."""
-    ex.claim_timer(ref)
-    st = ex.state
-    if not st.running:
-        return
-    cont: Continuation | None = None
-    retry_state: int = wf_enums.RETRY_STATE_TIMEOUT
-    start = ex.start_attributes
-    if ref.kind == TimerKind.WORKFLOW_RUN_TIMEOUT and start is not None:
-        failure = failure_pb2.Failure(message="workflow timeout")
-        failure.timeout_failure_info.timeout_type = wf_enums.TIMEOUT_TYPE_START_TO_CLOSE
-        cont, retry_state = retry_or_cron(ex, failure, new_run_id, timed_out=True)
-    attrs = history_pb2.WorkflowExecutionTimedOutEventAttributes(
-        retry_state=retry_state,  # type: ignore[arg-type]
-        new_execution_run_id=cont.run_id if cont else "",
-    )
-    close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, attrs)
-    if cont is not None and start is not None:
-        start_successor(ex, cont, start)

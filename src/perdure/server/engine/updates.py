@@ -15,7 +15,6 @@ import enum
 
 from google.protobuf import any_pb2
 from temporalio.api.command.v1 import message_pb2 as command_pb2
-from temporalio.api.enums.v1 import command_type_pb2 as ct
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
@@ -23,8 +22,8 @@ from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
 from temporalio.api.update.v1 import message_pb2 as update_pb2
 
-from perdure.server.engine import runs, workflow_task
-from perdure.server.engine.commands import BadCommand, CommandContext, handles
+from perdure.server.engine import workflow_task
+from perdure.server.engine.command_base import BadCommand, CommandContext
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import UpdateInfo, WorkflowTaskInfo, WorkflowTaskKind
 from perdure.server.errors import InvalidArgument, NotFound, ResourceExhausted
@@ -178,8 +177,7 @@ def _forget_old_rejections(ex: Execution) -> None:
         del ex.state.updates[info.update_id]
 
 
-@handles(ct.COMMAND_TYPE_PROTOCOL_MESSAGE)
-def _protocol_message(ctx: CommandContext, command: command_pb2.Command) -> None:
+def protocol_message(ctx: CommandContext, command: command_pb2.Command) -> None:
     message_id = command.protocol_message_command_attributes.message_id
     message = ctx.messages.pop(message_id, None)
     if message is None:
@@ -187,7 +185,6 @@ def _protocol_message(ctx: CommandContext, command: command_pb2.Command) -> None
     apply_message(ctx, message)
 
 
-@runs.on_close
 def drop_unfinished(ex: Execution) -> None:
     """The run closed: admitted updates can never be accepted; forget them (their callers
     learn the workflow completed)."""

@@ -45,12 +45,9 @@ STATUS_CODES: dict[type[errors.ServiceError], grpc.StatusCode] = {
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.QueryFailed: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.WorkflowNotReady: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.Canceled: grpc.StatusCode.CANCELLED,
-    errors.Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
     errors.Internal: grpc.StatusCode.INTERNAL,
 }
 """Error class -> the gRPC status Temporal answers it with (subclasses: their nearest base)."""

@@ -11,7 +11,8 @@ from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import activities, commands, completion, updates, workflow_task
+from perdure.server.engine import activities, completion, updates, workflow_task
+from perdure.server.engine.command_base import BadCommand
 from perdure.server.engine.deadlines import parse_activity_task_key, parse_workflow_task_key
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.tokens import TaskToken, TokenKind
@@ -234,7 +235,7 @@ class TaskRpcs(FrontendContext):
             result, inline, eager = await self.history.update(
                 ns, token.workflow_id, token.run_id, complete
             )
-        except commands.BadCommand as bad:
+        except BadCommand as bad:
             await self._fail_for_bad_command(ns, token, request.identity, bad)
             name = causes.WorkflowTaskFailedCause.Name(bad.cause)  # type: ignore[arg-type]
             raise InvalidArgument(f"{name}: {bad.message}") from None
@@ -247,7 +248,7 @@ class TaskRpcs(FrontendContext):
         return resp
 
     async def _fail_for_bad_command(
-        self, ns: Namespace, token: TaskToken, identity: str, bad: commands.BadCommand
+        self, ns: Namespace, token: TaskToken, identity: str, bad: BadCommand
     ) -> None:
         failure = failure_pb2.Failure(message=bad.message)
         failure.server_failure_info.non_retryable = True

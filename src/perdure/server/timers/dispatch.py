@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from perdure.server.engine import activities, commands, runs, workflow_task
+from perdure.server.engine import activities, closing, commands, runs, workflow_task
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
 from perdure.server.errors import NamespaceNotFound, NotFound
@@ -31,23 +31,6 @@ _WORKFLOW_TASK = frozenset(
 )
 
 Action = Callable[[Execution], None]
-_extra: dict[TimerKind, Callable[[TimerRef, HistoryService], Action]] = {}
-
-
-def register(
-    kind: TimerKind,
-) -> Callable[
-    [Callable[[TimerRef, HistoryService], Action]], Callable[[TimerRef, HistoryService], Action]
-]:
-    """Modules for cross-execution work (children, external requests) add their kinds."""
-
-    def add(
-        make: Callable[[TimerRef, HistoryService], Action],
-    ) -> Callable[[TimerRef, HistoryService], Action]:
-        _extra[kind] = make
-        return make
-
-    return add
 
 
 def action_for(ref: TimerRef, history: HistoryService) -> Action:
@@ -59,13 +42,10 @@ def action_for(ref: TimerRef, history: HistoryService) -> Action:
     if kind in _WORKFLOW_TASK:
         return lambda ex: workflow_task.time_out(ex, ref)
     if kind in (TimerKind.WORKFLOW_RUN_TIMEOUT, TimerKind.WORKFLOW_EXECUTION_TIMEOUT):
-        return lambda ex: runs.fire_timeout(ex, ref, history.new_id())
+        return lambda ex: closing.fire_timeout(ex, ref, history.new_id())
     if kind == TimerKind.WORKFLOW_BACKOFF:
         return lambda ex: runs.fire_backoff(ex, ref)
-    make = _extra.get(kind)
-    if make is None:
-        raise ValueError(f"no handler for timer kind {kind!r}")
-    return make(ref, history)
+    raise ValueError(f"no handler for timer kind {kind!r}")
 
 
 class TimerDispatcher:

@@ -1,0 +1,60 @@
+"""What every command handler shares: the completion's context, `BadCommand`, the writer.
+
+Handlers live with their topic (engine/commands.py, children.py, external.py,
+updates.py); the table of which handler serves which command type is in
+engine/completion.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
+from temporalio.api.command.v1 import message_pb2 as command_pb2
+from temporalio.api.common.v1 import message_pb2 as common_pb2
+from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from perdure.server.engine.execution import Execution
+from perdure.server.engine.state import ActivityInfo
+
+MAX_ID_LENGTH = 1000
+SearchAttributesValidator = Callable[[common_pb2.SearchAttributes], None]
+
+
+class BadCommand(Exception):
+    """An invalid command: the workflow task fails with `cause`."""
+
+    def __init__(self, cause: int, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.message = message
+
+
+@dataclass
+class CommandContext:
+    """What command handlers share while one workflow task completes."""
+
+    ex: Execution
+    completed_event_id: int
+    request: rr.RespondWorkflowTaskCompletedRequest
+    new_id: Callable[[], str]
+    validate_search_attributes: SearchAttributesValidator | None = None
+    eager_activities: list[ActivityInfo] = field(default_factory=list)
+    messages: dict[str, protocol_pb2.Message] = field(default_factory=dict)
+    """Protocol messages of the completion not yet applied, by message id."""
+    closed_by: int = 0
+    """The command type that closed the run, if one did."""
+
+
+CommandHandler = Callable[[CommandContext, command_pb2.Command], None]
+
+
+def append_for(
+    ctx: CommandContext, command: command_pb2.Command, event_type: int, attrs: Message
+) -> history_pb2.HistoryEvent:
+    """Write the event of `command`, with the user metadata the command carries."""
+    metadata = command.user_metadata if command.HasField("user_metadata") else None
+    return ctx.ex.append(event_type, attrs, metadata)
