@@ -24,7 +24,7 @@ from perdure.server.engine.execution import Execution, HistoryEvent
 from perdure.server.engine.rebuild import rebuild
 from perdure.server.engine.retry import duration
 from perdure.server.engine.state import ExecutionState
-from perdure.server.engine.tokens import TaskToken, TokenKind
+from perdure.server.engine.tokens import WorkflowTaskToken
 
 SECOND = 1_000_000_000
 T = TypeVar("T")
@@ -132,12 +132,12 @@ class Harness:
     ) -> completion.CompletionResult:
         wt = self.state.workflow_task
         assert wt is not None and wt.started
-        token = TaskToken(
-            TokenKind.WORKFLOW_TASK,
+        token = WorkflowTaskToken(
             self.state.namespace_id,
             self.state.workflow_id,
             self.state.run_id,
-            scheduled_event_id=wt.seq,
+            seq=wt.seq,
+            attempt=wt.attempt,
             started_event_id=wt.started_event_id,
         )
         request = rr.RespondWorkflowTaskCompletedRequest(

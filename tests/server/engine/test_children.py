@@ -35,7 +35,7 @@ def start_child(workflow_id: str = "child-1", **fields: object) -> command_pb2.C
 
 def timer_kinds(ex: Execution) -> list[tuple[TimerKind, int]]:
     refs = [row.ref for row in ex.out.timers_added]
-    return [(ref.kind, ref.a) for ref in refs]
+    return [(ref.kind, ref.target_id) for ref in refs]
 
 
 def parent_with_child(**fields: object) -> tuple[Harness, int]:

@@ -12,7 +12,7 @@ from perdure.server.engine import activities, command_base, commands, requests, 
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.retry import duration
 from perdure.server.engine.state import ActivityState
-from perdure.server.engine.tokens import TaskToken, TokenKind
+from perdure.server.engine.tokens import ActivityTaskToken
 from perdure.server.errors import NotFound
 from tests.server.engine.helpers import (
     SECOND,
@@ -25,15 +25,10 @@ from tests.server.engine.helpers import (
 )
 
 
-def _activity_token(h: Harness, sched: int) -> TaskToken:
+def _activity_token(h: Harness, sched: int) -> ActivityTaskToken:
     info = h.state.activities[sched]
-    return TaskToken(
-        TokenKind.ACTIVITY_TASK,
-        "ns",
-        "wf-1",
-        "run-1",
-        scheduled_event_id=sched,
-        attempt=info.attempt,
+    return ActivityTaskToken(
+        "ns", "wf-1", "run-1", scheduled_event_id=sched, attempt=info.attempt, activity_id=""
     )
 
 

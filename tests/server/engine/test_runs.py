@@ -15,7 +15,7 @@ from perdure.server.engine import completion, requests, runs
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import duration
-from perdure.server.engine.tokens import TaskToken, TokenKind
+from perdure.server.engine.tokens import WorkflowTaskToken
 from tests.server.engine.helpers import SECOND, Harness, complete_workflow, payloads, started
 
 
@@ -62,12 +62,12 @@ def complete_run(h: Harness, command: command_pb2.Command) -> None:
 def _complete(h: Harness, ex: Execution, command: command_pb2.Command) -> object:
     wt = ex.state.workflow_task
     assert wt is not None
-    token = TaskToken(
-        TokenKind.WORKFLOW_TASK,
+    token = WorkflowTaskToken(
         ex.state.namespace_id,
         ex.state.workflow_id,
         ex.state.run_id,
-        scheduled_event_id=wt.seq,
+        seq=wt.seq,
+        attempt=wt.attempt,
         started_event_id=wt.started_event_id,
     )
     request = rr.RespondWorkflowTaskCompletedRequest(commands=[command], identity="w")

@@ -26,7 +26,7 @@ from perdure.server.engine import (
 )
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution, HistoryEvent
-from perdure.server.engine.tokens import TaskToken, TokenKind
+from perdure.server.engine.tokens import WorkflowTaskToken
 from perdure.server.history.outbox import Outbox
 from perdure.server.history.service import HistoryService
 from perdure.server.namespaces import Namespace, NamespaceRegistry
@@ -66,12 +66,12 @@ class Env:
             wt = ex.state.workflow_task
             assert wt is not None
             started = workflow_task.start(ex, wt.seq, identity="w", request_id="r")
-            token = TaskToken(
-                TokenKind.WORKFLOW_TASK,
+            token = WorkflowTaskToken(
                 ex.state.namespace_id,
                 ex.state.workflow_id,
                 ex.state.run_id,
-                scheduled_event_id=wt.seq,
+                seq=wt.seq,
+                attempt=wt.attempt,
                 started_event_id=started.info.started_event_id,
             )
             request = rr.RespondWorkflowTaskCompletedRequest(commands=commands, identity="w")

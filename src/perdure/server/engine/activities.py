@@ -8,6 +8,8 @@ attempt count raised. ActivityTaskStarted is written only when the activity clos
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from temporalio.api.common.v1 import message_pb2 as common_pb2
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
@@ -20,8 +22,8 @@ from perdure.server.engine.deadlines import TimerKind, TimerRef, activity_task_k
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.outputs import TaskKind
 from perdure.server.engine.retry import RetryDecision, duration, next_retry
-from perdure.server.engine.state import ActivityInfo, ActivityState
-from perdure.server.engine.tokens import TaskToken, TokenKind
+from perdure.server.engine.state import ActivityInfo, ActivityState, Nanos
+from perdure.server.engine.tokens import ActivityTaskToken
 from perdure.server.engine.workflow_task import StaleTask
 from perdure.server.errors import NotFound
 
@@ -31,6 +33,52 @@ _TIMEOUT_NAMES: dict[int, str] = {
     wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: "ScheduleToClose",
     wf_enums.TIMEOUT_TYPE_HEARTBEAT: "Heartbeat",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityTimeouts:
+    """An activity's four timeouts, in nanoseconds (0: not set)."""
+
+    schedule_to_close: Nanos
+    schedule_to_start: Nanos
+    start_to_close: Nanos
+    heartbeat: Nanos
+
+
+def normalized_timeouts(requested: ActivityTimeouts, run_timeout: Nanos) -> ActivityTimeouts | None:
+    """The timeouts an activity gets, by Temporal's rules; None when it has neither a
+    start-to-close nor a schedule-to-close timeout.
+
+    Schedule-to-close bounds the other two (and fills them in when unset); without it, the
+    run timeout stands in for schedule-to-close and schedule-to-start. None exceeds the
+    run timeout, and the heartbeat timeout never exceeds start-to-close.
+    """
+    schedule_to_close = requested.schedule_to_close
+    schedule_to_start = requested.schedule_to_start
+    start_to_close = requested.start_to_close
+    if schedule_to_close > 0:
+        schedule_to_start = (
+            min(schedule_to_start, schedule_to_close) if schedule_to_start else schedule_to_close
+        )
+        start_to_close = (
+            min(start_to_close, schedule_to_close) if start_to_close else schedule_to_close
+        )
+    elif start_to_close > 0:
+        schedule_to_close = run_timeout
+        if not schedule_to_start:
+            schedule_to_start = run_timeout
+    else:
+        return None
+    if run_timeout > 0:
+        schedule_to_close = (
+            min(schedule_to_close, run_timeout) if schedule_to_close else run_timeout
+        )
+        schedule_to_start = (
+            min(schedule_to_start, run_timeout) if schedule_to_start else run_timeout
+        )
+        start_to_close = min(start_to_close, run_timeout)
+    heartbeat = min(requested.heartbeat, start_to_close)
+    return ActivityTimeouts(schedule_to_close, schedule_to_start, start_to_close, heartbeat)
 
 
 def enqueue(ex: Execution, info: ActivityInfo) -> None:
@@ -94,8 +142,7 @@ def start(
 def task_response(ex: Execution, info: ActivityInfo) -> rr.PollActivityTaskQueueResponse:
     """What the worker receives for a started activity."""
     st = ex.state
-    token = TaskToken(
-        TokenKind.ACTIVITY_TASK,
+    token = ActivityTaskToken(
         st.namespace_id,
         st.workflow_id,
         st.run_id,
@@ -129,7 +176,7 @@ def task_response(ex: Execution, info: ActivityInfo) -> rr.PollActivityTaskQueue
     return resp
 
 
-def require_started(ex: Execution, token: TaskToken) -> ActivityInfo:
+def require_started(ex: Execution, token: ActivityTaskToken) -> ActivityInfo:
     """The running attempt a completion names, or NotFound as Temporal reports it."""
     st = ex.state
     info = st.activities.get(token.scheduled_event_id)
@@ -351,7 +398,7 @@ def fire_timer(ex: Execution, ref: TimerRef) -> None:
     """One of an activity's deadlines (or its retry backoff) is due."""
     ex.claim_timer(ref)
     st = ex.state
-    info = st.activities.get(ref.a)
+    info = st.activities.get(ref.target_id)
     if not st.running or info is None:
         return
     kind = ref.kind
@@ -360,7 +407,7 @@ def fire_timer(ex: Execution, ref: TimerRef) -> None:
         failure = timeout_failure(info, wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, cause)
         _record_timeout(ex, info, failure, wf_enums.RETRY_STATE_TIMEOUT)
         return
-    if info.attempt != ref.b:
+    if info.attempt != ref.attempt:
         return
     if kind == TimerKind.ACTIVITY_RETRY and info.state == ActivityState.BACKOFF:
         enqueue(ex, info)

@@ -301,7 +301,7 @@ def record_started(
     """The child run exists: ChildWorkflowExecutionStarted, and the parent wakes."""
     ex.claim_timer(ref)
     st = ex.state
-    child = st.children.get(ref.a)
+    child = st.children.get(ref.target_id)
     if child is None or child.run_id:
         return
     child.run_id = run_id
@@ -309,7 +309,7 @@ def record_started(
     if not st.running:
         # The parent closed while its child was starting: the close policy still applies.
         if child.parent_close_policy != ABANDON:
-            ex.add_timer(TimerRef(TimerKind.APPLY_PARENT_CLOSE_POLICY, ref.a), ex.now)
+            ex.add_timer(TimerRef(TimerKind.APPLY_PARENT_CLOSE_POLICY, ref.target_id), ex.now)
         return
     _write_started(ex, child, header)
     workflow_task.schedule(ex)
@@ -321,7 +321,7 @@ def record_start_failed(
     """The child could not start (its id is taken, or its namespace is unknown)."""
     ex.claim_timer(ref)
     st = ex.state
-    child = st.children.get(ref.a)
+    child = st.children.get(ref.target_id)
     if child is None or child.run_id or not st.running:
         return
     attrs = history_pb2.StartChildWorkflowExecutionFailedEventAttributes(

@@ -53,43 +53,25 @@ def schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None
     _check_id(a.activity_type.name, "ActivityType", bad)
     if len(a.task_queue.name) > MAX_ID_LENGTH:
         raise BadCommand(bad, "TaskQueue exceeds length limit.")
-    schedule_to_close = nanos(a.schedule_to_close_timeout)
-    schedule_to_start = nanos(a.schedule_to_start_timeout)
-    start_to_close = nanos(a.start_to_close_timeout)
-    heartbeat = nanos(a.heartbeat_timeout)
+    requested = activities.ActivityTimeouts(
+        schedule_to_close=nanos(a.schedule_to_close_timeout),
+        schedule_to_start=nanos(a.schedule_to_start_timeout),
+        start_to_close=nanos(a.start_to_close_timeout),
+        heartbeat=nanos(a.heartbeat_timeout),
+    )
     for name, value in (
-        ("ScheduleToCloseTimeout", schedule_to_close),
-        ("ScheduleToStartTimeout", schedule_to_start),
-        ("StartToCloseTimeout", start_to_close),
-        ("HeartbeatTimeout", heartbeat),
+        ("ScheduleToCloseTimeout", requested.schedule_to_close),
+        ("ScheduleToStartTimeout", requested.schedule_to_start),
+        ("StartToCloseTimeout", requested.start_to_close),
+        ("HeartbeatTimeout", requested.heartbeat),
     ):
         if value < 0:
             raise BadCommand(bad, f"Invalid {name}: {value}ns.")
-    run_timeout = st.workflow_run_timeout
-    if schedule_to_close > 0:
-        schedule_to_start = (
-            min(schedule_to_start, schedule_to_close) if schedule_to_start else schedule_to_close
-        )
-        start_to_close = (
-            min(start_to_close, schedule_to_close) if start_to_close else schedule_to_close
-        )
-    elif start_to_close > 0:
-        schedule_to_close = run_timeout
-        if not schedule_to_start:
-            schedule_to_start = run_timeout
-    else:
+    timeouts = activities.normalized_timeouts(requested, st.workflow_run_timeout)
+    if timeouts is None:
         raise BadCommand(
             bad, "A valid StartToClose or ScheduleToCloseTimeout is not set on command."
         )
-    if run_timeout > 0:
-        schedule_to_close = (
-            min(schedule_to_close, run_timeout) if schedule_to_close else run_timeout
-        )
-        schedule_to_start = (
-            min(schedule_to_start, run_timeout) if schedule_to_start else run_timeout
-        )
-        start_to_close = min(start_to_close, run_timeout)
-    heartbeat = min(heartbeat, start_to_close)
     if a.HasField("retry_policy"):
         try:
             validate_retry_policy(a.retry_policy)
@@ -111,10 +93,10 @@ def schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None
         activity_id=a.activity_id,
         workflow_task_completed_event_id=ctx.completed_event_id,
         use_workflow_build_id=a.use_workflow_build_id,
-        schedule_to_close_timeout=duration(schedule_to_close),
-        schedule_to_start_timeout=duration(schedule_to_start),
-        start_to_close_timeout=duration(start_to_close),
-        heartbeat_timeout=duration(heartbeat),
+        schedule_to_close_timeout=duration(timeouts.schedule_to_close),
+        schedule_to_start_timeout=duration(timeouts.schedule_to_start),
+        start_to_close_timeout=duration(timeouts.start_to_close),
+        heartbeat_timeout=duration(timeouts.heartbeat),
         retry_policy=retry_policy,
     )
     event_attrs.activity_type.name = a.activity_type.name
@@ -128,10 +110,10 @@ def schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None
         event_attrs.priority.CopyFrom(a.priority)
     event = append_for(ctx, command, et.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, event_attrs)
     info = st.activities[event.event_id]
-    if schedule_to_close > 0:
+    if timeouts.schedule_to_close > 0:
         ctx.ex.add_timer(
             TimerRef(TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE, event.event_id),
-            ctx.ex.now + schedule_to_close,
+            ctx.ex.now + timeouts.schedule_to_close,
         )
     if a.request_eager_execution and task_queue == st.task_queue:
         ctx.eager_activities.append(info)
@@ -220,7 +202,7 @@ def fire_user_timer(ex: Execution, ref: TimerRef) -> None:
     if not st.running:
         return
     for timer in st.timers.values():
-        if timer.started_event_id == ref.a:
+        if timer.started_event_id == ref.target_id:
             break
     else:
         return

@@ -29,7 +29,7 @@ from perdure.server.engine.command_base import (
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import nanos
 from perdure.server.engine.state import ActivityInfo, WorkflowTaskInfo, WorkflowTaskKind
-from perdure.server.engine.tokens import TaskToken
+from perdure.server.engine.tokens import WorkflowTaskToken
 from perdure.server.errors import InvalidArgument
 
 COMMAND_HANDLERS: dict[int, CommandHandler] = {
@@ -66,7 +66,7 @@ class CompletionResult:
 
 def complete(
     ex: Execution,
-    token: TaskToken,
+    token: WorkflowTaskToken,
     request: rr.RespondWorkflowTaskCompletedRequest,
     *,
     new_id: Callable[[], str],
@@ -74,7 +74,7 @@ def complete(
 ) -> CompletionResult:
     """Apply a RespondWorkflowTaskCompleted. Raises `command_base.BadCommand` (see module)."""
     st = ex.state
-    wt = workflow_task.require_started(ex, token.scheduled_event_id, token.started_event_id)
+    wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
     messages = {m.id: m for m in request.messages}
     if _discardable(ex, wt, request):
         return _discard(ex, wt, request, messages)

@@ -186,7 +186,7 @@ def request_cancel_external(ctx: CommandContext, command: command_pb2.Command) -
 def _sender_info(ex: Execution, ref: TimerRef) -> ExternalRequestInfo | None:
     st = ex.state
     pending = st.external_signals if ref.kind == TimerKind.SIGNAL_EXTERNAL else st.external_cancels
-    info = pending.get(ref.a)
+    info = pending.get(ref.target_id)
     if info is None or not st.running:
         return None
     return info
@@ -210,7 +210,7 @@ def record_delivered(
         ex.append_external(
             et.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
             history_pb2.ExternalWorkflowExecutionSignaledEventAttributes(
-                initiated_event_id=ref.a,
+                initiated_event_id=ref.target_id,
                 namespace=info.namespace,
                 namespace_id=info.namespace_id,
                 workflow_execution=target,
@@ -221,7 +221,7 @@ def record_delivered(
         ex.append_external(
             et.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
             history_pb2.ExternalWorkflowExecutionCancelRequestedEventAttributes(
-                initiated_event_id=ref.a,
+                initiated_event_id=ref.target_id,
                 namespace=info.namespace,
                 namespace_id=info.namespace_id,
                 workflow_execution=target,
@@ -250,7 +250,7 @@ def record_failed(
         "namespace": info.namespace,
         "namespace_id": info.namespace_id or namespace_id,
         "workflow_execution": _target(info, namespace_id),
-        "initiated_event_id": ref.a,
+        "initiated_event_id": ref.target_id,
         "control": control,
     }
     if ref.kind == TimerKind.SIGNAL_EXTERNAL:

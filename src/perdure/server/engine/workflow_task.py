@@ -257,7 +257,7 @@ def time_out(ex: Execution, ref: TimerRef) -> None:
     st = ex.state
     wt = st.workflow_task
     ex.claim_timer(ref)
-    if not st.running or wt is None or wt.seq != ref.a:
+    if not st.running or wt is None or wt.seq != ref.target_id:
         return
     if ref.kind == TimerKind.WORKFLOW_TASK_START_TO_CLOSE:
         if not wt.started:

@@ -17,10 +17,10 @@ from temporalio.api.errordetails.v1 import message_pb2 as details_pb2
 from temporalio.api.update.v1 import message_pb2 as update_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import updates
+from perdure.server.engine import tokens, updates
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import ExecutionState, UpdateInfo
-from perdure.server.engine.tokens import TaskToken, TokenKind
+from perdure.server.engine.tokens import QueryTaskToken
 from perdure.server.errors import (
     DeadlineExceeded,
     InvalidArgument,
@@ -51,10 +51,7 @@ def _rejected(st: ExecutionState, condition: int) -> bool:
 
 
 def query_task_response(st: ExecutionState, task: QueryTask) -> rr.PollWorkflowTaskQueueResponse:
-    token = TaskToken(
-        TokenKind.QUERY_TASK, task.namespace_id, task.workflow_id, task.run_id,
-        query_id=task.query_id,
-    )  # fmt: skip
+    token = QueryTaskToken(task.namespace_id, task.workflow_id, task.run_id, task.query_id)
     resp = rr.PollWorkflowTaskQueueResponse(
         task_token=token.encode(),
         previous_started_event_id=st.last_workflow_task_started_event_id,
@@ -173,9 +170,7 @@ class InteractionRpcs(FrontendContext):
     async def RespondQueryTaskCompleted(
         self, request: rr.RespondQueryTaskCompletedRequest, context: Ctx
     ) -> rr.RespondQueryTaskCompletedResponse:
-        token = TaskToken.decode(request.task_token)
-        if token.kind != TokenKind.QUERY_TASK:
-            raise InvalidArgument("Task token is not for a query task.")
+        token = tokens.decode_query_task(request.task_token)
         answered = request.completed_type == query_enums.QUERY_RESULT_TYPE_ANSWERED
         answer = QueryAnswer(
             answered,

@@ -11,11 +11,11 @@ from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import activities, completion, updates, workflow_task
+from perdure.server.engine import activities, completion, tokens, updates, workflow_task
 from perdure.server.engine.command_base import BadCommand
 from perdure.server.engine.deadlines import parse_activity_task_key, parse_workflow_task_key
 from perdure.server.engine.execution import Execution
-from perdure.server.engine.tokens import TaskToken, TokenKind
+from perdure.server.engine.tokens import WorkflowTaskToken
 from perdure.server.engine.workflow_task import StaleTask, StartedWorkflowTask
 from perdure.server.errors import InvalidArgument, NamespaceNotFound, NotFound
 from perdure.server.frontend.context import FrontendContext
@@ -39,12 +39,11 @@ def workflow_task_response(
 ) -> rr.PollWorkflowTaskQueueResponse:
     """The poll response of a started workflow task, except its history."""
     st, wt = ex.state, started.info
-    token = TaskToken(
-        TokenKind.WORKFLOW_TASK,
+    token = WorkflowTaskToken(
         st.namespace_id,
         st.workflow_id,
         st.run_id,
-        scheduled_event_id=wt.seq,
+        seq=wt.seq,
         attempt=wt.attempt,
         started_event_id=wt.started_event_id,
     )
@@ -205,9 +204,7 @@ class TaskRpcs(FrontendContext):
     async def RespondWorkflowTaskCompleted(
         self, request: rr.RespondWorkflowTaskCompletedRequest, context: Ctx
     ) -> rr.RespondWorkflowTaskCompletedResponse:
-        token = TaskToken.decode(request.task_token)
-        if token.kind != TokenKind.WORKFLOW_TASK:
-            raise InvalidArgument("Task token is not for a workflow task.")
+        token = tokens.decode_workflow_task(request.task_token)
         ns = await self.namespaces.get_by_id(token.namespace_id)
         for command in request.commands:
             check_blob(command.ByteSize(), "command")
@@ -248,13 +245,13 @@ class TaskRpcs(FrontendContext):
         return resp
 
     async def _fail_for_bad_command(
-        self, ns: Namespace, token: TaskToken, identity: str, bad: BadCommand
+        self, ns: Namespace, token: WorkflowTaskToken, identity: str, bad: BadCommand
     ) -> None:
         failure = failure_pb2.Failure(message=bad.message)
         failure.server_failure_info.non_retryable = True
 
         def fail(ex: Execution) -> None:
-            wt = workflow_task.require_started(ex, token.scheduled_event_id, token.started_event_id)
+            wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
             workflow_task.fail(ex, wt, cause=bad.cause, failure=failure, identity=identity)
 
         await self.history.update(ns, token.workflow_id, token.run_id, fail)
@@ -262,14 +259,12 @@ class TaskRpcs(FrontendContext):
     async def RespondWorkflowTaskFailed(
         self, request: rr.RespondWorkflowTaskFailedRequest, context: Ctx
     ) -> rr.RespondWorkflowTaskFailedResponse:
-        token = TaskToken.decode(request.task_token)
-        if token.kind != TokenKind.WORKFLOW_TASK:
-            raise InvalidArgument("Task token is not for a workflow task.")
+        token = tokens.decode_workflow_task(request.task_token)
         ns = await self.namespaces.get_by_id(token.namespace_id)
         check_blob(request.failure.ByteSize(), "failure")
 
         def fail(ex: Execution) -> None:
-            wt = workflow_task.require_started(ex, token.scheduled_event_id, token.started_event_id)
+            wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
             if request.cause == causes.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE:
                 workflow_task.clear_stickiness(ex)
             workflow_task.fail(
@@ -328,9 +323,7 @@ class TaskRpcs(FrontendContext):
         return rr.PollActivityTaskQueueResponse()
 
     async def _activity_update(self, token_bytes: bytes, action: Any) -> Any:
-        token = TaskToken.decode(token_bytes)
-        if token.kind != TokenKind.ACTIVITY_TASK:
-            raise InvalidArgument("Task token is not for an activity task.")
+        token = tokens.decode_activity_task(token_bytes)
         ns = await self.namespaces.get_by_id(token.namespace_id)
 
         def apply(ex: Execution) -> Any:

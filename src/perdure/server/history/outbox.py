@@ -114,7 +114,7 @@ class Outbox:
 
     async def _start_child(self, ns: Namespace, row: TimerRow, ref: TimerRef) -> None:
         def view(st: ExecutionState) -> _ChildView | None:
-            child = st.children.get(ref.a)
+            child = st.children.get(ref.target_id)
             if child is None or child.run_id:
                 return None
             return _ChildView(children.Parent.of(st, ns.name), st.running, copy.copy(child))
@@ -123,7 +123,7 @@ class Outbox:
         if found is None:
             await self._claim(ns, row, ref)
             return
-        initiated = await self._event(ns, row, ref.a)
+        initiated = await self._event(ns, row, ref.target_id)
         attrs = initiated.start_child_workflow_execution_initiated_event_attributes
         target = await self._namespace(found.child.namespace, found.child.namespace_id)
         cause = 0
@@ -242,7 +242,7 @@ class Outbox:
 
     async def _apply_close_policy(self, ns: Namespace, row: TimerRow, ref: TimerRef) -> None:
         def view(st: ExecutionState) -> ChildInfo | None:
-            child = st.children.get(ref.a)
+            child = st.children.get(ref.target_id)
             return copy.copy(child) if child is not None else None
 
         child = await self._history.read(ns, row.workflow_id, row.run_id, view)
@@ -269,7 +269,7 @@ class Outbox:
 
         def view(st: ExecutionState) -> _RequestView | None:
             pending = st.external_signals if signal else st.external_cancels
-            info = pending.get(ref.a)
+            info = pending.get(ref.target_id)
             return _RequestView(st.running, copy.copy(info)) if info is not None else None
 
         found = await self._history.read(ns, row.workflow_id, row.run_id, view)
@@ -278,7 +278,7 @@ class Outbox:
             await self._claim(ns, row, ref)
             return
         info = found.info
-        initiated = await self._event(ns, row, ref.a)
+        initiated = await self._event(ns, row, ref.target_id)
         sender = external.Sender(ns.id, row.workflow_id, row.run_id)
         deliver: Callable[[Execution], None]
         if signal:
@@ -293,7 +293,7 @@ class Outbox:
             deliver = functools.partial(
                 external.deliver_cancel,
                 sender=sender,
-                initiated_event_id=ref.a,
+                initiated_event_id=ref.target_id,
                 request_id=info.request_id,
                 reason=can.reason,
                 child_workflow_only=info.child_workflow_only,
