@@ -5,6 +5,8 @@ the events of the commands in order, then the events buffered while the task ran
 workflow task follows when those buffered events need handling or the worker asked for
 one (a heartbeat of a long local activity, answered inline). Activities the worker asked
 to run eagerly are started here and returned in the response.
+
+`COMMAND_HANDLERS` is the one table of which handler serves which command type.
 """
 
 from __future__ import annotations
