@@ -74,14 +74,14 @@ def schedule(
     sticky = allow_sticky and bool(st.sticky_task_queue)
     task_queue = st.sticky_task_queue if sticky else st.task_queue
     attrs = _scheduled_attributes(ex, task_queue, sticky, st.workflow_task_timeout, attempt)
-    if attempt == 1 and not speculative:
+    written = attempt == 1 and not speculative
+    if written:
         ex.append(et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs)
     else:
         ex.apply_unwritten(et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, attrs, st.next_event_id)
     wt = st.workflow_task
     assert wt is not None
-    if not (attempt == 1 and not speculative):
-        wt.scheduled_event_written = False
+    wt.scheduled_event_written = written
     if speculative:
         wt.kind = WorkflowTaskKind.SPECULATIVE
     ex.add_task(
@@ -138,7 +138,7 @@ def start(ex: Execution, seq: int, *, identity: str, request_id: str) -> Started
         # Ids are assigned now: nothing can be written while the task runs (events buffer).
         wt.scheduled_event_id = attrs.scheduled_event_id = st.next_event_id
         ex.apply_unwritten(et.EVENT_TYPE_WORKFLOW_TASK_STARTED, attrs, st.next_event_id + 1)
-        wt.started_event_written = False
+        wt.started_event_written = False  # the applier's view is "written"; not yet
         transient = transient_events(ex, wt)
     else:
         ex.append(et.EVENT_TYPE_WORKFLOW_TASK_STARTED, attrs)

@@ -1,0 +1,100 @@
+"""engine/updates.py: an update's way through a speculative workflow task.
+
+The harness also checks, at every step, that the state rebuilt from history equals the
+live one: an accepted update rebuilds from its events, a rejected one leaves none.
+"""
+
+from __future__ import annotations
+
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from temporalio.api.command.v1 import message_pb2 as command_pb2
+from temporalio.api.enums.v1 import command_type_pb2 as ct
+from temporalio.api.failure.v1 import message_pb2 as failure_pb2
+from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
+from temporalio.api.update.v1 import message_pb2 as update_pb2
+
+from perdure.server.engine import updates
+from perdure.server.engine.state import WorkflowTaskKind
+from tests.server.engine.helpers import Harness, payloads, started
+from tests.server.engine.test_rebuild import signal
+
+
+def request(update_id: str) -> update_pb2.Request:
+    out = update_pb2.Request()
+    out.meta.update_id = update_id
+    out.input.name = "set"
+    return out
+
+
+def message(message_id: str, update_id: str, body: Message) -> protocol_pb2.Message:
+    packed = any_pb2.Any()
+    packed.Pack(body)
+    return protocol_pb2.Message(id=message_id, protocol_instance_id=update_id, body=packed)
+
+
+def protocol_command(message_id: str) -> command_pb2.Command:
+    return command_pb2.Command(
+        command_type=ct.COMMAND_TYPE_PROTOCOL_MESSAGE,
+        protocol_message_command_attributes=command_pb2.ProtocolMessageCommandAttributes(
+            message_id=message_id
+        ),
+    )
+
+
+def idle() -> Harness:
+    h = started()
+    h.start_wft()
+    h.complete_wft()
+    assert h.state.workflow_task is None
+    return h
+
+
+def test_an_accepted_update_writes_the_speculative_task_and_its_outcome() -> None:
+    h = idle()
+    before = len(h.history)
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    wt = h.state.workflow_task
+    assert wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE
+    assert len(h.history) == before  # nothing written for a speculative task yet
+    h.start_wft()
+    accept = update_pb2.Acceptance(accepted_request_message_id="u1/request")
+    response = update_pb2.Response(outcome=update_pb2.Outcome(success=payloads(b"1")))
+    response.meta.update_id = "u1"
+    h.complete_wft(
+        protocol_command("accept"),
+        protocol_command("respond"),
+        messages=[message("accept", "u1", accept), message("respond", "u1", response)],
+    )
+    assert h.types()[before:] == [
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_COMPLETED",
+        "WORKFLOW_EXECUTION_UPDATE_ACCEPTED",
+        "WORKFLOW_EXECUTION_UPDATE_COMPLETED",
+    ]
+    assert h.ids_are_sequential()
+    assert updates.stage_of(h.state.updates["u1"]) == updates.Stage.COMPLETED
+
+
+def test_a_rejected_update_leaves_no_trace_in_history() -> None:
+    h = idle()
+    before = list(h.history)
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    h.start_wft()
+    rejection = update_pb2.Rejection(failure=failure_pb2.Failure(message="no"))
+    result = h.complete_wft(messages=[message("reject", "u1", rejection)])
+    assert h.history == before
+    assert result.reset_history_event_id == h.state.last_workflow_task_started_event_id
+    assert h.state.workflow_task is None
+    assert updates.stage_of(h.state.updates["u1"]) == updates.Stage.COMPLETED
+
+
+def test_a_speculative_task_becomes_normal_when_a_signal_arrives() -> None:
+    h = idle()
+    before = len(h.history)
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    h.step(signal("wake"))
+    wt = h.state.workflow_task
+    assert wt is not None and wt.kind == WorkflowTaskKind.NORMAL and wt.scheduled_event_written
+    assert h.types()[before:] == ["WORKFLOW_EXECUTION_SIGNALED", "WORKFLOW_TASK_SCHEDULED"]
