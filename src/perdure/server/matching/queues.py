@@ -15,8 +15,10 @@ import collections
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from perdure.server.engine.workflow_task import StartedWorkflowTask
 from perdure.server.matching.queries import QueryTask
 from perdure.server.store.base import Store, TaskKind, TaskRow
 
@@ -28,16 +30,24 @@ STICKY_ALIVE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
-class Handoff:
-    """A task started in the commit that created it, for the poller that was waiting.
+class WorkflowTaskStart:
+    """A started workflow task's poll response, still without the history the poller
+    needs (`started` says which events those are)."""
 
-    `response` is the poll response without history; `started` (workflow tasks) says which
-    events the poller still needs.
-    """
+    response: rr.PollWorkflowTaskQueueResponse
+    started: StartedWorkflowTask
+
+
+StartedTask = WorkflowTaskStart | rr.PollActivityTaskQueueResponse
+"""What a poller receives once its task is started: a workflow or an activity task."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """A task started in the commit that created it, for the poller that was waiting."""
 
     key: str
-    response: Any
-    started: Any = None
+    task: StartedTask
 
 
 Polled = TaskRow | QueryTask | Handoff
