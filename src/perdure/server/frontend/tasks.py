@@ -14,14 +14,12 @@ from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.taskqueue.v1 import message_pb2 as tq_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine.execution import Execution
 from perdure.server.engine.tokens import TaskToken, TokenKind
 from perdure.server.errors import InvalidArgument, NamespaceNotFound, NotFound
 from perdure.server.frontend.context import FrontendContext
 from perdure.server.frontend.interactions import query_task_response
 from perdure.server.frontend.limits import check_blob, check_payloads
 from perdure.server.frontend.rpc import remaining_seconds
-from perdure.server.history.api.direct_dispatch import start_for_waiting_pollers
 from perdure.server.history.api.record_activity_task_heartbeat import (
     record_activity_task_heartbeat,
 )
@@ -49,7 +47,7 @@ from perdure.server.history.api.started_activity import (
     StartedActivity,
 )
 from perdure.server.matching.queries import QueryAnswer, QueryTask
-from perdure.server.matching.queues import DirectDispatch, Handoff, WorkflowTaskStart
+from perdure.server.matching.queues import Handoff, WorkflowTaskStart
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import TaskKind
 
@@ -105,10 +103,6 @@ class TaskRpcs(FrontendContext):
             resp.backlog_count_hint = queue.backlog_hint
             return resp
         return rr.PollWorkflowTaskQueueResponse()
-
-    def dispatch_directly(self, ns: Namespace, ex: Execution) -> list[DirectDispatch]:
-        """Commit hook: sync match of the tasks the commit adds (history/api/direct_dispatch)."""
-        return start_for_waiting_pollers(ex, self.matching, self.queries, self.history.new_id)
 
     async def _query_task(
         self, ns: Namespace, task: QueryTask, sticky: bool

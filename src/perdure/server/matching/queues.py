@@ -161,6 +161,14 @@ class TaskQueue:
         if not waiter.done():
             self._waiters.appendleft(waiter)
 
+    def lease(self, row: TaskRow) -> TaskRow:
+        """Before a commit adds `row`. Only a queue shared with other server processes
+        leases rows (matching/shared.py); here every task stays this process's."""
+        return row
+
+    def abandon(self, row: TaskRow) -> None:
+        """The commit that would have added a row given to `lease` failed."""
+
     def requeue(self, item: Polled) -> None:
         """A poller got the task but could not use it: offer it again first."""
         if isinstance(item, Handoff):
@@ -284,6 +292,22 @@ class Matching:
 
     def find(self, namespace_id: str, name: str, kind: TaskKind) -> TaskQueue | None:
         return self._queues.get((namespace_id, name, kind))
+
+    def lease(self, rows: list[TaskRow]) -> list[TaskRow]:
+        """Before a commit: on a shared database, lease the tasks that an idle poller here
+        will take (the others wait in the store for any process)."""
+        out = []
+        for row in rows:
+            queue = self._queues.get((row.namespace_id, row.task_queue, row.kind))
+            out.append(queue.lease(row) if queue is not None else row)
+        return out
+
+    def abandon(self, rows: Sequence[TaskRow]) -> None:
+        """The commit that carried `rows` (as `lease` returned them) failed."""
+        for row in rows:
+            queue = self._queues.get((row.namespace_id, row.task_queue, row.kind))
+            if queue is not None:
+                queue.abandon(row)
 
     def offer(self, rows: Sequence[TaskRow]) -> None:
         """Tasks committed by this process (called after the commit)."""

@@ -28,7 +28,13 @@ from temporalio.api.enums.v1 import query_pb2 as query_enums
 from temporalio.api.query.v1 import message_pb2 as query_pb2
 
 from perdure.server.matching.queries import QueryAnswer, QueryRegistry, QueryTask
-from perdure.server.matching.queues import POLLER_MEMORY_SECONDS, Handoff, Polled, TaskQueue
+from perdure.server.matching.queues import (
+    POLLER_MEMORY_SECONDS,
+    Handoff,
+    Polled,
+    QueueFactory,
+    TaskQueue,
+)
 from perdure.server.store.base import StoreError, TaskKind, TaskRow
 from perdure.server.store.shared import TASK_LEASE, PollerRow, QueryTaskRow, SharedStore
 
@@ -378,3 +384,12 @@ class SharedTaskQueue(TaskQueue):
 
     async def close(self) -> None:
         await self._spawner.close()
+
+
+def shared_queue_factory(store: SharedStore, bridge: QueryBridge) -> QueueFactory:
+    """Matching's queue factory on a database shared with other server processes."""
+
+    def new_queue(namespace_id: str, name: str, kind: TaskKind) -> TaskQueue:
+        return SharedTaskQueue(namespace_id, name, kind, store, bridge=bridge)
+
+    return new_queue
