@@ -31,23 +31,6 @@ _WORKFLOW_TASK = frozenset(
 )
 
 Action = Callable[[Execution], None]
-_extra: dict[TimerKind, Callable[[TimerRef, HistoryService], Action]] = {}
-
-
-def register(
-    kind: TimerKind,
-) -> Callable[
-    [Callable[[TimerRef, HistoryService], Action]], Callable[[TimerRef, HistoryService], Action]
-]:
-    """Modules for cross-execution work (children, external requests) add their kinds."""
-
-    def add(
-        make: Callable[[TimerRef, HistoryService], Action],
-    ) -> Callable[[TimerRef, HistoryService], Action]:
-        _extra[kind] = make
-        return make
-
-    return add
 
 
 def action_for(ref: TimerRef, history: HistoryService) -> Action:
@@ -62,10 +45,7 @@ def action_for(ref: TimerRef, history: HistoryService) -> Action:
         return lambda ex: runs.fire_timeout(ex, ref, history.new_id())
     if kind == TimerKind.WORKFLOW_BACKOFF:
         return lambda ex: runs.fire_backoff(ex, ref)
-    make = _extra.get(kind)
-    if make is None:
-        raise ValueError(f"no handler for timer kind {kind!r}")
-    return make(ref, history)
+    raise ValueError(f"no handler for timer kind {kind!r}")
 
 
 class TimerDispatcher:
