@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from temporalio.api.common.v1 import message_pb2 as common_pb2
@@ -37,9 +36,6 @@ class FrontendContext:
     min_retention_seconds: float
     """Shortest namespace retention accepted (Temporal's is 1 hour; tests lower it)."""
     cluster_id: str
-
-    def clock_monotonic(self) -> float:
-        return time.monotonic()
 
     def search_attribute_validator(self, ns: Namespace) -> SearchAttributesValidator | None:
         """Checks custom search attributes against the namespace's registered types."""

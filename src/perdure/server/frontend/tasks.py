@@ -46,10 +46,11 @@ from perdure.server.history.api.started_activity import (
     ActivityByToken,
     StartedActivity,
 )
+from perdure.server.matching.polling import poll_activity_task, poll_workflow_task
 from perdure.server.matching.queries import QueryAnswer, QueryTask
-from perdure.server.matching.queues import Handoff, WorkflowTaskStart
+from perdure.server.matching.queues import WorkflowTaskStart
 from perdure.server.namespaces import Namespace
-from perdure.server.store.base import TaskKind
+from perdure.server.store.base import TaskKind, TaskRow
 
 LONG_POLL_SECONDS = 55.0
 HISTORY_PAGE_SIZE = 1000
@@ -63,46 +64,41 @@ class TaskRpcs(FrontendContext):
         self, request: rr.PollWorkflowTaskQueueRequest, context: Ctx
     ) -> rr.PollWorkflowTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
-        name = _queue_name(request.task_queue)
-        queue = self.matching.queue(ns.id, name, TaskKind.WORKFLOW)
-        if request.task_queue.kind == tq_enums.TASK_QUEUE_KIND_STICKY:
-            queue.sticky = True
-            queue.closed = False
-        queue.record_poller(request.identity, request.worker_version_capabilities.build_id)
-        deadline = self.clock_monotonic() + remaining_seconds(context, LONG_POLL_SECONDS)
-        while (left := deadline - self.clock_monotonic()) > 0:
-            row = await queue.poll(left, request.identity)
-            if row is None:
-                break
-            if isinstance(row, Handoff):
-                assert isinstance(row.task, WorkflowTaskStart)
-                resp = await self.with_history(ns, row.task)
-                resp.backlog_count_hint = queue.backlog_hint
-                return resp
-            if isinstance(row, QueryTask):
-                try:
-                    return await self._query_task(ns, row, queue.sticky)
-                except (NotFound, NamespaceNotFound) as err:
-                    row.resolve(QueryAnswer(False, error_message=err.message))
-                    continue
-                except BaseException:
-                    queue.requeue(row)
-                    raise
+        queue = self.matching.queue_for_poller(
+            ns.id,
+            _queue_name(request.task_queue),
+            TaskKind.WORKFLOW,
+            identity=request.identity,
+            build_id=request.worker_version_capabilities.build_id,
+            sticky=request.task_queue.kind == tq_enums.TASK_QUEUE_KIND_STICKY,
+        )
+
+        async def start_task(row: TaskRow) -> WorkflowTaskStart | None:
+            return await record_workflow_task_started(
+                self.history, self.queries, ns, row, request.identity
+            )
+
+        async def start_query(task: QueryTask) -> rr.PollWorkflowTaskQueueResponse | None:
             try:
-                started = await record_workflow_task_started(
-                    self.history, self.queries, ns, row, request.identity
-                )
-            except BaseException:
-                queue.requeue(row)
-                raise
-            queue.resolved(row.key)
-            if started is None:
-                await self.store.delete_tasks([row.key])
-                continue
-            resp = await self.with_history(ns, started)
-            resp.backlog_count_hint = queue.backlog_hint
-            return resp
-        return rr.PollWorkflowTaskQueueResponse()
+                return await self._query_task(ns, task, queue.sticky)
+            except (NotFound, NamespaceNotFound) as err:
+                task.resolve(QueryAnswer(False, error_message=err.message))
+                return None
+
+        polled = await poll_workflow_task(
+            queue,
+            request.identity,
+            remaining_seconds(context, LONG_POLL_SECONDS),
+            start_task=start_task,
+            start_query=start_query,
+        )
+        if polled is None:
+            return rr.PollWorkflowTaskQueueResponse()
+        if isinstance(polled, rr.PollWorkflowTaskQueueResponse):
+            return polled  # a query task
+        resp = await self.with_history(ns, polled)
+        resp.backlog_count_hint = queue.backlog_hint
+        return resp
 
     async def _query_task(
         self, ns: Namespace, task: QueryTask, sticky: bool
@@ -178,28 +174,24 @@ class TaskRpcs(FrontendContext):
         self, request: rr.PollActivityTaskQueueRequest, context: Ctx
     ) -> rr.PollActivityTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
-        queue = self.matching.queue(ns.id, _queue_name(request.task_queue), TaskKind.ACTIVITY)
-        queue.record_poller(request.identity, request.worker_version_capabilities.build_id)
-        deadline = self.clock_monotonic() + remaining_seconds(context, LONG_POLL_SECONDS)
-        while (left := deadline - self.clock_monotonic()) > 0:
-            row = await queue.poll(left, request.identity)
-            if row is None:
-                break
-            if isinstance(row, Handoff):
-                assert isinstance(row.task, rr.PollActivityTaskQueueResponse)
-                return row.task
-            assert not isinstance(row, QueryTask), "activity queues carry no queries"
-            try:
-                resp = await record_activity_task_started(self.history, ns, row, request.identity)
-            except BaseException:
-                queue.requeue(row)
-                raise
-            queue.resolved(row.key)
-            if resp is None:
-                await self.store.delete_tasks([row.key])
-                continue
-            return resp
-        return rr.PollActivityTaskQueueResponse()
+        queue = self.matching.queue_for_poller(
+            ns.id,
+            _queue_name(request.task_queue),
+            TaskKind.ACTIVITY,
+            identity=request.identity,
+            build_id=request.worker_version_capabilities.build_id,
+        )
+
+        async def start_task(row: TaskRow) -> rr.PollActivityTaskQueueResponse | None:
+            return await record_activity_task_started(self.history, ns, row, request.identity)
+
+        polled = await poll_activity_task(
+            queue,
+            request.identity,
+            remaining_seconds(context, LONG_POLL_SECONDS),
+            start_task=start_task,
+        )
+        return polled if polled is not None else rr.PollActivityTaskQueueResponse()
 
     async def _by_token(self, task_token: bytes) -> tuple[Namespace, StartedActivity]:
         token = _token(task_token, TokenKind.ACTIVITY_TASK)

@@ -20,6 +20,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine.workflow_task import StartedWorkflowTask
 from perdure.server.matching.queries import QueryTask
+from perdure.server.matching.waiters import WaitingPollers
 from perdure.server.store.base import Store, TaskKind, TaskRow
 
 MAX_READY_IN_MEMORY = 10_000
@@ -94,10 +95,8 @@ class TaskQueue:
     _ready: collections.deque[TaskRow] = field(default_factory=collections.deque)
     _known: set[str] = field(default_factory=set)
     """Keys queued here or handed to a poller and not yet resolved."""
-    _waiters: collections.deque[asyncio.Future[Polled]] = field(default_factory=collections.deque)
+    _pollers: WaitingPollers[Polled] = field(default_factory=WaitingPollers)
     _queries: collections.deque[QueryTask] = field(default_factory=collections.deque)
-    _identities: dict[asyncio.Future[Polled], str] = field(default_factory=dict)
-    """The identity of each waiting poller (a task started for it records it)."""
     _backlog_checked: bool = False
     _backlog_overflow: bool = False
     _backlog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -109,11 +108,8 @@ class TaskQueue:
         if row.key in self._known and not front:
             return
         self._known.add(row.key)
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(row)
-                return
+        if self._pollers.hand(row):
+            return
         if front:
             self._ready.appendleft(row)
         elif len(self._ready) < MAX_READY_IN_MEMORY:
@@ -125,12 +121,8 @@ class TaskQueue:
 
     def offer_query(self, task: QueryTask) -> None:
         """A query task (in memory only): first to a waiting poller, ahead of tasks."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(task)
-                return
-        self._queries.append(task)
+        if not self._pollers.hand(task):
+            self._queries.append(task)
 
     @property
     def alive(self) -> bool:
@@ -138,28 +130,24 @@ class TaskQueue:
         if self.closed:
             return False
         recent = time.monotonic() - self.last_poll_time < STICKY_ALIVE_SECONDS
-        return recent or any(not w.done() for w in self._waiters)
+        return recent or self._pollers.idle() > 0
 
     def resolved(self, key: str) -> None:
         """The task was started (or found stale): forget it."""
         self._known.discard(key)
 
     def _idle(self) -> int:
-        return sum(1 for w in self._waiters if not w.done())
+        """Waiting pollers free to take a task."""
+        return self._pollers.idle()
 
     def take_idle_poller(self) -> tuple[asyncio.Future[Polled], str] | None:
         """A waiting poller (and its identity) for a task a commit starts directly."""
         if self.closed or self._idle() <= 0:
             return None
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                return waiter, self._identities.get(waiter, "")
-        return None
+        return self._pollers.take_idle()
 
     def give_back_poller(self, waiter: asyncio.Future[Polled]) -> None:
-        if not waiter.done():
-            self._waiters.appendleft(waiter)
+        self._pollers.give_back(waiter)
 
     def lease(self, row: TaskRow) -> TaskRow:
         """Before a commit adds `row`. Only a queue shared with other server processes
@@ -222,26 +210,21 @@ class TaskQueue:
             query = self._queries.popleft()
             if query.waiting:
                 return query
+        ready = await self._take_ready()
+        if ready is not None:
+            return ready
+        return await self._pollers.wait(
+            timeout, identity, requeue=self.requeue, waiting=self._poller_waiting
+        )
+
+    async def _take_ready(self) -> TaskRow | None:
+        """A task this queue holds (reading the stored backlog when it may have more)."""
         if not self._ready and (not self._backlog_checked or self._backlog_overflow):
             await self._read_backlog()
-        if self._ready:
-            return self._ready.popleft()
-        waiter: asyncio.Future[Polled] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self._identities[waiter] = identity
-        try:
-            return await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            return None
-        except asyncio.CancelledError:
-            # The poller left; a task already handed to it goes back first in line.
-            if waiter.done() and not waiter.cancelled():
-                self.requeue(waiter.result())
-            raise
-        finally:
-            self._identities.pop(waiter, None)
-            if not waiter.done():
-                waiter.cancel()
+        return self._ready.popleft() if self._ready else None
+
+    def _poller_waiting(self) -> None:
+        """A poller found nothing ready and waits (a shared queue claims for it)."""
 
     def drain(self) -> list[TaskRow]:
         """Take every ready task (a sticky queue that is going away)."""
@@ -253,10 +236,7 @@ class TaskQueue:
 
     def wake_all(self) -> None:
         """Release all waiting pollers empty-handed (shutdown)."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.cancel()
+        self._pollers.wake_all()
 
 
 RerouteSticky = Callable[[TaskRow], None]
@@ -285,6 +265,25 @@ class Matching:
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = self._new_queue(namespace_id, name, kind)
+        return queue
+
+    def queue_for_poller(
+        self,
+        namespace_id: str,
+        name: str,
+        kind: TaskKind,
+        *,
+        identity: str,
+        build_id: str = "",
+        sticky: bool = False,
+    ) -> TaskQueue:
+        """The queue a poller is about to poll (matching/polling.py), with the poller
+        recorded; a sticky queue polled by its worker is open (again)."""
+        queue = self.queue(namespace_id, name, kind)
+        if sticky:
+            queue.sticky = True
+            queue.closed = False
+        queue.record_poller(identity, build_id)
         return queue
 
     def all_queues(self) -> list[TaskQueue]:
