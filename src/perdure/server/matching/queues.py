@@ -5,7 +5,9 @@ A task reaches a queue in two ways: handed over right after the commit that crea
 store's backlog (after a restart, or when more tasks arrived than memory keeps). The
 stored row stays until the commit that starts the task claims it, so a task that a poller
 received but could not start (the poller left, the store failed) is offered again and
-never lost.
+never lost. A task a commit starts for a poller waiting here (history/api/direct_dispatch)
+reaches it as a `Handoff`. Pollers wait through waiters.py; the poll loops that start
+what they receive are in polling.py.
 """
 
 from __future__ import annotations
