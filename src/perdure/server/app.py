@@ -1,8 +1,18 @@
-"""A whole Perdure server: store, history, matching, timers and the gRPC frontend, wired."""
+"""A whole Perdure server: the composition root.
+
+`PerdureServer` builds every collaborator with its dependencies as constructor arguments,
+in dependency order: store and clock; namespaces; the query registry (and, on a shared
+database, the bridge that carries queries between processes); matching; the timer
+queue (and the time skipper when time is virtual); the commit effects that connect
+history to them; the history service; the timer dispatcher (which fires through
+history); the cluster's notice routing (shared database); the frontend. Nothing is
+wired in afterwards.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,26 +20,27 @@ from typing import Any
 
 import grpc
 
-from perdure.server.clock import Clock, RealClock
+from perdure.server.clock import Clock, RealClock, VirtualClock
 from perdure.server.cluster import Cluster
-from perdure.server.engine.state import ExecutionState
-from perdure.server.errors import InvalidArgument
+from perdure.server.commit_effects import ServerCommitEffects
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
-from perdure.server.history.rows import visibility_row
+from perdure.server.frontend.testing import TestServiceRpcs, test_service_handler
+from perdure.server.history.api.clear_sticky_task_queue import clear_sticky_task_queue
 from perdure.server.history.service import HistoryService
+from perdure.server.matching.queries import QueryRegistry
+from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
-from perdure.server.namespaces import Namespace, NamespaceRegistry
+from perdure.server.matching.shared import QueryBridge, shared_queue_factory
+from perdure.server.namespaces import NamespaceRegistry
 from perdure.server.store import open_store
-from perdure.server.store.base import Store, TaskRow, VisibilityRow
+from perdure.server.store.base import Store, TaskRow
 from perdure.server.store.shared import SharedStore
 from perdure.server.timers.dispatch import TimerDispatcher
 from perdure.server.timers.queue import TimerQueue
-from perdure.server.visibility import (
-    add_search_attributes,
-    search_attribute_columns,
-    visibility_search_attributes,
-)
+from perdure.server.timers.skipping import TimeSkipper
+from perdure.server.visibility import add_search_attributes
+from perdure.server.visibility.rows import build_visibility_row
 
 log = logging.getLogger(__name__)
 
@@ -53,44 +64,69 @@ class ServerConfig:
     serve_grpc: bool = True
     """Listen for gRPC on host:port; False leaves the engine to in-process callers
     (embedded mode, perdure.service's "embedded://" transport)."""
-
-
-def build_visibility_row(st: ExecutionState, ns: Namespace) -> VisibilityRow:
-    """A run's visibility row with its search attributes mapped to typed columns."""
-    aliases = ns.search_attribute_aliases
-    # Attributes stored before their registration changed are skipped, not fatal.
-    columns = search_attribute_columns(
-        st.search_attributes, aliases, namespace=ns.name, allow_server_set=True, skip_invalid=True
-    )
-    try:
-        typed = visibility_search_attributes(st.search_attributes, aliases, namespace=ns.name)
-        return visibility_row(st, columns, typed.SerializeToString())
-    except InvalidArgument:
-        log.warning("search attributes of %s no longer match their types", st.workflow_id)
-        return visibility_row(st, columns)
+    time_skipping: bool = False
+    """A virtual clock that jumps to the next deadline when nothing runs, driven through
+    Temporal's TestService (served beside the frontend)."""
 
 
 class PerdureServer:
     """Start with `await PerdureServer.start(config)`; stop with `await server.stop()`."""
 
     def __init__(self, config: ServerConfig, store: Store, clock: Clock) -> None:
+        """`clock` is a `VirtualClock` when `config.time_skipping` is set."""
         self.config = config
         self.store = store
         self.clock = clock
         self.namespaces = NamespaceRegistry(store)
-        self.history = HistoryService(store, clock, build_visibility_row=build_visibility_row)
-        self.cluster = (
-            Cluster(store, self.history, self.namespaces)
-            if isinstance(store, SharedStore)
-            else None
-        )
+        self.queries = QueryRegistry()
+        shared = store if isinstance(store, SharedStore) else None
+        self.query_bridge = QueryBridge(shared, self.queries) if shared is not None else None
         """Set when other server processes share the database (PostgreSQL)."""
         self.matching = Matching(
             store,
             reroute_sticky=self._reroute_sticky,
-            queue_factory=self.cluster.new_queue if self.cluster else None,
+            queue_factory=(
+                shared_queue_factory(shared, self.query_bridge)
+                if shared is not None and self.query_bridge is not None
+                else None
+            ),
         )
-        self.timers = TimerQueue(store, clock, TimerDispatcher(self.history, self.namespaces).fire)
+        self.query_router = QueryRouter(self.queries, self.matching)
+        self.timers = TimerQueue(store, clock)
+        self.skipper: TimeSkipper | None = None
+        self.test_service: TestServiceRpcs | None = None
+        if config.time_skipping:
+            assert isinstance(clock, VirtualClock), "time skipping needs a virtual clock"
+            self.skipper = TimeSkipper(clock, store, self.timers)
+            self.test_service = TestServiceRpcs(self.skipper)
+        self.history = HistoryService(
+            store,
+            clock,
+            effects=ServerCommitEffects(
+                matching=self.matching,
+                timers=self.timers,
+                queries=self.queries,
+                query_router=self.query_router,
+                new_id=HistoryService.new_id,
+                skipper=self.skipper,
+            ),
+            build_visibility_row=build_visibility_row,
+        )
+        self.timer_dispatcher = TimerDispatcher(self.history, self.namespaces)
+        self.cluster = (
+            Cluster(
+                store=shared,
+                history=self.history,
+                namespaces=self.namespaces,
+                matching=self.matching,
+                bridge=self.query_bridge,
+                queries=self.queries,
+                query_router=self.query_router,
+            )
+            if shared is not None and self.query_bridge is not None
+            else None
+        )
+        """Set when other server processes share the database (PostgreSQL)."""
         dialect = getattr(getattr(store, "dialect", None), "name", "sqlite")
         self.frontend = Frontend(
             namespaces=self.namespaces,
@@ -98,28 +134,20 @@ class PerdureServer:
             matching=self.matching,
             store=store,
             visibility_dialect=dialect,
+            queries=self.queries,
+            query_router=self.query_router,
+            query_bridge=self.query_bridge,
+            min_retention_seconds=config.min_retention_seconds,
         )
-        self.frontend.min_retention_seconds = config.min_retention_seconds
-        self.history.task_listeners.append(self.matching.offer)
-        self.history.timer_listeners.append(self.timers.add)
-        self.history.timer_removal_listeners.append(self.timers.remove)
         self._grpc: grpc.aio.Server | None = None
         self._background: set[asyncio.Task[None]] = set()
-        self._extra_handlers: list[grpc.GenericRpcHandler] = []
         self.port = config.port
 
     @classmethod
-    async def start(
-        cls,
-        config: ServerConfig,
-        clock: Clock | None = None,
-        *,
-        grpc_handlers: Sequence[grpc.GenericRpcHandler] = (),
-    ) -> PerdureServer:
-        """`grpc_handlers`: more services to serve beside the frontend (the test service)."""
+    async def start(cls, config: ServerConfig) -> PerdureServer:
         store = await open_store(config.db, migrate=config.migrate)
-        server = cls(config, store, clock or RealClock())
-        server._extra_handlers = list(grpc_handlers)
+        clock = VirtualClock() if config.time_skipping else RealClock()
+        server = cls(config, store, clock)
         try:
             await server._prepare()
             if config.serve_grpc:
@@ -138,12 +166,14 @@ class PerdureServer:
                 if k not in ns.search_attribute_aliases.values()
             }
             if missing:
-                await self.frontend._change_aliases(
-                    name, lambda aliases, m=missing: add_search_attributes(aliases, m)
+                await self.namespaces.change_search_attribute_aliases(
+                    name, functools.partial(add_search_attributes, to_add=missing)
                 )
         if self.cluster is not None:
-            self.cluster.start(self.matching, self.frontend)
-        self._spawn(self.timers.run())
+            self.cluster.start()
+        if self.skipper is not None:
+            self.skipper.start()
+        self._spawn(self.timers.run(self.timer_dispatcher.fire))
 
     async def _serve(self) -> None:
         server = grpc.aio.server(
@@ -157,9 +187,10 @@ class PerdureServer:
                 ("grpc.http2.max_ping_strikes", 0),
             ]
         )
-        server.add_generic_rpc_handlers(
-            [*generic_handlers(self.frontend), health_handler(), *self._extra_handlers]
-        )
+        handlers = [*generic_handlers(self.frontend), health_handler()]
+        if self.test_service is not None:
+            handlers.append(test_service_handler(self.test_service))
+        server.add_generic_rpc_handlers(handlers)
         self.port = server.add_insecure_port(f"{self.config.host}:{self.config.port}")
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
@@ -173,9 +204,11 @@ class PerdureServer:
         task.add_done_callback(self._background.discard)
 
     def _reroute_sticky(self, row: TaskRow) -> None:
+        """Matching's answer to a task for a sticky queue whose worker left."""
+
         async def move() -> None:
             ns = await self.namespaces.get_by_id(row.namespace_id)
-            await self.frontend.move_off_sticky(ns, row.workflow_id, row.run_id)
+            await clear_sticky_task_queue(self.history, ns, row.workflow_id, row.run_id)
 
         self._spawn(move())
 
@@ -185,6 +218,8 @@ class PerdureServer:
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop serving: long polls end, in-flight requests get `grace` seconds."""
+        if self.skipper is not None:
+            await self.skipper.stop()
         self.matching.shutdown()
         if self._grpc is not None:
             await self._grpc.stop(grace)

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from typing import Any
 
 from perdure.server.engine.state import ExecutionState
-from perdure.server.frontend.service import Frontend
 from perdure.server.history.service import HistoryService
+from perdure.server.matching.queries import QueryRegistry
+from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge, SharedTaskQueue
 from perdure.server.namespaces import NamespaceRegistry
-from perdure.server.store.base import StoreError, TaskKind, TaskRow
+from perdure.server.store.base import StoreError, TaskKind
 from perdure.server.store.shared import (
     AnswerNotice,
     ExecutionNotice,
@@ -45,32 +46,31 @@ EXPIRE_TICKS = 30
 
 
 class Cluster:
-    """Routes notices and runs the fallback tick; `start()` once the server is wired."""
+    """Routes notices and runs the fallback tick (from `start()`)."""
 
     def __init__(
-        self, store: SharedStore, history: HistoryService, namespaces: NamespaceRegistry
+        self,
+        *,
+        store: SharedStore,
+        history: HistoryService,
+        namespaces: NamespaceRegistry,
+        matching: Matching,
+        bridge: QueryBridge,
+        queries: QueryRegistry,
+        query_router: QueryRouter,
     ) -> None:
         self.store = store
         self.history = history
         self.namespaces = namespaces
-        self.bridge = QueryBridge(store)
-        self.matching = Matching(store)
-        """Replaced by the server's own in `start`."""
-        self.frontend: Frontend | None = None
+        self.matching = matching
+        self.bridge = bridge
+        self.queries = queries
+        self.query_router = query_router
         self._rechecking: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        history.task_leaser = self.lease_tasks
-        history.lease_abandoned = self.abandon_leases
 
-    def new_queue(self, namespace_id: str, name: str, kind: TaskKind) -> SharedTaskQueue:
-        """Matching's queue factory."""
-        return SharedTaskQueue(namespace_id, name, kind, self.store, bridge=self.bridge)
-
-    def start(self, matching: Matching, frontend: Frontend) -> None:
-        self.matching = matching
-        self.frontend = frontend
-        self.bridge.registry = frontend.queries
-        frontend.query_bridge = self.bridge
+    def start(self) -> None:
+        """Listen for the other processes' notices and run the fallback tick."""
         self.store.listen(self.on_notice, self.on_resync)
         self._spawn(self._tick_forever())
 
@@ -87,22 +87,6 @@ class Cluster:
             await self.store.release_leases()
         except StoreError as e:
             log.warning("could not give back leases at shutdown (they will lapse): %s", e)
-
-    # ------------------------------------------------------------------ commits
-
-    def lease_tasks(self, rows: list[TaskRow]) -> list[TaskRow]:
-        """Before a commit: lease the tasks that an idle poller here will take."""
-        out = []
-        for row in rows:
-            queue = self.matching.find(row.namespace_id, row.task_queue, row.kind)
-            out.append(queue.lease(row) if isinstance(queue, SharedTaskQueue) else row)
-        return out
-
-    def abandon_leases(self, rows: Sequence[TaskRow]) -> None:
-        for row in rows:
-            queue = self.matching.find(row.namespace_id, row.task_queue, row.kind)
-            if isinstance(queue, SharedTaskQueue):
-                queue.abandon(row)
 
     # ------------------------------------------------------------------ notices
 
@@ -148,16 +132,15 @@ class Cluster:
             if isinstance(queue, SharedTaskQueue):
                 queue.tick()
         self.bridge.sweep()
-        if self.frontend is not None:
-            for ns, run in self.frontend.queries.held_runs():
-                self._recheck_queries(ns, run)
+        for ns, run in self.queries.held_runs():
+            self._recheck_queries(ns, run)
 
     # ------------------------------------------------------------------ queries
 
     def _recheck_queries(self, namespace_id: str, run_id: str) -> None:
         """Queries here that wait for a workflow task of a run another process changed:
         the task they wait for may have started or ended there. Route them again."""
-        if self.frontend is None or not self.frontend.queries.holds(namespace_id, run_id):
+        if not self.queries.holds(namespace_id, run_id):
             return
         key = (namespace_id, run_id)
         if key in self._rechecking:
@@ -166,17 +149,15 @@ class Cluster:
         self._spawn(self._reroute(namespace_id, run_id))
 
     async def _reroute(self, namespace_id: str, run_id: str) -> None:
-        assert self.frontend is not None
-        frontend = self.frontend
         try:
-            held = frontend.queries.held(namespace_id, run_id)
+            held = self.queries.held(namespace_id, run_id)
             if not held:
                 return
             ns = await self.namespaces.get_by_id(namespace_id)
 
             def route(st: ExecutionState) -> None:
-                for task in frontend.queries.take_held(namespace_id, run_id):
-                    frontend.route_query(ns, st, task)
+                for task in self.queries.take_held(namespace_id, run_id):
+                    self.query_router.route(ns, st, task)
 
             await self.history.read(ns, held[0].workflow_id, run_id, route)
         finally:

@@ -18,10 +18,7 @@ from google.protobuf.message import Message
 from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
 
 from perdure.server.app import PerdureServer, ServerConfig
-from perdure.server.clock import VirtualClock
-from perdure.server.frontend.testing import TestServiceRpcs, test_service_handler
 from perdure.server.namespaces import Namespace
-from perdure.server.timers.skipping import TimeSkipper
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +54,10 @@ def _listen_address(serve_grpc: str) -> tuple[str, int]:
 class EmbeddedServer:
     """An engine for in-process callers: `handler(service, rpc)` finds what serves an RPC."""
 
-    def __init__(
-        self, server: PerdureServer, skipper: TimeSkipper | None, tests: TestServiceRpcs
-    ) -> None:
+    def __init__(self, server: PerdureServer) -> None:
         self.server = server
-        self.skipper = skipper
-        self._tests = tests
+        self.skipper = server.skipper
+        self._tests = server.test_service
         self._handlers: dict[tuple[str, str], Handler | None] = {}
         self.stopped = False
 
@@ -76,23 +71,13 @@ class EmbeddedServer:
             namespaces=tuple(options.namespaces),
             search_attributes=dict(options.search_attributes),
             serve_grpc=options.serve_grpc is not None,
+            time_skipping=options.time_skipping,
         )
-        tests = TestServiceRpcs()
-        clock = VirtualClock() if options.time_skipping else None
-        server = await PerdureServer.start(
-            config,
-            clock,
-            grpc_handlers=[test_service_handler(tests)] if clock is not None else (),
-        )
-        skipper = None
-        if clock is not None:
-            skipper = TimeSkipper(clock, server.store, server.timers)
-            server.history.commit_listeners.append(skipper.on_commit)
-            tests.skipper = skipper
-            skipper.start()
+        server = await PerdureServer.start(config)
+        if options.time_skipping:
             for name in dict.fromkeys(["default", *options.namespaces]):
                 await _keep_closed_runs(server, await server.namespaces.get(name))
-        return cls(server, skipper, tests)
+        return cls(server)
 
     @property
     def grpc_target(self) -> str | None:
@@ -111,7 +96,7 @@ class EmbeddedServer:
             pass
         target: object = self._tests if service == "test" else self.server.frontend
         found: Handler | None = None
-        if service != "test" or self.skipper is not None:
+        if target is not None:
             found = getattr(target, _camel(rpc), None)
         self._handlers[key] = found
         return found
@@ -121,8 +106,6 @@ class EmbeddedServer:
         if self.stopped:
             return
         self.stopped = True
-        if self.skipper is not None:
-            await self.skipper.stop()
         await self.server.stop()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf.duration_pb2 import Duration
@@ -12,7 +13,7 @@ from temporalio.api.enums.v1 import namespace_pb2 as ns_enums
 from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
 
 from perdure.server.errors import InvalidArgument, NamespaceAlreadyExists, NamespaceNotFound
-from perdure.server.store.base import AlreadyExists, NamespaceRecord, Store
+from perdure.server.store.base import AlreadyExists, ConditionFailed, NamespaceRecord, Store
 
 DEFAULT_RETENTION_SECONDS = 24 * 3600
 """What `temporal server start-dev` gives its namespaces."""
@@ -152,6 +153,26 @@ class NamespaceRegistry:
     async def update(self, ns: Namespace, expected_version: int) -> Namespace:
         await self._store.update_namespace(ns.record(), expected_version)
         return self._remember(ns)
+
+    async def change_search_attribute_aliases(
+        self, name: str, change: Callable[[dict[str, str]], dict[str, str]]
+    ) -> None:
+        """Replace the namespace's custom search attribute aliases (column -> name) by
+        `change(current)`, retried when the namespace changed meanwhile."""
+        for _ in range(5):
+            ns = await self.get(name)
+            aliases = change(ns.search_attribute_aliases)
+            config = namespace_pb2.NamespaceConfig()
+            config.CopyFrom(ns.config)
+            config.ClearField("custom_search_attribute_aliases")
+            config.custom_search_attribute_aliases.update(aliases)
+            updated = Namespace(ns.id, ns.name, ns.info, config, ns.version + 1)
+            try:
+                await self.update(updated, ns.version)
+                return
+            except ConditionFailed:
+                continue
+        raise InvalidArgument("namespace changed concurrently; try again")
 
     async def list(self) -> list[Namespace]:
         return [

@@ -60,8 +60,8 @@ async def test_removed_and_rearmed_timers() -> None:
             # The fire's own commit pushes the deadline back (a heartbeat came in).
             queue.add([_row("rearm", row.fire_time + 2 * SECOND)])
 
-    queue = TimerQueue(NoRows(), clock, fire)  # type: ignore[arg-type]
-    runner = asyncio.create_task(queue.run())
+    queue = TimerQueue(NoRows(), clock)  # type: ignore[arg-type]
+    runner = asyncio.create_task(queue.run(fire))
     await _settle()
     t0 = clock.now
     queue.add([_row("gone", t0 + SECOND), _row("rearm", t0 + SECOND), _row("kept", t0 + SECOND)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from temporalio.api.common.v1 import message_pb2 as common_pb2
@@ -11,6 +10,7 @@ from perdure.server.frontend.history_pages import HistoryPages
 from perdure.server.frontend.limits import Limits
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryRegistry
+from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge
 from perdure.server.namespaces import Namespace, NamespaceRegistry
@@ -21,7 +21,7 @@ SearchAttributesValidator = Callable[[common_pb2.SearchAttributes], None]
 
 
 class FrontendContext:
-    """Base of the RPC handler mixins; `Frontend` fills these in."""
+    """Base of the RPC handler mixins; `Frontend` sets these at construction."""
 
     namespaces: NamespaceRegistry
     history: HistoryService
@@ -30,11 +30,12 @@ class FrontendContext:
     limits: Limits
     history_pages: HistoryPages
     queries: QueryRegistry
-    query_bridge: QueryBridge | None = None
+    query_router: QueryRouter
+    query_bridge: QueryBridge | None
     """Set when several server processes share the database (matching/shared.py)."""
-
-    def clock_monotonic(self) -> float:
-        return time.monotonic()
+    min_retention_seconds: float
+    """Shortest namespace retention accepted (Temporal's is 1 hour; tests lower it)."""
+    cluster_id: str
 
     def search_attribute_validator(self, ns: Namespace) -> SearchAttributesValidator | None:
         """Checks custom search attributes against the namespace's registered types."""

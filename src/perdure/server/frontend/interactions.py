@@ -18,7 +18,6 @@ from temporalio.api.update.v1 import message_pb2 as update_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine import tokens, updates
-from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import ExecutionState, UpdateInfo
 from perdure.server.engine.tokens import QueryTaskToken
 from perdure.server.errors import (
@@ -33,7 +32,6 @@ from perdure.server.frontend.limits import check_payloads
 from perdure.server.frontend.rpc import remaining_seconds, status_code
 from perdure.server.matching.queries import QueryAnswer, QueryTask
 from perdure.server.namespaces import Namespace
-from perdure.server.store.base import TaskKind
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 QUERY_WAIT_SECONDS = 30.0
@@ -117,7 +115,7 @@ class InteractionRpcs(FrontendContext):
             """Runs under the workflow's lock, so the pending task cannot start meanwhile."""
             if _rejected(st, request.query_reject_condition):
                 return st.status
-            self.route_query(ns, st, task)
+            self.query_router.route(ns, st, task)
             return 0
 
         rejected_status = await self.history.read(ns, workflow_id, run_id, route)
@@ -139,33 +137,6 @@ class InteractionRpcs(FrontendContext):
         if answer.result is not None:
             resp.query_result.CopyFrom(answer.result)
         return resp
-
-    def route_query(self, ns: Namespace, st: ExecutionState, task: QueryTask) -> None:
-        """Send a query the way that sees everything the workflow has been sent."""
-        wt = st.workflow_task
-        if st.running and wt is not None:
-            if wt.started:
-                self.queries.wait_for_task_end(task)
-            else:
-                self.queries.ride_next_task(task)
-            return
-        self.queries.add(task)
-        sticky = st.sticky_task_queue and self.matching.find(
-            ns.id, st.sticky_task_queue, TaskKind.WORKFLOW
-        )
-        name = st.sticky_task_queue if sticky and sticky.alive else st.task_queue
-        self.matching.queue(ns.id, name, TaskKind.WORKFLOW).offer_query(task)
-
-    def reroute_waiting_queries(self, ns: Namespace, ex: Execution) -> None:
-        """Commit listener: the in-flight task of a run with waiting queries has ended."""
-        st = ex.state
-        if not self.queries.has_waiting(ns.id, st.run_id):
-            return
-        wt = st.workflow_task
-        if wt is not None and wt.started:
-            return
-        for task in self.queries.take_waiting(ns.id, st.run_id):
-            self.route_query(ns, st, task)
 
     async def RespondQueryTaskCompleted(
         self, request: rr.RespondQueryTaskCompletedRequest, context: Ctx

@@ -1,4 +1,9 @@
-"""The frontend: every RPC group behind one object that the gRPC server serves."""
+"""The frontend: every RPC group behind one object that the gRPC server serves.
+
+Its collaborators come in at construction (server/app.py builds them); the handlers
+validate and shape, and call the history operations (history/api/), matching and the
+store.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ from perdure.server.frontend.history_pages import HistoryPages
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
 from perdure.server.frontend.reset import ResetRpcs
-from perdure.server.frontend.system import SystemRpcs
+from perdure.server.frontend.system import MIN_RETENTION_SECONDS, SystemRpcs
 from perdure.server.frontend.tasks import TaskRpcs
 from perdure.server.frontend.visibility import VisibilityRpcs
 from perdure.server.frontend.workflows import WorkflowRpcs
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryRegistry
+from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
+from perdure.server.matching.shared import QueryBridge
 from perdure.server.namespaces import NamespaceRegistry
 from perdure.server.store.base import Store
 
@@ -37,8 +44,12 @@ class Frontend(
         matching: Matching,
         store: Store,
         visibility_dialect: str,
+        queries: QueryRegistry,
+        query_router: QueryRouter,
+        query_bridge: QueryBridge | None = None,
         limits: Limits = DEFAULT,
         cluster_id: str = "perdure",
+        min_retention_seconds: float = MIN_RETENTION_SECONDS,
     ) -> None:
         self.namespaces = namespaces
         self.history = history
@@ -47,7 +58,8 @@ class Frontend(
         self.limits = limits
         self.visibility_dialect = visibility_dialect
         self.cluster_id = cluster_id
+        self.min_retention_seconds = min_retention_seconds
         self.history_pages = HistoryPages(history)
-        self.queries = QueryRegistry()
-        history.commit_listeners.append(self.reroute_waiting_queries)
-        history.dispatchers.append(self.dispatch_directly)
+        self.queries = queries
+        self.query_router = query_router
+        self.query_bridge = query_bridge

@@ -13,9 +13,9 @@ from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
 from temporalio.api.taskqueue.v1 import message_pb2 as tq_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import workflow_task
-from perdure.server.errors import InvalidArgument, NotFound, ServiceError
+from perdure.server.errors import InvalidArgument, ServiceError
 from perdure.server.frontend.context import FrontendContext
+from perdure.server.history.api.clear_sticky_task_queue import clear_sticky_task_queue
 from perdure.server.matching.queues import POLLER_MEMORY_SECONDS
 from perdure.server.namespaces import Namespace, new_namespace
 from perdure.server.store.base import ConditionFailed, TaskKind
@@ -78,10 +78,6 @@ class SystemRpcs(FrontendContext):
             persistence_store="perdure",
             visibility_store="perdure",
         )
-
-    cluster_id: str = "perdure"
-    min_retention_seconds: float = MIN_RETENTION_SECONDS
-    """Shortest namespace retention accepted (Temporal's is 1 hour; tests lower it)."""
 
     # ------------------------------------------------------------------ namespaces
 
@@ -246,15 +242,8 @@ class SystemRpcs(FrontendContext):
         ns = await self.namespaces.get(request.namespace)
         if request.sticky_task_queue:
             for row in self.matching.close_sticky(ns.id, request.sticky_task_queue):
-                await self.move_off_sticky(ns, row.workflow_id, row.run_id)
+                await clear_sticky_task_queue(self.history, ns, row.workflow_id, row.run_id)
         return rr.ShutdownWorkerResponse()
-
-    async def move_off_sticky(self, ns: Namespace, workflow_id: str, run_id: str) -> None:
-        """A task for a gone sticky worker goes back to the normal queue."""
-        try:
-            await self.history.update(ns, workflow_id, run_id, workflow_task.clear_stickiness)
-        except NotFound:
-            pass
 
     async def RecordWorkerHeartbeat(
         self, request: rr.RecordWorkerHeartbeatRequest, context: Ctx

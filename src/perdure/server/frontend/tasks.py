@@ -1,66 +1,60 @@
-"""Worker-facing RPCs: polling workflow and activity tasks, and answering them."""
+"""Worker-facing RPCs: polling workflow and activity tasks, and answering them.
+
+Each handler resolves the namespace, validates the request and checks its limits, then
+calls the history operation that does the work (server/history/api/) and shapes the
+response; workflow task responses get the history the worker needs, in pages.
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import grpc
-from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
-from temporalio.api.failure.v1 import message_pb2 as failure_pb2
+from temporalio.api.taskqueue.v1 import message_pb2 as tq_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import activities, completion, tokens, updates, workflow_task
-from perdure.server.engine.command_base import BadCommand
-from perdure.server.engine.deadlines import parse_activity_task_key, parse_workflow_task_key
-from perdure.server.engine.execution import Execution
-from perdure.server.engine.tokens import WorkflowTaskToken
-from perdure.server.engine.workflow_task import StaleTask, StartedWorkflowTask
+from perdure.server.engine import tokens
 from perdure.server.errors import InvalidArgument, NamespaceNotFound, NotFound
 from perdure.server.frontend.context import FrontendContext
 from perdure.server.frontend.interactions import query_task_response
 from perdure.server.frontend.limits import check_blob, check_payloads
 from perdure.server.frontend.rpc import remaining_seconds
+from perdure.server.history.api.record_activity_task_heartbeat import (
+    record_activity_task_heartbeat,
+)
+from perdure.server.history.api.record_activity_task_started import record_activity_task_started
+from perdure.server.history.api.record_workflow_task_started import (
+    record_workflow_task_started,
+)
+from perdure.server.history.api.record_workflow_task_started import (
+    workflow_task_response as workflow_task_response,  # workflows.py: eager start
+)
+from perdure.server.history.api.respond_activity_task_canceled import (
+    respond_activity_task_canceled,
+)
+from perdure.server.history.api.respond_activity_task_completed import (
+    respond_activity_task_completed,
+)
+from perdure.server.history.api.respond_activity_task_failed import respond_activity_task_failed
+from perdure.server.history.api.respond_workflow_task_completed import (
+    respond_workflow_task_completed,
+)
+from perdure.server.history.api.respond_workflow_task_failed import respond_workflow_task_failed
+from perdure.server.history.api.started_activity import (
+    ActivityById,
+    ActivityByToken,
+    StartedActivity,
+)
+from perdure.server.matching.polling import poll_activity_task, poll_workflow_task
 from perdure.server.matching.queries import QueryAnswer, QueryTask
-from perdure.server.matching.queues import DirectDispatch, Handoff
+from perdure.server.matching.queues import WorkflowTaskStart
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import TaskKind, TaskRow
-
-log = logging.getLogger(__name__)
 
 LONG_POLL_SECONDS = 55.0
 HISTORY_PAGE_SIZE = 1000
 Ctx: TypeAlias = grpc.aio.ServicerContext
-
-
-def workflow_task_response(
-    ex: Execution, started: StartedWorkflowTask
-) -> rr.PollWorkflowTaskQueueResponse:
-    """The poll response of a started workflow task, except its history."""
-    st, wt = ex.state, started.info
-    token = WorkflowTaskToken(
-        st.namespace_id,
-        st.workflow_id,
-        st.run_id,
-        seq=wt.seq,
-        attempt=wt.attempt,
-        started_event_id=wt.started_event_id,
-    )
-    resp = rr.PollWorkflowTaskQueueResponse(
-        task_token=token.encode(),
-        previous_started_event_id=started.previous_started_event_id,
-        started_event_id=wt.started_event_id,
-        attempt=wt.attempt,
-    )
-    resp.workflow_execution.workflow_id = st.workflow_id
-    resp.workflow_execution.run_id = st.run_id
-    resp.workflow_type.name = st.workflow_type
-    resp.workflow_execution_task_queue.name = st.task_queue
-    resp.workflow_execution_task_queue.kind = tq_enums.TASK_QUEUE_KIND_NORMAL
-    resp.scheduled_time.FromNanoseconds(wt.scheduled_time)
-    resp.started_time.FromNanoseconds(wt.started_time)
-    return resp
 
 
 class TaskRpcs(FrontendContext):
@@ -70,97 +64,40 @@ class TaskRpcs(FrontendContext):
         self, request: rr.PollWorkflowTaskQueueRequest, context: Ctx
     ) -> rr.PollWorkflowTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
-        name = _queue_name(request.task_queue)
-        queue = self.matching.queue(ns.id, name, TaskKind.WORKFLOW)
-        if request.task_queue.kind == tq_enums.TASK_QUEUE_KIND_STICKY:
-            queue.sticky = True
-            queue.closed = False
-        queue.record_poller(request.identity, request.worker_version_capabilities.build_id)
-        deadline = self.clock_monotonic() + remaining_seconds(context, LONG_POLL_SECONDS)
-        while (left := deadline - self.clock_monotonic()) > 0:
-            row = await queue.poll(left, request.identity)
-            if row is None:
-                break
-            if isinstance(row, Handoff):
-                resp = row.response
-                await self.fill_history(ns, resp, row.started)
-                resp.backlog_count_hint = queue.backlog_hint
-                return resp  # type: ignore[no-any-return]
-            if isinstance(row, QueryTask):
-                try:
-                    return await self._query_task(ns, row, queue.sticky)
-                except (NotFound, NamespaceNotFound) as err:
-                    row.resolve(QueryAnswer(False, error_message=err.message))
-                    continue
-                except BaseException:
-                    queue.requeue(row)
-                    raise
+        queue = self.matching.queue_for_poller(
+            ns.id,
+            _queue_name(request.task_queue),
+            TaskKind.WORKFLOW,
+            identity=request.identity,
+            build_id=request.worker_version_capabilities.build_id,
+            sticky=request.task_queue.kind == tq_enums.TASK_QUEUE_KIND_STICKY,
+        )
+
+        async def start_task(row: TaskRow) -> WorkflowTaskStart | None:
+            return await record_workflow_task_started(
+                self.history, self.queries, ns, row, request.identity
+            )
+
+        async def start_query(task: QueryTask) -> rr.PollWorkflowTaskQueueResponse | None:
             try:
-                resp = await self._start_workflow_task(ns, row, request)
-            except (StaleTask, NotFound, NamespaceNotFound):
-                queue.resolved(row.key)
-                await self.store.delete_tasks([row.key])
-                continue
-            except BaseException:
-                queue.requeue(row)
-                raise
-            queue.resolved(row.key)
-            resp.backlog_count_hint = queue.backlog_hint
-            return resp
-        return rr.PollWorkflowTaskQueueResponse()
+                return await self._query_task(ns, task, queue.sticky)
+            except (NotFound, NamespaceNotFound) as err:
+                task.resolve(QueryAnswer(False, error_message=err.message))
+                return None
 
-    async def _start_workflow_task(
-        self, ns: Namespace, row: TaskRow, poll: rr.PollWorkflowTaskQueueRequest
-    ) -> rr.PollWorkflowTaskQueueResponse:
-        seq = parse_workflow_task_key(row.key)
-        request_id = self.history.new_id()
-
-        def start(ex: Execution) -> tuple[rr.PollWorkflowTaskQueueResponse, StartedWorkflowTask]:
-            started = workflow_task.start(ex, seq, identity=poll.identity, request_id=request_id)
-            return self.workflow_task_response(ex, started), started
-
-        resp, started = await self.history.update(ns, row.workflow_id, row.run_id, start)
-        await self.fill_history(ns, resp, started)
-        return resp
-
-    def dispatch_directly(self, ns: Namespace, ex: Execution) -> list[DirectDispatch]:
-        """Commit hook: a task the commit adds, whose queue has a poller waiting in this
-        process, starts in that same commit and goes straight to the poller (sync match
-        without a second transition)."""
-        out: list[DirectDispatch] = []
-        for row in list(ex.out.tasks_added):
-            kind = TaskKind(row.kind)
-            queue = self.matching.find(row.namespace_id, row.task_queue, kind)
-            taken = queue.take_idle_poller() if queue is not None else None
-            if queue is None or taken is None:
-                continue
-            waiter, identity = taken
-            request_id = self.history.new_id()
-            try:
-                if kind == TaskKind.WORKFLOW:
-                    seq = parse_workflow_task_key(row.key)
-                    started = workflow_task.start(ex, seq, identity=identity, request_id=request_id)
-                    handoff = Handoff(row.key, self.workflow_task_response(ex, started), started)
-                else:
-                    sched, attempt = parse_activity_task_key(row.key)
-                    info = activities.start(
-                        ex, sched, attempt, identity=identity, request_id=request_id
-                    )
-                    handoff = Handoff(row.key, activities.task_response(ex, info))
-            except StaleTask:
-                queue.give_back_poller(waiter)
-                continue
-            out.append(DirectDispatch(queue, waiter, handoff))
-        return out
-
-    def workflow_task_response(
-        self, ex: Execution, started: StartedWorkflowTask
-    ) -> rr.PollWorkflowTaskQueueResponse:
-        """The response, with the update requests and queries the task carries."""
-        resp = workflow_task_response(ex, started)
-        resp.messages.extend(updates.request_messages(ex, started.info))
-        for task in self.queries.take_for_task(ex.state.namespace_id, ex.state.run_id):
-            resp.queries[task.query_id].CopyFrom(task.query)
+        polled = await poll_workflow_task(
+            queue,
+            request.identity,
+            remaining_seconds(context, LONG_POLL_SECONDS),
+            start_task=start_task,
+            start_query=start_query,
+        )
+        if polled is None:
+            return rr.PollWorkflowTaskQueueResponse()
+        if isinstance(polled, rr.PollWorkflowTaskQueueResponse):
+            return polled  # a query task
+        resp = await self.with_history(ns, polled)
+        resp.backlog_count_hint = queue.backlog_hint
         return resp
 
     async def _query_task(
@@ -180,10 +117,11 @@ class TaskRpcs(FrontendContext):
                 )
         return resp
 
-    async def fill_history(
-        self, ns: Namespace, resp: rr.PollWorkflowTaskQueueResponse, started: StartedWorkflowTask
-    ) -> None:
-        """Put the events the worker needs into a workflow task (paged if long)."""
+    async def with_history(
+        self, ns: Namespace, task: WorkflowTaskStart
+    ) -> rr.PollWorkflowTaskQueueResponse:
+        """The started task's response with the events the worker needs (paged if long)."""
+        resp, started = task.response, task.started
         wt = started.info
         first = started.previous_started_event_id + 1 if wt.sticky else 1
         # Unwritten scheduled/started events (a transient or speculative task) come last.
@@ -200,6 +138,7 @@ class TaskRpcs(FrontendContext):
             )
         else:
             resp.history.events.extend(started.transient_events)
+        return resp
 
     async def RespondWorkflowTaskCompleted(
         self, request: rr.RespondWorkflowTaskCompletedRequest, context: Ctx
@@ -208,53 +147,18 @@ class TaskRpcs(FrontendContext):
         ns = await self.namespaces.get_by_id(token.namespace_id)
         for command in request.commands:
             check_blob(command.ByteSize(), "command")
-        validator = self.search_attribute_validator(ns)
-
-        def complete(ex: Execution) -> tuple[completion.CompletionResult, Any, list[Any]]:
-            result = completion.complete(
-                ex,
-                token,
-                request,
-                new_id=self.history.new_id,
-                validate_search_attributes=validator,
-            )
-            inline = (
-                self.workflow_task_response(ex, result.new_workflow_task)
-                if result.new_workflow_task
-                else None
-            )
-            eager = [activities.task_response(ex, info) for info in result.eager_activities]
-            return result, inline, eager
-
-        self.queries.resolve_results(request.query_results)
-        self.queries.task_done(token.namespace_id, token.run_id)
-        try:
-            result, inline, eager = await self.history.update(
-                ns, token.workflow_id, token.run_id, complete
-            )
-        except BadCommand as bad:
-            await self._fail_for_bad_command(ns, token, request.identity, bad)
-            name = causes.WorkflowTaskFailedCause.Name(bad.cause)  # type: ignore[arg-type]
-            raise InvalidArgument(f"{name}: {bad.message}") from None
-        resp = rr.RespondWorkflowTaskCompletedResponse(
-            activity_tasks=eager, reset_history_event_id=result.reset_history_event_id
+        completed = await respond_workflow_task_completed(
+            self.history,
+            self.queries,
+            ns,
+            token,
+            request,
+            validate_search_attributes=self.search_attribute_validator(ns),
         )
-        if inline is not None and result.new_workflow_task is not None:
-            await self.fill_history(ns, inline, result.new_workflow_task)
-            resp.workflow_task.CopyFrom(inline)
+        resp = completed.response
+        if completed.inline is not None:
+            resp.workflow_task.CopyFrom(await self.with_history(ns, completed.inline))
         return resp
-
-    async def _fail_for_bad_command(
-        self, ns: Namespace, token: WorkflowTaskToken, identity: str, bad: BadCommand
-    ) -> None:
-        failure = failure_pb2.Failure(message=bad.message)
-        failure.server_failure_info.non_retryable = True
-
-        def fail(ex: Execution) -> None:
-            wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
-            workflow_task.fail(ex, wt, cause=bad.cause, failure=failure, identity=identity)
-
-        await self.history.update(ns, token.workflow_id, token.run_id, fail)
 
     async def RespondWorkflowTaskFailed(
         self, request: rr.RespondWorkflowTaskFailedRequest, context: Ctx
@@ -262,23 +166,7 @@ class TaskRpcs(FrontendContext):
         token = tokens.decode_workflow_task(request.task_token)
         ns = await self.namespaces.get_by_id(token.namespace_id)
         check_blob(request.failure.ByteSize(), "failure")
-
-        def fail(ex: Execution) -> None:
-            wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
-            if request.cause == causes.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE:
-                workflow_task.clear_stickiness(ex)
-            workflow_task.fail(
-                ex,
-                wt,
-                cause=request.cause,
-                failure=request.failure if request.HasField("failure") else None,
-                identity=request.identity,
-                binary_checksum=request.binary_checksum,
-            )
-
-        self.queries.fail_riding(token.namespace_id, token.run_id, "workflow task failed")
-        await self.history.update(ns, token.workflow_id, token.run_id, fail)
-        return rr.RespondWorkflowTaskFailedResponse()
+        return await respond_workflow_task_failed(self.history, self.queries, ns, token, request)
 
     # ------------------------------------------------------------------ activity tasks
 
@@ -286,173 +174,140 @@ class TaskRpcs(FrontendContext):
         self, request: rr.PollActivityTaskQueueRequest, context: Ctx
     ) -> rr.PollActivityTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
-        queue = self.matching.queue(ns.id, _queue_name(request.task_queue), TaskKind.ACTIVITY)
-        queue.record_poller(request.identity, request.worker_version_capabilities.build_id)
-        deadline = self.clock_monotonic() + remaining_seconds(context, LONG_POLL_SECONDS)
-        while (left := deadline - self.clock_monotonic()) > 0:
-            row = await queue.poll(left, request.identity)
-            if row is None:
-                break
-            if isinstance(row, Handoff):
-                return row.response  # type: ignore[no-any-return]
-            assert isinstance(row, TaskRow), "activity queues carry no queries"
-            sched, attempt = parse_activity_task_key(row.key)
-            request_id = self.history.new_id()
+        queue = self.matching.queue_for_poller(
+            ns.id,
+            _queue_name(request.task_queue),
+            TaskKind.ACTIVITY,
+            identity=request.identity,
+            build_id=request.worker_version_capabilities.build_id,
+        )
 
-            def start(
-                ex: Execution, sched: int = sched, attempt: int = attempt, rid: str = request_id
-            ) -> Any:
-                info = activities.start(
-                    ex, sched, attempt, identity=request.identity, request_id=rid
-                )
-                return activities.task_response(ex, info)
+        async def start_task(row: TaskRow) -> rr.PollActivityTaskQueueResponse | None:
+            return await record_activity_task_started(self.history, ns, row, request.identity)
 
-            try:
-                resp: rr.PollActivityTaskQueueResponse = await self.history.update(
-                    ns, row.workflow_id, row.run_id, start
-                )
-            except (StaleTask, NotFound, NamespaceNotFound):
-                queue.resolved(row.key)
-                await self.store.delete_tasks([row.key])
-                continue
-            except BaseException:
-                queue.requeue(row)
-                raise
-            queue.resolved(row.key)
-            return resp
-        return rr.PollActivityTaskQueueResponse()
+        polled = await poll_activity_task(
+            queue,
+            request.identity,
+            remaining_seconds(context, LONG_POLL_SECONDS),
+            start_task=start_task,
+        )
+        return polled if polled is not None else rr.PollActivityTaskQueueResponse()
 
-    async def _activity_update(self, token_bytes: bytes, action: Any) -> Any:
-        token = tokens.decode_activity_task(token_bytes)
-        ns = await self.namespaces.get_by_id(token.namespace_id)
+    async def _by_token(self, task_token: bytes) -> tuple[Namespace, StartedActivity]:
+        token = tokens.decode_activity_task(task_token)
+        return await self.namespaces.get_by_id(token.namespace_id), ActivityByToken(token)
 
-        def apply(ex: Execution) -> Any:
-            return action(ex, activities.require_started(ex, token))
-
-        return await self.history.update(ns, token.workflow_id, token.run_id, apply)
-
-    async def _activity_update_by_id(
-        self, namespace: str, workflow_id: str, run_id: str, activity_id: str, action: Any
-    ) -> Any:
+    async def _by_id(
+        self, namespace: str, workflow_id: str, run_id: str, activity_id: str
+    ) -> tuple[Namespace, StartedActivity]:
         if not workflow_id or not activity_id:
             raise InvalidArgument("WorkflowId and ActivityId are required.")
         ns = await self.namespaces.get(namespace)
-
-        def apply(ex: Execution) -> Any:
-            return action(ex, activities.find_started_by_id(ex, activity_id))
-
-        return await self.history.update(ns, workflow_id, run_id, apply)
+        return ns, ActivityById(workflow_id, run_id, activity_id)
 
     async def RespondActivityTaskCompleted(
         self, request: rr.RespondActivityTaskCompletedRequest, context: Ctx
     ) -> rr.RespondActivityTaskCompletedResponse:
-        await self._activity_update(
-            request.task_token, self._completer(request.result, request.identity)
-        )
+        ns, target = await self._by_token(request.task_token)
+        await respond_activity_task_completed(
+            self.history, ns, target, request.result, request.identity,
+            max_result_bytes=self.limits.blob_size_error,
+        )  # fmt: skip
         return rr.RespondActivityTaskCompletedResponse()
 
     async def RespondActivityTaskCompletedById(
         self, request: rr.RespondActivityTaskCompletedByIdRequest, context: Ctx
     ) -> rr.RespondActivityTaskCompletedByIdResponse:
-        await self._activity_update_by_id(
-            request.namespace, request.workflow_id, request.run_id, request.activity_id,
-            self._completer(request.result, request.identity),
+        ns, target = await self._by_id(
+            request.namespace, request.workflow_id, request.run_id, request.activity_id
+        )
+        await respond_activity_task_completed(
+            self.history, ns, target, request.result, request.identity,
+            max_result_bytes=self.limits.blob_size_error,
         )  # fmt: skip
         return rr.RespondActivityTaskCompletedByIdResponse()
-
-    def _completer(self, result: Any, identity: str) -> Any:
-        size = result.ByteSize()
-
-        def done(ex: Execution, info: Any) -> None:
-            if size > self.limits.blob_size_error:
-                # As Temporal: an oversize result fails the attempt instead.
-                failure = failure_pb2.Failure(message="Complete result exceeds size limit.")
-                failure.server_failure_info.non_retryable = True
-                activities.fail(ex, info, failure, identity=identity)
-            else:
-                activities.complete(ex, info, result if result.payloads else None, identity)
-
-        return done
 
     async def RespondActivityTaskFailed(
         self, request: rr.RespondActivityTaskFailedRequest, context: Ctx
     ) -> rr.RespondActivityTaskFailedResponse:
-        await self._activity_update(request.task_token, self._failer(request))
+        check_blob(request.failure.ByteSize(), "failure")
+        ns, target = await self._by_token(request.task_token)
+        await self._fail_activity(ns, target, request)
         return rr.RespondActivityTaskFailedResponse()
 
     async def RespondActivityTaskFailedById(
         self, request: rr.RespondActivityTaskFailedByIdRequest, context: Ctx
     ) -> rr.RespondActivityTaskFailedByIdResponse:
-        await self._activity_update_by_id(
-            request.namespace, request.workflow_id, request.run_id, request.activity_id,
-            self._failer(request),
-        )  # fmt: skip
+        check_blob(request.failure.ByteSize(), "failure")
+        ns, target = await self._by_id(
+            request.namespace, request.workflow_id, request.run_id, request.activity_id
+        )
+        await self._fail_activity(ns, target, request)
         return rr.RespondActivityTaskFailedByIdResponse()
 
-    def _failer(self, request: Any) -> Any:
-        check_blob(request.failure.ByteSize(), "failure")
+    async def _fail_activity(
+        self,
+        ns: Namespace,
+        target: StartedActivity,
+        request: rr.RespondActivityTaskFailedRequest | rr.RespondActivityTaskFailedByIdRequest,
+    ) -> None:
         details = (
             request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
         )
-
-        def fail(ex: Execution, info: Any) -> None:
-            activities.fail(
-                ex, info, request.failure, identity=request.identity,
-                last_heartbeat_details=details,
-            )  # fmt: skip
-
-        return fail
+        await respond_activity_task_failed(
+            self.history, ns, target, request.failure, request.identity,
+            last_heartbeat_details=details,
+        )  # fmt: skip
 
     async def RespondActivityTaskCanceled(
         self, request: rr.RespondActivityTaskCanceledRequest, context: Ctx
     ) -> rr.RespondActivityTaskCanceledResponse:
-        await self._activity_update(request.task_token, self._canceler(request))
+        check_payloads(request.details, "details")
+        ns, target = await self._by_token(request.task_token)
+        await self._cancel_activity(ns, target, request)
         return rr.RespondActivityTaskCanceledResponse()
 
     async def RespondActivityTaskCanceledById(
         self, request: rr.RespondActivityTaskCanceledByIdRequest, context: Ctx
     ) -> rr.RespondActivityTaskCanceledByIdResponse:
-        await self._activity_update_by_id(
-            request.namespace, request.workflow_id, request.run_id, request.activity_id,
-            self._canceler(request),
-        )  # fmt: skip
+        check_payloads(request.details, "details")
+        ns, target = await self._by_id(
+            request.namespace, request.workflow_id, request.run_id, request.activity_id
+        )
+        await self._cancel_activity(ns, target, request)
         return rr.RespondActivityTaskCanceledByIdResponse()
 
-    def _canceler(self, request: Any) -> Any:
-        check_payloads(request.details, "details")
+    async def _cancel_activity(
+        self,
+        ns: Namespace,
+        target: StartedActivity,
+        request: rr.RespondActivityTaskCanceledRequest | rr.RespondActivityTaskCanceledByIdRequest,
+    ) -> None:
         details = request.details if request.HasField("details") else None
-
-        def cancel(ex: Execution, info: Any) -> None:
-            activities.cancel_completed(ex, info, details, request.identity)
-
-        return cancel
+        await respond_activity_task_canceled(self.history, ns, target, details, request.identity)
 
     async def RecordActivityTaskHeartbeat(
         self, request: rr.RecordActivityTaskHeartbeatRequest, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatResponse:
-        cancel = await self._activity_update(request.task_token, self._heartbeater(request))
+        check_payloads(request.details, "details")
+        ns, target = await self._by_token(request.task_token)
+        details = request.details if request.HasField("details") else None
+        cancel = await record_activity_task_heartbeat(self.history, ns, target, details)
         return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
 
     async def RecordActivityTaskHeartbeatById(
         self, request: rr.RecordActivityTaskHeartbeatByIdRequest, context: Ctx
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
-        cancel = await self._activity_update_by_id(
-            request.namespace, request.workflow_id, request.run_id, request.activity_id,
-            self._heartbeater(request),
-        )  # fmt: skip
+        check_payloads(request.details, "details")
+        ns, target = await self._by_id(
+            request.namespace, request.workflow_id, request.run_id, request.activity_id
+        )
+        details = request.details if request.HasField("details") else None
+        cancel = await record_activity_task_heartbeat(self.history, ns, target, details)
         return rr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
 
-    def _heartbeater(self, request: Any) -> Any:
-        check_payloads(request.details, "details")
-        details = request.details if request.HasField("details") else None
 
-        def beat(ex: Execution, info: Any) -> bool:
-            return activities.heartbeat(ex, info, details)
-
-        return beat
-
-
-def _queue_name(task_queue: Any) -> str:
+def _queue_name(task_queue: tq_pb2.TaskQueue) -> str:
     if not task_queue.name:
         raise InvalidArgument("TaskQueue is not set on request.")
     if len(task_queue.name) > 1000:

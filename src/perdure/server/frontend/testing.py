@@ -30,46 +30,41 @@ METHODS: dict[str, tuple[type[Message], type[Message]]] = {
 
 
 class TestServiceRpcs:
-    """The handlers; `skipper` is attached once the engine it belongs to exists."""
+    """The handlers, over the skipper of one engine."""
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, skipper: TimeSkipper | None = None) -> None:
+    def __init__(self, skipper: TimeSkipper) -> None:
         self.skipper = skipper
-
-    def _skipper(self) -> TimeSkipper:
-        if self.skipper is None:
-            raise RuntimeError("time skipping is not set up yet")
-        return self.skipper
 
     async def LockTimeSkipping(
         self, request: ts.LockTimeSkippingRequest, context: Ctx
     ) -> ts.LockTimeSkippingResponse:
-        self._skipper().lock()
+        self.skipper.lock()
         return ts.LockTimeSkippingResponse()
 
     async def UnlockTimeSkipping(
         self, request: ts.UnlockTimeSkippingRequest, context: Ctx
     ) -> ts.UnlockTimeSkippingResponse:
-        self._skipper().unlock()
+        self.skipper.unlock()
         return ts.UnlockTimeSkippingResponse()
 
     async def Sleep(self, request: ts.SleepRequest, context: Ctx) -> ts.SleepResponse:
         """Wait until virtual time has moved by `duration` (time stays locked)."""
-        skipper = self._skipper()
+        skipper = self.skipper
         deadline = skipper.clock.now_ns() + request.duration.ToNanoseconds()
         await skipper.sleep_until(deadline, unlock=False)
         return ts.SleepResponse()
 
     async def SleepUntil(self, request: ts.SleepUntilRequest, context: Ctx) -> ts.SleepResponse:
-        await self._skipper().sleep_until(request.timestamp.ToNanoseconds(), unlock=False)
+        await self.skipper.sleep_until(request.timestamp.ToNanoseconds(), unlock=False)
         return ts.SleepResponse()
 
     async def UnlockTimeSkippingWithSleep(
         self, request: ts.SleepRequest, context: Ctx
     ) -> ts.SleepResponse:
         """Unlock, let time skip until it has moved by `duration`, lock again."""
-        skipper = self._skipper()
+        skipper = self.skipper
         deadline = skipper.clock.now_ns() + request.duration.ToNanoseconds()
         await skipper.sleep_until(deadline, unlock=True)
         return ts.SleepResponse()
@@ -78,7 +73,7 @@ class TestServiceRpcs:
         self, request: empty_pb2.Empty, context: Ctx
     ) -> ts.GetCurrentTimeResponse:
         resp = ts.GetCurrentTimeResponse()
-        resp.time.FromNanoseconds(self._skipper().clock.now_ns())
+        resp.time.FromNanoseconds(self.skipper.clock.now_ns())
         return resp
 
 

@@ -7,7 +7,6 @@ from typing import Any, TypeAlias
 
 import grpc
 from temporalio.api.common.v1 import message_pb2 as common_pb2
-from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
 from temporalio.api.operatorservice.v1 import request_response_pb2 as op_rr
 from temporalio.api.workflow.v1 import message_pb2 as workflow_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
@@ -16,7 +15,7 @@ from perdure.server.engine.retry import duration
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.context import FrontendContext
 from perdure.server.namespaces import Namespace
-from perdure.server.store.base import ConditionFailed, VisibilityRow
+from perdure.server.store.base import VisibilityRow
 from perdure.server.visibility import (
     add_search_attributes,
     annotate_types,
@@ -172,22 +171,6 @@ class VisibilityRpcs(FrontendContext):
 
     # ------------------------------------------------------------------ OperatorService
 
-    async def _change_aliases(self, namespace: str, change: Any) -> None:
-        for _ in range(5):
-            ns = await self.namespaces.get(namespace)
-            aliases = change(ns.search_attribute_aliases)
-            config = namespace_pb2.NamespaceConfig()
-            config.CopyFrom(ns.config)
-            config.ClearField("custom_search_attribute_aliases")
-            config.custom_search_attribute_aliases.update(aliases)
-            updated = Namespace(ns.id, ns.name, ns.info, config, ns.version + 1)
-            try:
-                await self.namespaces.update(updated, ns.version)
-                return
-            except ConditionFailed:
-                continue
-        raise InvalidArgument("namespace changed concurrently; try again")
-
     def _namespace_of(self, request: Any) -> str:
         if not request.namespace:
             raise InvalidArgument("Namespace is not set on request.")
@@ -199,7 +182,7 @@ class VisibilityRpcs(FrontendContext):
         if not request.search_attributes:
             raise InvalidArgument("SearchAttributes are not set on request.")
         to_add = dict(request.search_attributes)
-        await self._change_aliases(
+        await self.namespaces.change_search_attribute_aliases(
             self._namespace_of(request), lambda aliases: add_search_attributes(aliases, to_add)
         )
         return op_rr.AddSearchAttributesResponse()
@@ -210,7 +193,7 @@ class VisibilityRpcs(FrontendContext):
         if not request.search_attributes:
             raise InvalidArgument("SearchAttributes are not set on request.")
         names = list(request.search_attributes)
-        await self._change_aliases(
+        await self.namespaces.change_search_attribute_aliases(
             self._namespace_of(request), lambda aliases: remove_search_attributes(aliases, names)
         )
         return op_rr.RemoveSearchAttributesResponse()

@@ -5,7 +5,9 @@ per-process cache checked by version, else the store), lets an engine function m
 it, and commits the result as one conditional store transaction (DESIGN.md §3). A
 conflict means another writer got there first: the state is reloaded and the step
 applied again. Only after the commit is durable are tasks handed to matching, timers to
-the timer queue, and history long polls woken.
+the timer queue, and history long polls woken: the commit's effects, one interface given
+at construction (history/effects.py). The operations built on `update` and `commit`, one
+module each, are in history/api/.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from perdure.server.engine import codec, retention
 from perdure.server.engine.execution import Execution, HistoryEvent
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import NotFound, Unavailable
+from perdure.server.history.effects import CommitEffects, NoEffects
 from perdure.server.history.rows import current_row, store_rows, visibility_row
 from perdure.server.history.watchers import HistoryWatchers
 from perdure.server.matching.queues import DirectDispatch
@@ -92,12 +95,7 @@ class CachedRun:
         return self.events[first - self.events_from : last - self.events_from + 1]
 
 
-Listener = Callable[[Sequence[TaskRow]], None]
-TaskLeaser = Callable[[list[TaskRow]], list[TaskRow]]
-TimerListener = Callable[[Sequence[TimerRow]], None]
-TimerRemovalListener = Callable[[Sequence[str]], None]
 VisibilityBuilder = Callable[[ExecutionState, Namespace], VisibilityRow]
-Dispatcher = Callable[[Namespace, Execution], list[DirectDispatch]]
 
 
 class _KeyedLocks:
@@ -130,30 +128,23 @@ class HistoryService:
         store: Store,
         clock: Clock,
         *,
+        effects: CommitEffects | None = None,
         cache_size: int = 10_000,
         build_visibility_row: VisibilityBuilder = lambda st, ns: visibility_row(st),
     ) -> None:
+        """`effects`: what commits set off in the rest of the server (history/effects.py);
+        none for a history that only reads and writes the store."""
         self.store = store
         self.clock = clock
         self.watchers = HistoryWatchers()
+        self._effects: CommitEffects = effects if effects is not None else NoEffects()
         self._cache: OrderedDict[tuple[str, str], CachedRun] = OrderedDict()
         self._cache_size = cache_size
         self._locks = _KeyedLocks()
         self._visibility_row = build_visibility_row
-        self.task_listeners: list[Listener] = []
-        self.timer_listeners: list[TimerListener] = []
-        self.timer_removal_listeners: list[TimerRemovalListener] = []
-        self.commit_listeners: list[Callable[[Namespace, Execution], None]] = []
         self._shared = store if isinstance(store, SharedStore) else None
         """Set when other server processes commit to the same database (store/shared.py):
         the cache may then be stale, so reads check the stored version."""
-        self.task_leaser: TaskLeaser | None = None
-        self.dispatchers: list[Dispatcher] = []
-        """Called before each commit: they may start tasks the commit adds for pollers
-        waiting in this process (DirectDispatch), delivered once the commit is durable."""
-        """Shared database: leases the new tasks this process will dispatch itself."""
-        self.lease_abandoned: Listener | None = None
-        """Shared database: a commit carrying leased tasks failed."""
 
     @staticmethod
     def new_id() -> str:
@@ -336,8 +327,7 @@ class HistoryService:
         dispatches: list[DirectDispatch] = []
         for ex, _ in runs:
             if ex.out.tasks_added:
-                for dispatch in self.dispatchers:
-                    dispatches.extend(dispatch(ns, ex))
+                dispatches.extend(self._effects.dispatch_directly(ns, ex))
         writes: list[ExecutionWrite] = []
         tasks_added: list[TaskRow] = []
         timers_added: list[TimerRow] = []
@@ -375,8 +365,8 @@ class HistoryService:
                 visibility.append(self._visibility_row(st, ns))
             if out.created or out.current_changed:
                 current = CurrentWrite(current_expected, current_row(st))
-        if self.task_leaser is not None and tasks_added:
-            tasks_added = self.task_leaser(tasks_added)
+        if tasks_added:
+            tasks_added = self._effects.lease_tasks(tasks_added)
         try:
             await self.store.commit(
                 Commit(
@@ -400,8 +390,8 @@ class HistoryService:
                 self._evict(ex.state.namespace_id, ex.state.run_id)
             for handed in dispatches:
                 handed.give_back()
-            if self.lease_abandoned is not None and tasks_added:
-                self.lease_abandoned(tasks_added)
+            if tasks_added:
+                self._effects.abandon_leases(tasks_added)
             raise
         for (ex, _), write in zip(runs, writes, strict=True):
             st = ex.state
@@ -411,8 +401,7 @@ class HistoryService:
         for handed in dispatches:
             handed.deliver()
         if timers_removed:
-            for removal_listener in self.timer_removal_listeners:
-                removal_listener(timers_removed)
+            self._effects.timers_removed(timers_removed)
         self._after_commit(ns, runs, tasks_added, timers_added)
 
     def remote_commit(self, notice: ExecutionNotice) -> None:
@@ -431,17 +420,14 @@ class HistoryService:
         timers: Sequence[TimerRow],
     ) -> None:
         if tasks:
-            for listener in self.task_listeners:
-                listener(tasks)
+            self._effects.tasks_added(tasks)
         if timers:
-            for timer_listener in self.timer_listeners:
-                timer_listener(timers)
+            self._effects.timers_added(timers)
         for ex, _ in runs:
             st = ex.state
             if ex.out.events or ex.out.closed or ex.out.updates_changed:
                 self.watchers.notify(st.namespace_id, st.run_id, closed=ex.out.closed)
-            for commit_listener in self.commit_listeners:
-                commit_listener(ns, ex)
+            self._effects.run_committed(ns, ex)
 
     # ------------------------------------------------------------------ history reads
 

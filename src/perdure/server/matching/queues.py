@@ -5,7 +5,9 @@ A task reaches a queue in two ways: handed over right after the commit that crea
 store's backlog (after a restart, or when more tasks arrived than memory keeps). The
 stored row stays until the commit that starts the task claims it, so a task that a poller
 received but could not start (the poller left, the store failed) is offered again and
-never lost.
+never lost. A task a commit starts for a poller waiting here (history/api/direct_dispatch)
+reaches it as a `Handoff`. Pollers wait through waiters.py; the poll loops that start
+what they receive are in polling.py.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import collections
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from perdure.server.engine.workflow_task import StartedWorkflowTask
 from perdure.server.matching.queries import QueryTask
+from perdure.server.matching.waiters import WaitingPollers
 from perdure.server.store.base import Store, TaskKind, TaskRow
 
 MAX_READY_IN_MEMORY = 10_000
@@ -28,16 +33,24 @@ STICKY_ALIVE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
-class Handoff:
-    """A task started in the commit that created it, for the poller that was waiting.
+class WorkflowTaskStart:
+    """A started workflow task's poll response, still without the history the poller
+    needs (`started` says which events those are)."""
 
-    `response` is the poll response without history; `started` (workflow tasks) says which
-    events the poller still needs.
-    """
+    response: rr.PollWorkflowTaskQueueResponse
+    started: StartedWorkflowTask
+
+
+StartedTask = WorkflowTaskStart | rr.PollActivityTaskQueueResponse
+"""What a poller receives once its task is started: a workflow or an activity task."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """A task started in the commit that created it, for the poller that was waiting."""
 
     key: str
-    response: Any
-    started: Any = None
+    task: StartedTask
 
 
 Polled = TaskRow | QueryTask | Handoff
@@ -84,10 +97,8 @@ class TaskQueue:
     _ready: collections.deque[TaskRow] = field(default_factory=collections.deque)
     _known: set[str] = field(default_factory=set)
     """Keys queued here or handed to a poller and not yet resolved."""
-    _waiters: collections.deque[asyncio.Future[Polled]] = field(default_factory=collections.deque)
+    _pollers: WaitingPollers[Polled] = field(default_factory=WaitingPollers)
     _queries: collections.deque[QueryTask] = field(default_factory=collections.deque)
-    _identities: dict[asyncio.Future[Polled], str] = field(default_factory=dict)
-    """The identity of each waiting poller (a task started for it records it)."""
     _backlog_checked: bool = False
     _backlog_overflow: bool = False
     _backlog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -99,11 +110,8 @@ class TaskQueue:
         if row.key in self._known and not front:
             return
         self._known.add(row.key)
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(row)
-                return
+        if self._pollers.hand(row):
+            return
         if front:
             self._ready.appendleft(row)
         elif len(self._ready) < MAX_READY_IN_MEMORY:
@@ -115,12 +123,8 @@ class TaskQueue:
 
     def offer_query(self, task: QueryTask) -> None:
         """A query task (in memory only): first to a waiting poller, ahead of tasks."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(task)
-                return
-        self._queries.append(task)
+        if not self._pollers.hand(task):
+            self._queries.append(task)
 
     @property
     def alive(self) -> bool:
@@ -128,28 +132,32 @@ class TaskQueue:
         if self.closed:
             return False
         recent = time.monotonic() - self.last_poll_time < STICKY_ALIVE_SECONDS
-        return recent or any(not w.done() for w in self._waiters)
+        return recent or self._pollers.idle() > 0
 
     def resolved(self, key: str) -> None:
         """The task was started (or found stale): forget it."""
         self._known.discard(key)
 
     def _idle(self) -> int:
-        return sum(1 for w in self._waiters if not w.done())
+        """Waiting pollers free to take a task."""
+        return self._pollers.idle()
 
     def take_idle_poller(self) -> tuple[asyncio.Future[Polled], str] | None:
         """A waiting poller (and its identity) for a task a commit starts directly."""
         if self.closed or self._idle() <= 0:
             return None
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                return waiter, self._identities.get(waiter, "")
-        return None
+        return self._pollers.take_idle()
 
     def give_back_poller(self, waiter: asyncio.Future[Polled]) -> None:
-        if not waiter.done():
-            self._waiters.appendleft(waiter)
+        self._pollers.give_back(waiter)
+
+    def lease(self, row: TaskRow) -> TaskRow:
+        """Before a commit adds `row`. Only a queue shared with other server processes
+        leases rows (matching/shared.py); here every task stays this process's."""
+        return row
+
+    def abandon(self, row: TaskRow) -> None:
+        """The commit that would have added a row given to `lease` failed."""
 
     def requeue(self, item: Polled) -> None:
         """A poller got the task but could not use it: offer it again first."""
@@ -204,26 +212,21 @@ class TaskQueue:
             query = self._queries.popleft()
             if query.waiting:
                 return query
+        ready = await self._take_ready()
+        if ready is not None:
+            return ready
+        return await self._pollers.wait(
+            timeout, identity, requeue=self.requeue, waiting=self._poller_waiting
+        )
+
+    async def _take_ready(self) -> TaskRow | None:
+        """A task this queue holds (reading the stored backlog when it may have more)."""
         if not self._ready and (not self._backlog_checked or self._backlog_overflow):
             await self._read_backlog()
-        if self._ready:
-            return self._ready.popleft()
-        waiter: asyncio.Future[Polled] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self._identities[waiter] = identity
-        try:
-            return await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            return None
-        except asyncio.CancelledError:
-            # The poller left; a task already handed to it goes back first in line.
-            if waiter.done() and not waiter.cancelled():
-                self.requeue(waiter.result())
-            raise
-        finally:
-            self._identities.pop(waiter, None)
-            if not waiter.done():
-                waiter.cancel()
+        return self._ready.popleft() if self._ready else None
+
+    def _poller_waiting(self) -> None:
+        """A poller found nothing ready and waits (a shared queue claims for it)."""
 
     def drain(self) -> list[TaskRow]:
         """Take every ready task (a sticky queue that is going away)."""
@@ -235,10 +238,7 @@ class TaskQueue:
 
     def wake_all(self) -> None:
         """Release all waiting pollers empty-handed (shutdown)."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.cancel()
+        self._pollers.wake_all()
 
 
 RerouteSticky = Callable[[TaskRow], None]
@@ -269,11 +269,46 @@ class Matching:
             queue = self._queues[key] = self._new_queue(namespace_id, name, kind)
         return queue
 
+    def queue_for_poller(
+        self,
+        namespace_id: str,
+        name: str,
+        kind: TaskKind,
+        *,
+        identity: str,
+        build_id: str = "",
+        sticky: bool = False,
+    ) -> TaskQueue:
+        """The queue a poller is about to poll (matching/polling.py), with the poller
+        recorded; a sticky queue polled by its worker is open (again)."""
+        queue = self.queue(namespace_id, name, kind)
+        if sticky:
+            queue.sticky = True
+            queue.closed = False
+        queue.record_poller(identity, build_id)
+        return queue
+
     def all_queues(self) -> list[TaskQueue]:
         return list(self._queues.values())
 
     def find(self, namespace_id: str, name: str, kind: TaskKind) -> TaskQueue | None:
         return self._queues.get((namespace_id, name, kind))
+
+    def lease(self, rows: list[TaskRow]) -> list[TaskRow]:
+        """Before a commit: on a shared database, lease the tasks that an idle poller here
+        will take (the others wait in the store for any process)."""
+        out = []
+        for row in rows:
+            queue = self._queues.get((row.namespace_id, row.task_queue, row.kind))
+            out.append(queue.lease(row) if queue is not None else row)
+        return out
+
+    def abandon(self, rows: Sequence[TaskRow]) -> None:
+        """The commit that carried `rows` (as `lease` returned them) failed."""
+        for row in rows:
+            queue = self._queues.get((row.namespace_id, row.task_queue, row.kind))
+            if queue is not None:
+                queue.abandon(row)
 
     def offer(self, rows: Sequence[TaskRow]) -> None:
         """Tasks committed by this process (called after the commit)."""

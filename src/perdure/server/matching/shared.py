@@ -28,7 +28,13 @@ from temporalio.api.enums.v1 import query_pb2 as query_enums
 from temporalio.api.query.v1 import message_pb2 as query_pb2
 
 from perdure.server.matching.queries import QueryAnswer, QueryRegistry, QueryTask
-from perdure.server.matching.queues import POLLER_MEMORY_SECONDS, Handoff, Polled, TaskQueue
+from perdure.server.matching.queues import (
+    POLLER_MEMORY_SECONDS,
+    Handoff,
+    Polled,
+    QueueFactory,
+    TaskQueue,
+)
 from perdure.server.store.base import StoreError, TaskKind, TaskRow
 from perdure.server.store.shared import TASK_LEASE, PollerRow, QueryTaskRow, SharedStore
 
@@ -230,7 +236,7 @@ class SharedTaskQueue(TaskQueue):
 
     def _idle(self) -> int:
         """Waiting pollers that no task is promised to yet."""
-        return sum(1 for w in self._waiters if not w.done()) - self._reserved
+        return self._pollers.idle() - self._reserved
 
     # -------------------------------------------------------------- commits
 
@@ -255,11 +261,11 @@ class SharedTaskQueue(TaskQueue):
             self.backlog_changed()
             return
         self._reserved = max(0, self._reserved - 1)
-        if not self._hand(row):
+        if not self._pollers.hand(row):
             self._release([row])
 
     def offer_query(self, task: QueryTask) -> None:
-        if not self._hand(task):
+        if not self._pollers.hand(task):
             assert self.bridge is not None
             self.bridge.send(task, self.name)
 
@@ -273,43 +279,18 @@ class SharedTaskQueue(TaskQueue):
         else:
             self._release([item])
 
-    def _hand(self, item: Polled) -> bool:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(item)
-                return True
-        return False
-
     def _release(self, rows: list[TaskRow]) -> None:
         keys = [r.key for r in rows]
         self._spawner.spawn(self._shared.release_tasks(keys), f"releasing tasks {keys}")
 
     # -------------------------------------------------------------- polling
 
-    async def poll(self, timeout: float, identity: str = "") -> Polled | None:
-        while self._queries:
-            query = self._queries.popleft()
-            if query.waiting:
-                return query
-        waiter: asyncio.Future[Polled] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self._identities[waiter] = identity
+    async def _take_ready(self) -> TaskRow | None:
+        """Nothing is held here: tasks come from the store's backlog, claimed per poller."""
+        return None
+
+    def _poller_waiting(self) -> None:
         self._kick()
-        try:
-            return await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            if waiter.done() and not waiter.cancelled():
-                self.requeue(waiter.result())
-            return None
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.requeue(waiter.result())
-            raise
-        finally:
-            self._identities.pop(waiter, None)
-            if not waiter.done():
-                waiter.cancel()
 
     def backlog_changed(self) -> None:
         """Unleased tasks were added (or leases given back) somewhere."""
@@ -350,7 +331,7 @@ class SharedTaskQueue(TaskQueue):
                         raise
                     if query is not None:
                         self._maybe_queries = True
-                        if not self._hand(query):
+                        if not self._pollers.hand(query):
                             self._queries.append(query)
                         continue
                 want = self._idle()
@@ -366,7 +347,7 @@ class SharedTaskQueue(TaskQueue):
                     raise
                 if len(rows) >= want:
                     self._maybe_backlog = True
-                left = [row for row in rows if not self._hand(row)]
+                left = [row for row in rows if not self._pollers.hand(row)]
                 if left:
                     self._release(left)
         finally:
@@ -378,3 +359,12 @@ class SharedTaskQueue(TaskQueue):
 
     async def close(self) -> None:
         await self._spawner.close()
+
+
+def shared_queue_factory(store: SharedStore, bridge: QueryBridge) -> QueueFactory:
+    """Matching's queue factory on a database shared with other server processes."""
+
+    def new_queue(namespace_id: str, name: str, kind: TaskKind) -> TaskQueue:
+        return SharedTaskQueue(namespace_id, name, kind, store, bridge=bridge)
+
+    return new_queue

@@ -33,15 +33,12 @@ FireTimer = Callable[[TimerRow], Awaitable[None]]
 
 
 class TimerQueue:
-    def __init__(
-        self, store: Store, clock: Clock, fire: FireTimer, *, concurrency: int = 256
-    ) -> None:
+    def __init__(self, store: Store, clock: Clock, *, concurrency: int = 256) -> None:
         self._store = store
         self._shared = store if isinstance(store, SharedStore) else None
         """Several processes share the database: scan with claims (leases), often enough
         to take over the timers of a process that died soon after they are due."""
         self._clock = clock
-        self._fire = fire
         self._heap: list[tuple[int, int, TimerRow]] = []
         self._order = itertools.count()
         self._pending: dict[str, int] = {}
@@ -84,7 +81,10 @@ class TimerQueue:
         self._loaded_until = rows[-1].fire_time if len(rows) == LOAD_BATCH else until
         self._next_scan = now + (SHARED_RESCAN if self._shared is not None else HORIZON // 2)
 
-    async def run(self) -> None:
+    async def run(self, fire: FireTimer) -> None:
+        """Fire due timers through `fire` (timers/dispatch.py) until `stop`. The queue
+        takes commits' timers before this starts, so the history service that `fire`
+        commits through can be built with the queue among its effects."""
         while not self._stopped:
             now = self._clock.now_ns()
             if now >= self._next_scan:
@@ -102,16 +102,16 @@ class TimerQueue:
                 # heartbeat deadline pushed back), which `add` must take in.
                 del self._pending[row.key]
                 await self._slots.acquire()
-                task = asyncio.create_task(self._fire_one(row))
+                task = asyncio.create_task(self._fire_one(fire, row))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
             next_due = self._heap[0][0] if self._heap else self._next_scan
             self._wake.clear()
             await self._clock.sleep_until(min(next_due, self._next_scan), self._wake)
 
-    async def _fire_one(self, row: TimerRow) -> None:
+    async def _fire_one(self, fire: FireTimer, row: TimerRow) -> None:
         try:
-            await self._fire(row)
+            await fire(row)
         except Exception:
             log.exception("firing timer %s failed; retrying", row.key)
             retry = TimerRow(

@@ -22,6 +22,10 @@ Search attribute values (StartWorkflowExecution, UpsertWorkflowSearchAttributes,
     decode_search_attributes(...): the validation alone (also enforces Temporal's size
         limits); annotate_types(sa, aliases): add the "type" metadata Describe returns.
 
+Rows (the history service, on each commit that changes what a run shows):
+    build_visibility_row(state, namespace) -> VisibilityRow (visibility/rows.py; imported
+        from there: it depends on the engine's run state, the rest of the package does not)
+
 Registry (OperatorService):
     add_search_attributes(aliases, {name: IndexedValueType}) -> new alias map
     remove_search_attributes(aliases, names) -> new alias map; removed_columns(...)

@@ -1,0 +1,92 @@
+"""RespondWorkflowTaskCompleted: a worker finished a workflow task with commands.
+
+The engine applies the commands (completion.py); queries that rode on the task are
+answered from the request. A command the engine refuses fails the workflow task (a
+WorkflowTaskFailed event with the command's cause, as Temporal records it) and the
+worker gets InvalidArgument. A new workflow task may start inline and activities may
+start eagerly: both come back in the response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import failed_cause_pb2 as causes
+from temporalio.api.failure.v1 import message_pb2 as failure_pb2
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from perdure.server.engine import activities, completion, workflow_task
+from perdure.server.engine.command_base import BadCommand, SearchAttributesValidator
+from perdure.server.engine.execution import Execution
+from perdure.server.engine.tokens import WorkflowTaskToken
+from perdure.server.errors import InvalidArgument
+from perdure.server.history.api.record_workflow_task_started import poll_response
+from perdure.server.history.service import HistoryService
+from perdure.server.matching.queries import QueryRegistry
+from perdure.server.matching.queues import WorkflowTaskStart
+from perdure.server.namespaces import Namespace
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowTaskCompleted:
+    response: rr.RespondWorkflowTaskCompletedResponse
+    """With the eagerly started activities; without the inline workflow task."""
+    inline: WorkflowTaskStart | None
+    """A workflow task started inline: the caller adds its history to the response."""
+
+
+async def respond_workflow_task_completed(
+    history: HistoryService,
+    queries: QueryRegistry,
+    ns: Namespace,
+    token: WorkflowTaskToken,
+    request: rr.RespondWorkflowTaskCompletedRequest,
+    *,
+    validate_search_attributes: SearchAttributesValidator | None = None,
+) -> WorkflowTaskCompleted:
+    """Apply the completion of the workflow task `token` names. Raises InvalidArgument
+    (after failing the task) when a command is refused."""
+
+    def complete(ex: Execution) -> WorkflowTaskCompleted:
+        result = completion.complete(
+            ex,
+            token,
+            request,
+            new_id=history.new_id,
+            validate_search_attributes=validate_search_attributes,
+        )
+        inline = None
+        if result.new_workflow_task is not None:
+            started = result.new_workflow_task
+            inline = WorkflowTaskStart(poll_response(ex, started, queries), started)
+        eager = [activities.task_response(ex, info) for info in result.eager_activities]
+        response = rr.RespondWorkflowTaskCompletedResponse(
+            activity_tasks=eager, reset_history_event_id=result.reset_history_event_id
+        )
+        return WorkflowTaskCompleted(response, inline)
+
+    queries.resolve_results(request.query_results)
+    queries.task_done(token.namespace_id, token.run_id)
+    try:
+        return await history.update(ns, token.workflow_id, token.run_id, complete)
+    except BadCommand as bad:
+        await _fail_for_bad_command(history, ns, token, request.identity, bad)
+        name = causes.WorkflowTaskFailedCause.Name(bad.cause)  # type: ignore[arg-type]
+        raise InvalidArgument(f"{name}: {bad.message}") from None
+
+
+async def _fail_for_bad_command(
+    history: HistoryService,
+    ns: Namespace,
+    token: WorkflowTaskToken,
+    identity: str,
+    bad: BadCommand,
+) -> None:
+    failure = failure_pb2.Failure(message=bad.message)
+    failure.server_failure_info.non_retryable = True
+
+    def fail(ex: Execution) -> None:
+        wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
+        workflow_task.fail(ex, wt, cause=bad.cause, failure=failure, identity=identity)
+
+    await history.update(ns, token.workflow_id, token.run_id, fail)

@@ -1,0 +1,41 @@
+"""RespondWorkflowTaskFailed against a stored run."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import failed_cause_pb2 as causes
+from temporalio.api.query.v1 import message_pb2 as query_pb2
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
+
+from perdure.server.engine import tokens
+from perdure.server.history.api.respond_workflow_task_failed import respond_workflow_task_failed
+from perdure.server.matching.queries import QueryTask
+from tests.server.history.api.conftest import Env
+
+
+async def test_failing_records_the_failure_and_fails_riding_queries(env: Env) -> None:
+    run_id = await env.start_run()
+    query = QueryTask("q-1", env.ns.id, "wf-1", run_id, query_pb2.WorkflowQuery(query_type="q"))
+    env.queries.ride_next_task(query)
+    started = await env.start_workflow_task()
+    token = tokens.decode_workflow_task(started.response.task_token)
+    request = rr.RespondWorkflowTaskFailedRequest(
+        cause=causes.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE, identity="w"
+    )
+    request.failure.message = "boom"
+    await respond_workflow_task_failed(env.history, env.queries, env.ns, token, request)
+    failed = (await env.events())[-1].workflow_task_failed_event_attributes
+    assert failed.failure.message == "boom" and failed.identity == "w"
+    answer = query.answer.result()
+    assert not answer.answered and answer.error_message == "workflow task failed"
+
+
+async def test_the_next_attempt_is_transient(env: Env) -> None:
+    await env.start_run()
+    started = await env.start_workflow_task()
+    token = tokens.decode_workflow_task(started.response.task_token)
+    request = rr.RespondWorkflowTaskFailedRequest(identity="w")
+    await respond_workflow_task_failed(env.history, env.queries, env.ns, token, request)
+    again = await env.start_workflow_task()
+    assert again.response.attempt == 2
+    assert [e.event_id for e in again.started.transient_events] == [5, 6]
+    assert (await env.event_types())[-1] == "WORKFLOW_TASK_FAILED", "nothing more written"

@@ -1,0 +1,69 @@
+"""Where QueryRouter sends a query, by the state of the run's workflow task."""
+
+from __future__ import annotations
+
+from temporalio.api.query.v1 import message_pb2 as query_pb2
+
+from perdure.server.engine.execution import Execution
+from perdure.server.engine.state import ExecutionState, WorkflowTaskInfo
+from perdure.server.matching.queries import QueryRegistry, QueryTask
+from perdure.server.matching.query_routing import QueryRouter
+from perdure.server.matching.queues import Matching, TaskQueue
+from perdure.server.namespaces import Namespace, new_namespace
+from perdure.server.store.base import TaskKind
+
+
+def _setup() -> tuple[QueryRouter, QueryRegistry, Matching, Namespace]:
+    queries = QueryRegistry()
+    matching = Matching(store=None)  # type: ignore[arg-type]  # no backlog is read here
+    ns = new_namespace("default")
+    return QueryRouter(queries, matching), queries, matching, ns
+
+
+def _state(ns: Namespace, task: WorkflowTaskInfo | None) -> ExecutionState:
+    st = ExecutionState(ns.id, "wf", "run", "run", "Flow", "tq", "req", 0, 0, 0)
+    st.workflow_task = task
+    return st
+
+
+def _query(ns: Namespace, query_id: str = "q") -> QueryTask:
+    return QueryTask(query_id, ns.id, "wf", "run", query_pb2.WorkflowQuery(query_type="q"))
+
+
+def _pending(started: bool) -> WorkflowTaskInfo:
+    return WorkflowTaskInfo(1, 2, 1, "tq", False, 10, 0, started_event_id=3 if started else 0)
+
+
+def _queued(matching: Matching, ns: Namespace) -> list[str]:
+    queue = matching.find(ns.id, "tq", TaskKind.WORKFLOW)
+    assert queue is None or isinstance(queue, TaskQueue)
+    return [] if queue is None else [q.query_id for q in queue._queries]
+
+
+async def test_a_query_rides_on_a_pending_workflow_task() -> None:
+    router, queries, matching, ns = _setup()
+    router.route(ns, _state(ns, _pending(started=False)), _query(ns))
+    assert [t.query_id for t in queries.take_for_task(ns.id, "run")] == ["q"]
+    assert _queued(matching, ns) == []
+
+
+async def test_a_query_waits_for_a_running_task_then_goes_to_the_queue() -> None:
+    router, queries, matching, ns = _setup()
+    st = _state(ns, _pending(started=True))
+    router.route(ns, st, _query(ns))
+    assert queries.has_waiting(ns.id, "run") and _queued(matching, ns) == []
+    ex = Execution(st, 0, ns.name)
+    router.reroute_waiting(ns, ex)
+    assert queries.has_waiting(ns.id, "run"), "the task still runs"
+    st.workflow_task = None
+    router.reroute_waiting(ns, ex)
+    assert not queries.has_waiting(ns.id, "run")
+    assert _queued(matching, ns) == ["q"]
+
+
+async def test_without_a_workflow_task_a_query_goes_to_the_normal_queue() -> None:
+    router, _, matching, ns = _setup()
+    st = _state(ns, None)
+    st.sticky_task_queue = "sticky"
+    router.route(ns, st, _query(ns))
+    assert _queued(matching, ns) == ["q"], "no live sticky worker: the normal queue"
