@@ -1,4 +1,7 @@
-"""DeleteWorkflowExecution: terminate the run if it still runs, then remove it."""
+"""DeleteWorkflowExecution: terminate the run if it still runs, then remove it.
+
+Validation here; the deletion itself is history/api/delete_workflow.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.context import FrontendContext
-from perdure.server.history.deletion import delete_workflow_execution
+from perdure.server.history.api.delete_workflow import delete_workflow
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
@@ -19,10 +22,6 @@ class DeletionRpcs(FrontendContext):
         self, request: rr.DeleteWorkflowExecutionRequest, context: Ctx
     ) -> rr.DeleteWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
-        execution = request.workflow_execution
-        if not execution.workflow_id:
+        if not request.workflow_execution.workflow_id:
             raise InvalidArgument("WorkflowId is not set on request.")
-        await delete_workflow_execution(
-            self.history, ns, execution.workflow_id, execution.run_id, identity="history-service"
-        )
-        return rr.DeleteWorkflowExecutionResponse()
+        return await delete_workflow(self.history, ns, request)
