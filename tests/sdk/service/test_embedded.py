@@ -50,7 +50,9 @@ def _service(client: Client) -> EmbeddedServiceClient:
     return service
 
 
-def _inject(client: Client, rpc: str, handler: Callable[[Any, Any], Awaitable[Message]]) -> None:
+def _inject(
+    client: Client, rpc: str, handler: Callable[[Any, float | None], Awaitable[Message]]
+) -> None:
     """Replace the engine's handler of one RPC (to test the transport around it)."""
     _service(client).engine._handlers[("workflow", rpc)] = handler
 
@@ -107,15 +109,36 @@ async def test_unknown_rpcs_are_unimplemented() -> None:
         await client.service_client.close()
 
 
+async def test_handlers_get_the_calls_deadline() -> None:
+    client = await Client.connect(_target())
+    seen: list[float | None] = []
+
+    async def record(request: Any, deadline: float | None) -> Message:
+        seen.append(deadline)
+        return ws.GetClusterInfoResponse()
+
+    try:
+        _inject(client, "get_cluster_info", record)
+        called = time.monotonic()
+        await client.workflow_service.get_cluster_info(
+            ws.GetClusterInfoRequest(), timeout=timedelta(seconds=7)
+        )
+        [deadline] = seen
+        assert deadline is not None
+        assert called + 6 < deadline <= time.monotonic() + 7
+    finally:
+        await client.service_client.close()
+
+
 async def test_deadline_is_honoured_and_retries_follow_retry() -> None:
     client = await Client.connect(_target())
     calls = 0
 
-    async def slow(request: Any, context: Any) -> Message:
+    async def slow(request: Any, deadline: float | None) -> Message:
         await asyncio.sleep(10)
         raise AssertionError("not reached")
 
-    async def flaky(request: Any, context: Any) -> Message:
+    async def flaky(request: Any, deadline: float | None) -> Message:
         nonlocal calls
         calls += 1
         if calls < 3:

@@ -5,21 +5,17 @@ Validation here; the deletion itself is history/api/delete_workflow.py.
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
-import grpc
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.context import FrontendContext
+from perdure.server.frontend.deadline import Deadline
 from perdure.server.history.api.delete_workflow import delete_workflow
-
-Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class DeletionRpcs(FrontendContext):
     async def DeleteWorkflowExecution(
-        self, request: rr.DeleteWorkflowExecutionRequest, context: Ctx
+        self, request: rr.DeleteWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.DeleteWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         if not request.workflow_execution.workflow_id:

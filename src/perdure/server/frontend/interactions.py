@@ -7,9 +7,6 @@ The handlers validate and cap how long the caller waits; the history operations
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
-import grpc
 from temporalio.api.enums.v1 import query_pb2 as query_enums
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
@@ -20,8 +17,8 @@ from perdure.server.engine.state import ExecutionState
 from perdure.server.engine.tokens import TaskToken, TokenKind
 from perdure.server.errors import InvalidArgument, NotFound, ServiceError
 from perdure.server.frontend.context import FrontendContext
+from perdure.server.frontend.deadline import Deadline, remaining_seconds
 from perdure.server.frontend.limits import check_payloads
-from perdure.server.frontend.rpc import remaining_seconds
 from perdure.server.history.api import query_workflow as routing
 from perdure.server.history.api.update_with_start import (
     OPERATION_COUNT,
@@ -34,7 +31,6 @@ from perdure.server.history.api.update_workflow import poll_workflow_update, upd
 from perdure.server.matching.queries import QueryAnswer, QueryTask
 from perdure.server.namespaces import Namespace
 
-Ctx: TypeAlias = grpc.aio.ServicerContext
 QUERY_WAIT_SECONDS = 30.0
 UPDATE_WAIT_SECONDS = 60.0
 
@@ -63,7 +59,7 @@ class InteractionRpcs(FrontendContext):
     # ------------------------------------------------------------------ queries
 
     async def QueryWorkflow(
-        self, request: rr.QueryWorkflowRequest, context: Ctx
+        self, request: rr.QueryWorkflowRequest, deadline: Deadline
     ) -> rr.QueryWorkflowResponse:
         ns = await self.namespaces.get(request.namespace)
         if not request.execution.workflow_id:
@@ -73,7 +69,7 @@ class InteractionRpcs(FrontendContext):
         check_payloads(request.query.query_args, "query args", self.limits)
         return await routing.query_workflow(
             self.history, self.queries, self.matching, ns, request,
-            wait_seconds=remaining_seconds(context, QUERY_WAIT_SECONDS, margin=0.5),
+            wait_seconds=remaining_seconds(deadline, QUERY_WAIT_SECONDS, margin=0.5),
         )  # fmt: skip
 
     def route_query(self, ns: Namespace, st: ExecutionState, task: QueryTask) -> None:
@@ -85,7 +81,7 @@ class InteractionRpcs(FrontendContext):
         routing.reroute_waiting_queries(self.queries, self.matching, ns, ex)
 
     async def RespondQueryTaskCompleted(
-        self, request: rr.RespondQueryTaskCompletedRequest, context: Ctx
+        self, request: rr.RespondQueryTaskCompletedRequest, deadline: Deadline
     ) -> rr.RespondQueryTaskCompletedResponse:
         token = TaskToken.decode(request.task_token)
         if token.kind != TokenKind.QUERY_TASK:
@@ -112,17 +108,17 @@ class InteractionRpcs(FrontendContext):
         check_payloads(request.request.input.args, "update input", self.limits)
 
     async def UpdateWorkflowExecution(
-        self, request: rr.UpdateWorkflowExecutionRequest, context: Ctx
+        self, request: rr.UpdateWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.UpdateWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         self._check_update(request)
         return await update_workflow(
             self.history, ns, request,
-            wait_seconds=remaining_seconds(context, UPDATE_WAIT_SECONDS),
+            wait_seconds=remaining_seconds(deadline, UPDATE_WAIT_SECONDS),
         )  # fmt: skip
 
     async def PollWorkflowExecutionUpdate(
-        self, request: rr.PollWorkflowExecutionUpdateRequest, context: Ctx
+        self, request: rr.PollWorkflowExecutionUpdateRequest, deadline: Deadline
     ) -> rr.PollWorkflowExecutionUpdateResponse:
         ns = await self.namespaces.get(request.namespace)
         ref = request.update_ref
@@ -130,13 +126,13 @@ class InteractionRpcs(FrontendContext):
             raise InvalidArgument("UpdateRef must name a workflow and an update id.")
         return await poll_workflow_update(
             self.history, ns, request,
-            wait_seconds=remaining_seconds(context, UPDATE_WAIT_SECONDS),
+            wait_seconds=remaining_seconds(deadline, UPDATE_WAIT_SECONDS),
         )  # fmt: skip
 
     # ------------------------------------------------------------------ update-with-start
 
     async def ExecuteMultiOperation(
-        self, request: rr.ExecuteMultiOperationRequest, context: Ctx
+        self, request: rr.ExecuteMultiOperationRequest, deadline: Deadline
     ) -> rr.ExecuteMultiOperationResponse:
         ns = await self.namespaces.get(request.namespace)
         ops = list(request.operations)
@@ -171,5 +167,5 @@ class InteractionRpcs(FrontendContext):
             raise MultiOperationFailed(UPDATE, err, OPERATION_COUNT) from err
         return await update_with_start(
             self.history, ns, start, update,
-            wait_seconds=remaining_seconds(context, UPDATE_WAIT_SECONDS),
+            wait_seconds=remaining_seconds(deadline, UPDATE_WAIT_SECONDS),
         )  # fmt: skip

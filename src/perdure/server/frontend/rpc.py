@@ -1,5 +1,8 @@
 """gRPC plumbing: register a handler object's methods as Temporal's services, map errors.
 
+Handlers take the request and the caller's deadline (deadline.py), which each call's
+ServicerContext is read for here; nothing below this module sees gRPC's context.
+
 A handler method named like an RPC (`StartWorkflowExecution`) serves it; RPCs without one
 answer UNIMPLEMENTED. Every `ServiceError` becomes its status code with the typed detail
 in `grpc-status-details-bin` (a google.rpc.Status), as Temporal sends it.
@@ -19,12 +22,14 @@ from temporalio.api.operatorservice.v1 import request_response_pb2 as op_rr
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wf_rr
 
 from perdure.server import errors
+from perdure.server.frontend.deadline import Deadline, deadline_after
 from perdure.server.store.base import StoreError
 from perdure.server.store.base import Unavailable as StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]
+Handler = Callable[[Any, Deadline], Awaitable[Message]]
+"""A frontend handler: the request and the caller's deadline (deadline.py)."""
 
 # The services' methods are read off their messages (every method M has MRequest and
 # MResponse), which avoids importing the service descriptors and their google.api options.
@@ -57,10 +62,14 @@ def as_service_error(err: BaseException) -> errors.ServiceError:
     return errors.Internal(f"internal error: {type(err).__name__}: {err}")
 
 
-def _wrap(name: str, method: Handler) -> Handler:
+def _wrap(
+    name: str, method: Handler
+) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]:
+    """A gRPC method serving `method`: the call's deadline in, errors out as statuses."""
+
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
-            return await method(request, context)
+            return await method(request, deadline_after(context.time_remaining()))
         except Exception as err:
             error = as_service_error(err)
             log.debug("%s failed: %s %s", name, error.code.name, error.message)
@@ -93,14 +102,6 @@ def generic_handlers(handler_object: object) -> list[grpc.GenericRpcHandler]:
             )
         out.append(grpc.method_handlers_generic_handler(service_name, methods))
     return out
-
-
-def remaining_seconds(context: grpc.aio.ServicerContext, cap: float, margin: float = 1.0) -> float:
-    """How long a long poll may wait: up to `cap`, ending `margin` before the deadline."""
-    left = context.time_remaining()
-    if left is None:
-        return cap
-    return max(min(cap, float(left) - margin), 0.0)
 
 
 _SERVING = b"\x08\x01"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeAlias
+from typing import Any
 
-import grpc
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
@@ -18,9 +17,9 @@ from perdure.server.engine.tokens import TaskToken, TokenKind
 from perdure.server.engine.workflow_task import StaleTask, StartedWorkflowTask
 from perdure.server.errors import InvalidArgument, NamespaceNotFound, NotFound
 from perdure.server.frontend.context import FrontendContext
+from perdure.server.frontend.deadline import Deadline, remaining_seconds
 from perdure.server.frontend.interactions import query_task_response
 from perdure.server.frontend.limits import check_blob, check_payloads
-from perdure.server.frontend.rpc import remaining_seconds
 from perdure.server.matching.queries import QueryAnswer, QueryTask
 from perdure.server.matching.queues import DirectDispatch, Handoff
 from perdure.server.namespaces import Namespace
@@ -30,7 +29,6 @@ log = logging.getLogger(__name__)
 
 LONG_POLL_SECONDS = 55.0
 HISTORY_PAGE_SIZE = 1000
-Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 def workflow_task_response(
@@ -67,7 +65,7 @@ class TaskRpcs(FrontendContext):
     # ------------------------------------------------------------------ workflow tasks
 
     async def PollWorkflowTaskQueue(
-        self, request: rr.PollWorkflowTaskQueueRequest, context: Ctx
+        self, request: rr.PollWorkflowTaskQueueRequest, deadline: Deadline
     ) -> rr.PollWorkflowTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
         name = _queue_name(request.task_queue)
@@ -76,8 +74,8 @@ class TaskRpcs(FrontendContext):
             queue.sticky = True
             queue.closed = False
         queue.record_poller(request.identity, request.worker_version_capabilities.build_id)
-        deadline = self.clock_monotonic() + remaining_seconds(context, LONG_POLL_SECONDS)
-        while (left := deadline - self.clock_monotonic()) > 0:
+        poll_until = self.clock_monotonic() + remaining_seconds(deadline, LONG_POLL_SECONDS)
+        while (left := poll_until - self.clock_monotonic()) > 0:
             row = await queue.poll(left, request.identity)
             if row is None:
                 break
@@ -201,7 +199,7 @@ class TaskRpcs(FrontendContext):
             resp.history.events.extend(started.transient_events)
 
     async def RespondWorkflowTaskCompleted(
-        self, request: rr.RespondWorkflowTaskCompletedRequest, context: Ctx
+        self, request: rr.RespondWorkflowTaskCompletedRequest, deadline: Deadline
     ) -> rr.RespondWorkflowTaskCompletedResponse:
         token = TaskToken.decode(request.task_token)
         if token.kind != TokenKind.WORKFLOW_TASK:
@@ -258,7 +256,7 @@ class TaskRpcs(FrontendContext):
         await self.history.update(ns, token.workflow_id, token.run_id, fail)
 
     async def RespondWorkflowTaskFailed(
-        self, request: rr.RespondWorkflowTaskFailedRequest, context: Ctx
+        self, request: rr.RespondWorkflowTaskFailedRequest, deadline: Deadline
     ) -> rr.RespondWorkflowTaskFailedResponse:
         token = TaskToken.decode(request.task_token)
         if token.kind != TokenKind.WORKFLOW_TASK:
@@ -286,13 +284,13 @@ class TaskRpcs(FrontendContext):
     # ------------------------------------------------------------------ activity tasks
 
     async def PollActivityTaskQueue(
-        self, request: rr.PollActivityTaskQueueRequest, context: Ctx
+        self, request: rr.PollActivityTaskQueueRequest, deadline: Deadline
     ) -> rr.PollActivityTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
         queue = self.matching.queue(ns.id, _queue_name(request.task_queue), TaskKind.ACTIVITY)
         queue.record_poller(request.identity, request.worker_version_capabilities.build_id)
-        deadline = self.clock_monotonic() + remaining_seconds(context, LONG_POLL_SECONDS)
-        while (left := deadline - self.clock_monotonic()) > 0:
+        poll_until = self.clock_monotonic() + remaining_seconds(deadline, LONG_POLL_SECONDS)
+        while (left := poll_until - self.clock_monotonic()) > 0:
             row = await queue.poll(left, request.identity)
             if row is None:
                 break
@@ -349,7 +347,7 @@ class TaskRpcs(FrontendContext):
         return await self.history.update(ns, workflow_id, run_id, apply)
 
     async def RespondActivityTaskCompleted(
-        self, request: rr.RespondActivityTaskCompletedRequest, context: Ctx
+        self, request: rr.RespondActivityTaskCompletedRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCompletedResponse:
         await self._activity_update(
             request.task_token, self._completer(request.result, request.identity)
@@ -357,7 +355,7 @@ class TaskRpcs(FrontendContext):
         return rr.RespondActivityTaskCompletedResponse()
 
     async def RespondActivityTaskCompletedById(
-        self, request: rr.RespondActivityTaskCompletedByIdRequest, context: Ctx
+        self, request: rr.RespondActivityTaskCompletedByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCompletedByIdResponse:
         await self._activity_update_by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id,
@@ -380,13 +378,13 @@ class TaskRpcs(FrontendContext):
         return done
 
     async def RespondActivityTaskFailed(
-        self, request: rr.RespondActivityTaskFailedRequest, context: Ctx
+        self, request: rr.RespondActivityTaskFailedRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskFailedResponse:
         await self._activity_update(request.task_token, self._failer(request))
         return rr.RespondActivityTaskFailedResponse()
 
     async def RespondActivityTaskFailedById(
-        self, request: rr.RespondActivityTaskFailedByIdRequest, context: Ctx
+        self, request: rr.RespondActivityTaskFailedByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskFailedByIdResponse:
         await self._activity_update_by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id,
@@ -409,13 +407,13 @@ class TaskRpcs(FrontendContext):
         return fail
 
     async def RespondActivityTaskCanceled(
-        self, request: rr.RespondActivityTaskCanceledRequest, context: Ctx
+        self, request: rr.RespondActivityTaskCanceledRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCanceledResponse:
         await self._activity_update(request.task_token, self._canceler(request))
         return rr.RespondActivityTaskCanceledResponse()
 
     async def RespondActivityTaskCanceledById(
-        self, request: rr.RespondActivityTaskCanceledByIdRequest, context: Ctx
+        self, request: rr.RespondActivityTaskCanceledByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCanceledByIdResponse:
         await self._activity_update_by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id,
@@ -433,13 +431,13 @@ class TaskRpcs(FrontendContext):
         return cancel
 
     async def RecordActivityTaskHeartbeat(
-        self, request: rr.RecordActivityTaskHeartbeatRequest, context: Ctx
+        self, request: rr.RecordActivityTaskHeartbeatRequest, deadline: Deadline
     ) -> rr.RecordActivityTaskHeartbeatResponse:
         cancel = await self._activity_update(request.task_token, self._heartbeater(request))
         return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
 
     async def RecordActivityTaskHeartbeatById(
-        self, request: rr.RecordActivityTaskHeartbeatByIdRequest, context: Ctx
+        self, request: rr.RecordActivityTaskHeartbeatByIdRequest, deadline: Deadline
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
         cancel = await self._activity_update_by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id,

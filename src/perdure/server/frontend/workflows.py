@@ -8,9 +8,8 @@ response. History pages are read here, from history's event reads.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeAlias
+from typing import Any
 
-import grpc
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
@@ -18,9 +17,9 @@ from perdure.server.engine.execution import HistoryEvent
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.context import FrontendContext
+from perdure.server.frontend.deadline import Deadline, remaining_seconds
 from perdure.server.frontend.history_pages import HistoryPages, PageToken
 from perdure.server.frontend.limits import check_payloads
-from perdure.server.frontend.rpc import remaining_seconds
 from perdure.server.frontend.tasks import workflow_task_response
 from perdure.server.history.api.describe_workflow import describe_workflow
 from perdure.server.history.api.request_cancel_workflow import request_cancel_workflow
@@ -31,7 +30,6 @@ from perdure.server.history.api.start_workflow import check_request as check_sta
 from perdure.server.history.api.terminate_workflow import terminate_workflow
 from perdure.server.namespaces import Namespace
 
-Ctx: TypeAlias = grpc.aio.ServicerContext
 HISTORY_LONG_POLL_SECONDS = 20.0
 DEFAULT_HISTORY_PAGE = 1000
 MAX_HISTORY_PAGE = 10_000
@@ -52,7 +50,7 @@ class WorkflowRpcs(FrontendContext):
                 validate(request.search_attributes)
 
     async def StartWorkflowExecution(
-        self, request: rr.StartWorkflowExecutionRequest, context: Ctx
+        self, request: rr.StartWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.StartWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         self._check_start(ns, request)
@@ -71,7 +69,7 @@ class WorkflowRpcs(FrontendContext):
         return resp
 
     async def SignalWithStartWorkflowExecution(
-        self, request: rr.SignalWithStartWorkflowExecutionRequest, context: Ctx
+        self, request: rr.SignalWithStartWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.SignalWithStartWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         self._check_start(ns, request)
@@ -86,7 +84,7 @@ class WorkflowRpcs(FrontendContext):
     # ------------------------------------------------------------------ requests
 
     async def SignalWorkflowExecution(
-        self, request: rr.SignalWorkflowExecutionRequest, context: Ctx
+        self, request: rr.SignalWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.SignalWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         _require_workflow_id(request.workflow_execution.workflow_id)
@@ -96,14 +94,14 @@ class WorkflowRpcs(FrontendContext):
         return await signal_workflow(self.history, ns, request)
 
     async def RequestCancelWorkflowExecution(
-        self, request: rr.RequestCancelWorkflowExecutionRequest, context: Ctx
+        self, request: rr.RequestCancelWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.RequestCancelWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         _require_workflow_id(request.workflow_execution.workflow_id)
         return await request_cancel_workflow(self.history, ns, request)
 
     async def TerminateWorkflowExecution(
-        self, request: rr.TerminateWorkflowExecutionRequest, context: Ctx
+        self, request: rr.TerminateWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.TerminateWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         _require_workflow_id(request.workflow_execution.workflow_id)
@@ -111,7 +109,7 @@ class WorkflowRpcs(FrontendContext):
         return await terminate_workflow(self.history, ns, request)
 
     async def ResetStickyTaskQueue(
-        self, request: rr.ResetStickyTaskQueueRequest, context: Ctx
+        self, request: rr.ResetStickyTaskQueueRequest, deadline: Deadline
     ) -> rr.ResetStickyTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
         _require_workflow_id(request.execution.workflow_id)
@@ -120,7 +118,7 @@ class WorkflowRpcs(FrontendContext):
     # ------------------------------------------------------------------ reads
 
     async def DescribeWorkflowExecution(
-        self, request: rr.DescribeWorkflowExecutionRequest, context: Ctx
+        self, request: rr.DescribeWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.DescribeWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         _require_workflow_id(request.execution.workflow_id)
@@ -138,7 +136,7 @@ class WorkflowRpcs(FrontendContext):
             )
 
     async def GetWorkflowExecutionHistory(
-        self, request: rr.GetWorkflowExecutionHistoryRequest, context: Ctx
+        self, request: rr.GetWorkflowExecutionHistoryRequest, deadline: Deadline
     ) -> rr.GetWorkflowExecutionHistoryResponse:
         ns = await self.namespaces.get(request.namespace)
         workflow_id = request.execution.workflow_id
@@ -147,8 +145,8 @@ class WorkflowRpcs(FrontendContext):
         run_id = token.run_id if token else request.execution.run_id
         run_id = await self.history.resolve_run_id(ns, workflow_id, run_id)
         wait = request.wait_new_event
-        deadline = asyncio.get_running_loop().time() + remaining_seconds(
-            context, HISTORY_LONG_POLL_SECONDS
+        wait_until = asyncio.get_running_loop().time() + remaining_seconds(
+            deadline, HISTORY_LONG_POLL_SECONDS
         )
         while True:
             waiter = self.history.watchers.waiter(
@@ -156,7 +154,7 @@ class WorkflowRpcs(FrontendContext):
             )
             st: ExecutionState = await self.history.read(ns, workflow_id, run_id, lambda s: s)
             resp = await self._history_page(ns, st, request, token)
-            left = deadline - asyncio.get_running_loop().time()
+            left = wait_until - asyncio.get_running_loop().time()
             if not wait or resp.history.events or not st.running or left <= 0:
                 if wait and not resp.history.events and st.running:
                     resp.next_page_token = request.next_page_token or _resume_token(st, token)
@@ -200,7 +198,7 @@ class WorkflowRpcs(FrontendContext):
         return resp
 
     async def GetWorkflowExecutionHistoryReverse(
-        self, request: rr.GetWorkflowExecutionHistoryReverseRequest, context: Ctx
+        self, request: rr.GetWorkflowExecutionHistoryReverseRequest, deadline: Deadline
     ) -> rr.GetWorkflowExecutionHistoryReverseResponse:
         ns = await self.namespaces.get(request.namespace)
         workflow_id = request.execution.workflow_id
