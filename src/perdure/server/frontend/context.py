@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from temporalio.api.common.v1 import message_pb2 as common_pb2
 
-from perdure.server.frontend.history_pages import HistoryPages
 from perdure.server.frontend.limits import Limits
+from perdure.server.history.history_pages import HistoryPages
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.queues import Matching

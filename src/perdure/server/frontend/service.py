@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from perdure.server.frontend.deletion import DeletionRpcs
-from perdure.server.frontend.history_pages import HistoryPages
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
 from perdure.server.frontend.reset import ResetRpcs
@@ -11,6 +10,7 @@ from perdure.server.frontend.system import SystemRpcs
 from perdure.server.frontend.tasks import TaskRpcs
 from perdure.server.frontend.visibility import VisibilityRpcs
 from perdure.server.frontend.workflows import WorkflowRpcs
+from perdure.server.history.history_pages import HistoryPages
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.queues import Matching

@@ -2,26 +2,26 @@
 
 Each handler resolves the namespace, validates the request and checks its limits, then
 calls the history operation (server/history/api/) that does the work, and shapes its
-response. History pages are read here, from history's event reads.
+response.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine.execution import HistoryEvent
-from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.context import FrontendContext
 from perdure.server.frontend.deadline import Deadline, remaining_seconds
-from perdure.server.frontend.history_pages import HistoryPages, PageToken
 from perdure.server.frontend.limits import check_payloads
 from perdure.server.frontend.tasks import workflow_task_response
 from perdure.server.history.api.describe_workflow import describe_workflow
+from perdure.server.history.api.get_workflow_history import (
+    get_workflow_history,
+    get_workflow_history_reverse,
+)
 from perdure.server.history.api.request_cancel_workflow import request_cancel_workflow
 from perdure.server.history.api.reset_sticky_task_queue import reset_sticky_task_queue
 from perdure.server.history.api.signal_workflow import signal_workflow
@@ -31,9 +31,6 @@ from perdure.server.history.api.terminate_workflow import terminate_workflow
 from perdure.server.namespaces import Namespace
 
 HISTORY_LONG_POLL_SECONDS = 20.0
-DEFAULT_HISTORY_PAGE = 1000
-MAX_HISTORY_PAGE = 10_000
-_CLOSE_EVENT = wf_enums.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
 
 
 class WorkflowRpcs(FrontendContext):
@@ -139,89 +136,18 @@ class WorkflowRpcs(FrontendContext):
         self, request: rr.GetWorkflowExecutionHistoryRequest, deadline: Deadline
     ) -> rr.GetWorkflowExecutionHistoryResponse:
         ns = await self.namespaces.get(request.namespace)
-        workflow_id = request.execution.workflow_id
-        _require_workflow_id(workflow_id)
-        token = PageToken.decode(request.next_page_token) if request.next_page_token else None
-        run_id = token.run_id if token else request.execution.run_id
-        run_id = await self.history.resolve_run_id(ns, workflow_id, run_id)
-        wait = request.wait_new_event
-        wait_until = asyncio.get_running_loop().time() + remaining_seconds(
-            deadline, HISTORY_LONG_POLL_SECONDS
-        )
-        while True:
-            waiter = self.history.watchers.waiter(
-                ns.id, run_id, close_only=request.history_event_filter_type == _CLOSE_EVENT
-            )
-            st: ExecutionState = await self.history.read(ns, workflow_id, run_id, lambda s: s)
-            resp = await self._history_page(ns, st, request, token)
-            left = wait_until - asyncio.get_running_loop().time()
-            if not wait or resp.history.events or not st.running or left <= 0:
-                if wait and not resp.history.events and st.running:
-                    resp.next_page_token = request.next_page_token or _resume_token(st, token)
-                return resp
-            try:
-                await asyncio.wait_for(waiter.wait(), left)
-            except TimeoutError:
-                pass
-
-    async def _history_page(
-        self,
-        ns: Namespace,
-        st: ExecutionState,
-        request: rr.GetWorkflowExecutionHistoryRequest,
-        token: PageToken | None,
-    ) -> rr.GetWorkflowExecutionHistoryResponse:
-        resp = rr.GetWorkflowExecutionHistoryResponse()
-        if request.history_event_filter_type == _CLOSE_EVENT:
-            if not st.running and st.close_event_id:
-                resp.history.events.extend(
-                    await self.history_pages.read(
-                        ns, st.workflow_id, st.run_id, st.close_event_id, st.close_event_id, 1
-                    )
-                )
-            return resp
-        first = token.next_event_id if token else 1
-        # While a workflow task runs, its started event is the last one clients may see.
-        last = token.last_event_id if token and token.last_event_id else st.next_event_id - 1
-        page = min(request.maximum_page_size or DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)
-        events: list[HistoryEvent] = []
-        if first <= last:
-            events = await self.history_pages.read(ns, st.workflow_id, st.run_id, first, last, page)
-        resp.history.events.extend(events)
-        shown = events[-1].event_id if events else first - 1
-        if shown < last:
-            resp.next_page_token = self.history_pages.token(
-                st.run_id, shown + 1, last, token.transient if token else []
-            )
-        elif token is not None and token.transient:
-            resp.history.events.extend(token.transient)
-        return resp
+        _require_workflow_id(request.execution.workflow_id)
+        return await get_workflow_history(
+            self.history, ns, request,
+            wait_seconds=remaining_seconds(deadline, HISTORY_LONG_POLL_SECONDS),
+        )  # fmt: skip
 
     async def GetWorkflowExecutionHistoryReverse(
         self, request: rr.GetWorkflowExecutionHistoryReverseRequest, deadline: Deadline
     ) -> rr.GetWorkflowExecutionHistoryReverseResponse:
         ns = await self.namespaces.get(request.namespace)
-        workflow_id = request.execution.workflow_id
-        _require_workflow_id(workflow_id)
-        token = PageToken.decode(request.next_page_token) if request.next_page_token else None
-        run_id = token.run_id if token else request.execution.run_id
-        run_id = await self.history.resolve_run_id(ns, workflow_id, run_id)
-        st: ExecutionState = await self.history.read(ns, workflow_id, run_id, lambda s: s)
-        last = token.last_event_id if token else st.next_event_id - 1
-        page = min(request.maximum_page_size or DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)
-        first = max(1, last - page + 1)
-        events = await self.history_pages.read(ns, workflow_id, run_id, first, last, 0)
-        resp = rr.GetWorkflowExecutionHistoryReverseResponse()
-        resp.history.events.extend(reversed(events))
-        if first > 1:
-            resp.next_page_token = self.history_pages.token(run_id, 1, first - 1, [])
-        return resp
-
-
-def _resume_token(st: ExecutionState, token: PageToken | None) -> bytes:
-    """Where a long poll that found nothing new resumes (0: up to the end then)."""
-    next_id = token.next_event_id if token else st.next_event_id
-    return HistoryPages.token(st.run_id, next_id, 0, [])
+        _require_workflow_id(request.execution.workflow_id)
+        return await get_workflow_history_reverse(self.history, ns, request)
 
 
 def _require_workflow_id(workflow_id: str) -> None:
