@@ -11,10 +11,10 @@ from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
 from temporalio.api.taskqueue.v1 import message_pb2 as tq_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import workflow_task
-from perdure.server.errors import InvalidArgument, NotFound, ServiceError
+from perdure.server.errors import InvalidArgument, ServiceError
 from perdure.server.frontend.context import FrontendContext
 from perdure.server.frontend.deadline import Deadline
+from perdure.server.history.api.reset_sticky_task_queue import move_off_sticky
 from perdure.server.matching.queues import POLLER_MEMORY_SECONDS
 from perdure.server.namespaces import Namespace, new_namespace
 from perdure.server.store.base import ConditionFailed, TaskKind
@@ -249,10 +249,7 @@ class SystemRpcs(FrontendContext):
 
     async def move_off_sticky(self, ns: Namespace, workflow_id: str, run_id: str) -> None:
         """A task for a gone sticky worker goes back to the normal queue."""
-        try:
-            await self.history.update(ns, workflow_id, run_id, workflow_task.clear_stickiness)
-        except NotFound:
-            pass
+        await move_off_sticky(self.history, ns, workflow_id, run_id)
 
     async def RecordWorkerHeartbeat(
         self, request: rr.RecordWorkerHeartbeatRequest, deadline: Deadline
