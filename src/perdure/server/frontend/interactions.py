@@ -158,7 +158,7 @@ class InteractionRpcs(FrontendContext):
             )
         # Both are validated before either runs, so that a refused update starts nothing.
         try:
-            self._check_start(ns, start)  # type: ignore[attr-defined]
+            self.check_start(ns, start)
         except ServiceError as err:
             raise MultiOperationFailed(START, err, OPERATION_COUNT) from err
         try:

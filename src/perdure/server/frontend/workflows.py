@@ -25,8 +25,7 @@ from perdure.server.history.api.get_workflow_history import (
 from perdure.server.history.api.request_cancel_workflow import request_cancel_workflow
 from perdure.server.history.api.reset_sticky_task_queue import reset_sticky_task_queue
 from perdure.server.history.api.signal_workflow import signal_workflow
-from perdure.server.history.api.start_workflow import StartRequest, start_workflow
-from perdure.server.history.api.start_workflow import check_request as check_start_request
+from perdure.server.history.api.start_workflow import start_workflow
 from perdure.server.history.api.terminate_workflow import terminate_workflow
 from perdure.server.namespaces import Namespace
 
@@ -36,21 +35,11 @@ HISTORY_LONG_POLL_SECONDS = 20.0
 class WorkflowRpcs(FrontendContext):
     # ------------------------------------------------------------------ start
 
-    def _check_start(self, ns: Namespace, request: StartRequest) -> None:
-        check_start_request(request)
-        check_payloads(request.input, "input", self.limits)
-        if request.memo.ByteSize() > self.limits.memo_size_error:
-            raise InvalidArgument("Memo size exceeds limit.")
-        if request.HasField("search_attributes"):
-            validate = self.search_attribute_validator(ns)
-            if validate is not None:
-                validate(request.search_attributes)
-
     async def StartWorkflowExecution(
         self, request: rr.StartWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.StartWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
-        self._check_start(ns, request)
+        self.check_start(ns, request)
         result = await start_workflow(
             self.history, ns, request, eager=request.request_eager_execution
         )
@@ -69,7 +58,7 @@ class WorkflowRpcs(FrontendContext):
         self, request: rr.SignalWithStartWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.SignalWithStartWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
-        self._check_start(ns, request)
+        self.check_start(ns, request)
         if not request.signal_name:
             raise InvalidArgument("SignalName is not set on request.")
         check_payloads(request.signal_input, "signal input", self.limits)
