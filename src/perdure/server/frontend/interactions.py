@@ -19,7 +19,11 @@ from perdure.server.errors import InvalidArgument, NotFound, ServiceError
 from perdure.server.frontend.context import FrontendContext
 from perdure.server.frontend.deadline import Deadline, remaining_seconds
 from perdure.server.frontend.limits import check_payloads
-from perdure.server.history.api import query_workflow as routing
+from perdure.server.history.api.query_workflow import (
+    query_workflow,
+    reroute_waiting_queries,
+    route_query,
+)
 from perdure.server.history.api.update_with_start import (
     OPERATION_COUNT,
     START,
@@ -67,18 +71,18 @@ class InteractionRpcs(FrontendContext):
         if not request.query.query_type:
             raise InvalidArgument("QueryType is not set on request.")
         check_payloads(request.query.query_args, "query args", self.limits)
-        return await routing.query_workflow(
+        return await query_workflow(
             self.history, self.queries, self.matching, ns, request,
             wait_seconds=remaining_seconds(deadline, QUERY_WAIT_SECONDS, margin=0.5),
         )  # fmt: skip
 
     def route_query(self, ns: Namespace, st: ExecutionState, task: QueryTask) -> None:
         """Send a query the way that sees everything the workflow has been sent."""
-        routing.route_query(self.queries, self.matching, ns, st, task)
+        route_query(self.queries, self.matching, ns, st, task)
 
     def reroute_waiting_queries(self, ns: Namespace, ex: Execution) -> None:
         """Commit listener: the in-flight task of a run with waiting queries has ended."""
-        routing.reroute_waiting_queries(self.queries, self.matching, ns, ex)
+        reroute_waiting_queries(self.queries, self.matching, ns, ex)
 
     async def RespondQueryTaskCompleted(
         self, request: rr.RespondQueryTaskCompletedRequest, deadline: Deadline
