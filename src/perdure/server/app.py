@@ -26,7 +26,7 @@ from perdure.server.commit_effects import ServerCommitEffects
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
 from perdure.server.frontend.testing import TestServiceRpcs, test_service_handler
-from perdure.server.history.api.clear_sticky_task_queue import clear_sticky_task_queue
+from perdure.server.history.api.reset_sticky_task_queue import move_off_sticky
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.query_routing import QueryRouter
@@ -208,7 +208,7 @@ class PerdureServer:
 
         async def move() -> None:
             ns = await self.namespaces.get_by_id(row.namespace_id)
-            await clear_sticky_task_queue(self.history, ns, row.workflow_id, row.run_id)
+            await move_off_sticky(self.history, ns, row.workflow_id, row.run_id)
 
         self._spawn(move())
 

@@ -1,10 +1,12 @@
 """The server's engine run inside an application's process (embedded mode).
 
 An `EmbeddedServer` is a `PerdureServer` (store, history, matching, timers, frontend)
-that clients reach by calling its handlers directly (perdure.service's "embedded"
-transport) and, when asked, also over gRPC so that other processes (the `temporal`
-CLI, an official-SDK worker) can share it. With `time_skipping` its clock is virtual
-and Temporal's TestService drives it (see timers/skipping.py).
+that clients reach by calling its handlers directly with the request and a deadline
+(perdure.service's "embedded" transport: the same validation and history operations as
+over gRPC, without a servicer context) and, when asked, also over gRPC so that other
+processes (the `temporal` CLI, an official-SDK worker) can share it. With
+`time_skipping` its clock is virtual and Temporal's TestService drives it (see
+timers/skipping.py).
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from google.protobuf.message import Message
 from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
 
 from perdure.server.app import PerdureServer, ServerConfig
+from perdure.server.frontend.deadline import Deadline
 from perdure.server.namespaces import Namespace
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, Any], Awaitable[Message]]
+Handler = Callable[[Any, Deadline], Awaitable[Message]]
+"""A handler called in process: the request object and the caller's deadline."""
 
 
 @dataclass(frozen=True)

@@ -121,3 +121,18 @@ class Canceled(ServiceError):
 
 class Internal(ServiceError):
     """A bug or an unexpected failure."""
+
+
+class MultiOperationFailed(ServiceError):
+    """ExecuteMultiOperation: operation `failed_index` of `count` failed with `error`, the
+    others were aborted. Its status is `error`'s; the transport lists every operation's
+    status in the detail (frontend/rpc.py)."""
+
+    def __init__(self, failed_index: int, error: ServiceError, count: int) -> None:
+        super().__init__("MultiOperation could not be executed.")
+        self.failed_index = failed_index
+        self.error = error
+        self.count = count
+
+    def status_source(self) -> ServiceError:
+        return self.error

@@ -2,7 +2,8 @@
 
 ``Client.connect("embedded://<db>[?options]")`` starts Perdure's engine (store,
 history, matching, timers, frontend) in the running event loop and hands requests to
-the frontend's handlers as proto objects: nothing is serialized, no socket is crossed.
+the frontend's handlers as proto objects, with the call's deadline: nothing is
+serialized, no socket is crossed, and no gRPC servicer context is imitated.
 Errors, deadlines, retries and cancellation behave as over gRPC.
 
 Targets (``<db>`` is what ``perdure server --db`` takes):
@@ -43,8 +44,6 @@ from perdure.service._config import ConnectConfig, RetryConfig
 from perdure.service._errors import RPCError, RPCStatusCode
 from perdure.service._grpc import (
     _RETRYABLE,
-    CLIENT_NAME,
-    CLIENT_VERSION,
     _Backoff,
     _default_timeout,
 )
@@ -174,33 +173,6 @@ async def _release(shared: _Shared) -> None:
         await starting.result().stop()
 
 
-class _CallContext:
-    """What the frontend's handlers ask of a call (grpc.aio.ServicerContext's part)."""
-
-    __slots__ = ("_call_metadata", "_client", "_deadline")
-
-    def __init__(
-        self,
-        client: EmbeddedServiceClient,
-        deadline: float,
-        call_metadata: Mapping[str, str | bytes],
-    ) -> None:
-        self._client = client
-        self._deadline = deadline
-        self._call_metadata = call_metadata
-
-    def time_remaining(self) -> float:
-        return max(self._deadline - time.monotonic(), 0.0)
-
-    def invocation_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
-        headers = self._client._headers()
-        headers.update((key.lower(), value) for key, value in self._call_metadata.items())
-        return tuple(headers.items())
-
-    def peer(self) -> str:
-        return f"embedded:{os.getpid()}"
-
-
 def _rpc_error(err: BaseException) -> RPCError:
     error = as_service_error(err)
     return RPCError(
@@ -216,11 +188,8 @@ class EmbeddedServiceClient(ServiceClient):
         super().__init__(config)
         self._shared = shared
         self._engine = engine
-        self._metadata: dict[str, str | bytes] = {}
-        self._api_key = config.api_key
         self._retry = config.retry_config or RetryConfig()
         self._closed = False
-        self.update_rpc_metadata(config.rpc_metadata)
         shared.clients.add(self)
 
     @property
@@ -234,22 +203,11 @@ class EmbeddedServiceClient(ServiceClient):
         return self._engine.grpc_target
 
     def update_rpc_metadata(self, metadata: Mapping[str, str | bytes]) -> None:
-        """Replace the headers sent with every call."""
-        self._metadata = {key.lower(): value for key, value in metadata.items()}
+        """Nothing to replace: calls in this process carry no headers (the engine's
+        handlers take the request and the deadline only)."""
 
     def update_api_key(self, api_key: str | None) -> None:
-        """Replace the API key."""
-        self._api_key = api_key
-
-    def _headers(self) -> dict[str, str | bytes]:
-        headers: dict[str, str | bytes] = {
-            "client-name": CLIENT_NAME,
-            "client-version": CLIENT_VERSION,
-        }
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
-        headers.update(self._metadata)
-        return headers
+        """Nothing to replace: calls in this process carry no headers."""
 
     def _check_open(self) -> None:
         if self._closed:
@@ -278,10 +236,9 @@ class EmbeddedServiceClient(ServiceClient):
         backoff: _Backoff | None = None
         while True:
             self._check_open()
-            context = _CallContext(self, time.monotonic() + seconds, metadata)
             try:
                 async with asyncio.timeout(seconds) as deadline:
-                    response = await handler(req, context)
+                    response = await handler(req, time.monotonic() + seconds)
                 return cast(ServiceResponse, response)
             except asyncio.CancelledError:
                 task = asyncio.current_task()

@@ -50,7 +50,9 @@ def _service(client: Client) -> EmbeddedServiceClient:
     return service
 
 
-def _inject(client: Client, rpc: str, handler: Callable[[Any, Any], Awaitable[Message]]) -> None:
+def _inject(
+    client: Client, rpc: str, handler: Callable[[Any, float | None], Awaitable[Message]]
+) -> None:
     """Replace the engine's handler of one RPC (to test the transport around it)."""
     _service(client).engine._handlers[("workflow", rpc)] = handler
 
@@ -107,15 +109,68 @@ async def test_unknown_rpcs_are_unimplemented() -> None:
         await client.service_client.close()
 
 
+async def test_bad_requests_fail_with_the_same_errors_as_over_grpc() -> None:
+    """One validation path: the frontend's handlers, whichever transport called them."""
+    client = await Client.connect(_target(serve_grpc="0"))
+    target = _service(client).grpc_target
+    assert target is not None
+    remote = await Client.connect(target)
+    no_queue = ws.StartWorkflowExecutionRequest(namespace="default", workflow_id="w")
+    no_queue.workflow_type.name = "Flow"
+    no_signal = ws.SignalWorkflowExecutionRequest(namespace="default")
+    no_signal.workflow_execution.workflow_id = "w"
+    no_query = ws.QueryWorkflowRequest(namespace="default")
+    no_query.execution.workflow_id = "w"
+    try:
+        for rpc, request in (
+            ("start_workflow_execution", no_queue),
+            ("signal_workflow_execution", no_signal),
+            ("query_workflow", no_query),
+            ("get_workflow_execution_history", ws.GetWorkflowExecutionHistoryRequest()),
+        ):
+            errors = []
+            for c in (client, remote):
+                with pytest.raises(RPCError) as info:
+                    await getattr(c.workflow_service, rpc)(request)
+                errors.append(info.value)
+            embedded, grpc = errors
+            assert embedded.status == grpc.status, rpc
+            assert embedded.message == grpc.message, rpc
+    finally:
+        await remote.service_client.close()
+        await client.service_client.close()
+
+
+async def test_handlers_get_the_calls_deadline() -> None:
+    client = await Client.connect(_target())
+    seen: list[float | None] = []
+
+    async def record(request: Any, deadline: float | None) -> Message:
+        seen.append(deadline)
+        return ws.GetClusterInfoResponse()
+
+    try:
+        _inject(client, "get_cluster_info", record)
+        called = time.monotonic()
+        await client.workflow_service.get_cluster_info(
+            ws.GetClusterInfoRequest(), timeout=timedelta(seconds=7)
+        )
+        [deadline] = seen
+        assert deadline is not None
+        assert called + 6 < deadline <= time.monotonic() + 7
+    finally:
+        await client.service_client.close()
+
+
 async def test_deadline_is_honoured_and_retries_follow_retry() -> None:
     client = await Client.connect(_target())
     calls = 0
 
-    async def slow(request: Any, context: Any) -> Message:
+    async def slow(request: Any, deadline: float | None) -> Message:
         await asyncio.sleep(10)
         raise AssertionError("not reached")
 
-    async def flaky(request: Any, context: Any) -> Message:
+    async def flaky(request: Any, deadline: float | None) -> Message:
         nonlocal calls
         calls += 1
         if calls < 3:

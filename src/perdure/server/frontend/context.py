@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 from temporalio.api.common.v1 import message_pb2 as common_pb2
 
-from perdure.server.frontend.history_pages import HistoryPages
-from perdure.server.frontend.limits import Limits
+from perdure.server.errors import InvalidArgument
+from perdure.server.frontend.limits import Limits, check_payloads
+from perdure.server.history.api.start_workflow import StartRequest
+from perdure.server.history.api.start_workflow import check_request as check_start_request
+from perdure.server.history.history_pages import HistoryPages
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.query_routing import QueryRouter
@@ -36,6 +39,17 @@ class FrontendContext:
     min_retention_seconds: float
     """Shortest namespace retention accepted (Temporal's is 1 hour; tests lower it)."""
     cluster_id: str
+
+    def check_start(self, ns: Namespace, request: StartRequest) -> None:
+        """Validate a start (plain, signal-with-start, or update-with-start's) and its sizes."""
+        check_start_request(request)
+        check_payloads(request.input, "input", self.limits)
+        if request.memo.ByteSize() > self.limits.memo_size_error:
+            raise InvalidArgument("Memo size exceeds limit.")
+        if request.HasField("search_attributes"):
+            validate = self.search_attribute_validator(ns)
+            if validate is not None:
+                validate(request.search_attributes)
 
     def search_attribute_validator(self, ns: Namespace) -> SearchAttributesValidator | None:
         """Checks custom search attributes against the namespace's registered types."""

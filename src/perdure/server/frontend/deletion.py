@@ -1,28 +1,23 @@
-"""DeleteWorkflowExecution: terminate the run if it still runs, then remove it."""
+"""DeleteWorkflowExecution: terminate the run if it still runs, then remove it.
+
+Validation here; the deletion itself is history/api/delete_workflow.py.
+"""
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
-import grpc
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.context import FrontendContext
-from perdure.server.history.deletion import delete_workflow_execution
-
-Ctx: TypeAlias = grpc.aio.ServicerContext
+from perdure.server.frontend.deadline import Deadline
+from perdure.server.history.api.delete_workflow import delete_workflow
 
 
 class DeletionRpcs(FrontendContext):
     async def DeleteWorkflowExecution(
-        self, request: rr.DeleteWorkflowExecutionRequest, context: Ctx
+        self, request: rr.DeleteWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.DeleteWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
-        execution = request.workflow_execution
-        if not execution.workflow_id:
+        if not request.workflow_execution.workflow_id:
             raise InvalidArgument("WorkflowId is not set on request.")
-        await delete_workflow_execution(
-            self.history, ns, execution.workflow_id, execution.run_id, identity="history-service"
-        )
-        return rr.DeleteWorkflowExecutionResponse()
+        return await delete_workflow(self.history, ns, request)

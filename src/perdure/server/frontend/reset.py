@@ -1,23 +1,23 @@
-"""ResetWorkflowExecution: a new run from an earlier workflow task of an old one."""
+"""ResetWorkflowExecution: a new run from an earlier workflow task of an old one.
+
+Validation here; the reset itself is history/api/reset_workflow.py.
+"""
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
-import grpc
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.context import FrontendContext
-from perdure.server.history.reset import reset_workflow
+from perdure.server.frontend.deadline import Deadline
+from perdure.server.history.api.reset_workflow import reset_workflow
 
-Ctx: TypeAlias = grpc.aio.ServicerContext
 MAX_ID_LENGTH = 1000
 
 
 class ResetRpcs(FrontendContext):
     async def ResetWorkflowExecution(
-        self, request: rr.ResetWorkflowExecutionRequest, context: Ctx
+        self, request: rr.ResetWorkflowExecutionRequest, deadline: Deadline
     ) -> rr.ResetWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         if not request.workflow_execution.workflow_id:
@@ -26,5 +26,4 @@ class ResetRpcs(FrontendContext):
             raise InvalidArgument("RequestId is not set on request.")
         if len(request.request_id) > MAX_ID_LENGTH:
             raise InvalidArgument("RequestId length exceeds limit.")
-        run_id = await reset_workflow(self.history, ns, request)
-        return rr.ResetWorkflowExecutionResponse(run_id=run_id)
+        return await reset_workflow(self.history, ns, request)

@@ -1,5 +1,8 @@
 """gRPC plumbing: register a handler object's methods as Temporal's services, map errors.
 
+Handlers take the request and the caller's deadline (deadline.py), which each call's
+ServicerContext is read for here; nothing below this module sees gRPC's context.
+
 A handler method named like an RPC (`StartWorkflowExecution`) serves it; RPCs without one
 answer UNIMPLEMENTED. Every `ServiceError` becomes its status code (`STATUS_CODES`: the
 errors themselves know no transport) with the typed detail in `grpc-status-details-bin`
@@ -16,16 +19,19 @@ import grpc
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import grpc_status_pb2
+from temporalio.api.errordetails.v1 import message_pb2 as details_pb2
 from temporalio.api.operatorservice.v1 import request_response_pb2 as op_rr
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wf_rr
 
 from perdure.server import errors
+from perdure.server.frontend.deadline import Deadline, deadline_after
 from perdure.server.store.base import StoreError
 from perdure.server.store.base import Unavailable as StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]
+Handler = Callable[[Any, Deadline], Awaitable[Message]]
+"""A frontend handler: the request and the caller's deadline (deadline.py)."""
 
 # The services' methods are read off their messages (every method M has MRequest and
 # MResponse), which avoids importing the service descriptors and their google.api options.
@@ -62,8 +68,36 @@ def status_code(error: errors.ServiceError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def _multi_operation_failure(
+    error: errors.MultiOperationFailed,
+) -> details_pb2.MultiOperationExecutionFailure:
+    """Every operation's status: the failed one's own, ABORTED for the others."""
+    out = details_pb2.MultiOperationExecutionFailure()
+    for i in range(error.count):
+        status = out.statuses.add()
+        if i == error.failed_index:
+            status.code = status_code(error.error).value[0]
+            status.message = error.error.message
+            detail = error_detail(error.error)
+            if detail is not None:
+                packed = any_pb2.Any()
+                packed.Pack(detail)
+                status.details.append(packed)
+        else:
+            status.code = grpc.StatusCode.ABORTED.value[0]
+            status.message = "Operation was aborted."
+    return out
+
+
+def error_detail(error: errors.ServiceError) -> Message | None:
+    """The typed detail Temporal sends with `error`, if any."""
+    if isinstance(error, errors.MultiOperationFailed):
+        return _multi_operation_failure(error)
+    return error.details()
+
+
 def status_details(error: errors.ServiceError) -> bytes | None:
-    detail = error.details()
+    detail = error_detail(error)
     if detail is None:
         return None
     packed = any_pb2.Any()
@@ -85,10 +119,14 @@ def as_service_error(err: BaseException) -> errors.ServiceError:
     return errors.Internal(f"internal error: {type(err).__name__}: {err}")
 
 
-def _wrap(name: str, method: Handler) -> Handler:
+def _wrap(
+    name: str, method: Handler
+) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]:
+    """A gRPC method serving `method`: the call's deadline in, errors out as statuses."""
+
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
-            return await method(request, context)
+            return await method(request, deadline_after(context.time_remaining()))
         except Exception as err:
             error = as_service_error(err)
             code = status_code(error)
@@ -122,14 +160,6 @@ def generic_handlers(handler_object: object) -> list[grpc.GenericRpcHandler]:
             )
         out.append(grpc.method_handlers_generic_handler(service_name, methods))
     return out
-
-
-def remaining_seconds(context: grpc.aio.ServicerContext, cap: float, margin: float = 1.0) -> float:
-    """How long a long poll may wait: up to `cap`, ending `margin` before the deadline."""
-    left = context.time_remaining()
-    if left is None:
-        return cap
-    return max(min(cap, float(left) - margin), 0.0)
 
 
 _SERVING = b"\x08\x01"

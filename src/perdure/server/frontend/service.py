@@ -8,7 +8,6 @@ store.
 from __future__ import annotations
 
 from perdure.server.frontend.deletion import DeletionRpcs
-from perdure.server.frontend.history_pages import HistoryPages
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
 from perdure.server.frontend.reset import ResetRpcs
@@ -16,6 +15,7 @@ from perdure.server.frontend.system import MIN_RETENTION_SECONDS, SystemRpcs
 from perdure.server.frontend.tasks import TaskRpcs
 from perdure.server.frontend.visibility import VisibilityRpcs
 from perdure.server.frontend.workflows import WorkflowRpcs
+from perdure.server.history.history_pages import HistoryPages
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.query_routing import QueryRouter

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TypeAlias
 
-import grpc
 from temporalio.api.enums.v1 import namespace_pb2 as ns_enums
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
@@ -15,14 +13,14 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.errors import InvalidArgument, ServiceError
 from perdure.server.frontend.context import FrontendContext
-from perdure.server.history.api.clear_sticky_task_queue import clear_sticky_task_queue
+from perdure.server.frontend.deadline import Deadline
+from perdure.server.history.api.reset_sticky_task_queue import move_off_sticky
 from perdure.server.matching.queues import POLLER_MEMORY_SECONDS
 from perdure.server.namespaces import Namespace, new_namespace
 from perdure.server.store.base import ConditionFailed, TaskKind
 from perdure.server.store.shared import SharedStore
 
 log = logging.getLogger(__name__)
-Ctx: TypeAlias = grpc.aio.ServicerContext
 
 SERVER_VERSION = "1.32.0"
 """The Temporal server version whose API we implement (clients check it)."""
@@ -62,12 +60,12 @@ def namespace_description(ns: Namespace) -> rr.DescribeNamespaceResponse:
 
 class SystemRpcs(FrontendContext):
     async def GetSystemInfo(
-        self, request: rr.GetSystemInfoRequest, context: Ctx
+        self, request: rr.GetSystemInfoRequest, deadline: Deadline
     ) -> rr.GetSystemInfoResponse:
         return rr.GetSystemInfoResponse(server_version=SERVER_VERSION, capabilities=_capabilities())
 
     async def GetClusterInfo(
-        self, request: rr.GetClusterInfoRequest, context: Ctx
+        self, request: rr.GetClusterInfoRequest, deadline: Deadline
     ) -> rr.GetClusterInfoResponse:
         return rr.GetClusterInfoResponse(
             supported_clients={"temporal-cli": ">=0.0.0", "temporal-python": ">=0.0.0"},
@@ -82,7 +80,7 @@ class SystemRpcs(FrontendContext):
     # ------------------------------------------------------------------ namespaces
 
     async def DescribeNamespace(
-        self, request: rr.DescribeNamespaceRequest, context: Ctx
+        self, request: rr.DescribeNamespaceRequest, deadline: Deadline
     ) -> rr.DescribeNamespaceResponse:
         if request.id:
             ns = await self.namespaces.get_by_id(request.id)
@@ -91,7 +89,7 @@ class SystemRpcs(FrontendContext):
         return namespace_description(ns)
 
     async def ListNamespaces(
-        self, request: rr.ListNamespacesRequest, context: Ctx
+        self, request: rr.ListNamespacesRequest, deadline: Deadline
     ) -> rr.ListNamespacesResponse:
         all_ns = sorted(await self.namespaces.list(), key=lambda n: n.name)
         if not request.namespace_filter.include_deleted:
@@ -105,7 +103,7 @@ class SystemRpcs(FrontendContext):
         return resp
 
     async def RegisterNamespace(
-        self, request: rr.RegisterNamespaceRequest, context: Ctx
+        self, request: rr.RegisterNamespaceRequest, deadline: Deadline
     ) -> rr.RegisterNamespaceResponse:
         if not request.namespace:
             raise InvalidArgument("Namespace is not set on request.")
@@ -125,7 +123,7 @@ class SystemRpcs(FrontendContext):
         return rr.RegisterNamespaceResponse()
 
     async def UpdateNamespace(
-        self, request: rr.UpdateNamespaceRequest, context: Ctx
+        self, request: rr.UpdateNamespaceRequest, deadline: Deadline
     ) -> rr.UpdateNamespaceResponse:
         for _ in range(5):
             ns = await self.namespaces.get(request.namespace)
@@ -172,7 +170,7 @@ class SystemRpcs(FrontendContext):
     # ------------------------------------------------------------------ workers
 
     async def DescribeTaskQueue(
-        self, request: rr.DescribeTaskQueueRequest, context: Ctx
+        self, request: rr.DescribeTaskQueueRequest, deadline: Deadline
     ) -> rr.DescribeTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
         if not request.task_queue.name:
@@ -237,16 +235,16 @@ class SystemRpcs(FrontendContext):
         return out
 
     async def ShutdownWorker(
-        self, request: rr.ShutdownWorkerRequest, context: Ctx
+        self, request: rr.ShutdownWorkerRequest, deadline: Deadline
     ) -> rr.ShutdownWorkerResponse:
         ns = await self.namespaces.get(request.namespace)
         if request.sticky_task_queue:
             for row in self.matching.close_sticky(ns.id, request.sticky_task_queue):
-                await clear_sticky_task_queue(self.history, ns, row.workflow_id, row.run_id)
+                await move_off_sticky(self.history, ns, row.workflow_id, row.run_id)
         return rr.ShutdownWorkerResponse()
 
     async def RecordWorkerHeartbeat(
-        self, request: rr.RecordWorkerHeartbeatRequest, context: Ctx
+        self, request: rr.RecordWorkerHeartbeatRequest, deadline: Deadline
     ) -> rr.RecordWorkerHeartbeatResponse:
         await self.namespaces.get(request.namespace)
         return rr.RecordWorkerHeartbeatResponse()

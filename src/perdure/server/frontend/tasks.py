@@ -7,9 +7,6 @@ response; workflow task responses get the history the worker needs, in pages.
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
-import grpc
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.taskqueue.v1 import message_pb2 as tq_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
@@ -17,9 +14,9 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server.engine import tokens
 from perdure.server.errors import InvalidArgument, NamespaceNotFound, NotFound
 from perdure.server.frontend.context import FrontendContext
+from perdure.server.frontend.deadline import Deadline, remaining_seconds
 from perdure.server.frontend.interactions import query_task_response
 from perdure.server.frontend.limits import check_blob, check_payloads
-from perdure.server.frontend.rpc import remaining_seconds
 from perdure.server.history.api.record_activity_task_heartbeat import (
     record_activity_task_heartbeat,
 )
@@ -54,14 +51,13 @@ from perdure.server.store.base import TaskKind, TaskRow
 
 LONG_POLL_SECONDS = 55.0
 HISTORY_PAGE_SIZE = 1000
-Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class TaskRpcs(FrontendContext):
     # ------------------------------------------------------------------ workflow tasks
 
     async def PollWorkflowTaskQueue(
-        self, request: rr.PollWorkflowTaskQueueRequest, context: Ctx
+        self, request: rr.PollWorkflowTaskQueueRequest, deadline: Deadline
     ) -> rr.PollWorkflowTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
         queue = self.matching.queue_for_poller(
@@ -88,7 +84,7 @@ class TaskRpcs(FrontendContext):
         polled = await poll_workflow_task(
             queue,
             request.identity,
-            remaining_seconds(context, LONG_POLL_SECONDS),
+            remaining_seconds(deadline, LONG_POLL_SECONDS),
             start_task=start_task,
             start_query=start_query,
         )
@@ -141,7 +137,7 @@ class TaskRpcs(FrontendContext):
         return resp
 
     async def RespondWorkflowTaskCompleted(
-        self, request: rr.RespondWorkflowTaskCompletedRequest, context: Ctx
+        self, request: rr.RespondWorkflowTaskCompletedRequest, deadline: Deadline
     ) -> rr.RespondWorkflowTaskCompletedResponse:
         token = tokens.decode_workflow_task(request.task_token)
         ns = await self.namespaces.get_by_id(token.namespace_id)
@@ -161,7 +157,7 @@ class TaskRpcs(FrontendContext):
         return resp
 
     async def RespondWorkflowTaskFailed(
-        self, request: rr.RespondWorkflowTaskFailedRequest, context: Ctx
+        self, request: rr.RespondWorkflowTaskFailedRequest, deadline: Deadline
     ) -> rr.RespondWorkflowTaskFailedResponse:
         token = tokens.decode_workflow_task(request.task_token)
         ns = await self.namespaces.get_by_id(token.namespace_id)
@@ -171,7 +167,7 @@ class TaskRpcs(FrontendContext):
     # ------------------------------------------------------------------ activity tasks
 
     async def PollActivityTaskQueue(
-        self, request: rr.PollActivityTaskQueueRequest, context: Ctx
+        self, request: rr.PollActivityTaskQueueRequest, deadline: Deadline
     ) -> rr.PollActivityTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
         queue = self.matching.queue_for_poller(
@@ -188,7 +184,7 @@ class TaskRpcs(FrontendContext):
         polled = await poll_activity_task(
             queue,
             request.identity,
-            remaining_seconds(context, LONG_POLL_SECONDS),
+            remaining_seconds(deadline, LONG_POLL_SECONDS),
             start_task=start_task,
         )
         return polled if polled is not None else rr.PollActivityTaskQueueResponse()
@@ -206,7 +202,7 @@ class TaskRpcs(FrontendContext):
         return ns, ActivityById(workflow_id, run_id, activity_id)
 
     async def RespondActivityTaskCompleted(
-        self, request: rr.RespondActivityTaskCompletedRequest, context: Ctx
+        self, request: rr.RespondActivityTaskCompletedRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCompletedResponse:
         ns, target = await self._by_token(request.task_token)
         await respond_activity_task_completed(
@@ -216,7 +212,7 @@ class TaskRpcs(FrontendContext):
         return rr.RespondActivityTaskCompletedResponse()
 
     async def RespondActivityTaskCompletedById(
-        self, request: rr.RespondActivityTaskCompletedByIdRequest, context: Ctx
+        self, request: rr.RespondActivityTaskCompletedByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCompletedByIdResponse:
         ns, target = await self._by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
@@ -228,7 +224,7 @@ class TaskRpcs(FrontendContext):
         return rr.RespondActivityTaskCompletedByIdResponse()
 
     async def RespondActivityTaskFailed(
-        self, request: rr.RespondActivityTaskFailedRequest, context: Ctx
+        self, request: rr.RespondActivityTaskFailedRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskFailedResponse:
         check_blob(request.failure.ByteSize(), "failure")
         ns, target = await self._by_token(request.task_token)
@@ -236,7 +232,7 @@ class TaskRpcs(FrontendContext):
         return rr.RespondActivityTaskFailedResponse()
 
     async def RespondActivityTaskFailedById(
-        self, request: rr.RespondActivityTaskFailedByIdRequest, context: Ctx
+        self, request: rr.RespondActivityTaskFailedByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskFailedByIdResponse:
         check_blob(request.failure.ByteSize(), "failure")
         ns, target = await self._by_id(
@@ -260,7 +256,7 @@ class TaskRpcs(FrontendContext):
         )  # fmt: skip
 
     async def RespondActivityTaskCanceled(
-        self, request: rr.RespondActivityTaskCanceledRequest, context: Ctx
+        self, request: rr.RespondActivityTaskCanceledRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCanceledResponse:
         check_payloads(request.details, "details")
         ns, target = await self._by_token(request.task_token)
@@ -268,7 +264,7 @@ class TaskRpcs(FrontendContext):
         return rr.RespondActivityTaskCanceledResponse()
 
     async def RespondActivityTaskCanceledById(
-        self, request: rr.RespondActivityTaskCanceledByIdRequest, context: Ctx
+        self, request: rr.RespondActivityTaskCanceledByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCanceledByIdResponse:
         check_payloads(request.details, "details")
         ns, target = await self._by_id(
@@ -287,7 +283,7 @@ class TaskRpcs(FrontendContext):
         await respond_activity_task_canceled(self.history, ns, target, details, request.identity)
 
     async def RecordActivityTaskHeartbeat(
-        self, request: rr.RecordActivityTaskHeartbeatRequest, context: Ctx
+        self, request: rr.RecordActivityTaskHeartbeatRequest, deadline: Deadline
     ) -> rr.RecordActivityTaskHeartbeatResponse:
         check_payloads(request.details, "details")
         ns, target = await self._by_token(request.task_token)
@@ -296,7 +292,7 @@ class TaskRpcs(FrontendContext):
         return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
 
     async def RecordActivityTaskHeartbeatById(
-        self, request: rr.RecordActivityTaskHeartbeatByIdRequest, context: Ctx
+        self, request: rr.RecordActivityTaskHeartbeatByIdRequest, deadline: Deadline
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
         check_payloads(request.details, "details")
         ns, target = await self._by_id(

@@ -6,17 +6,14 @@ virtual clock as it would drive that server's: in process (embedded mode) or ove
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
 import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 from temporalio.api.testservice.v1 import request_response_pb2 as ts
 
+from perdure.server.frontend.deadline import Deadline
 from perdure.server.frontend.rpc import _wrap
 from perdure.server.timers.skipping import TimeSkipper
-
-Ctx: TypeAlias = grpc.aio.ServicerContext
 
 SERVICE_NAME = "temporal.api.testservice.v1.TestService"
 METHODS: dict[str, tuple[type[Message], type[Message]]] = {
@@ -38,30 +35,32 @@ class TestServiceRpcs:
         self.skipper = skipper
 
     async def LockTimeSkipping(
-        self, request: ts.LockTimeSkippingRequest, context: Ctx
+        self, request: ts.LockTimeSkippingRequest, deadline: Deadline
     ) -> ts.LockTimeSkippingResponse:
         self.skipper.lock()
         return ts.LockTimeSkippingResponse()
 
     async def UnlockTimeSkipping(
-        self, request: ts.UnlockTimeSkippingRequest, context: Ctx
+        self, request: ts.UnlockTimeSkippingRequest, deadline: Deadline
     ) -> ts.UnlockTimeSkippingResponse:
         self.skipper.unlock()
         return ts.UnlockTimeSkippingResponse()
 
-    async def Sleep(self, request: ts.SleepRequest, context: Ctx) -> ts.SleepResponse:
+    async def Sleep(self, request: ts.SleepRequest, deadline: Deadline) -> ts.SleepResponse:
         """Wait until virtual time has moved by `duration` (time stays locked)."""
         skipper = self.skipper
         deadline = skipper.clock.now_ns() + request.duration.ToNanoseconds()
         await skipper.sleep_until(deadline, unlock=False)
         return ts.SleepResponse()
 
-    async def SleepUntil(self, request: ts.SleepUntilRequest, context: Ctx) -> ts.SleepResponse:
+    async def SleepUntil(
+        self, request: ts.SleepUntilRequest, deadline: Deadline
+    ) -> ts.SleepResponse:
         await self.skipper.sleep_until(request.timestamp.ToNanoseconds(), unlock=False)
         return ts.SleepResponse()
 
     async def UnlockTimeSkippingWithSleep(
-        self, request: ts.SleepRequest, context: Ctx
+        self, request: ts.SleepRequest, deadline: Deadline
     ) -> ts.SleepResponse:
         """Unlock, let time skip until it has moved by `duration`, lock again."""
         skipper = self.skipper
@@ -70,7 +69,7 @@ class TestServiceRpcs:
         return ts.SleepResponse()
 
     async def GetCurrentTime(
-        self, request: empty_pb2.Empty, context: Ctx
+        self, request: empty_pb2.Empty, deadline: Deadline
     ) -> ts.GetCurrentTimeResponse:
         resp = ts.GetCurrentTimeResponse()
         resp.time.FromNanoseconds(self.skipper.clock.now_ns())

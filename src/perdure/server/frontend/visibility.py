@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeAlias
+from typing import Any
 
-import grpc
 from temporalio.api.common.v1 import message_pb2 as common_pb2
 from temporalio.api.operatorservice.v1 import request_response_pb2 as op_rr
 from temporalio.api.workflow.v1 import message_pb2 as workflow_pb2
@@ -14,6 +13,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server.engine.retry import duration
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.context import FrontendContext
+from perdure.server.frontend.deadline import Deadline
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import VisibilityRow
 from perdure.server.visibility import (
@@ -25,7 +25,6 @@ from perdure.server.visibility import (
     status_name,
 )
 
-Ctx: TypeAlias = grpc.aio.ServicerContext
 DEFAULT_PAGE_SIZE = 1000
 
 
@@ -81,7 +80,7 @@ class VisibilityRpcs(FrontendContext):
         return [execution_info(ns, row) for row in page.items], page.next_page_token
 
     async def ListWorkflowExecutions(
-        self, request: rr.ListWorkflowExecutionsRequest, context: Ctx
+        self, request: rr.ListWorkflowExecutionsRequest, deadline: Deadline
     ) -> rr.ListWorkflowExecutionsResponse:
         ns = await self.namespaces.get(request.namespace)
         items, token = await self._list(
@@ -90,7 +89,7 @@ class VisibilityRpcs(FrontendContext):
         return rr.ListWorkflowExecutionsResponse(executions=items, next_page_token=token)
 
     async def ScanWorkflowExecutions(
-        self, request: rr.ScanWorkflowExecutionsRequest, context: Ctx
+        self, request: rr.ScanWorkflowExecutionsRequest, deadline: Deadline
     ) -> rr.ScanWorkflowExecutionsResponse:
         ns = await self.namespaces.get(request.namespace)
         items, token = await self._list(
@@ -99,7 +98,7 @@ class VisibilityRpcs(FrontendContext):
         return rr.ScanWorkflowExecutionsResponse(executions=items, next_page_token=token)
 
     async def ListOpenWorkflowExecutions(
-        self, request: rr.ListOpenWorkflowExecutionsRequest, context: Ctx
+        self, request: rr.ListOpenWorkflowExecutionsRequest, deadline: Deadline
     ) -> rr.ListOpenWorkflowExecutionsResponse:
         ns = await self.namespaces.get(request.namespace)
         query = self._legacy_query(request, "ExecutionStatus = 'Running'", "StartTime")
@@ -109,7 +108,7 @@ class VisibilityRpcs(FrontendContext):
         return rr.ListOpenWorkflowExecutionsResponse(executions=items, next_page_token=token)
 
     async def ListClosedWorkflowExecutions(
-        self, request: rr.ListClosedWorkflowExecutionsRequest, context: Ctx
+        self, request: rr.ListClosedWorkflowExecutionsRequest, deadline: Deadline
     ) -> rr.ListClosedWorkflowExecutionsResponse:
         ns = await self.namespaces.get(request.namespace)
         status = "ExecutionStatus != 'Running'"
@@ -141,7 +140,7 @@ class VisibilityRpcs(FrontendContext):
         return " AND ".join(parts)
 
     async def CountWorkflowExecutions(
-        self, request: rr.CountWorkflowExecutionsRequest, context: Ctx
+        self, request: rr.CountWorkflowExecutionsRequest, deadline: Deadline
     ) -> rr.CountWorkflowExecutionsResponse:
         ns = await self.namespaces.get(request.namespace)
         compiled = compile_query(
@@ -164,7 +163,7 @@ class VisibilityRpcs(FrontendContext):
         return resp
 
     async def GetSearchAttributes(
-        self, request: rr.GetSearchAttributesRequest, context: Ctx
+        self, request: rr.GetSearchAttributesRequest, deadline: Deadline
     ) -> rr.GetSearchAttributesResponse:
         listing = list_search_attributes({})
         return rr.GetSearchAttributesResponse(keys={**listing.system, **listing.custom})  # type: ignore[dict-item]
@@ -177,7 +176,7 @@ class VisibilityRpcs(FrontendContext):
         return str(request.namespace)
 
     async def AddSearchAttributes(
-        self, request: op_rr.AddSearchAttributesRequest, context: Ctx
+        self, request: op_rr.AddSearchAttributesRequest, deadline: Deadline
     ) -> op_rr.AddSearchAttributesResponse:
         if not request.search_attributes:
             raise InvalidArgument("SearchAttributes are not set on request.")
@@ -188,7 +187,7 @@ class VisibilityRpcs(FrontendContext):
         return op_rr.AddSearchAttributesResponse()
 
     async def RemoveSearchAttributes(
-        self, request: op_rr.RemoveSearchAttributesRequest, context: Ctx
+        self, request: op_rr.RemoveSearchAttributesRequest, deadline: Deadline
     ) -> op_rr.RemoveSearchAttributesResponse:
         if not request.search_attributes:
             raise InvalidArgument("SearchAttributes are not set on request.")
@@ -199,7 +198,7 @@ class VisibilityRpcs(FrontendContext):
         return op_rr.RemoveSearchAttributesResponse()
 
     async def ListSearchAttributes(
-        self, request: op_rr.ListSearchAttributesRequest, context: Ctx
+        self, request: op_rr.ListSearchAttributesRequest, deadline: Deadline
     ) -> op_rr.ListSearchAttributesResponse:
         ns = await self.namespaces.get(self._namespace_of(request))
         listing = list_search_attributes(ns.search_attribute_aliases)

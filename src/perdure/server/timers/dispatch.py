@@ -9,7 +9,7 @@ from perdure.server.engine import activities, closing, commands, runs, workflow_
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
 from perdure.server.errors import NamespaceNotFound, NotFound
-from perdure.server.history.deletion import expire
+from perdure.server.history.api.delete_workflow import expire
 from perdure.server.history.outbox import OUTBOX_KINDS, Outbox
 from perdure.server.history.service import HistoryService
 from perdure.server.namespaces import NamespaceRegistry

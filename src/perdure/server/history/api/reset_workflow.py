@@ -1,4 +1,6 @@
-"""ResetWorkflowExecution over the store: read the base run, commit the new run.
+"""ResetWorkflowExecution: a new run from an earlier workflow task of an old one.
+
+Read the base run's history, let the engine build the new run from its prefix, commit.
 
 One commit writes the new run, the termination of the current run (if it runs) and the
 base run's link to the new run, conditional on the current-run row it read, so a reset
@@ -22,8 +24,14 @@ MAX_ATTEMPTS = 10
 
 async def reset_workflow(
     history: HistoryService, ns: Namespace, request: rr.ResetWorkflowExecutionRequest
+) -> rr.ResetWorkflowExecutionResponse:
+    """Reset as `request` says: the new run (the earlier one for a repeated request)."""
+    return rr.ResetWorkflowExecutionResponse(run_id=await _reset(history, ns, request))
+
+
+async def _reset(
+    history: HistoryService, ns: Namespace, request: rr.ResetWorkflowExecutionRequest
 ) -> str:
-    """Reset as `request` says; the new run's id (the earlier one for a repeated request)."""
     workflow_id = request.workflow_execution.workflow_id
     request_id = request.request_id or history.new_id()
     async with history.workflow_lock(ns, workflow_id):

@@ -1,4 +1,8 @@
-"""Reading a run's history in pages, and the tokens that resume a page."""
+"""Reading a run's history in pages, and the tokens that resume a page.
+
+One token format for every reader: a workflow task's poll response hands out a token that
+GetWorkflowExecutionHistory resumes (with the task's transient events at the end).
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server.engine import requests, tokens
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import ExecutionState
-from perdure.server.history.api.clear_sticky_task_queue import clear_sticky_task_queue
+from perdure.server.history.api.reset_sticky_task_queue import move_off_sticky
 from perdure.server.history.api.respond_workflow_task_completed import (
     respond_workflow_task_completed,
 )
@@ -35,7 +35,7 @@ async def test_the_pending_task_moves_to_the_normal_queue(env: Env) -> None:
     await _sticky_run_with_a_pending_task(env)
     sticky = await env.history.store.get_tasks(env.ns.id, "sticky", TaskKind.WORKFLOW, 0, 10)
     assert len(sticky) == 1 and await env.task_rows(TaskKind.WORKFLOW) == []
-    await clear_sticky_task_queue(env.history, env.ns, "wf-1", "")
+    await move_off_sticky(env.history, env.ns, "wf-1", "")
     assert await env.history.store.get_tasks(env.ns.id, "sticky", TaskKind.WORKFLOW, 0, 10) == []
     assert len(await env.task_rows(TaskKind.WORKFLOW)) == 1
 
@@ -49,4 +49,4 @@ async def test_the_pending_task_moves_to_the_normal_queue(env: Env) -> None:
 
 
 async def test_a_run_that_is_gone_needs_nothing(env: Env) -> None:
-    await clear_sticky_task_queue(env.history, env.ns, "no-such-workflow", "no-such-run")
+    await move_off_sticky(env.history, env.ns, "no-such-workflow", "no-such-run")

@@ -1,4 +1,4 @@
-"""Removing runs from the store: DeleteWorkflowExecution and the retention timer.
+"""DeleteWorkflowExecution, and the retention timer that removes closed runs.
 
 The engine decides (engine/retention.py); this module does the I/O. A run is removed
 with `Store.delete_execution` while the workflow id's lock is held, and its cached state
@@ -8,6 +8,8 @@ is dropped with it, so any later request on the run finds nothing.
 from __future__ import annotations
 
 import logging
+
+from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine import retention
 from perdure.server.engine.deadlines import TimerRef
@@ -32,27 +34,33 @@ async def _remove(history: HistoryService, ns: Namespace, workflow_id: str, run_
     return True
 
 
-async def delete_workflow_execution(
-    history: HistoryService, ns: Namespace, workflow_id: str, run_id: str, *, identity: str
-) -> None:
-    """DeleteWorkflowExecution: terminate the run if it runs, then remove it.
+DELETER_IDENTITY = "history-service"
+"""The identity on the termination of a run deleted while it still runs."""
+
+
+async def delete_workflow(
+    history: HistoryService, ns: Namespace, request: rr.DeleteWorkflowExecutionRequest
+) -> rr.DeleteWorkflowExecutionResponse:
+    """Terminate the run if it runs, then remove it.
 
     When the run's close left work for its parent or children, the removal is left to
     the deletion timer, moved to when that work is done (Temporal also deletes
     asynchronously).
     """
-    target = await history.resolve_run_id(ns, workflow_id, run_id)
+    workflow_id = request.workflow_execution.workflow_id
+    target = await history.resolve_run_id(ns, workflow_id, request.workflow_execution.run_id)
     if await _remove(history, ns, workflow_id, target):
-        return
+        return rr.DeleteWorkflowExecutionResponse()
 
     def close(ex: Execution) -> None:
-        retention.close_for_deletion(ex, identity)
+        retention.close_for_deletion(ex, DELETER_IDENTITY)
         when = retention.earliest_deletion(ex.state)
         if when > ex.now:
             retention.delete_at(ex, when)
 
     await history.update(ns, workflow_id, target, close)
     await _remove(history, ns, workflow_id, target)
+    return rr.DeleteWorkflowExecutionResponse()
 
 
 async def expire(
