@@ -437,7 +437,7 @@ class WorkflowWorker:
         """Wait for local activities until the heartbeat deadline; False means heartbeat."""
         info_timeout = 10.0
         if run.instance is not None:
-            info_timeout = run.instance._info.task_timeout.total_seconds() or info_timeout
+            info_timeout = run.instance.info.task_timeout.total_seconds() or info_timeout
         deadline = received + info_timeout * _HEARTBEAT_FRACTION
         while run.has_running_local_activities:
             remaining = deadline - time.monotonic()

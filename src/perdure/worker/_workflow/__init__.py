@@ -11,8 +11,15 @@ What sdk-core does for the official SDK, in Python, split by concept:
 * ``_jobs``: the vocabulary between the two sides (activation jobs, workflow commands).
 * ``_commands``: command attributes exactly as the official SDK sends them.
 * ``_loop``: the asyncio event loop that runs workflow code one ready callback at a time.
-* ``_instance`` / ``_outbound`` / ``_handlers``: the workflow object, its API, and the
-  signal/query/update handlers.
+* ``_instance``: one run's workflow object; wires the collaborators below and answers
+  the workflow API by delegating to them:
+  ``_mode`` (replaying, read-only, evicting, lang flags), ``_command_buffer`` (commands
+  and sequence numbers), ``_waiting`` (durable timers, wait conditions), ``_tasks`` (the
+  run's asyncio tasks), ``_conversion`` (payloads, failures), ``_handler_registry`` and
+  ``_handlers`` (handlers, buffered signals, delivery through the inbound interceptors),
+  ``_outbound`` (activities, children, external workflows, continue-as-new) with the
+  ``_handles`` it returns, ``_outcome`` (how top-level code ends), ``_properties`` (memo,
+  search attributes).
 * ``_run``: one run's workflow tasks from poll response to completion.
 * ``_local_activity``: executing local activities and their retries.
 * ``_guard``: the determinism guard.

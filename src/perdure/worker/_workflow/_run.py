@@ -22,10 +22,9 @@ from temporalio.api.protocol.v1 import Message
 import perdure.converter
 from perdure.exceptions import ApplicationError
 from perdure.worker._workflow import _jobs as jobs
-from perdure.worker._workflow._base import InstanceDetails
 from perdure.worker._workflow._commands import info_from_start
 from perdure.worker._workflow._guard import DEADLOCK_TIMEOUT
-from perdure.worker._workflow._instance import WorkflowInstance
+from perdure.worker._workflow._instance import InstanceDetails, WorkflowInstance
 from perdure.worker._workflow._local_activity import (
     Execute,
     LocalActivityContext,
