@@ -49,9 +49,9 @@ from perdure.worker._activity_run import (
     _failed,
     execute_task,
 )
-from perdure.worker._activity_slots import RateLimiter, SlotPool
 from perdure.worker._activity_sync import SharedStateManager
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._slots import RateLimiter, SlotPool
 
 if TYPE_CHECKING:
     from perdure.client import Client

@@ -52,7 +52,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
@@ -82,6 +82,7 @@ import perdure
 import perdure.converter
 from perdure.service import RPCError, RPCStatusCode, WorkflowService
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._slots import SlotPool
 from perdure.worker._workflow import _codec, _guard
 from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._instance import WorkflowInstance
@@ -185,7 +186,7 @@ class WorkflowWorker:
         self._hooks = activity_hooks
         self._debug_mode = debug_mode
         self._polls = max(1, max_concurrent_workflow_task_polls)
-        self._slots = _Slots(max_concurrent_workflow_tasks)
+        self._slots = SlotPool(max(1, max_concurrent_workflow_tasks))
         self._runs: OrderedDict[str, WorkflowRun] = OrderedDict()
         self._locks: dict[str, list[Any]] = {}  # run id -> [lock, tasks using it]
         self._handlers: set[asyncio.Task[None]] = set()
@@ -665,40 +666,6 @@ class WorkflowWorker:
             await self._service.respond_query_task_completed(request, retry=True)
         except RPCError as err:
             logger.warning("Answering query of run %s failed: %s", run_id, err)
-
-
-class _Slots:
-    """Workflow task slots: pollers wait for one; eager starts take one only if free."""
-
-    def __init__(self, count: int) -> None:
-        self._free = max(1, count)
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    def try_acquire(self) -> bool:
-        if self._free > 0:
-            self._free -= 1
-            return True
-        return False
-
-    async def acquire(self) -> None:
-        if self.try_acquire():
-            return
-        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(granted)
-        try:
-            await granted
-        except asyncio.CancelledError:
-            if granted.done() and not granted.cancelled():
-                self.release()  # granted just as we were cancelled: pass it on
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._free += 1
 
 
 _WFT_STARTED = int(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
