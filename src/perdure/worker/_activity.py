@@ -246,18 +246,6 @@ class _ActivityWorker:
                 self._process_shutdown.set()
         return self._process_shutdown
 
-    def assert_activity_valid(self, activity: str) -> None:
-        """Raise ValueError unless `activity` can run here (used for local activities)."""
-        if self._env.dynamic_activity is not None or activity in self._activities:
-            return
-        names = ", ".join(sorted(self._activities))
-        raise ValueError(
-            f"Activity function {activity} is not registered on this worker, "
-            f"available activities: {names}"
-        )
-
-    # ------------------------------------------------------------------ polling
-
     def _poll_request(self) -> PollActivityTaskQueueRequest:
         request = PollActivityTaskQueueRequest(
             namespace=self._namespace,

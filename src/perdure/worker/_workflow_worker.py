@@ -355,8 +355,8 @@ class WorkflowWorker:
         run = self._runs.get(run_id)
         first = events[0].event_id if events else 0
         if run is not None and (
-            first > run.engine.last_processed_event_id + 1
-            or task.previous_started_event_id != run.engine.last_started_event_id
+            first > run.replay.last_processed_event_id + 1
+            or task.previous_started_event_id != run.replay.last_started_event_id
         ):
             self._evict(run_id, "history does not continue the cached run")
             run = None
@@ -469,7 +469,7 @@ class WorkflowWorker:
         return results
 
     def _metadata(self, run: WorkflowRun) -> WorkflowTaskCompletedMetadata:
-        metadata = run.engine.completion_metadata()
+        metadata = run.replay.completion_metadata()
         if metadata.core_used_flags or metadata.lang_used_flags:
             metadata.sdk_name = SDK_NAME
             metadata.sdk_version = perdure.__version__
@@ -483,7 +483,7 @@ class WorkflowWorker:
         *,
         force: bool,
     ) -> RespondWorkflowTaskCompletedResponse | None:
-        commands = run.engine.outgoing_commands()
+        commands = run.replay.outgoing_commands()
         reserved = self._reserve_eager(commands)
         request = RespondWorkflowTaskCompletedRequest(
             task_token=task.task_token,
@@ -493,7 +493,7 @@ class WorkflowWorker:
             force_create_new_workflow_task=force,
             query_results=query_results,
             namespace=self._namespace,
-            messages=run.engine.take_messages(),
+            messages=run.replay.take_messages(),
             sdk_metadata=self._metadata(run),
             worker_instance_key=self._worker_instance_key,
         )
@@ -526,8 +526,8 @@ class WorkflowWorker:
             return None
         self._dispatch_eager(response, reserved)
         if response.reset_history_event_id:
-            run.engine.reset_to(response.reset_history_event_id)
-        if run.engine.have_seen_terminal_event or any(
+            run.replay.reset_to(response.reset_history_event_id)
+        if run.replay.have_seen_terminal_event or any(
             c.command_type in _TERMINAL_TYPES for c in commands
         ):
             self._evict(run.run_id, "workflow completed")
@@ -639,7 +639,7 @@ class WorkflowWorker:
                 )
                 run.advance()
                 run.cancel_local_activities()
-                if not run.engine.have_seen_terminal_event and self.sticky_task_queue:
+                if not run.replay.have_seen_terminal_event and self.sticky_task_queue:
                     self._cache(run)
             elif self._codec is not None:
                 await _codec.transform([task.query], self._codec.decode)

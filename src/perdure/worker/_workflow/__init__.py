@@ -5,9 +5,13 @@ What sdk-core does for the official SDK, in Python, split by concept:
 * ``_history``: event classification, workflow-task chunking, marker formats, the seed.
 * ``_machines`` (+ ``_machines_activity``, ``_machines_child``): one small state machine
   per command (timer, patch, update; activity, local activity; child, external).
-* ``_replay``: matches commands to recorded events, routes events to machines, turns
-  them into jobs; a mismatch is a non-determinism error. ``_replay_commands`` turns
-  workflow commands into machines.
+* ``_replay``: ``ReplayState``, one run's replay state (the SDK's counterpart of what
+  the server's engine keeps as ``ExecutionState``): matches commands to recorded events,
+  routes events to machines, turns them into jobs; a mismatch is a non-determinism error.
+  ``_replay_commands`` turns workflow commands into machines. Event and command types are
+  the typed constants of ``temporalio.api.enums.v1`` (``event_type_pb2``,
+  ``command_type_pb2``: plain ints, fast on the hot path); cancellation types are the
+  ``ActivityCancellationType`` / ``ChildWorkflowCancellationType`` enums.
 * ``_jobs``: the vocabulary between the two sides (activation jobs, workflow commands).
 * ``_commands``: command attributes exactly as the official SDK sends them.
 * ``_loop``: the asyncio event loop that runs workflow code one ready callback at a time.

@@ -33,6 +33,7 @@ from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._command_buffer import SequenceKind
 from perdure.worker._workflow._loop import WorkflowEventLoop
 from perdure.workflow import (
+    ActivityCancellationType,
     ActivityHandle,
     ChildWorkflowHandle,
     ExternalWorkflowHandle,
@@ -197,7 +198,12 @@ class ActivityHandleImpl(ActivityHandle[Any]):
             )
             attrs.request_eager_execution = not self._input.disable_eager_execution
             host.add_command(
-                jobs.ScheduleActivity(self.seq, attrs, int(self._input.cancellation_type), summary)
+                jobs.ScheduleActivity(
+                    self.seq,
+                    attrs,
+                    ActivityCancellationType(self._input.cancellation_type),
+                    summary,
+                )
             )
             return
         retry_proto = None
@@ -216,7 +222,7 @@ class ActivityHandleImpl(ActivityHandle[Any]):
                 start_to_close_timeout=_seconds(self._input.start_to_close_timeout),
                 retry_policy=retry_proto,
                 local_retry_threshold=_seconds(self._input.local_retry_threshold),
-                cancellation_type=int(self._input.cancellation_type),
+                cancellation_type=ActivityCancellationType(self._input.cancellation_type),
                 attempt=backoff.attempt if backoff else 1,
                 original_schedule_time=backoff.original_schedule_time if backoff else None,
             )

@@ -52,6 +52,7 @@ from perdure.worker._workflow._waiting import durable_sleep
 from perdure.workflow import (
     ActivityCancellationType,
     ActivityHandle,
+    ChildWorkflowCancellationType,
     ChildWorkflowHandle,
     ContinueAsNewError,
     ExternalWorkflowHandle,
@@ -516,7 +517,12 @@ class Outbound:
             if input.static_details:
                 metadata.details.CopyFrom(converter.to_payload(input.static_details))
         self._commands.add(
-            jobs.StartChildWorkflow(handle.seq, attrs, int(input.cancellation_type), metadata)
+            jobs.StartChildWorkflow(
+                handle.seq,
+                attrs,
+                ChildWorkflowCancellationType(input.cancellation_type),
+                metadata,
+            )
         )
 
     def _resolve_child_start(self, job: jobs.ResolveChildStart) -> None:
