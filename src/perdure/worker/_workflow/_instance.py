@@ -12,7 +12,9 @@ the run's collaborators at construction and delegates to them:
   query and update handlers, buffered signals, running handlers.
 * ``Outbound`` (``_outbound``): activities, children, external workflows, continue-as-new;
   the handles it returns (``_handles``) reach the run only through its ``HandleHost`` side.
+* ``WorkflowMain`` (``_main``): the workflow object, its run method, its cancellation.
 * ``WorkflowOutcome`` (``_outcome``): how the main method and signal handlers end.
+* ``Patches`` and ``SeededRandom`` (``_determinism``): patch decisions, workflow.random().
 * ``WorkflowProperties`` (``_properties``): memo and search attributes.
 
 ``activate`` applies an activation's jobs (in temporalio's job-set order: patches, then
@@ -24,7 +26,6 @@ server retries, without touching history.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,16 +37,17 @@ from temporalio.api.sdk.v1 import UserMetadata
 import perdure.common
 import perdure.converter
 from perdure.worker._interceptor import (
-    ExecuteWorkflowInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
 )
 from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._command_buffer import CommandBuffer
 from perdure.worker._workflow._conversion import Conversion
+from perdure.worker._workflow._determinism import Patches, SeededRandom
 from perdure.worker._workflow._handler_registry import HandlerRegistry
 from perdure.worker._workflow._handlers import Handlers, RootInbound
 from perdure.worker._workflow._loop import WorkflowEventLoop
+from perdure.worker._workflow._main import WorkflowMain, execute_input
 from perdure.worker._workflow._mode import RunMode
 from perdure.worker._workflow._outbound import Outbound, RootOutbound
 from perdure.worker._workflow._outcome import WorkflowOutcome
@@ -90,22 +92,15 @@ class WorkflowInstance(_Runtime):
         self._defn = details.defn
         self._start = details.start
         self._extern_functions = dict(details.extern_functions)
-        self._random = Random(details.randomness_seed)
-        self._seed = details.randomness_seed
-        self._seed_callbacks: list[Callable[[int], None]] = []
-        self._versioning_behavior = details.defn.versioning_behavior
-        self._object: Any = None
-        self._primary_task: asyncio.Task[None] | None = None
-        self._cancel_pending = False
+        self._random = SeededRandom(details.randomness_seed)
         self._history_length = 0
         self._history_size = 0
         self._continue_as_new_suggested = False
         self._current_details = ""
-        self._patches_notified: set[str] = set()
-        self._patches_memoized: dict[str, bool] = {}
 
         self._mode = mode = RunMode()
         self._commands = commands = CommandBuffer(mode)
+        self._patches = Patches(mode, commands)
         self._timers = Timers(mode, commands)
         self._tasks = tasks = WorkflowTasks(info, mode)
         self._loop = loop = WorkflowEventLoop(  # type: ignore[abstract]  # I/O methods refuse at runtime
@@ -127,8 +122,8 @@ class WorkflowInstance(_Runtime):
         )
         self._properties = WorkflowProperties(info, conversion.payload_converter, commands)
         self._outcome = outcome = WorkflowOutcome(loop, mode, commands, conversion)
-        self._registry = registry = HandlerRegistry(details.defn, lambda: self._object)
-        self._root_inbound = root = RootInbound(registry, lambda: self._object)
+        self._registry = registry = HandlerRegistry(details.defn, lambda: self._main.object)
+        self._root_inbound = root = RootInbound(registry, lambda: self._main.object)
         self._outbound = Outbound(
             info=info,
             started=details.start.attributes,
@@ -139,11 +134,19 @@ class WorkflowInstance(_Runtime):
             conversion=conversion,
             interceptor=root.outbound,
         )
-        self._input = self._make_input(details.start)
+        input = execute_input(details.defn, details.start, conversion)
         inbound: WorkflowInboundInterceptor = root
         for cls in reversed(details.interceptor_classes):
             inbound = cls(inbound)
-        self._inbound = inbound
+        self._main = WorkflowMain(
+            defn=details.defn,
+            input=input,
+            inbound=inbound,
+            loop=loop,
+            mode=mode,
+            conversion=conversion,
+            outcome=outcome,
+        )
         self._handlers = Handlers(
             info=info,
             registry=registry,
@@ -235,8 +238,8 @@ class WorkflowInstance(_Runtime):
         )
 
     def _run_once(self, check_conditions: bool, only_updates: bool) -> None:
-        if self._object is None and not self._mode.evicting:
-            self._object = self._loop.run_outside(self._instantiate)
+        if not self._mode.evicting:
+            self._main.ensure_object()
         checker: Callable[[], bool] | None = None
         if check_conditions:
             # Rejected updates leave no trace in history: conditions they let through
@@ -262,69 +265,16 @@ class WorkflowInstance(_Runtime):
         elif isinstance(job, jobs.DoUpdate):
             self._handlers.apply_update(job)
         elif isinstance(job, jobs.NotifyHasPatch):
-            self._patches_notified.add(job.patch_id)
+            self._patches.notify(job)
         elif isinstance(job, jobs.InitializeWorkflow):
-            self._start_primary()
+            self._main.start()
         elif isinstance(job, jobs.UpdateRandomSeed):
-            self._random.seed(job.seed)
-            self._seed = job.seed
-            for callback in self._seed_callbacks:
-                callback(job.seed)
+            self._random.reseed(job)
         elif isinstance(job, jobs.CancelWorkflow):
             self._mode.cancel_reason = job.reason
-            if self._primary_task is not None:
-                self._loop.call_soon(self._primary_task.cancel)
-            elif self._mode.single_batch:
-                self._cancel_pending = True
+            self._main.cancel()
         else:
             raise RuntimeError(f"Unexpected job {type(job).__name__}")
-
-    # ------------------------------------------------------------------ the main method
-
-    def _make_input(self, start: jobs.InitializeWorkflow) -> ExecuteWorkflowInput:
-        payloads = list(start.attributes.input.payloads)
-        arg_types = self._defn.arg_types
-        if not self._defn.name:
-            arg_types = [perdure.common.RawValue] * len(payloads)
-        args: list[Any] = self._conversion.decode(payloads, arg_types)
-        if not self._defn.name:
-            args = [args]
-        return ExecuteWorkflowInput(
-            type=self._defn.cls,
-            run_fn=self._defn.run_fn,
-            args=args,
-            headers=dict(start.attributes.header.fields),
-        )
-
-    def _instantiate(self) -> Any:
-        cls = self._defn.cls
-        init = getattr(vars(cls).get("__init__"), "__temporal_workflow_init", False) or getattr(
-            getattr(cls, "__init__", None), "__temporal_workflow_init", False
-        )
-        obj = cls(*self._input.args) if init else cls()
-        if self._defn.name is None and self._defn.dynamic_config_fn is not None:
-            with self._mode.read_only_section():
-                config = self._defn.dynamic_config_fn(obj)
-            if config.failure_exception_types is not None:
-                self._conversion.use_failure_exception_types(config.failure_exception_types)
-            if config.versioning_behavior != perdure.common.VersioningBehavior.UNSPECIFIED:
-                self._versioning_behavior = config.versioning_behavior
-        return obj
-
-    def _start_primary(self) -> None:
-        async def run_workflow() -> None:
-            try:
-                result = await self._inbound.execute_workflow(self._input)
-                self._outcome.complete(result)
-            except Exception:
-                if self._mode.evicting:
-                    return
-                raise
-
-        self._primary_task = self._loop.create_task(self._outcome.run(run_workflow()), name="run")
-        if self._cancel_pending:
-            self._cancel_pending = False
-            self._loop.call_soon(self._primary_task.cancel)
 
     # ------------------------------------------------------------------ queries and eviction
 
@@ -337,8 +287,7 @@ class WorkflowInstance(_Runtime):
                 result.append(await self._handlers.run_query(job))
 
         try:
-            if self._object is None:
-                self._object = self._loop.run_outside(self._instantiate)
+            self._main.ensure_object()
             task = self._loop.create_task(run(), name=f"query: {job.query_type}")
             self._loop.check_conditions = None
             self._mode.read_only = True
@@ -371,7 +320,7 @@ class WorkflowInstance(_Runtime):
     @property
     def versioning_behavior(self) -> perdure.common.VersioningBehavior | None:
         """The versioning behavior to report with completions."""
-        return self._versioning_behavior
+        return self._main.versioning_behavior
 
     @property
     def info(self) -> Info:
@@ -386,7 +335,7 @@ class WorkflowInstance(_Runtime):
 
     def workflow_instance(self) -> Any:
         """The workflow object."""
-        return self._object
+        return self._main.object
 
     def workflow_is_replaying(self) -> bool:
         """Replaying history (or answering a query)."""
@@ -407,16 +356,16 @@ class WorkflowInstance(_Runtime):
     def workflow_random(self) -> Random:
         """The deterministic random generator."""
         self._mode.check_writable("random")
-        return self._random
+        return self._random.random
 
     def workflow_random_seed(self) -> int:
         """The seed of the random generator."""
-        return self._seed
+        return self._random.seed
 
     def workflow_register_random_seed_callback(self, callback: Callable[[int], None]) -> None:
         """Call ``callback`` with the new seed when a reset changes it."""
         self._mode.check_writable("register random seed callback")
-        self._seed_callbacks.append(callback)
+        self._random.on_reseed(callback)
 
     def workflow_extern_functions(self) -> Mapping[str, Callable[..., Any]]:
         """Functions interceptors exposed to workflow code."""
@@ -502,15 +451,7 @@ class WorkflowInstance(_Runtime):
 
     def workflow_patch(self, id: str, *, deprecated: bool) -> bool:
         """patched()/deprecate_patch(): memoized; recorded when taking the new branch."""
-        self._mode.check_writable("patch")
-        use = self._patches_memoized.get(id)
-        if use is not None:
-            return use
-        use = not self._mode.replaying or id in self._patches_notified
-        self._patches_memoized[id] = use
-        if use:
-            self._commands.add(jobs.SetPatchMarker(id, deprecated))
-        return use
+        return self._patches.patched(id, deprecated=deprecated)
 
     async def workflow_sleep(self, duration: float, *, summary: str | None) -> None:
         """A durable timer of ``duration`` seconds."""
