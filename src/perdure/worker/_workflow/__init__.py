@@ -21,8 +21,9 @@ What sdk-core does for the official SDK, in Python, split by concept:
   and sequence numbers), ``_waiting`` (durable timers, wait conditions), ``_tasks`` (the
   run's asyncio tasks), ``_conversion`` (payloads, failures), ``_handler_registry`` and
   ``_handlers`` (handlers, buffered signals, delivery through the inbound interceptors),
-  ``_outbound`` (activities, children, external workflows, continue-as-new) with the
-  ``_handles`` it returns, ``_main`` (the workflow object and its run method), ``_outcome``
+  ``_outbound_calls`` and ``_outbound`` (activities, children, external workflows,
+  continue-as-new; before and after the outbound interceptors) and the
+  ``_handles`` they return, ``_main`` (the workflow object and its run method), ``_outcome``
   (how top-level code ends), ``_determinism`` (patches, seeded random), ``_properties``
   (memo, search attributes).
 * ``_run``: one run's workflow tasks from poll response to completion.

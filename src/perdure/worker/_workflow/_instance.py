@@ -10,8 +10,9 @@ the run's collaborators at construction and delegates to them:
 * ``Conversion`` (``_conversion``): payloads, failures, failure exception types.
 * ``HandlerRegistry`` (``_handler_registry``) and ``Handlers`` (``_handlers``): signal,
   query and update handlers, buffered signals, running handlers.
-* ``Outbound`` (``_outbound``): activities, children, external workflows, continue-as-new;
-  the handles it returns (``_handles``) reach the run only through its ``HandleHost`` side.
+* ``OutboundCalls`` (``_outbound_calls``) and ``Outbound`` (``_outbound``): activities,
+  children, external workflows, continue-as-new, on either side of the outbound
+  interceptors; the handles (``_handles``) reach the run only through ``HandleHost``.
 * ``WorkflowMain`` (``_main``): the workflow object, its run method, its cancellation.
 * ``WorkflowOutcome`` (``_outcome``): how the main method and signal handlers end.
 * ``Patches`` and ``SeededRandom`` (``_determinism``): patch decisions, workflow.random().
@@ -50,6 +51,7 @@ from perdure.worker._workflow._loop import WorkflowEventLoop
 from perdure.worker._workflow._main import WorkflowMain, execute_input
 from perdure.worker._workflow._mode import RunMode
 from perdure.worker._workflow._outbound import Outbound, RootOutbound
+from perdure.worker._workflow._outbound_calls import OutboundCalls
 from perdure.worker._workflow._outcome import WorkflowOutcome
 from perdure.worker._workflow._properties import WorkflowProperties
 from perdure.worker._workflow._tasks import WorkflowTasks
@@ -134,6 +136,7 @@ class WorkflowInstance(_Runtime):
             conversion=conversion,
             interceptor=root.outbound,
         )
+        self._calls = OutboundCalls(mode, root.outbound, self._outbound)
         input = execute_input(details.defn, details.start, conversion)
         inbound: WorkflowInboundInterceptor = root
         for cls in reversed(details.interceptor_classes):
@@ -519,26 +522,26 @@ class WorkflowInstance(_Runtime):
         self, activity: Any, *args: Any, **options: Any
     ) -> ActivityHandle[Any]:
         """Schedule an activity through the outbound interceptors."""
-        return self._outbound.start_activity(activity, *args, **options)
+        return self._calls.start_activity(activity, *args, **options)
 
     def workflow_start_local_activity(
         self, activity: Any, *args: Any, **options: Any
     ) -> ActivityHandle[Any]:
         """Schedule a local activity through the outbound interceptors."""
-        return self._outbound.start_local_activity(activity, *args, **options)
+        return self._calls.start_local_activity(activity, *args, **options)
 
     async def workflow_start_child_workflow(
         self, workflow: Any, *args: Any, **options: Any
     ) -> ChildWorkflowHandle[Any, Any]:
         """Start a child workflow through the outbound interceptors."""
-        return await self._outbound.start_child_workflow(workflow, *args, **options)
+        return await self._calls.start_child_workflow(workflow, *args, **options)
 
     def workflow_get_external_workflow_handle(
         self, id: str, run_id: str | None
     ) -> ExternalWorkflowHandle[Any]:
         """A handle to another workflow."""
-        return self._outbound.external_workflow_handle(id, run_id)
+        return self._calls.external_workflow_handle(id, run_id)
 
     def workflow_continue_as_new(self, *args: Any, **options: Any) -> NoReturn:
         """Raise ContinueAsNewError through the outbound interceptors."""
-        self._outbound.continue_as_new(*args, **options)
+        self._calls.continue_as_new(*args, **options)
