@@ -49,9 +49,9 @@ from perdure.worker._activity_run import (
     _failed,
     execute_task,
 )
-from perdure.worker._activity_slots import RateLimiter, SlotPool
 from perdure.worker._activity_sync import SharedStateManager
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._slots import RateLimiter, SlotPool
 
 if TYPE_CHECKING:
     from perdure.client import Client
@@ -245,18 +245,6 @@ class _ActivityWorker:
             if self._shutting_down:
                 self._process_shutdown.set()
         return self._process_shutdown
-
-    def assert_activity_valid(self, activity: str) -> None:
-        """Raise ValueError unless `activity` can run here (used for local activities)."""
-        if self._env.dynamic_activity is not None or activity in self._activities:
-            return
-        names = ", ".join(sorted(self._activities))
-        raise ValueError(
-            f"Activity function {activity} is not registered on this worker, "
-            f"available activities: {names}"
-        )
-
-    # ------------------------------------------------------------------ polling
 
     def _poll_request(self) -> PollActivityTaskQueueRequest:
         request = PollActivityTaskQueueRequest(

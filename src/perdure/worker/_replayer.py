@@ -199,7 +199,7 @@ class Replayer:
         try:
             run.feed(events, previous_started_event_id=last_started)
             run.advance()
-            run.engine.finish_replay()
+            run.replay.finish_replay()
         except NondeterminismError as err:
             failure = err
         except TaskFailure as err:

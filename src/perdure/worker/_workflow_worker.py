@@ -52,7 +52,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
@@ -82,6 +82,7 @@ import perdure
 import perdure.converter
 from perdure.service import RPCError, RPCStatusCode, WorkflowService
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._slots import SlotPool
 from perdure.worker._workflow import _codec, _guard
 from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._instance import WorkflowInstance
@@ -185,7 +186,7 @@ class WorkflowWorker:
         self._hooks = activity_hooks
         self._debug_mode = debug_mode
         self._polls = max(1, max_concurrent_workflow_task_polls)
-        self._slots = _Slots(max_concurrent_workflow_tasks)
+        self._slots = SlotPool(max(1, max_concurrent_workflow_tasks))
         self._runs: OrderedDict[str, WorkflowRun] = OrderedDict()
         self._locks: dict[str, list[Any]] = {}  # run id -> [lock, tasks using it]
         self._handlers: set[asyncio.Task[None]] = set()
@@ -354,8 +355,8 @@ class WorkflowWorker:
         run = self._runs.get(run_id)
         first = events[0].event_id if events else 0
         if run is not None and (
-            first > run.engine.last_processed_event_id + 1
-            or task.previous_started_event_id != run.engine.last_started_event_id
+            first > run.replay.last_processed_event_id + 1
+            or task.previous_started_event_id != run.replay.last_started_event_id
         ):
             self._evict(run_id, "history does not continue the cached run")
             run = None
@@ -437,7 +438,7 @@ class WorkflowWorker:
         """Wait for local activities until the heartbeat deadline; False means heartbeat."""
         info_timeout = 10.0
         if run.instance is not None:
-            info_timeout = run.instance._info.task_timeout.total_seconds() or info_timeout
+            info_timeout = run.instance.info.task_timeout.total_seconds() or info_timeout
         deadline = received + info_timeout * _HEARTBEAT_FRACTION
         while run.has_running_local_activities:
             remaining = deadline - time.monotonic()
@@ -468,7 +469,7 @@ class WorkflowWorker:
         return results
 
     def _metadata(self, run: WorkflowRun) -> WorkflowTaskCompletedMetadata:
-        metadata = run.engine.completion_metadata()
+        metadata = run.replay.completion_metadata()
         if metadata.core_used_flags or metadata.lang_used_flags:
             metadata.sdk_name = SDK_NAME
             metadata.sdk_version = perdure.__version__
@@ -482,7 +483,7 @@ class WorkflowWorker:
         *,
         force: bool,
     ) -> RespondWorkflowTaskCompletedResponse | None:
-        commands = run.engine.outgoing_commands()
+        commands = run.replay.outgoing_commands()
         reserved = self._reserve_eager(commands)
         request = RespondWorkflowTaskCompletedRequest(
             task_token=task.task_token,
@@ -492,7 +493,7 @@ class WorkflowWorker:
             force_create_new_workflow_task=force,
             query_results=query_results,
             namespace=self._namespace,
-            messages=run.engine.take_messages(),
+            messages=run.replay.take_messages(),
             sdk_metadata=self._metadata(run),
             worker_instance_key=self._worker_instance_key,
         )
@@ -525,8 +526,8 @@ class WorkflowWorker:
             return None
         self._dispatch_eager(response, reserved)
         if response.reset_history_event_id:
-            run.engine.reset_to(response.reset_history_event_id)
-        if run.engine.have_seen_terminal_event or any(
+            run.replay.reset_to(response.reset_history_event_id)
+        if run.replay.have_seen_terminal_event or any(
             c.command_type in _TERMINAL_TYPES for c in commands
         ):
             self._evict(run.run_id, "workflow completed")
@@ -638,7 +639,7 @@ class WorkflowWorker:
                 )
                 run.advance()
                 run.cancel_local_activities()
-                if not run.engine.have_seen_terminal_event and self.sticky_task_queue:
+                if not run.replay.have_seen_terminal_event and self.sticky_task_queue:
                     self._cache(run)
             elif self._codec is not None:
                 await _codec.transform([task.query], self._codec.decode)
@@ -665,40 +666,6 @@ class WorkflowWorker:
             await self._service.respond_query_task_completed(request, retry=True)
         except RPCError as err:
             logger.warning("Answering query of run %s failed: %s", run_id, err)
-
-
-class _Slots:
-    """Workflow task slots: pollers wait for one; eager starts take one only if free."""
-
-    def __init__(self, count: int) -> None:
-        self._free = max(1, count)
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    def try_acquire(self) -> bool:
-        if self._free > 0:
-            self._free -= 1
-            return True
-        return False
-
-    async def acquire(self) -> None:
-        if self.try_acquire():
-            return
-        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(granted)
-        try:
-            await granted
-        except asyncio.CancelledError:
-            if granted.done() and not granted.cancelled():
-                self.release()  # granted just as we were cancelled: pass it on
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._free += 1
 
 
 _WFT_STARTED = int(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)

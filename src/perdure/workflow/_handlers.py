@@ -231,11 +231,6 @@ class UpdateMethodMultiParam(Protocol[MultiParamSpec, ProtocolReturnType]):
         ...
 
 
-def _is_method(fn: Callable[..., Any]) -> bool:
-    params = list(inspect.signature(fn).parameters)
-    return bool(params) and params[0] == "self"
-
-
 @overload
 def signal(fn: CallableType) -> CallableType: ...
 

@@ -88,7 +88,7 @@ def test_non_deterministic_call_fails_the_task_naming_the_replacement(which: str
 
 def test_deterministic_workflow_code_and_escape_hatches_work() -> None:
     run = _first_task(Behave)
-    (command,) = run.engine.outgoing_commands()
+    (command,) = run.replay.outgoing_commands()
     result = command.complete_workflow_execution_command_attributes.result.payloads[0]
     assert result.data == b'[2024,"true"]'
 

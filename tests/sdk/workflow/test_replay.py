@@ -1,4 +1,4 @@
-"""The replay engine and instance on hand-built histories: commands, jobs, non-determinism."""
+"""The replay state and instance on hand-built histories: commands, jobs, non-determinism."""
 
 from __future__ import annotations
 
@@ -101,14 +101,14 @@ def _run(builder: HistoryBuilder, *classes: type, previous: int | None = None) -
 
 
 def _types(run: WorkflowRun) -> list[int]:
-    return [c.command_type for c in run.engine.outgoing_commands()]
+    return [c.command_type for c in run.replay.outgoing_commands()]
 
 
 def test_first_task_schedules_the_activity_like_the_official_sdk() -> None:
     b = HistoryBuilder("Greet", "Ada")
     b.task_scheduled_started()
     run = _run(b, Greet, previous=0)
-    (command,) = run.engine.outgoing_commands()
+    (command,) = run.replay.outgoing_commands()
     attrs = command.schedule_activity_task_command_attributes
     assert command.command_type == C.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK
     assert attrs.activity_id == "1"
@@ -120,7 +120,7 @@ def test_first_task_schedules_the_activity_like_the_official_sdk() -> None:
     assert attrs.start_to_close_timeout.ToTimedelta() == timedelta(seconds=5)
     assert not attrs.HasField("schedule_to_close_timeout")
     assert attrs.input.payloads[0].data == b'"Ada"'
-    metadata = run.engine.completion_metadata()
+    metadata = run.replay.completion_metadata()
     assert sorted(metadata.core_used_flags) == [1, 2, 3, 4]
 
 
@@ -131,7 +131,7 @@ def test_completion_resolves_the_activity_and_completes_the_workflow() -> None:
     b.activity_completed(scheduled, "hello Ada")
     b.task_scheduled_started()
     run = _run(b, Greet)
-    (command,) = run.engine.outgoing_commands()
+    (command,) = run.replay.outgoing_commands()
     assert command.command_type == C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION
     result = command.complete_workflow_execution_command_attributes.result.payloads[0]
     assert result.data == b'"hello Ada"'
@@ -193,7 +193,7 @@ def test_patched_is_true_and_recorded_in_new_executions() -> None:
     b = HistoryBuilder("Patched")
     b.task_scheduled_started()
     run = _run(b, Patched, previous=0)
-    commands = run.engine.outgoing_commands()
+    commands = run.replay.outgoing_commands()
     assert [c.command_type for c in commands] == [
         C.COMMAND_TYPE_RECORD_MARKER,
         C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
@@ -218,7 +218,7 @@ def test_signals_before_the_first_task_are_delivered_and_queries_answer() -> Non
     b.task_scheduled_started()
     run.feed(b.events, previous_started_event_id=3)
     run.advance()
-    (command,) = run.engine.outgoing_commands()
+    (command,) = run.replay.outgoing_commands()
     result = command.complete_workflow_execution_command_attributes.result.payloads[0]
     assert result.data == b'["a","b"]'
 
@@ -253,7 +253,7 @@ def test_extra_command_at_the_end_of_a_replayed_history_is_nondeterminism() -> N
     b.activity_scheduled("1", "greet")  # history has the activity but not the timer
     with pytest.raises(workflow.NondeterminismError, match=r"StartTimer\(timer_id='1'\)"):
         run = _run(b, TwoThings)
-        run.engine.finish_replay()
+        run.replay.finish_replay()
 
 
 @workflow.defn(name="CancelEarly")
@@ -315,7 +315,7 @@ def test_update_is_accepted_with_protocol_messages_and_handler_commands_carry_ma
     b.task_scheduled_started()  # the update's (speculative) task: scheduled 5, started 6
     run.feed(b.events, previous_started_event_id=3, messages=[_update_message("u1", 7, 5)])
     run.advance()
-    commands = run.engine.outgoing_commands()
+    commands = run.replay.outgoing_commands()
     assert [c.command_type for c in commands] == [
         C.COMMAND_TYPE_PROTOCOL_MESSAGE,
         C.COMMAND_TYPE_START_TIMER,
@@ -324,7 +324,7 @@ def test_update_is_accepted_with_protocol_messages_and_handler_commands_carry_ma
     assert not commands[0].event_group_markers
     (marker,) = commands[1].event_group_markers
     assert marker.inbound_update.inbound_update_id == "u1"
-    (message,) = run.engine.take_messages()
+    (message,) = run.replay.take_messages()
     assert message.id == "u1/request/accept" and message.protocol_instance_id == "u1"
 
 
@@ -338,8 +338,8 @@ def test_rejected_update_sends_a_rejection_and_no_command() -> None:
     b.task_scheduled_started()
     run.feed(b.events, previous_started_event_id=3, messages=[_update_message("u2", -1, 5)])
     run.advance()
-    assert run.engine.outgoing_commands() == []
-    (message,) = run.engine.take_messages()
+    assert run.replay.outgoing_commands() == []
+    (message,) = run.replay.take_messages()
     rejection = Rejection()
     assert message.body.Unpack(rejection)
     assert message.id == "u2/request/reject"
@@ -371,7 +371,7 @@ def test_reset_reseeds_workflow_random_like_the_official_sdk() -> None:
     )
     b.task_scheduled_started()
     run = _run(b, Draw, previous=0)
-    (command,) = run.engine.outgoing_commands()
+    (command,) = run.replay.outgoing_commands()
     drawn = command.complete_workflow_execution_command_attributes.result.payloads[0].data
     assert int(drawn) == random.Random(randomness_seed("new-run")).randint(0, 10**6)
 

@@ -1,8 +1,10 @@
-"""Signals, queries and updates: delivering them to handlers, buffering, registration.
+"""Delivering signals, updates and queries to the workflow's handlers.
 
-Signals without a handler are buffered until one is registered. Updates run validator
-(read-only) then handler in their own task; the acceptance, rejection and completion become
-update responses. Queries run read-only and may not issue commands.
+Signals without a handler are buffered (in the ``HandlerRegistry``) until one is
+registered. Updates run validator (read-only) then handler in their own task; the
+acceptance, rejection and completion become update responses. Queries run read-only and
+may not issue commands. ``RootInbound`` is the innermost inbound interceptor: it calls the
+workflow's own methods and handlers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,20 +27,21 @@ from perdure.worker._interceptor import (
     WorkflowOutboundInterceptor,
 )
 from perdure.worker._workflow import _jobs as jobs
-from perdure.worker._workflow._base import HandlerExecution, InstanceBase, _EvictedError
+from perdure.worker._workflow._command_buffer import CommandBuffer
+from perdure.worker._workflow._conversion import Conversion
+from perdure.worker._workflow._handler_registry import HandlerRegistry
+from perdure.worker._workflow._loop import WorkflowEventLoop
+from perdure.worker._workflow._mode import EvictedError, RunMode
+from perdure.worker._workflow._outcome import WorkflowOutcome
 from perdure.workflow import (
     ContinueAsNewError,
+    Info,
     ReadOnlyContextError,
-    UnfinishedSignalHandlersWarning,
-    UnfinishedUpdateHandlersWarning,
     UpdateInfo,
-    _QueryDefinition,
     _set_current_update_info,
     _SignalDefinition,
-    _UpdateDefinition,
 )
 from perdure.workflow._event_groups import _inbound_event_group, _inbound_update_group
-from perdure.workflow._handlers import HandlerUnfinishedPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -47,22 +49,29 @@ logger = logging.getLogger(__name__)
 class RootInbound(WorkflowInboundInterceptor):
     """The innermost inbound interceptor: calls the workflow's own methods and handlers."""
 
-    def __init__(self, instance: HandlersMixin) -> None:
-        self._instance = instance
+    def __init__(self, registry: HandlerRegistry, workflow_object: Callable[[], Any]) -> None:
+        self._registry = registry
+        self._workflow_object = workflow_object
+        self._outbound: WorkflowOutboundInterceptor | None = None
 
     def init(self, outbound: WorkflowOutboundInterceptor) -> None:
         """Remember the outermost outbound interceptor."""
-        self._instance._outbound = outbound
+        self._outbound = outbound
+
+    def outbound(self) -> WorkflowOutboundInterceptor:
+        """The outermost outbound interceptor (set when the chain was initialised)."""
+        if self._outbound is None:
+            raise RuntimeError("The workflow's interceptor chain did not initialise its root")
+        return self._outbound
 
     async def execute_workflow(self, input: Any) -> Any:
         """Call the @workflow.run method."""
-        return await input.run_fn(self._instance._object, *input.args)
+        return await input.run_fn(self._workflow_object(), *input.args)
 
     async def handle_signal(self, input: HandleSignalInput) -> None:
         """Call the signal handler (named, else dynamic)."""
-        handler = self._instance.workflow_get_signal_handler(
-            input.signal
-        ) or self._instance.workflow_get_signal_handler(None)
+        registry = self._registry
+        handler = registry.signal_handler(input.signal) or registry.signal_handler(None)
         assert handler is not None
         if inspect.iscoroutinefunction(handler):
             await handler(*input.args)
@@ -71,9 +80,8 @@ class RootInbound(WorkflowInboundInterceptor):
 
     async def handle_query(self, input: HandleQueryInput) -> Any:
         """Call the query handler (named, else dynamic)."""
-        handler = self._instance.workflow_get_query_handler(
-            input.query
-        ) or self._instance.workflow_get_query_handler(None)
+        registry = self._registry
+        handler = registry.query_handler(input.query) or registry.query_handler(None)
         assert handler is not None
         if inspect.iscoroutinefunction(handler):
             return await handler(*input.args)
@@ -81,106 +89,51 @@ class RootInbound(WorkflowInboundInterceptor):
 
     def handle_update_validator(self, input: HandleUpdateInput) -> None:
         """Call the validator of this exact update name, if it has one."""
-        validator = self._instance.workflow_get_update_validator(input.update)
+        validator = self._registry.update_validator(input.update)
         if validator is not None:
             validator(*input.args)
 
     async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
         """Call the update handler (named, else dynamic)."""
-        handler = self._instance.workflow_get_update_handler(
-            input.update
-        ) or self._instance.workflow_get_update_handler(None)
+        registry = self._registry
+        handler = registry.update_handler(input.update) or registry.update_handler(None)
         assert handler is not None
         if inspect.iscoroutinefunction(handler):
             return await handler(*input.args)
         return handler(*input.args)
 
 
-class HandlersMixin(InstanceBase):
-    """Delivery of signals, updates and queries to the workflow's handlers."""
+class Handlers:
+    """Runs signal, update and query jobs through the inbound interceptors."""
 
-    def _init_handlers(self) -> None:
-        self._buffered_signals: dict[str, list[jobs.SignalWorkflow]] = {}
-        self._in_progress_signals: dict[int, HandlerExecution] = {}
-        self._in_progress_updates: dict[str, HandlerExecution] = {}
-        self._signal_count = 0
-
-    # ------------------------------------------------------------------ registration
-
-    def _bound(self, defn: Any) -> Callable[..., Any]:
-        return defn.bind_fn(self._object) if defn.is_method else defn.fn  # type: ignore[no-any-return]
-
-    def workflow_get_signal_handler(self, name: str | None) -> Callable[..., Any] | None:
-        """The signal handler registered under ``name`` (None = dynamic)."""
-        defn = self._signals.get(name)
-        return self._bound(defn) if defn else None
-
-    def workflow_get_query_handler(self, name: str | None) -> Callable[..., Any] | None:
-        """The query handler registered under ``name`` (None = dynamic)."""
-        defn = self._queries.get(name)
-        return self._bound(defn) if defn else None
-
-    def workflow_get_update_handler(self, name: str | None) -> Callable[..., Any] | None:
-        """The update handler registered under ``name`` (None = dynamic)."""
-        defn = self._updates.get(name)
-        return self._bound(defn) if defn else None
-
-    def workflow_get_update_validator(self, name: str | None) -> Callable[..., Any] | None:
-        """The validator of the update registered under ``name``."""
-        defn = self._updates.get(name) or self._updates.get(None)
-        if not defn or not defn.validator:
-            return None
-        return defn.bind_validator(self._object) if defn.is_method else defn.validator
-
-    def workflow_set_signal_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
-    ) -> None:
-        """Register or remove a signal handler; buffered signals for it are delivered."""
-        self._assert_not_read_only("set signal handler")
-        if handler is None:
-            self._signals.pop(name, None)
-            return
-        defn = _SignalDefinition(name=name, fn=handler, is_method=False)
-        self._signals[name] = defn
-        if name:
-            pending = self._buffered_signals.pop(name, [])
-        else:
-            pending = [job for group in self._buffered_signals.values() for job in group]
-            self._buffered_signals.clear()
-        for job in pending:
-            self._process_signal(defn, job)
-
-    def workflow_set_query_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
-    ) -> None:
-        """Register or remove a query handler."""
-        self._assert_not_read_only("set query handler")
-        if handler is None:
-            self._queries.pop(name, None)
-            return
-        self._queries[name] = _QueryDefinition(name=name, fn=handler, is_method=False)
-
-    def workflow_set_update_handler(
+    def __init__(
         self,
-        name: str | None,
-        handler: Callable[..., Any] | None,
-        validator: Callable[..., Any] | None,
+        *,
+        info: Info,
+        registry: HandlerRegistry,
+        inbound: WorkflowInboundInterceptor,
+        loop: WorkflowEventLoop,
+        mode: RunMode,
+        commands: CommandBuffer,
+        conversion: Conversion,
+        outcome: WorkflowOutcome,
     ) -> None:
-        """Register or remove an update handler (and its validator)."""
-        self._assert_not_read_only("set update handler")
-        if handler is None:
-            self._updates.pop(name, None)
-            return
-        defn = _UpdateDefinition(name=name, fn=handler, is_method=False)
-        if validator is not None:
-            defn.set_validator(validator)
-        self._updates[name] = defn
+        self._info = info
+        self._registry = registry
+        self._inbound = inbound
+        self._loop = loop
+        self._mode = mode
+        self._commands = commands
+        self._conversion = conversion
+        self._outcome = outcome
 
-    def workflow_all_handlers_finished(self) -> bool:
-        """No signal or update handler is running."""
-        return not self._in_progress_signals and not self._in_progress_updates
-
-    # ------------------------------------------------------------------ arguments
+    def set_signal_handler(self, name: str | None, handler: Callable[..., Any] | None) -> None:
+        """Register or remove a signal handler; buffered signals for it are delivered."""
+        self._mode.check_writable("set signal handler")
+        defn, pending = self._registry.set_signal_handler(name, handler)
+        if defn is not None:
+            for job in pending:
+                self._process_signal(defn, job)
 
     def _handler_args(
         self,
@@ -190,20 +143,22 @@ class HandlersMixin(InstanceBase):
         arg_types: list[Any] | None,
         dynamic_vararg: bool,
     ) -> list[Any]:
+        decode = self._conversion.decode
         if not defn_name and dynamic_vararg:
             types = arg_types[1:] if arg_types else None
-            return [name, *self._convert_payloads(payloads, types)]
+            return [name, *decode(payloads, types)]
         if not defn_name:
             raw = [perdure.common.RawValue] * len(payloads)
-            return [name, self._convert_payloads(payloads, raw)]
-        return self._convert_payloads(payloads, arg_types)
+            return [name, decode(payloads, raw)]
+        return decode(payloads, arg_types)
 
     # ------------------------------------------------------------------ signals
 
-    def _apply_signal(self, job: jobs.SignalWorkflow) -> None:
-        defn = self._signals.get(job.name) or self._signals.get(None)
+    def apply_signal(self, job: jobs.SignalWorkflow) -> None:
+        """Run the signal's handler, or buffer the signal until there is one."""
+        defn = self._registry.signal(job.name)
         if defn is None:
-            self._buffered_signals.setdefault(job.name, []).append(job)
+            self._registry.buffer_signal(job)
             return
         self._process_signal(defn, job)
 
@@ -223,34 +178,35 @@ class HandlersMixin(InstanceBase):
             )
             return
         handler_input = HandleSignalInput(signal=job.name, args=args, headers=job.headers)
-        self._signal_count += 1
-        key = self._signal_count
-        self._in_progress_signals[key] = HandlerExecution(job.name, defn.unfinished_policy)
+        key = self._registry.signal_started(job.name, defn.unfinished_policy)
 
         async def run_signal() -> None:
             with _inbound_event_group(job.event_id).scope():
                 await self._inbound.handle_signal(handler_input)
 
-        task = self._create_task(self._run_top_level(run_signal()), f"signal: {job.name}")
-        task.add_done_callback(lambda _: self._in_progress_signals.pop(key, None))
+        task = self._loop.create_task(self._outcome.run(run_signal()), name=f"signal: {job.name}")
+        task.add_done_callback(lambda _: self._registry.signal_finished(key))
 
     # ------------------------------------------------------------------ updates
 
-    def _apply_update(self, job: jobs.DoUpdate) -> None:
+    def apply_update(self, job: jobs.DoUpdate) -> None:
+        """Validate and run an update in its own task; responses become commands."""
+        registry = self._registry
+        mode = self._mode
+        commands = self._commands
+        conversion = self._conversion
+
         async def run_update() -> None:
             _set_current_update_info(UpdateInfo(id=job.id, name=job.name))
             accepted = False
             try:
-                defn = self._updates.get(job.name) or self._updates.get(None)
+                defn = registry.update(job.name)
                 if defn is None:
-                    known = " ".join(sorted(k for k in self._updates if k))
                     raise RuntimeError(
                         f"Update handler for '{job.name}' expected but not found, and there "
-                        f"is no dynamic handler. known updates: [{known}]"
+                        f"is no dynamic handler. known updates: [{registry.known_updates()}]"
                     )
-                self._in_progress_updates[job.id] = HandlerExecution(
-                    job.name, defn.unfinished_policy, job.id
-                )
+                registry.update_started(job.id, job.name, defn.unfinished_policy)
                 args = self._handler_args(
                     job.name, job.input, defn.name, defn.arg_types, defn.dynamic_vararg
                 )
@@ -258,23 +214,21 @@ class HandlersMixin(InstanceBase):
                     id=job.id, update=job.name, args=args, headers=job.headers
                 )
                 if job.run_validator and defn.validator is not None:
-                    with self._read_only_section():
+                    with mode.read_only_section():
                         self._inbound.handle_update_validator(handler_input)
                     handler_input.args = self._handler_args(
                         job.name, job.input, defn.name, defn.arg_types, defn.dynamic_vararg
                     )
                 accepted = True
-                self._add_command(jobs.UpdateResponse(job.protocol_instance_id, accepted=True))
+                commands.add(jobs.UpdateResponse(job.protocol_instance_id, accepted=True))
                 with _inbound_update_group(job.id).scope():
                     result = await self._inbound.handle_update_handler(handler_input)
-                payloads = self._payload_converter.to_payloads([result])
+                payloads = conversion.payload_converter.to_payloads([result])
                 if len(payloads) != 1:
                     raise ValueError(f"Expected 1 result payload, got {len(payloads)}")
-                self._add_command(
-                    jobs.UpdateResponse(job.protocol_instance_id, completed=payloads[0])
-                )
+                commands.add(jobs.UpdateResponse(job.protocol_instance_id, completed=payloads[0]))
             except (Exception, asyncio.CancelledError) as err:
-                if self._deleting or isinstance(err, _EvictedError):
+                if mode.evicting or isinstance(err, EvictedError):
                     return
                 if isinstance(err, asyncio.CancelledError):
                     err = perdure.exceptions.CancelledError(
@@ -284,15 +238,15 @@ class HandlersMixin(InstanceBase):
                     self._loop.failure = err
                     return
                 if not accepted:
-                    self._add_command(
+                    commands.add(
                         jobs.UpdateResponse(
-                            job.protocol_instance_id, rejected=self._to_failure(err)
+                            job.protocol_instance_id, rejected=conversion.to_failure(err)
                         )
                     )
-                elif self.workflow_is_failure_exception(err):
-                    self._add_command(
+                elif conversion.is_failure_exception(err):
+                    commands.add(
                         jobs.UpdateResponse(
-                            job.protocol_instance_id, completed_failure=self._to_failure(err)
+                            job.protocol_instance_id, completed_failure=conversion.to_failure(err)
                         )
                     )
                 else:
@@ -300,22 +254,19 @@ class HandlersMixin(InstanceBase):
             except ContinueAsNewError:
                 self._loop.failure = RuntimeError("Cannot continue as new from an update handler")
             finally:
-                self._in_progress_updates.pop(job.id, None)
+                registry.update_finished(job.id)
 
-        self._create_task(run_update(), f"update: {job.name}")
+        self._loop.create_task(run_update(), name=f"update: {job.name}")
 
     # ------------------------------------------------------------------ queries
 
-    def _read_only_section(self) -> _ReadOnly:
-        return _ReadOnly(self)
-
-    async def _run_query(self, job: jobs.QueryWorkflow) -> Any:
-        defn = self._queries.get(job.query_type) or self._queries.get(None)
+    async def run_query(self, job: jobs.QueryWorkflow) -> Any:
+        """Answer a query through the inbound interceptors (the caller makes it read-only)."""
+        defn = self._registry.query(job.query_type)
         if defn is None:
-            known = " ".join(sorted(k for k in self._queries if k))
             raise KeyError(
                 f"Query handler for '{job.query_type}' expected but not found, known "
-                f"queries: [{known}]"
+                f"queries: [{self._registry.known_queries()}]"
             )
         args = self._handler_args(
             job.query_type, job.arguments, defn.name, defn.arg_types, defn.dynamic_vararg
@@ -324,50 +275,3 @@ class HandlersMixin(InstanceBase):
             id=job.query_id, query=job.query_type, args=args, headers=job.headers
         )
         return await self._inbound.handle_query(handler_input)
-
-    def _warn_unfinished_handlers(self) -> None:
-        def warnable(executions: Sequence[HandlerExecution]) -> list[HandlerExecution]:
-            return [
-                e
-                for e in executions
-                if e.unfinished_policy == HandlerUnfinishedPolicy.WARN_AND_ABANDON
-            ]
-
-        updates = warnable(list(self._in_progress_updates.values()))
-        if updates:
-            names = ", ".join(f"{{'name': '{u.name}', 'id': '{u.id}'}}" for u in updates)
-            warnings.warn(
-                UnfinishedUpdateHandlersWarning(
-                    f"[TMPRL1102] Workflow finished while update handlers are still running. "
-                    f"The following updates were unfinished (and will be dropped): [{names}]"
-                ),
-                stacklevel=2,
-            )
-        signals = warnable(list(self._in_progress_signals.values()))
-        if signals:
-            counts: dict[str, int] = {}
-            for s in signals:
-                counts[s.name] = counts.get(s.name, 0) + 1
-            names = ", ".join(f"{{'name': '{n}', 'count': {c}}}" for n, c in counts.items())
-            warnings.warn(
-                UnfinishedSignalHandlersWarning(
-                    f"[TMPRL1102] Workflow finished while signal handlers are still running. "
-                    f"The following signals were unfinished (and will be dropped): [{names}]"
-                ),
-                stacklevel=2,
-            )
-
-
-class _ReadOnly:
-    """Context manager: no commands may be issued inside (queries, validators)."""
-
-    def __init__(self, instance: InstanceBase) -> None:
-        self._instance = instance
-        self._previous = False
-
-    def __enter__(self) -> None:
-        self._previous = self._instance._read_only
-        self._instance._read_only = True
-
-    def __exit__(self, *exc: object) -> None:
-        self._instance._read_only = self._previous

@@ -12,11 +12,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.api.enums.v1 import CommandType, EventType
+from temporalio.api.enums.v1 import EventType, event_type_pb2
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 
@@ -24,54 +23,50 @@ LOCAL_ACTIVITY_MARKER = "core_local_activity"
 PATCH_MARKER = "core_patch"
 CHANGE_VERSION_SEARCH_ATTRIBUTE = "TemporalChangeVersion"
 
-E: Any = SimpleNamespace(**dict(EventType.items()))
-"""Event type numbers as plain ints (protobuf's enum wrapper is slow on the hot path)."""
-C: Any = SimpleNamespace(**dict(CommandType.items()))
-"""Command type numbers as plain ints."""
 COMMAND_EVENTS: frozenset[int] = frozenset(
     {
-        E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
-        E.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
-        E.EVENT_TYPE_MARKER_RECORDED,
-        E.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-        E.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-        E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
-        E.EVENT_TYPE_TIMER_CANCELED,
-        E.EVENT_TYPE_TIMER_STARTED,
-        E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-        E.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
-        E.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
-        E.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+        event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+        event_type_pb2.EVENT_TYPE_MARKER_RECORDED,
+        event_type_pb2.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+        event_type_pb2.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+        event_type_pb2.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+        event_type_pb2.EVENT_TYPE_TIMER_CANCELED,
+        event_type_pb2.EVENT_TYPE_TIMER_STARTED,
+        event_type_pb2.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+        event_type_pb2.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+        event_type_pb2.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
     }
 )
 """Events written because the workflow sent a command; they always follow WFT completed."""
 
 FINAL_EVENTS: frozenset[int] = frozenset(
     {
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
     }
 )
 """Events that close the run."""
 
 _WFT_NOT_CONCLUDED: frozenset[int] = frozenset(
     {
-        E.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-        E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
     }
 )
 
@@ -143,40 +138,43 @@ def next_wft_end(
 def _end_improved(events: Sequence[HistoryEvent], start: int, pending_update: bool) -> int | None:
     n = len(events)
     ix = start
-    if _type_at(events, ix) == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+    if _type_at(events, ix) == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
         ix += 1
     prevent_heartbeat = False
-    if _type_at(events, ix) == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+    if _type_at(events, ix) == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
         ix += 1
         while ix < n and events[ix].event_type in COMMAND_EVENTS:
             prevent_heartbeat = True
             ix += 1
     while ix < n:
         e0 = events[ix].event_type
-        if e0 == E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+        if e0 == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             e1 = _type_at(events, ix + 1)
             if e1 is None:
                 return ix
-            if e1 in (E.EVENT_TYPE_WORKFLOW_TASK_FAILED, E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT):
+            if e1 in (
+                event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+                event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+            ):
                 ix += 2
                 continue
-            if e1 != E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            if e1 != event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 return ix
             if prevent_heartbeat:
                 return ix
-            if _type_at(events, ix + 2) != E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            if _type_at(events, ix + 2) != event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
                 return ix
-            if _type_at(events, ix + 3) != E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            if _type_at(events, ix + 3) != event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 return ix
             e4 = _type_at(events, ix + 4)
             if e4 is None:
                 return ix if pending_update else ix + 3
-            if e4 != E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            if e4 != event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 return ix
             e5 = _type_at(events, ix + 5)
             if e5 is None:
                 return ix + 3
-            if e5 == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            if e5 == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
                 return ix
             ix += 3  # an empty heartbeat task: fold it into the next one
             continue
@@ -195,22 +193,25 @@ def _end_legacy(events: Sequence[HistoryEvent], start: int) -> int | None:
         kind = event.event_type
         if kind in COMMAND_EVENTS:
             saw_command = saw_command_or_started = True
-        elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        elif kind == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             saw_command_or_started = True
         if kind in FINAL_EVENTS:
             return ix
-        if kind != E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+        if kind != event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             continue
         started.append((event.event_id, ix))
         nxt = _type_at(events, ix + 1)
         if nxt in _WFT_NOT_CONCLUDED:
             started.pop()
             continue
-        if nxt == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and ix + 2 < len(events):
+        if nxt == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and ix + 2 < len(events):
             after = events[ix + 2]
-            if not saw_command and after.event_type == E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            if (
+                not saw_command
+                and after.event_type == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+            ):
                 continue
-            if after.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            if after.event_type == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
                 seq_id = after.workflow_execution_update_accepted_event_attributes.accepted_request_sequencing_event_id  # noqa: E501
                 for eid, six in reversed(started):
                     if eid < seq_id:
@@ -312,7 +313,7 @@ def patch_marker_details(patch_id: str, deprecated: bool) -> dict[str, Payloads]
 
 def parse_patch_marker(event: HistoryEvent) -> tuple[str, bool] | None:
     """(patch id, deprecated) of a ``core_patch`` marker event, or None."""
-    if event.event_type != E.EVENT_TYPE_MARKER_RECORDED:
+    if event.event_type != event_type_pb2.EVENT_TYPE_MARKER_RECORDED:
         return None
     attrs = event.marker_recorded_event_attributes
     if attrs.marker_name != PATCH_MARKER or "patch-data" not in attrs.details:

@@ -1,5 +1,23 @@
 """A running workflow: the object, its deterministic loop, and one activation at a time.
 
+``WorkflowInstance`` is what the workflow API talks to (``workflow._Runtime``); it wires
+the run's collaborators at construction and delegates to them:
+
+* ``RunMode`` (``_mode``): replaying, read-only, evicting; the activation's lang flags.
+* ``CommandBuffer`` (``_command_buffer``): the activation's commands and sequence numbers.
+* ``Timers`` and ``Conditions`` (``_waiting``): durable timers and wait conditions.
+* ``WorkflowTasks`` (``_tasks``): the run's asyncio tasks.
+* ``Conversion`` (``_conversion``): payloads, failures, failure exception types.
+* ``HandlerRegistry`` (``_handler_registry``) and ``Handlers`` (``_handlers``): signal,
+  query and update handlers, buffered signals, running handlers.
+* ``OutboundCalls`` (``_outbound_calls``) and ``Outbound`` (``_outbound``): activities,
+  children, external workflows, continue-as-new, on either side of the outbound
+  interceptors; the handles (``_handles``) reach the run only through ``HandleHost``.
+* ``WorkflowMain`` (``_main``): the workflow object, its run method, its cancellation.
+* ``WorkflowOutcome`` (``_outcome``): how the main method and signal handlers end.
+* ``Patches`` and ``SeededRandom`` (``_determinism``): patch decisions, workflow.random().
+* ``WorkflowProperties`` (``_properties``): memo and search attributes.
+
 ``activate`` applies an activation's jobs (in temporalio's job-set order: patches, then
 signals and updates, then everything else) and runs the loop until workflow code is
 blocked; what it produced comes back as commands. Exceptions that are not workflow
@@ -9,57 +27,140 @@ server retries, without touching history.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from random import Random
-from typing import Any
+from typing import Any, NoReturn
 
-from temporalio.api.common.v1 import Payload
 from temporalio.api.sdk.v1 import UserMetadata
 
 import perdure.common
 import perdure.converter
-import perdure.exceptions
-from perdure.worker._interceptor import ExecuteWorkflowInput, WorkflowInterceptorClassInput
-from perdure.worker._workflow import _jobs as jobs
-from perdure.worker._workflow._base import (
-    SINGLE_BATCH_ACTIVATION,
-    InstanceDetails,
-    _timer_metadata,
+from perdure.worker._interceptor import (
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
 )
-from perdure.worker._workflow._handlers import HandlersMixin, RootInbound
-from perdure.worker._workflow._outbound import OutboundMixin, RootOutbound, _ContinueAsNewError
-from perdure.workflow import Info
+from perdure.worker._workflow import _jobs as jobs
+from perdure.worker._workflow._command_buffer import CommandBuffer
+from perdure.worker._workflow._conversion import Conversion
+from perdure.worker._workflow._determinism import Patches, SeededRandom
+from perdure.worker._workflow._handler_registry import HandlerRegistry
+from perdure.worker._workflow._handlers import Handlers, RootInbound
+from perdure.worker._workflow._loop import WorkflowEventLoop
+from perdure.worker._workflow._main import WorkflowMain, execute_input
+from perdure.worker._workflow._mode import RunMode
+from perdure.worker._workflow._outbound import Outbound, RootOutbound
+from perdure.worker._workflow._outbound_calls import OutboundCalls
+from perdure.worker._workflow._outcome import WorkflowOutcome
+from perdure.worker._workflow._properties import WorkflowProperties
+from perdure.worker._workflow._tasks import WorkflowTasks
+from perdure.worker._workflow._waiting import Conditions, Timers, durable_sleep
+from perdure.workflow import (
+    ActivityHandle,
+    ChildWorkflowHandle,
+    ExternalWorkflowHandle,
+    Info,
+    _Definition,
+    _Runtime,
+)
 from perdure.workflow._unsafe import guard_suspended
 
 logger = logging.getLogger(__name__)
 
 
-class WorkflowInstance(OutboundMixin, HandlersMixin):
+@dataclass
+class InstanceDetails:
+    """Everything a workflow instance needs, fixed for the life of the run."""
+
+    defn: _Definition
+    info: Info
+    randomness_seed: int
+    payload_converter: perdure.converter.PayloadConverter
+    failure_converter: perdure.converter.FailureConverter
+    start: jobs.InitializeWorkflow
+    interceptor_classes: Sequence[type[WorkflowInboundInterceptor]] = ()
+    worker_failure_exception_types: Sequence[type[BaseException]] = ()
+    extern_functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    deadlock_timeout: float = 0.0
+
+
+class WorkflowInstance(_Runtime):
     """One workflow run's code and state, advanced one activation at a time."""
 
     def __init__(self, details: InstanceDetails) -> None:
-        """Build the instance and its interceptor chains (the object is created later)."""
-        super().__init__(details)
-        self._init_handlers()
-        self._init_outbound()
-        self._workflow_converter = self._context_converter(
-            perdure.converter.WorkflowSerializationContext(
-                namespace=self._info.namespace, workflow_id=self._info.workflow_id
-            )
+        """Build the run's collaborators and interceptor chains (the object comes later)."""
+        info = self._info = details.info
+        self._defn = details.defn
+        self._start = details.start
+        self._extern_functions = dict(details.extern_functions)
+        self._random = SeededRandom(details.randomness_seed)
+        self._history_length = 0
+        self._history_size = 0
+        self._continue_as_new_suggested = False
+        self._current_details = ""
+
+        self._mode = mode = RunMode()
+        self._commands = commands = CommandBuffer(mode)
+        self._patches = Patches(mode, commands)
+        self._timers = Timers(mode, commands)
+        self._tasks = tasks = WorkflowTasks(info, mode)
+        self._loop = loop = WorkflowEventLoop(  # type: ignore[abstract]  # I/O methods refuse at runtime
+            start_timer=self._timers.start,
+            cancel_timer=self._timers.cancel,
+            register_task=tasks.register,
+            runtime=self,
+            deadlock_timeout=details.deadlock_timeout,
+            name=f"{info.workflow_type} (workflow_id={info.workflow_id}, run_id={info.run_id})",
         )
-        self._payload_converter = self._workflow_converter
-        self._versioning_behavior = details.defn.versioning_behavior
-        self._input = self._make_input(details.start)
-        root: Any = RootInbound(self)
+        self._conditions = Conditions(loop, mode)
+        loop.check_conditions = self._conditions.check
+        self._conversion = conversion = Conversion(
+            details.payload_converter,
+            details.failure_converter,
+            info=info,
+            failure_exception_types=details.defn.failure_exception_types,
+            worker_failure_exception_types=details.worker_failure_exception_types,
+        )
+        self._properties = WorkflowProperties(info, conversion.payload_converter, commands)
+        self._outcome = outcome = WorkflowOutcome(loop, mode, commands, conversion)
+        self._registry = registry = HandlerRegistry(details.defn, lambda: self._main.object)
+        self._root_inbound = root = RootInbound(registry, lambda: self._main.object)
+        self._outbound = Outbound(
+            info=info,
+            started=details.start.attributes,
+            loop=loop,
+            mode=mode,
+            commands=commands,
+            tasks=tasks,
+            conversion=conversion,
+            interceptor=root.outbound,
+        )
+        self._calls = OutboundCalls(mode, root.outbound, self._outbound)
+        input = execute_input(details.defn, details.start, conversion)
+        inbound: WorkflowInboundInterceptor = root
         for cls in reversed(details.interceptor_classes):
-            root = cls(root)
-        self._inbound = root
-        self._inbound.init(RootOutbound(self))
-        self._memo_cache: dict[str, Any] | None = None
-        self._seed_callbacks: list[Callable[[int], None]] = []
+            inbound = cls(inbound)
+        self._main = WorkflowMain(
+            defn=details.defn,
+            input=input,
+            inbound=inbound,
+            loop=loop,
+            mode=mode,
+            conversion=conversion,
+            outcome=outcome,
+        )
+        self._handlers = Handlers(
+            info=info,
+            registry=registry,
+            inbound=inbound,
+            loop=loop,
+            mode=mode,
+            commands=commands,
+            conversion=conversion,
+            outcome=outcome,
+        )
+        inbound.init(RootOutbound(self._outbound))
 
     @staticmethod
     def interceptor_classes(
@@ -79,16 +180,12 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
 
     def activate(self, activation: jobs.Activation) -> jobs.ActivationCompletion:
         """Apply the jobs, run workflow code until it blocks, return what it asked for."""
-        self._commands = []
-        self._markers = {}
-        self._used_lang_flags = set()
+        self._commands.start_activation()
+        self._mode.start_activation(activation)
         self._loop.time_ns = activation.time_ns
-        self._is_replaying = activation.is_replaying
         self._history_length = activation.history_length
         self._history_size = activation.history_size
         self._continue_as_new_suggested = activation.continue_as_new_suggested
-        self._lang_flags = activation.lang_flags
-        self._single_batch = SINGLE_BATCH_ACTIVATION in activation.lang_flags
         failure: BaseException | None = None
         try:
             sets: tuple[list[jobs.Job], ...] = ([], [], [], [])
@@ -102,7 +199,7 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
                 else:
                     sets[2].append(job)
             only_updates = all(isinstance(j, jobs.DoUpdate) for j in activation.jobs)
-            if self._single_batch:
+            if self._mode.single_batch:
                 for job_set in sets:
                     for job in job_set:
                         self._apply(job)
@@ -115,14 +212,14 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
                         self._apply(job)
                     self._run_once(index in (1, 2), only_updates)
         except Exception as err:
-            if self.workflow_is_failure_exception(err):
+            if self._conversion.is_failure_exception(err):
                 try:
-                    self._set_workflow_failure(err)
+                    self._outcome.fail(err)
                 except Exception as inner:
                     failure = inner
             else:
                 failure = err
-        if self._deleting:
+        if self._mode.evicting:
             failure = None
         if failure is not None:
             with guard_suspended():
@@ -133,143 +230,54 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
                     self._info.run_id,
                     exc_info=failure,
                 )
-        if any(isinstance(c, jobs.TERMINAL_COMMANDS) for c in self._commands):
+        if self._commands.has_terminal():
             with guard_suspended():
-                self._warn_unfinished_handlers()
+                self._registry.warn_unfinished()
         return jobs.ActivationCompletion(
-            self._commands, self._used_lang_flags, failure, self._markers
+            self._commands.commands,
+            self._mode.used_lang_flags,
+            failure,
+            self._commands.markers,
         )
 
     def _run_once(self, check_conditions: bool, only_updates: bool) -> None:
-        if self._object is None and not self._deleting:
-            self._object = self._loop.run_outside(self._instantiate)
+        if not self._mode.evicting:
+            self._main.ensure_object()
         checker: Callable[[], bool] | None = None
         if check_conditions:
             # Rejected updates leave no trace in history: conditions they let through
             # could not unblock on replay. With only updates, check once one was accepted.
-            checker = self._check_conditions_if_accepted if only_updates else self._check_conditions
+            checker = self._check_conditions_if_accepted if only_updates else self._conditions.check
         self._loop.check_conditions = checker
         self._loop.run_once(check_conditions=checker is not None)
 
     def _check_conditions_if_accepted(self) -> bool:
-        if any(isinstance(c, jobs.UpdateResponse) and c.accepted for c in self._commands):
-            return self._check_conditions()
+        if self._commands.has_accepted_update():
+            return self._conditions.check()
         return False
 
     def _apply(self, job: jobs.Job) -> None:
         if isinstance(job, jobs.FireTimer):
-            handle = self._pending_timers.pop(job.seq, None)
+            handle = self._timers.fired(job)
             if handle is not None:
                 self._loop.make_ready(handle)
-        elif isinstance(job, jobs.ResolveActivity):
-            self._resolve_activity(job)
+        elif self._outbound.resolve(job):
+            pass
         elif isinstance(job, jobs.SignalWorkflow):
-            self._apply_signal(job)
+            self._handlers.apply_signal(job)
         elif isinstance(job, jobs.DoUpdate):
-            self._apply_update(job)
+            self._handlers.apply_update(job)
         elif isinstance(job, jobs.NotifyHasPatch):
-            self._patches_notified.add(job.patch_id)
+            self._patches.notify(job)
         elif isinstance(job, jobs.InitializeWorkflow):
-            self._start_primary()
-        elif isinstance(job, jobs.ResolveChildStart):
-            self._resolve_child_start(job)
-        elif isinstance(job, jobs.ResolveChild):
-            self._resolve_child(job)
-        elif isinstance(job, jobs.ResolveSignalExternal):
-            self._resolve_external(self._pending_external_signals, job)
-        elif isinstance(job, jobs.ResolveRequestCancelExternal):
-            self._resolve_external(self._pending_external_cancels, job)
+            self._main.start()
         elif isinstance(job, jobs.UpdateRandomSeed):
-            self._random.seed(job.seed)
-            self._seed = job.seed
-            for callback in self._seed_callbacks:
-                callback(job.seed)
+            self._random.reseed(job)
         elif isinstance(job, jobs.CancelWorkflow):
-            self._cancel_reason = job.reason
-            if self._primary_task is not None:
-                self._loop.call_soon(self._primary_task.cancel)
-            elif self._single_batch:
-                self._cancel_pending = True
+            self._mode.cancel_reason = job.reason
+            self._main.cancel()
         else:
             raise RuntimeError(f"Unexpected job {type(job).__name__}")
-
-    # ------------------------------------------------------------------ the main method
-
-    def _make_input(self, start: jobs.InitializeWorkflow) -> ExecuteWorkflowInput:
-        payloads = list(start.attributes.input.payloads)
-        arg_types = self._defn.arg_types
-        if not self._defn.name:
-            arg_types = [perdure.common.RawValue] * len(payloads)
-        args: list[Any] = self._convert_payloads(payloads, arg_types)
-        if not self._defn.name:
-            args = [args]
-        return ExecuteWorkflowInput(
-            type=self._defn.cls,
-            run_fn=self._defn.run_fn,
-            args=args,
-            headers=dict(start.attributes.header.fields),
-        )
-
-    def _instantiate(self) -> Any:
-        cls = self._defn.cls
-        init = getattr(vars(cls).get("__init__"), "__temporal_workflow_init", False) or getattr(
-            getattr(cls, "__init__", None), "__temporal_workflow_init", False
-        )
-        obj = cls(*self._input.args) if init else cls()
-        if self._defn.name is None and self._defn.dynamic_config_fn is not None:
-            self._read_only = True
-            try:
-                config = self._defn.dynamic_config_fn(obj)
-            finally:
-                self._read_only = False
-            if config.failure_exception_types is not None:
-                self._dynamic_failure_types = config.failure_exception_types
-            if config.versioning_behavior != perdure.common.VersioningBehavior.UNSPECIFIED:
-                self._versioning_behavior = config.versioning_behavior
-        return obj
-
-    def _start_primary(self) -> None:
-        async def run_workflow() -> None:
-            try:
-                result = await self._inbound.execute_workflow(self._input)
-                payloads = self._payload_converter.to_payloads([result])
-                if len(payloads) != 1:
-                    raise ValueError(f"Expected 1 result payload, got {len(payloads)}")
-                self._add_command(jobs.CompleteWorkflow(payloads[0]))
-            except Exception:
-                if self._deleting:
-                    return
-                raise
-
-        self._primary_task = self._create_task(self._run_top_level(run_workflow()), "run")
-        if self._cancel_pending:
-            self._cancel_pending = False
-            self._loop.call_soon(self._primary_task.cancel)
-
-    async def _run_top_level(self, coro: Any) -> None:
-        try:
-            await coro
-        except _ContinueAsNewError as err:
-            err.apply()
-        except (Exception, asyncio.CancelledError) as err:
-            if self._deleting:
-                return
-            error: BaseException = err
-            if isinstance(err, asyncio.CancelledError):
-                error = perdure.exceptions.CancelledError(str(err))
-            if self._cancel_reason is not None and perdure.exceptions.is_cancelled_exception(error):
-                self._add_command(jobs.CancelWorkflowExecution())
-            elif self.workflow_is_failure_exception(error):
-                self._set_workflow_failure(error)
-            else:
-                self._loop.failure = error
-
-    def _set_workflow_failure(self, err: BaseException) -> None:
-        try:
-            failure = self._to_failure(err)
-        except Exception as inner:
-            raise ValueError("Failed converting workflow exception") from inner
-        self._add_command(jobs.FailWorkflow(failure))
 
     # ------------------------------------------------------------------ queries and eviction
 
@@ -278,36 +286,32 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
         result: list[Any] = []
 
         async def run() -> None:
-            with self._read_only_section():
-                result.append(await self._run_query(job))
+            with self._mode.read_only_section():
+                result.append(await self._handlers.run_query(job))
 
         try:
-            if self._object is None:
-                self._object = self._loop.run_outside(self._instantiate)
+            self._main.ensure_object()
             task = self._loop.create_task(run(), name=f"query: {job.query_type}")
             self._loop.check_conditions = None
-            self._read_only = True
+            self._mode.read_only = True
             try:
                 self._loop.run_once(check_conditions=False)
             finally:
-                self._read_only = False
+                self._mode.read_only = False
             if not task.done():
                 task.cancel()
                 raise RuntimeError(f"Query {job.query_type} did not complete in one step")
             task.result()
-            payloads = self._payload_converter.to_payloads([result[0]])
+            payloads = self._conversion.payload_converter.to_payloads([result[0]])
             return jobs.QueryResult(job.query_id, answer=payloads[0])
         except Exception as err:
-            return jobs.QueryResult(job.query_id, failure=self._to_failure(err))
+            return jobs.QueryResult(job.query_id, failure=self._conversion.to_failure(err))
 
     def evict(self) -> None:
         """Cancel every task so workflow code unwinds; the run is being dropped."""
-        self._deleting = True
+        self._mode.start_eviction()
         self._loop.deleting = True
-        self._is_replaying = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
+        tasks = self._tasks.cancel_all()
         try:
             self._loop.run_once(check_conditions=False)
         except BaseException:
@@ -319,29 +323,34 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
     @property
     def versioning_behavior(self) -> perdure.common.VersioningBehavior | None:
         """The versioning behavior to report with completions."""
-        return self._versioning_behavior
+        return self._main.versioning_behavior
 
-    # ------------------------------------------------------------------ workflow API
+    @property
+    def info(self) -> Info:
+        """The run's Info (as the worker sees it, not through interceptors)."""
+        return self._info
+
+    # ------------------------------------------------------------------ workflow API: the run
 
     def workflow_info(self) -> Info:
         """The run's Info (through the outbound interceptors)."""
-        return self._outbound.info()
+        return self._root_inbound.outbound().info()
 
     def workflow_instance(self) -> Any:
         """The workflow object."""
-        return self._object
+        return self._main.object
 
     def workflow_is_replaying(self) -> bool:
         """Replaying history (or answering a query)."""
-        return self._is_replaying
+        return self._mode.replaying
 
     def workflow_is_replaying_history_events(self) -> bool:
         """Replaying history events (queries and validators excluded)."""
-        return self._is_replaying and not self._read_only
+        return self._mode.replaying and not self._mode.read_only
 
     def workflow_is_read_only(self) -> bool:
         """Inside a query or update validator."""
-        return self._read_only
+        return self._mode.read_only
 
     def workflow_time_ns(self) -> int:
         """Workflow time."""
@@ -349,17 +358,17 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
 
     def workflow_random(self) -> Random:
         """The deterministic random generator."""
-        self._assert_not_read_only("random")
-        return self._random
+        self._mode.check_writable("random")
+        return self._random.random
 
     def workflow_random_seed(self) -> int:
         """The seed of the random generator."""
-        return self._seed
+        return self._random.seed
 
     def workflow_register_random_seed_callback(self, callback: Callable[[int], None]) -> None:
         """Call ``callback`` with the new seed when a reset changes it."""
-        self._assert_not_read_only("register random seed callback")
-        self._seed_callbacks.append(callback)
+        self._mode.check_writable("register random seed callback")
+        self._random.on_reseed(callback)
 
     def workflow_extern_functions(self) -> Mapping[str, Callable[..., Any]]:
         """Functions interceptors exposed to workflow code."""
@@ -367,7 +376,7 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
 
     def workflow_payload_converter(self) -> perdure.converter.PayloadConverter:
         """The payload converter for this workflow."""
-        return self._workflow_converter
+        return self._conversion.payload_converter
 
     def workflow_metric_meter(self) -> perdure.common.MetricMeter:
         """Metrics from workflow code are not recorded yet: the no-op meter."""
@@ -375,7 +384,7 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
 
     def workflow_cancellation_reason(self) -> str | None:
         """Why cancellation was requested."""
-        return self._cancel_reason
+        return self._mode.cancel_reason
 
     def workflow_get_current_build_id(self) -> str:
         """Build id of the current task (unversioned workers report "")."""
@@ -399,8 +408,12 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
 
     def workflow_set_current_details(self, details: str) -> None:
         """Set the details string."""
-        self._assert_not_read_only("set current details")
+        self._mode.check_writable("set current details")
         self._current_details = details
+
+    def workflow_is_failure_exception(self, err: BaseException) -> bool:
+        """Failure errors, timeouts and configured types fail the workflow, not the task."""
+        return self._conversion.is_failure_exception(err)
 
     def workflow_has_last_completion_result(self) -> bool:
         """A previous run left a result."""
@@ -411,53 +424,25 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
         payloads = self._start.attributes.last_completion_result.payloads
         if len(payloads) != 1:
             return None
-        return self._payload_converter.from_payload(payloads[0], type_hint)  # type: ignore[arg-type]
+        return self._conversion.payload_converter.from_payload(payloads[0], type_hint)  # type: ignore[arg-type]
 
     def workflow_last_failure(self) -> BaseException | None:
         """The previous attempt's failure."""
         if self._start.attributes.HasField("continued_failure"):
-            return self._from_failure(self._start.attributes.continued_failure)
+            return self._conversion.from_failure(self._start.attributes.continued_failure)
         return None
 
     def workflow_memo(self) -> Mapping[str, Any]:
         """The memo, decoded once."""
-        if self._memo_cache is None:
-            self._memo_cache = {
-                k: self._payload_converter.from_payload(v) for k, v in self._info.raw_memo.items()
-            }
-        return self._memo_cache
+        return self._properties.memo()
 
     def workflow_memo_value(self, key: str, default: Any, *, type_hint: type | None) -> Any:
         """One memo value."""
-        payload = self._info.raw_memo.get(key)
-        if not payload:
-            if default is perdure.common._arg_unset:
-                raise KeyError(f"Memo does not have a value for key {key}")
-            return default
-        return self._payload_converter.from_payload(payload, type_hint)  # type: ignore[arg-type]
+        return self._properties.memo_value(key, default, type_hint=type_hint)
 
     def workflow_upsert_memo(self, updates: Mapping[str, Any]) -> None:
         """ModifyWorkflowProperties with the changed keys (None removes a key)."""
-        encoded: dict[str, Payload] = {}
-        removed: list[str] = []
-        for key, value in updates.items():
-            if value is None:
-                removed.append(key)
-            else:
-                encoded[key] = self._payload_converter.to_payload(value)
-        if not encoded and not removed:
-            return
-        fields = dict(encoded)
-        null = self._payload_converter.to_payload(None)
-        for key in removed:
-            fields[key] = null
-        self._add_command(jobs.ModifyWorkflowProperties(fields))
-        memo = dict(self._info.raw_memo)
-        memo.update(encoded)
-        for key in removed:
-            memo.pop(key, None)
-        object.__setattr__(self._info, "raw_memo", memo)
-        self._memo_cache = None
+        self._properties.upsert_memo(updates)
 
     def workflow_upsert_search_attributes(
         self,
@@ -465,103 +450,98 @@ class WorkflowInstance(OutboundMixin, HandlersMixin):
         | Sequence[perdure.common.SearchAttributeUpdate[Any]],
     ) -> None:
         """UpsertWorkflowSearchAttributes, and keep Info's two views up to date."""
-        fields: dict[str, Payload] = {}
-        untyped = dict(self._info.search_attributes)
-        typed = {pair.key.name: pair for pair in self._info.typed_search_attributes}
-        if isinstance(attributes, Mapping):
-            for name, values in attributes.items():
-                fields[name] = perdure.converter.encode_search_attribute_values(values)
-                untyped[name] = values
-                key = perdure.common.SearchAttributeKey._guess_from_untyped_values(name, values)
-                if not values:
-                    typed.pop(name, None)
-                elif key is not None:
-                    kind = key.indexed_value_type
-                    if kind == perdure.common.SearchAttributeIndexedValueType.KEYWORD_LIST:
-                        typed[name] = perdure.common.SearchAttributePair(key, values)
-                    elif len(values) == 1:
-                        typed[name] = perdure.common.SearchAttributePair(key, values[0])
-        else:
-            for update in attributes:
-                name = update.key.name
-                fields[name] = perdure.converter.encode_typed_search_attribute_value(
-                    update.key, update.value
-                )
-                if update.value is None:
-                    typed.pop(name, None)
-                    untyped[name] = []
-                else:
-                    typed[name] = perdure.common.SearchAttributePair(update.key, update.value)
-                    kind = update.key.indexed_value_type
-                    untyped[name] = (
-                        list(update.value)
-                        if kind == perdure.common.SearchAttributeIndexedValueType.KEYWORD_LIST
-                        else [update.value]
-                    )
-        self._add_command(jobs.UpsertSearchAttributes(fields))
-        object.__setattr__(self._info, "search_attributes", untyped)
-        object.__setattr__(
-            self._info,
-            "typed_search_attributes",
-            perdure.common.TypedSearchAttributes(list(typed.values())),
-        )
+        self._properties.upsert_search_attributes(attributes)
 
     def workflow_patch(self, id: str, *, deprecated: bool) -> bool:
         """patched()/deprecate_patch(): memoized; recorded when taking the new branch."""
-        self._assert_not_read_only("patch")
-        use = self._patches_memoized.get(id)
-        if use is not None:
-            return use
-        use = not self._is_replaying or id in self._patches_notified
-        self._patches_memoized[id] = use
-        if use:
-            self._add_command(jobs.SetPatchMarker(id, deprecated))
-        return use
+        return self._patches.patched(id, deprecated=deprecated)
 
     async def workflow_sleep(self, duration: float, *, summary: str | None) -> None:
         """A durable timer of ``duration`` seconds."""
-        metadata = (
-            UserMetadata(summary=self._payload_converter.to_payload(summary)) if summary else None
-        )
-        fut = self._loop.create_future()
-        token = _timer_metadata.set(metadata)
-        try:
-            handle = self._loop.call_later(
-                duration, lambda: fut.set_result(None) if not fut.done() else None
-            )
-        finally:
-            _timer_metadata.reset(token)
-        fut.add_done_callback(lambda f: handle.cancel() if f.cancelled() else None)
-        await fut
+        await durable_sleep(self._loop, duration, self._summary(summary))
 
     async def workflow_wait_condition(
         self, fn: Callable[[], bool], *, timeout: float | None, timeout_summary: str | None
     ) -> None:
         """Wait for ``fn()``; conditions are re-checked whenever workflow code is idle."""
-        self._assert_not_read_only("wait condition")
-        cancelled_before = self._cancel_reason is not None
+        await self._conditions.wait(fn, timeout, self._summary(timeout_summary))
 
-        def cancellation_arrived() -> bool:
-            return self._single_batch and not cancelled_before and self._cancel_reason is not None
+    def _summary(self, summary: str | None) -> UserMetadata | None:
+        if not summary:
+            return None
+        return UserMetadata(summary=self._conversion.payload_converter.to_payload(summary))
 
-        fut = self._loop.create_future()
-        self._conditions.append((fn, fut))
-        metadata = (
-            UserMetadata(summary=self._payload_converter.to_payload(timeout_summary))
-            if timeout_summary
-            else None
-        )
-        context = contextvars.copy_context()
+    # ------------------------------------------------------------------ workflow API: handlers
 
-        async def in_context() -> None:
-            _timer_metadata.set(metadata)
-            await asyncio.wait_for(fut, timeout)
+    def workflow_get_signal_handler(self, name: str | None) -> Callable[..., Any] | None:
+        """The signal handler registered under ``name`` (None = dynamic)."""
+        return self._registry.signal_handler(name)
 
-        try:
-            await context.run(in_context)
-        except TimeoutError:
-            if cancellation_arrived():
-                raise asyncio.CancelledError() from None
-            raise
-        if cancellation_arrived():
-            raise asyncio.CancelledError()
+    def workflow_get_query_handler(self, name: str | None) -> Callable[..., Any] | None:
+        """The query handler registered under ``name`` (None = dynamic)."""
+        return self._registry.query_handler(name)
+
+    def workflow_get_update_handler(self, name: str | None) -> Callable[..., Any] | None:
+        """The update handler registered under ``name`` (None = dynamic)."""
+        return self._registry.update_handler(name)
+
+    def workflow_get_update_validator(self, name: str | None) -> Callable[..., Any] | None:
+        """The validator of the update registered under ``name``."""
+        return self._registry.update_validator(name)
+
+    def workflow_set_signal_handler(
+        self, name: str | None, handler: Callable[..., Any] | None
+    ) -> None:
+        """Register or remove a signal handler; buffered signals for it are delivered."""
+        self._handlers.set_signal_handler(name, handler)
+
+    def workflow_set_query_handler(
+        self, name: str | None, handler: Callable[..., Any] | None
+    ) -> None:
+        """Register or remove a query handler."""
+        self._mode.check_writable("set query handler")
+        self._registry.set_query_handler(name, handler)
+
+    def workflow_set_update_handler(
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        validator: Callable[..., Any] | None,
+    ) -> None:
+        """Register or remove an update handler (and its validator)."""
+        self._mode.check_writable("set update handler")
+        self._registry.set_update_handler(name, handler, validator)
+
+    def workflow_all_handlers_finished(self) -> bool:
+        """No signal or update handler is running."""
+        return self._registry.all_finished()
+
+    # ------------------------------------------------------------------ workflow API: outbound
+
+    def workflow_start_activity(
+        self, activity: Any, *args: Any, **options: Any
+    ) -> ActivityHandle[Any]:
+        """Schedule an activity through the outbound interceptors."""
+        return self._calls.start_activity(activity, *args, **options)
+
+    def workflow_start_local_activity(
+        self, activity: Any, *args: Any, **options: Any
+    ) -> ActivityHandle[Any]:
+        """Schedule a local activity through the outbound interceptors."""
+        return self._calls.start_local_activity(activity, *args, **options)
+
+    async def workflow_start_child_workflow(
+        self, workflow: Any, *args: Any, **options: Any
+    ) -> ChildWorkflowHandle[Any, Any]:
+        """Start a child workflow through the outbound interceptors."""
+        return await self._calls.start_child_workflow(workflow, *args, **options)
+
+    def workflow_get_external_workflow_handle(
+        self, id: str, run_id: str | None
+    ) -> ExternalWorkflowHandle[Any]:
+        """A handle to another workflow."""
+        return self._calls.external_workflow_handle(id, run_id)
+
+    def workflow_continue_as_new(self, *args: Any, **options: Any) -> NoReturn:
+        """Raise ContinueAsNewError through the outbound interceptors."""
+        self._calls.continue_as_new(*args, **options)

@@ -25,6 +25,8 @@ from temporalio.api.history.v1 import WorkflowExecutionStartedEventAttributes
 from temporalio.api.sdk.v1 import EventGroupMarker, UserMetadata
 from temporalio.api.update.v1 import Meta
 
+from perdure.workflow import ActivityCancellationType, ChildWorkflowCancellationType
+
 # --------------------------------------------------------------------------- jobs
 
 
@@ -191,7 +193,7 @@ class ScheduleActivity:
 
     seq: int
     attributes: ScheduleActivityTaskCommandAttributes
-    cancellation_type: int
+    cancellation_type: ActivityCancellationType
     user_metadata: UserMetadata | None = None
 
 
@@ -216,7 +218,7 @@ class ScheduleLocalActivity:
     start_to_close_timeout: float | None
     retry_policy: RetryPolicy | None
     local_retry_threshold: float | None
-    cancellation_type: int
+    cancellation_type: ActivityCancellationType
     attempt: int = 1
     original_schedule_time: datetime | None = None
 
@@ -250,7 +252,7 @@ class StartChildWorkflow:
 
     seq: int
     attributes: StartChildWorkflowExecutionCommandAttributes
-    cancellation_type: int
+    cancellation_type: ChildWorkflowCancellationType
     user_metadata: UserMetadata | None = None
 
 

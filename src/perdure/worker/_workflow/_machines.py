@@ -1,9 +1,9 @@
 """One small state machine per command: what it sends, which events it accepts, what it resolves.
 
 Each machine owns the commands it issued and the events recorded for them. The replay
-engine (``_replay``) hands it the command event that matches its command, and routes later
+state (``_replay``) hands it the command event that matches its command, and routes later
 events to it by the id of that command event. A machine that receives an event it cannot
-accept raises :py:class:`Mismatch`; the engine turns that into a NondeterminismError with
+accept raises :py:class:`Mismatch`; the replay state turns that into a NondeterminismError with
 the workflow, event and command named. Failures given to workflow code are shaped like
 sdk-core's (an ActivityFailure or ChildWorkflowFailure wrapping the recorded cause) so the
 failure converter yields the same exceptions as the official SDK.
@@ -24,19 +24,18 @@ from temporalio.api.command.v1 import (
     RecordMarkerCommandAttributes,
 )
 from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import command_type_pb2, event_type_pb2
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.protocol.v1 import Message
 from temporalio.api.update.v1 import Acceptance, Meta, Outcome, Rejection, Response
 
 from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._history import (
-    C,
-    E,
     parse_patch_marker,
 )
 
 if TYPE_CHECKING:
-    from perdure.worker._workflow._replay import Engine
+    from perdure.worker._workflow._replay import ReplayState
 
 ID_AND_TYPE_CHECKS_FLAG = 1
 
@@ -46,13 +45,13 @@ class Mismatch(Exception):
 
 
 class Machine:
-    """Base: the engine, the command event id once matched, and cancellation bookkeeping."""
+    """Base: the replay state, the command event id once matched, and cancellation bookkeeping."""
 
-    __slots__ = ("cancelled_before_sent", "engine", "initial_event_id")
+    __slots__ = ("cancelled_before_sent", "initial_event_id", "replay")
     kind: ClassVar[str] = "Machine"
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, replay: ReplayState) -> None:
+        self.replay = replay
         self.initial_event_id = 0
         self.cancelled_before_sent = False
 
@@ -71,11 +70,6 @@ class Machine:
     def cancel(self) -> None:
         """Workflow code asked to cancel what this machine stands for."""
 
-    def _issue(self, command_type: int, **attrs: object) -> Command:
-        command = Command(command_type=command_type, **attrs)  # type: ignore[arg-type]
-        self.engine.issue(self, command)
-        return command
-
 
 def _expect(event: HistoryEvent, *types: int) -> None:
     if event.event_type not in types:
@@ -91,37 +85,37 @@ class TimerMachine(Machine):
     __slots__ = ("done", "seq", "timer_id")
     kind = "StartTimer"
 
-    def __init__(self, engine: Engine, command: jobs.StartTimer) -> None:
-        super().__init__(engine)
+    def __init__(self, replay: ReplayState, command: jobs.StartTimer) -> None:
+        super().__init__(replay)
         self.seq = command.seq
         self.timer_id = str(command.seq)
         self.done = False
-        proto = Command(command_type=C.COMMAND_TYPE_START_TIMER)
+        proto = Command(command_type=command_type_pb2.COMMAND_TYPE_START_TIMER)
         attrs = proto.start_timer_command_attributes
         attrs.timer_id = self.timer_id
         attrs.start_to_fire_timeout.FromNanoseconds(round(command.duration * 1e9))
         if command.user_metadata is not None:
             proto.user_metadata.CopyFrom(command.user_metadata)
-        engine.issue(self, proto)
+        replay.issue(self, proto)
 
     def describe(self) -> str:
         return f"StartTimer(timer_id={self.timer_id!r})"
 
     def on_command_event(self, event: HistoryEvent) -> None:
-        if event.event_type == E.EVENT_TYPE_TIMER_CANCELED:
+        if event.event_type == event_type_pb2.EVENT_TYPE_TIMER_CANCELED:
             self.done = True
             return
-        _expect(event, E.EVENT_TYPE_TIMER_STARTED)
+        _expect(event, event_type_pb2.EVENT_TYPE_TIMER_STARTED)
         recorded = event.timer_started_event_attributes.timer_id
         if recorded != self.timer_id:
             raise Mismatch(f"timer id of the event {recorded!r} does not match {self.timer_id!r}")
         self.initial_event_id = event.event_id
 
     def on_event(self, event: HistoryEvent) -> None:
-        _expect(event, E.EVENT_TYPE_TIMER_FIRED)
+        _expect(event, event_type_pb2.EVENT_TYPE_TIMER_FIRED)
         if not self.done:
             self.done = True
-            self.engine.push_job(jobs.FireTimer(self.seq))
+            self.replay.push_job(jobs.FireTimer(self.seq))
 
     def cancel(self) -> None:
         if self.done:
@@ -130,9 +124,9 @@ class TimerMachine(Machine):
         if self.initial_event_id == 0:
             self.cancelled_before_sent = True
             return
-        proto = Command(command_type=C.COMMAND_TYPE_CANCEL_TIMER)
+        proto = Command(command_type=command_type_pb2.COMMAND_TYPE_CANCEL_TIMER)
         proto.cancel_timer_command_attributes.timer_id = self.timer_id
-        self.engine.issue(self, proto)
+        self.replay.issue(self, proto)
 
 
 # --------------------------------------------------------------------------- fire and forget
@@ -143,13 +137,13 @@ class RecordOnlyMachine(Machine):
 
     __slots__ = ("command_type", "event_type", "label", "recorded")
 
-    def __init__(self, engine: Engine, command: Command, event_type: int, label: str) -> None:
-        super().__init__(engine)
+    def __init__(self, replay: ReplayState, command: Command, event_type: int, label: str) -> None:
+        super().__init__(replay)
         self.command_type = command.command_type
         self.event_type = event_type
         self.label = label
         self.recorded = False
-        engine.issue(self, command)
+        replay.issue(self, command)
 
     def describe(self) -> str:
         return self.label
@@ -165,8 +159,8 @@ class PatchMachine(Machine):
     __slots__ = ("deprecated", "patch_id", "recorded")
     kind = "RecordMarker(core_patch)"
 
-    def __init__(self, engine: Engine, patch_id: str, deprecated: bool) -> None:
-        super().__init__(engine)
+    def __init__(self, replay: ReplayState, patch_id: str, deprecated: bool) -> None:
+        super().__init__(replay)
         self.patch_id = patch_id
         self.deprecated = deprecated
         self.recorded = False
@@ -175,10 +169,11 @@ class PatchMachine(Machine):
 
         for key, value in patch_marker_details(patch_id, deprecated).items():
             attrs.details[key].CopyFrom(value)
-        engine.issue(
+        replay.issue(
             self,
             Command(
-                command_type=C.COMMAND_TYPE_RECORD_MARKER, record_marker_command_attributes=attrs
+                command_type=command_type_pb2.COMMAND_TYPE_RECORD_MARKER,
+                record_marker_command_attributes=attrs,
             ),
         )
 
@@ -215,12 +210,12 @@ class UpdateMachine(Machine):
     __slots__ = ("accepted", "completed", "request")
     kind = "ProtocolMessage(update)"
 
-    def __init__(self, engine: Engine, request: UpdateRequest) -> None:
-        super().__init__(engine)
+    def __init__(self, replay: ReplayState, request: UpdateRequest) -> None:
+        super().__init__(replay)
         self.request = request
         self.accepted = False
         self.completed = False
-        engine.push_job(
+        replay.push_job(
             jobs.DoUpdate(
                 id=request.update_id,
                 protocol_instance_id=request.protocol_instance_id,
@@ -228,7 +223,7 @@ class UpdateMachine(Machine):
                 input=request.input,
                 headers=request.headers,
                 meta=request.meta,
-                run_validator=not engine.replaying,
+                run_validator=not replay.replaying,
             )
         )
 
@@ -278,12 +273,12 @@ class UpdateMachine(Machine):
     ) -> None:
         message = Message(id=message_id, protocol_instance_id=self.request.protocol_instance_id)
         message.body.Pack(body)
-        self.engine.issue_message(message)
+        self.replay.issue_message(message)
         if command:
-            self.engine.issue(
+            self.replay.issue(
                 self,
                 Command(
-                    command_type=C.COMMAND_TYPE_PROTOCOL_MESSAGE,
+                    command_type=command_type_pb2.COMMAND_TYPE_PROTOCOL_MESSAGE,
                     protocol_message_command_attributes=ProtocolMessageCommandAttributes(
                         message_id=message_id
                     ),
@@ -291,7 +286,7 @@ class UpdateMachine(Machine):
             )
 
     def on_command_event(self, event: HistoryEvent) -> None:
-        if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        if event.event_type == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             return
-        _expect(event, E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)
+        _expect(event, event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)
         self.completed = True

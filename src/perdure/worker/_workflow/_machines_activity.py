@@ -12,6 +12,8 @@ from temporalio.api.command.v1 import (
 from temporalio.api.common.v1 import ActivityType
 from temporalio.api.enums.v1 import (
     RetryState,
+    command_type_pb2,
+    event_type_pb2,
 )
 from temporalio.api.failure.v1 import (
     ActivityFailureInfo,
@@ -23,16 +25,15 @@ from temporalio.api.sdk.v1 import UserMetadata
 
 from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._history import (
-    C,
-    E,
     LocalActivityMarker,
     parse_local_activity_marker,
 )
 
 if TYPE_CHECKING:
-    from perdure.worker._workflow._replay import Engine
+    from perdure.worker._workflow._replay import ReplayState
 
 from perdure.worker._workflow._machines import ID_AND_TYPE_CHECKS_FLAG, Machine, Mismatch, _expect
+from perdure.workflow import ActivityCancellationType
 
 
 def _activity_failure(
@@ -69,9 +70,6 @@ def _cancelled_cause(details: object = None) -> Failure:
     return failure
 
 
-TRY_CANCEL, WAIT_CANCELLATION_COMPLETED, ABANDON = 0, 1, 2
-
-
 class ActivityMachine(Machine):
     """A remote activity: schedule, maybe cancel, then one resolution for workflow code."""
 
@@ -80,13 +78,13 @@ class ActivityMachine(Machine):
 
     def __init__(
         self,
-        engine: Engine,
+        replay: ReplayState,
         seq: int,
         attrs: ScheduleActivityTaskCommandAttributes,
-        cancellation_type: int,
+        cancellation_type: ActivityCancellationType,
         user_metadata: UserMetadata | None,
     ) -> None:
-        super().__init__(engine)
+        super().__init__(replay)
         self.seq = seq
         self.attrs = attrs
         self.cancellation_type = cancellation_type
@@ -94,12 +92,12 @@ class ActivityMachine(Machine):
         self.cancel_requested = False
         self.notified = False
         command = Command(
-            command_type=C.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+            command_type=command_type_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
             schedule_activity_task_command_attributes=attrs,
         )
         if user_metadata is not None:
             command.user_metadata.CopyFrom(user_metadata)
-        engine.issue(self, command)
+        replay.issue(self, command)
 
     def describe(self) -> str:
         return (
@@ -108,11 +106,11 @@ class ActivityMachine(Machine):
         )
 
     def on_command_event(self, event: HistoryEvent) -> None:
-        if event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
+        if event.event_type == event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
             return
-        _expect(event, E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+        _expect(event, event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
         recorded = event.activity_task_scheduled_event_attributes
-        if self.engine.try_use_flag(ID_AND_TYPE_CHECKS_FLAG):
+        if self.replay.try_use_flag(ID_AND_TYPE_CHECKS_FLAG):
             if recorded.activity_id != self.attrs.activity_id:
                 raise Mismatch(
                     f"activity id of the scheduled event {recorded.activity_id!r} does not "
@@ -127,18 +125,18 @@ class ActivityMachine(Machine):
 
     def on_event(self, event: HistoryEvent) -> None:
         kind = event.event_type
-        if kind == E.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+        if kind == event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             self.started = event.event_id
             return
         if self.notified:
             return  # TRY_CANCEL/ABANDON already resolved workflow code; late outcomes ignored
-        if kind == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+        if kind == event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs = event.activity_task_completed_event_attributes
             payloads = attrs.result.payloads
             self._resolve(
                 jobs.ResolveActivity(self.seq, "completed", payloads[0] if payloads else None)
             )
-        elif kind == E.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+        elif kind == event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_FAILED:
             failed = event.activity_task_failed_event_attributes
             self._resolve_failed(
                 "Activity task failed",
@@ -147,7 +145,7 @@ class ActivityMachine(Machine):
                 failed.started_event_id,
                 failed.identity,
             )
-        elif kind == E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+        elif kind == event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
             timed_out = event.activity_task_timed_out_event_attributes
             self._resolve_failed(
                 "Activity task timed out",
@@ -155,7 +153,7 @@ class ActivityMachine(Machine):
                 timed_out.retry_state,
                 timed_out.started_event_id,
             )
-        elif kind == E.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+        elif kind == event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
             attrs_c = event.activity_task_canceled_event_attributes
             self._resolve_cancelled(attrs_c.details if attrs_c.HasField("details") else None)
         else:
@@ -166,18 +164,18 @@ class ActivityMachine(Machine):
             return
         if self.initial_event_id == 0:
             self.cancelled_before_sent = True
-            if self.cancellation_type != ABANDON:
+            if self.cancellation_type != ActivityCancellationType.ABANDON:
                 self._resolve_cancelled(None)
             self.notified = True
             return
-        if self.cancellation_type == ABANDON:
+        if self.cancellation_type == ActivityCancellationType.ABANDON:
             self._resolve_cancelled(None)
             return
         self.cancel_requested = True
-        self.engine.issue(
+        self.replay.issue(
             self,
             Command(
-                command_type=C.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK,
+                command_type=command_type_pb2.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK,
                 request_cancel_activity_task_command_attributes=(
                     RequestCancelActivityTaskCommandAttributes(
                         scheduled_event_id=self.initial_event_id
@@ -185,12 +183,12 @@ class ActivityMachine(Machine):
                 ),
             ),
         )
-        if self.cancellation_type == TRY_CANCEL:
+        if self.cancellation_type == ActivityCancellationType.TRY_CANCEL:
             self._resolve_cancelled(None)
 
     def _resolve(self, job: jobs.ResolveActivity) -> None:
         self.notified = True
-        self.engine.push_job(job)
+        self.replay.push_job(job)
 
     def _resolve_failed(
         self,
@@ -241,21 +239,21 @@ class LocalActivityMachine(Machine):
 
     def __init__(
         self,
-        engine: Engine,
+        replay: ReplayState,
         request: jobs.ScheduleLocalActivity,
         *,
         replaying: bool,
         preresolved: LocalActivityMarker | None,
         start_time_ns: int,
     ) -> None:
-        super().__init__(engine)
+        super().__init__(replay)
         self.request = request
         self.replaying_when_invoked = replaying
         self.start_time_ns = start_time_ns
         self.result_status = ""
         if not replaying:
             self.state = "executing"
-            engine.queue_local_activity(self)
+            replay.queue_local_activity(self)
         elif preresolved is not None:
             self.state = "preresolved"
             self._resolve_from_marker(preresolved)
@@ -286,7 +284,7 @@ class LocalActivityMachine(Machine):
         if self.state == "waiting_marker":
             self.state = "executing"
             self.replaying_when_invoked = False
-            self.engine.queue_local_activity(self)
+            self.replay.queue_local_activity(self)
 
     def resolve_executed(
         self,
@@ -298,15 +296,15 @@ class LocalActivityMachine(Machine):
             return
         self.state = "resolved"
         self.result_status = job.status
-        self.engine.push_job(job)
+        self.replay.push_job(job)
         if marker.complete_time is not None:
-            self.engine.advance_time(marker.complete_time)
-        self.engine.issue_local_activity_marker(self, marker)
+            self.replay.advance_time(marker.complete_time)
+        self.replay.issue_local_activity_marker(self, marker)
 
     def on_command_event(self, event: HistoryEvent) -> None:
         marker = (
             parse_local_activity_marker(event)
-            if event.event_type == E.EVENT_TYPE_MARKER_RECORDED
+            if event.event_type == event_type_pb2.EVENT_TYPE_MARKER_RECORDED
             else None
         )
         if marker is None:
@@ -325,9 +323,12 @@ class LocalActivityMachine(Machine):
 
     def cancel(self) -> None:
         if self.state == "executing":
-            if self.request.cancellation_type in (TRY_CANCEL, ABANDON):
-                if self.request.cancellation_type == TRY_CANCEL:
-                    self.engine.cancel_local_activity(self, wait=False)
+            if self.request.cancellation_type in (
+                ActivityCancellationType.TRY_CANCEL,
+                ActivityCancellationType.ABANDON,
+            ):
+                if self.request.cancellation_type == ActivityCancellationType.TRY_CANCEL:
+                    self.replay.cancel_local_activity(self, wait=False)
                 failure = _activity_failure(
                     "Local Activity cancelled",
                     _cancelled_cause(),
@@ -352,14 +353,14 @@ class LocalActivityMachine(Machine):
                     jobs.ResolveActivity(self.request.seq, "cancelled", failure=failure), marker
                 )
             else:
-                self.engine.cancel_local_activity(self, wait=True)
+                self.replay.cancel_local_activity(self, wait=True)
 
     def _verify(self, marker: LocalActivityMarker) -> None:
         if marker.seq != self.request.seq:
             raise Mismatch(
                 f"local activity marker has seq {marker.seq}, command has {self.request.seq}"
             )
-        if self.engine.try_use_flag(
+        if self.replay.try_use_flag(
             ID_AND_TYPE_CHECKS_FLAG, record=not self.replaying_when_invoked
         ):
             if marker.activity_id != self.request.activity_id:
@@ -392,6 +393,6 @@ class LocalActivityMachine(Machine):
             job = jobs.ResolveActivity(seq, "cancelled", failure=marker.failure)
         else:
             job = jobs.ResolveActivity(seq, "failed", failure=marker.failure)
-        self.engine.push_job(job)
+        self.replay.push_job(job)
         if marker.complete_time is not None:
-            self.engine.advance_time(marker.complete_time)
+            self.replay.advance_time(marker.complete_time)

@@ -17,6 +17,8 @@ from temporalio.api.enums.v1 import (
     RetryState,
     SignalExternalWorkflowExecutionFailedCause,
     TimeoutType,
+    command_type_pb2,
+    event_type_pb2,
 )
 from temporalio.api.failure.v1 import (
     ApplicationFailureInfo,
@@ -30,18 +32,13 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.sdk.v1 import UserMetadata
 
 from perdure.worker._workflow import _jobs as jobs
-from perdure.worker._workflow._history import (
-    C,
-    E,
-)
 
 if TYPE_CHECKING:
-    from perdure.worker._workflow._replay import Engine
+    from perdure.worker._workflow._replay import ReplayState
 
 from perdure.worker._workflow._machines import ID_AND_TYPE_CHECKS_FLAG, Machine, Mismatch, _expect
 from perdure.worker._workflow._machines_activity import _cancelled_cause
-
-ABANDON_CHILD, TRY_CANCEL_CHILD, WAIT_COMPLETED_CHILD, WAIT_REQUESTED_CHILD = 0, 1, 2, 3
+from perdure.workflow import ChildWorkflowCancellationType
 
 
 class ChildWorkflowMachine(Machine):
@@ -60,13 +57,13 @@ class ChildWorkflowMachine(Machine):
 
     def __init__(
         self,
-        engine: Engine,
+        replay: ReplayState,
         seq: int,
         attrs: StartChildWorkflowExecutionCommandAttributes,
-        cancellation_type: int,
+        cancellation_type: ChildWorkflowCancellationType,
         user_metadata: UserMetadata | None,
     ) -> None:
-        super().__init__(engine)
+        super().__init__(replay)
         self.seq = seq
         self.attrs = attrs
         self.cancellation_type = cancellation_type
@@ -75,12 +72,12 @@ class ChildWorkflowMachine(Machine):
         self.resolved = False
         self.cancel_pending = ""
         command = Command(
-            command_type=C.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
+            command_type=command_type_pb2.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
             start_child_workflow_execution_command_attributes=attrs,
         )
         if user_metadata is not None:
             command.user_metadata.CopyFrom(user_metadata)
-        engine.issue(self, command)
+        replay.issue(self, command)
 
     def describe(self) -> str:
         return (
@@ -89,9 +86,9 @@ class ChildWorkflowMachine(Machine):
         )
 
     def on_command_event(self, event: HistoryEvent) -> None:
-        _expect(event, E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
+        _expect(event, event_type_pb2.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
         recorded = event.start_child_workflow_execution_initiated_event_attributes
-        if self.engine.try_use_flag(ID_AND_TYPE_CHECKS_FLAG):
+        if self.replay.try_use_flag(ID_AND_TYPE_CHECKS_FLAG):
             if recorded.workflow_id != self.attrs.workflow_id:
                 raise Mismatch(
                     f"child workflow id of the event {recorded.workflow_id!r} does not match "
@@ -106,31 +103,31 @@ class ChildWorkflowMachine(Machine):
 
     def on_event(self, event: HistoryEvent) -> None:
         kind = event.event_type
-        if kind == E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+        if kind == event_type_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
             started = event.child_workflow_execution_started_event_attributes
             self.run_id = started.workflow_execution.run_id
             self.started_event_id = event.event_id
-            self.engine.push_job(jobs.ResolveChildStart(self.seq, run_id=self.run_id))
+            self.replay.push_job(jobs.ResolveChildStart(self.seq, run_id=self.run_id))
             if self.cancel_pending:
                 self._cancel_started(self.cancel_pending)
             return
-        if kind == E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED:
+        if kind == event_type_pb2.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED:
             start_cause = event.start_child_workflow_execution_failed_event_attributes.cause
             self.resolved = True
-            self.engine.push_job(jobs.ResolveChildStart(self.seq, failed_cause=int(start_cause)))
+            self.replay.push_job(jobs.ResolveChildStart(self.seq, failed_cause=int(start_cause)))
             return
         if self.resolved:
             return
-        if kind == E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+        if kind == event_type_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
             payloads = event.child_workflow_execution_completed_event_attributes.result.payloads
             self._resolve(
                 jobs.ResolveChild(self.seq, "completed", payloads[0] if payloads else None)
             )
-        elif kind == E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+        elif kind == event_type_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
             failed = event.child_workflow_execution_failed_event_attributes
             cause = failed.failure if failed.HasField("failure") else None
             self._fail("Child Workflow execution failed", cause, failed.retry_state)
-        elif kind == E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
+        elif kind == event_type_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
             retry_state = event.child_workflow_execution_timed_out_event_attributes.retry_state
             cause = Failure(
                 message="Timed out",
@@ -139,14 +136,14 @@ class ChildWorkflowMachine(Machine):
                 ),
             )
             self._fail("Child Workflow execution timed out", cause, retry_state)
-        elif kind == E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED:
+        elif kind == event_type_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED:
             cause = Failure(message="Terminated", terminated_failure_info=TerminatedFailureInfo())
             self._fail(
                 "Child Workflow execution terminated",
                 cause,
                 RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE,
             )
-        elif kind == E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
+        elif kind == event_type_pb2.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
             self._resolve_cancelled()
         else:
             raise Mismatch("not a child workflow event")
@@ -164,7 +161,7 @@ class ChildWorkflowMachine(Machine):
                     RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE
                 ),
             )
-            self.engine.push_job(jobs.ResolveChildStart(self.seq, cancelled=failure))
+            self.replay.push_job(jobs.ResolveChildStart(self.seq, cancelled=failure))
             return
         if not self.run_id:
             self.cancel_pending = reason or "Parent workflow requested cancel"
@@ -173,7 +170,7 @@ class ChildWorkflowMachine(Machine):
 
     def _cancel_started(self, reason: str) -> None:
         self.cancel_pending = ""
-        if self.cancellation_type != ABANDON_CHILD:
+        if self.cancellation_type != ChildWorkflowCancellationType.ABANDON:
             attrs = RequestCancelExternalWorkflowExecutionCommandAttributes(
                 namespace=self.attrs.namespace,
                 workflow_id=self.attrs.workflow_id,
@@ -182,10 +179,13 @@ class ChildWorkflowMachine(Machine):
                 reason=reason,
             )
             on_requested: Callable[[], None] | None = None
-            if self.cancellation_type == WAIT_REQUESTED_CHILD:
+            if self.cancellation_type == ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED:
                 on_requested = self._resolve_cancelled
-            CancelExternalMachine(self.engine, 0, attrs, internal=True, on_requested=on_requested)
-        if self.cancellation_type in (ABANDON_CHILD, TRY_CANCEL_CHILD):
+            CancelExternalMachine(self.replay, 0, attrs, internal=True, on_requested=on_requested)
+        if self.cancellation_type in (
+            ChildWorkflowCancellationType.ABANDON,
+            ChildWorkflowCancellationType.TRY_CANCEL,
+        ):
             self._resolve_cancelled()
 
     def _info(self, retry_state: int) -> ChildWorkflowExecutionFailureInfo:
@@ -202,7 +202,7 @@ class ChildWorkflowMachine(Machine):
 
     def _resolve(self, job: jobs.ResolveChild) -> None:
         self.resolved = True
-        self.engine.push_job(job)
+        self.replay.push_job(job)
 
     def _fail(self, message: str, cause: Failure | None, retry_state: int) -> None:
         failure = Failure(
@@ -239,16 +239,16 @@ class SignalExternalMachine(Machine):
     kind = "SignalExternalWorkflowExecution"
 
     def __init__(
-        self, engine: Engine, seq: int, attrs: SignalExternalWorkflowExecutionCommandAttributes
+        self, replay: ReplayState, seq: int, attrs: SignalExternalWorkflowExecutionCommandAttributes
     ) -> None:
-        super().__init__(engine)
+        super().__init__(replay)
         self.seq = seq
         self.attrs = attrs
         self.done = False
-        engine.issue(
+        replay.issue(
             self,
             Command(
-                command_type=C.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION,
+                command_type=command_type_pb2.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION,
                 signal_external_workflow_execution_command_attributes=attrs,
             ),
         )
@@ -260,13 +260,15 @@ class SignalExternalMachine(Machine):
         )
 
     def on_command_event(self, event: HistoryEvent) -> None:
-        _expect(event, E.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED)
+        _expect(event, event_type_pb2.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED)
         self.initial_event_id = event.event_id
 
     def on_event(self, event: HistoryEvent) -> None:
-        if event.event_type == E.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED:
+        if event.event_type == event_type_pb2.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED:
             self._done(None)
-        elif event.event_type == E.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
+        elif (
+            event.event_type == event_type_pb2.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED
+        ):
             cause = event.signal_external_workflow_execution_failed_event_attributes.cause
             reason = {
                 SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_SIGNAL_COUNT_LIMIT_EXCEEDED: "The per-workflow signal limit was exceeded",  # noqa: E501
@@ -298,7 +300,7 @@ class SignalExternalMachine(Machine):
 
     def _done(self, failure: Failure | None) -> None:
         self.done = True
-        self.engine.push_job(jobs.ResolveSignalExternal(self.seq, failure))
+        self.replay.push_job(jobs.ResolveSignalExternal(self.seq, failure))
 
 
 class CancelExternalMachine(Machine):
@@ -309,23 +311,23 @@ class CancelExternalMachine(Machine):
 
     def __init__(
         self,
-        engine: Engine,
+        replay: ReplayState,
         seq: int,
         attrs: RequestCancelExternalWorkflowExecutionCommandAttributes,
         *,
         internal: bool = False,
         on_requested: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(engine)
+        super().__init__(replay)
         self.seq = seq
         self.attrs = attrs
         self.internal = internal
         self.on_requested = on_requested
         self.done = False
-        engine.issue(
+        replay.issue(
             self,
             Command(
-                command_type=C.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION,
+                command_type=command_type_pb2.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION,
                 request_cancel_external_workflow_execution_command_attributes=attrs,
             ),
         )
@@ -334,15 +336,23 @@ class CancelExternalMachine(Machine):
         return f"RequestCancelExternalWorkflowExecution(workflow_id={self.attrs.workflow_id!r})"
 
     def on_command_event(self, event: HistoryEvent) -> None:
-        _expect(event, E.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED)
+        _expect(
+            event, event_type_pb2.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED
+        )
         self.initial_event_id = event.event_id
 
     def on_event(self, event: HistoryEvent) -> None:
-        if event.event_type == E.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+        if (
+            event.event_type
+            == event_type_pb2.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED
+        ):
             self._done(None)
             if self.on_requested is not None:
                 self.on_requested()
-        elif event.event_type == E.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED:
+        elif (
+            event.event_type
+            == event_type_pb2.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED
+        ):
             cause = event.request_cancel_external_workflow_execution_failed_event_attributes.cause
             name = _cause_name(
                 CancelExternalWorkflowExecutionFailedCause.Name(cause),
@@ -360,4 +370,4 @@ class CancelExternalMachine(Machine):
     def _done(self, failure: Failure | None) -> None:
         self.done = True
         if not self.internal:
-            self.engine.push_job(jobs.ResolveRequestCancelExternal(self.seq, failure))
+            self.replay.push_job(jobs.ResolveRequestCancelExternal(self.seq, failure))

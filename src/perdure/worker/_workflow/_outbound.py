@@ -1,24 +1,30 @@
 """What workflow code starts: activities, local activities, child workflows, signals and
-cancel requests to other workflows, continue-as-new; plus the handles it gets back.
+cancel requests to other workflows, continue-as-new.
 
-Handles are asyncio Tasks whose coroutine awaits the operation's future through
-``_await_operation``, so resolution order and task cancellation behave as in temporalio.
+``RootOutbound``, the innermost outbound interceptor, hands each call (entered by
+``_outbound_calls``) to ``Outbound``, which issues the commands and creates the handles.
+``Outbound`` keeps the pending operations by sequence number until their resolution jobs
+arrive, and is the ``HandleHost`` of the handles it creates.
+
+``await_operation`` keeps the exact await structure of the official SDK (a shielded
+``asyncio.wait`` on the operation's future inside the caller's task), so that resolutions
+reach workflow code after the same number of loop callbacks and concurrent code interleaves
+identically: that is what lets histories replay across the two SDKs.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
-from temporalio.api.common.v1 import RetryPolicy as RetryPolicyProto
-from temporalio.api.enums.v1 import StartChildWorkflowExecutionFailedCause
+from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.sdk.v1 import UserMetadata
 
 import perdure.activity
 import perdure.common
 import perdure.converter
-import perdure.exceptions
 from perdure.worker._interceptor import (
     ContinueAsNewInput,
     SignalChildWorkflowInput,
@@ -30,460 +36,245 @@ from perdure.worker._interceptor import (
 )
 from perdure.worker._workflow import _commands as build
 from perdure.worker._workflow import _jobs as jobs
-from perdure.worker._workflow._base import RAISE_ON_CANCELLING_COMPLETED_ACTIVITY, InstanceBase
+from perdure.worker._workflow._command_buffer import CommandBuffer, SequenceKind
+from perdure.worker._workflow._conversion import Conversion
+from perdure.worker._workflow._handles import (
+    ActivityHandleImpl,
+    BackoffRequested,
+    ChildWorkflowHandleImpl,
+)
+from perdure.worker._workflow._loop import WorkflowEventLoop
+from perdure.worker._workflow._mode import RAISE_ON_CANCELLING_COMPLETED_ACTIVITY, RunMode
+from perdure.worker._workflow._tasks import WorkflowTasks
+from perdure.worker._workflow._waiting import durable_sleep
 from perdure.workflow import (
-    ActivityCancellationType,
     ActivityHandle,
+    ChildWorkflowCancellationType,
     ChildWorkflowHandle,
     ContinueAsNewError,
-    ExternalWorkflowHandle,
     Info,
-    _Definition,
-    _SignalDefinition,
 )
 
+_T = TypeVar("_T")
 
-class _ContinueAsNewError(ContinueAsNewError):
+
+async def await_operation(
+    mode: RunMode,
+    fut: asyncio.Future[_T],
+    apply_cancel: Callable[[asyncio.CancelledError], None],
+    *,
+    completed_cancellation_flag: int | None = None,
+    reraise_on_workflow_cancellation: bool = False,
+) -> _T:
+    """Await a Temporal operation; task cancellation becomes a cancel command instead."""
+    while True:
+        try:
+            await asyncio.wait([fut])
+            return fut.result()
+        except asyncio.CancelledError as err:
+            if fut.done():
+                if mode.single_batch:
+                    raise
+                if completed_cancellation_flag is not None and mode.flag_applies(
+                    completed_cancellation_flag
+                ):
+                    raise
+            apply_cancel(err)
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            if reraise_on_workflow_cancellation and (
+                mode.cancel_reason is not None or mode.evicting
+            ):
+                raise
+
+
+class ContinueAsNewRequested(ContinueAsNewError):
     """The ContinueAsNewError workflow code raises; carries the interceptor input."""
 
-    def __init__(self, instance: OutboundMixin, input: ContinueAsNewInput) -> None:
+    def __init__(self, outbound: Outbound, input: ContinueAsNewInput) -> None:
         super().__init__("Continue as new")
-        self._instance = instance
+        self._outbound = outbound
         self.input = input
 
     def apply(self) -> None:
         """Issue the ContinueAsNew command."""
-        self._instance._apply_continue_as_new(self.input)
-
-
-class _DoBackoff(Exception):
-    """A local activity must sleep on a timer before its next attempt."""
-
-    def __init__(self, job: jobs.ResolveActivity) -> None:
-        super().__init__("Backoff")
-        self.job = job
-
-
-class ActivityHandleImpl(ActivityHandle[Any]):
-    """A scheduled activity or local activity."""
-
-    def __init__(
-        self,
-        instance: OutboundMixin,
-        input: StartActivityInput | StartLocalActivityInput,
-        coro: Any,
-    ) -> None:
-        super().__init__(coro, loop=instance._loop)
-        self._instance = instance
-        self._seq = instance._next_seq("activity")
-        self._input = input
-        self._local = isinstance(input, StartLocalActivityInput)
-        self._result_fut: asyncio.Future[Any] = instance._loop.create_future()
-        self._started = False
-        self._cancel_seq: int | None = None
-        instance._register_task(self)
-        self.set_name(f"activity: {input.activity}")
-        info = instance._info
-        self._converter = instance._context_converter(
-            perdure.converter.ActivitySerializationContext(
-                namespace=info.namespace,
-                activity_id=input.activity_id,
-                activity_type=input.activity,
-                activity_task_queue=(
-                    (input.task_queue or info.task_queue)
-                    if isinstance(input, StartActivityInput)
-                    else info.task_queue
-                ),
-                workflow_id=info.workflow_id,
-                workflow_type=info.workflow_type,
-                is_local=self._local,
-            )
-        )
-
-    def cancel(self, msg: Any | None = None) -> bool:
-        """Request cancellation (a cancel command if the activity was not awaited yet)."""
-        if not self._instance._deleting:
-            self._instance._assert_not_read_only("cancel activity handle")
-            if not self._started and not self.done():
-                self._request_cancel()
-        return super().cancel(msg)
-
-    def _request_cancel(self) -> None:
-        if self._cancel_seq == self._seq and not self._instance._deleting:
-            return
-        self._cancel_seq = self._seq
-        command: jobs.Command = (
-            jobs.RequestCancelLocalActivity(self._seq)
-            if self._local
-            else jobs.RequestCancelActivity(self._seq)
-        )
-        self._instance._add_command(command)
-
-    def _resolve(self, job: jobs.ResolveActivity) -> None:
-        if job.status == "completed":
-            value = None
-            if job.result is not None:
-                types = [self._input.ret_type] if self._input.ret_type else None
-                value = self._instance._convert_payloads([job.result], types, self._converter)[0]
-            self._result_fut.set_result(value)
-        elif job.status == "backoff":
-            self._seq = self._instance._next_seq("activity")
-            self._result_fut.set_exception(_DoBackoff(job))
-            self._result_fut = self._instance._loop.create_future()
-        elif self._started:
-            assert job.failure is not None
-            self._result_fut.set_exception(
-                self._instance._from_failure(job.failure, payload_converter=self._converter)
-            )
-
-    def _schedule(self, backoff: jobs.ResolveActivity | None = None) -> None:
-        instance = self._instance
-        payloads = self._converter.to_payloads(self._input.args) if self._input.args else []
-        summary = (
-            UserMetadata(summary=self._converter.to_payload(self._input.summary))
-            if self._input.summary
-            else None
-        )
-        activity_id = self._input.activity_id or str(self._seq)
-        if isinstance(self._input, StartActivityInput):
-            attrs = build.schedule_activity(
-                activity_id=activity_id,
-                activity_type=self._input.activity,
-                task_queue=self._input.task_queue or instance._info.task_queue,
-                own_task_queue=instance._info.task_queue,
-                payloads=payloads,
-                headers=self._input.headers,
-                schedule_to_close_timeout=self._input.schedule_to_close_timeout,
-                schedule_to_start_timeout=self._input.schedule_to_start_timeout,
-                start_to_close_timeout=self._input.start_to_close_timeout,
-                heartbeat_timeout=self._input.heartbeat_timeout,
-                retry_policy=self._input.retry_policy,
-                versioning_intent=self._input.versioning_intent,
-                priority=self._input.priority,
-            )
-            attrs.request_eager_execution = not self._input.disable_eager_execution
-            instance._add_command(
-                jobs.ScheduleActivity(self._seq, attrs, int(self._input.cancellation_type), summary)
-            )
-            return
-        retry_proto = None
-        if self._input.retry_policy is not None:
-            retry_proto = RetryPolicyProto()
-            self._input.retry_policy.apply_to_proto(retry_proto)
-        instance._add_command(
-            jobs.ScheduleLocalActivity(
-                seq=self._seq,
-                activity_id=activity_id,
-                activity_type=self._input.activity,
-                arguments=payloads,
-                headers=dict(self._input.headers),
-                schedule_to_close_timeout=_seconds(self._input.schedule_to_close_timeout),
-                schedule_to_start_timeout=_seconds(self._input.schedule_to_start_timeout),
-                start_to_close_timeout=_seconds(self._input.start_to_close_timeout),
-                retry_policy=retry_proto,
-                local_retry_threshold=_seconds(self._input.local_retry_threshold),
-                cancellation_type=int(self._input.cancellation_type),
-                attempt=backoff.attempt if backoff else 1,
-                original_schedule_time=backoff.original_schedule_time if backoff else None,
-            )
-        )
-
-
-def _seconds(value: Any) -> float | None:
-    return value.total_seconds() if value else None
-
-
-class ChildWorkflowHandleImpl(ChildWorkflowHandle[Any, Any]):
-    """A started (or starting) child workflow."""
-
-    def __init__(
-        self, instance: OutboundMixin, seq: int, input: StartChildWorkflowInput, coro: Any
-    ) -> None:
-        super().__init__(coro, loop=instance._loop)
-        self._instance = instance
-        self._seq = seq
-        self._input = input
-        self._start_fut: asyncio.Future[None] = instance._loop.create_future()
-        self._result_fut: asyncio.Future[Any] = instance._loop.create_future()
-        self._first_execution_run_id = "<unknown>"
-        instance._register_task(self)
-        self.set_name(f"child: {input.workflow}")
-        self._converter = instance._context_converter(
-            perdure.converter.WorkflowSerializationContext(
-                namespace=instance._info.namespace, workflow_id=input.id
-            )
-        )
-
-    @property
-    def id(self) -> str:
-        """Workflow id of the child."""
-        return self._input.id
-
-    @property
-    def first_execution_run_id(self) -> str | None:
-        """Run id of the child's first run."""
-        return self._first_execution_run_id
-
-    async def signal(
-        self,
-        signal: str | Callable[..., Any],
-        arg: Any = perdure.common._arg_unset,
-        *,
-        args: Sequence[Any] = (),
-    ) -> None:
-        """Signal the child."""
-        self._instance._assert_not_read_only("signal child handle")
-        await self._instance._outbound.signal_child_workflow(
-            SignalChildWorkflowInput(
-                signal=_SignalDefinition.must_name_from_fn_or_str(signal),
-                args=perdure.common._arg_or_args(arg, args),
-                child_workflow_id=self._input.id,
-                headers={},
-            )
-        )
-
-    def _resolve_start(self, job: jobs.ResolveChildStart) -> None:
-        if job.run_id is not None:
-            self._first_execution_run_id = job.run_id
-            self._start_fut.set_result(None)
-            return
-        if job.failed_cause is not None:
-            if job.failed_cause == (
-                StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS
-            ):
-                error: BaseException = perdure.exceptions.WorkflowAlreadyStartedError(
-                    self._input.id, self._input.workflow
-                )
-            else:
-                error = RuntimeError(f"Unknown child start fail cause: {job.failed_cause}")
-        else:
-            assert job.cancelled is not None
-            error = self._instance._from_failure(job.cancelled, payload_converter=self._converter)
-        self._fail(error)
-
-    def _resolve(self, job: jobs.ResolveChild) -> None:
-        if job.status == "completed":
-            value = None
-            if job.result is not None:
-                types = [self._input.ret_type] if self._input.ret_type else None
-                value = self._instance._convert_payloads([job.result], types, self._converter)[0]
-            self._result_fut.set_result(value)
-        else:
-            assert job.failure is not None
-            self._fail(self._instance._from_failure(job.failure, payload_converter=self._converter))
-
-    def _fail(self, error: BaseException) -> None:
-        if self._start_fut.done():
-            self._result_fut.set_exception(error)
-        else:
-            self._start_fut.set_exception(error)
-            self._result_fut.set_result(None)
-
-
-class ExternalWorkflowHandleImpl(ExternalWorkflowHandle[Any]):
-    """Another workflow, to signal or cancel."""
-
-    def __init__(self, instance: OutboundMixin, id: str, run_id: str | None) -> None:
-        self._instance = instance
-        self._id = id
-        self._run_id = run_id
-
-    @property
-    def id(self) -> str:
-        """Workflow id."""
-        return self._id
-
-    @property
-    def run_id(self) -> str | None:
-        """Run id, or None for the latest run."""
-        return self._run_id
-
-    async def signal(
-        self,
-        signal: str | Callable[..., Any],
-        arg: Any = perdure.common._arg_unset,
-        *,
-        args: Sequence[Any] = (),
-    ) -> None:
-        """Signal the workflow."""
-        self._instance._assert_not_read_only("signal external handle")
-        await self._instance._outbound.signal_external_workflow(
-            SignalExternalWorkflowInput(
-                signal=_SignalDefinition.must_name_from_fn_or_str(signal),
-                args=perdure.common._arg_or_args(arg, args),
-                namespace=self._instance._info.namespace,
-                workflow_id=self._id,
-                workflow_run_id=self._run_id,
-                headers={},
-            )
-        )
-
-    async def cancel(self, *, reason: str = "") -> None:
-        """Request cancellation of the workflow."""
-        instance = self._instance
-        instance._assert_not_read_only("cancel external handle")
-        seq = instance._next_seq("external_cancel")
-        done: asyncio.Future[None] = instance._loop.create_future()
-        instance._pending_external_cancels[seq] = done
-        instance._add_command(
-            jobs.RequestCancelExternal(
-                seq,
-                build.cancel_external(
-                    namespace=instance._info.namespace,
-                    workflow_id=self._id,
-                    run_id=self._run_id,
-                    reason=reason,
-                ),
-            )
-        )
-        await done
+        self._outbound.issue_continue_as_new(self.input)
 
 
 class RootOutbound(WorkflowOutboundInterceptor):
     """The innermost outbound interceptor: turns calls into commands."""
 
-    def __init__(self, instance: OutboundMixin) -> None:
-        self._instance = instance
+    def __init__(self, outbound: Outbound) -> None:
+        self._outbound = outbound
 
     def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
         """Raise the error that ends the run with a ContinueAsNew command."""
-        raise _ContinueAsNewError(self._instance, input)
+        raise ContinueAsNewRequested(self._outbound, input)
 
     def info(self) -> Info:
         """The run's Info."""
-        return self._instance._info
+        return self._outbound.info
 
     async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
         """Signal a child (child_workflow_only)."""
-        await self._instance._signal_external(
-            input.signal, input.args, self._instance._info.namespace,
+        await self._outbound.signal_external(
+            input.signal, input.args, self._outbound.info.namespace,
             input.child_workflow_id, None, input.headers, child_only=True,
         )  # fmt: skip
 
     async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
         """Signal another workflow."""
-        await self._instance._signal_external(
+        await self._outbound.signal_external(
             input.signal, input.args, input.namespace, input.workflow_id,
             input.workflow_run_id, input.headers, child_only=False,
         )  # fmt: skip
 
     def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
         """Schedule an activity."""
-        return self._instance._schedule_activity(input)
+        return self._outbound.schedule_activity(input)
 
     async def start_child_workflow(
         self, input: StartChildWorkflowInput
     ) -> ChildWorkflowHandle[Any, Any]:
         """Start a child workflow."""
-        return await self._instance._start_child(input)
+        return await self._outbound.start_child(input)
 
     def start_local_activity(self, input: StartLocalActivityInput) -> ActivityHandle[Any]:
         """Schedule a local activity."""
-        return self._instance._schedule_activity(input)
+        return self._outbound.schedule_activity(input)
 
 
-class OutboundMixin(InstanceBase):
-    """Activities, children, external workflows and continue-as-new."""
+class Outbound:
+    """Activities, children, external workflows and continue-as-new of one run."""
 
-    def _init_outbound(self) -> None:
-        self._pending_activities: dict[int, ActivityHandleImpl] = {}
-        self._pending_children: dict[int, ChildWorkflowHandleImpl] = {}
-        self._pending_external_signals: dict[int, asyncio.Future[None]] = {}
-        self._pending_external_cancels: dict[int, asyncio.Future[None]] = {}
+    def __init__(
+        self,
+        *,
+        info: Info,
+        started: Any,
+        loop: WorkflowEventLoop,
+        mode: RunMode,
+        commands: CommandBuffer,
+        tasks: WorkflowTasks,
+        conversion: Conversion,
+        interceptor: Callable[[], WorkflowOutboundInterceptor],
+    ) -> None:
+        """``started``: the run's WorkflowExecutionStarted attributes (continue-as-new
+        inherits from them); ``interceptor``: the outermost outbound interceptor, known
+        once the inbound chain was initialised."""
+        self._info = info
+        self._started = started
+        self._loop = loop
+        self._mode = mode
+        self._commands = commands
+        self._tasks = tasks
+        self._conversion = conversion
+        self._interceptor = interceptor
+        self._activities: dict[int, ActivityHandleImpl] = {}
+        self._children: dict[int, ChildWorkflowHandleImpl] = {}
+        self._external_signals: dict[int, asyncio.Future[None]] = {}
+        self._external_cancels: dict[int, asyncio.Future[None]] = {}
+
+    # ------------------------------------------------------------------ HandleHost
+
+    @property
+    def loop(self) -> WorkflowEventLoop:
+        """The run's event loop."""
+        return self._loop
+
+    @property
+    def info(self) -> Info:
+        """The run's Info."""
+        return self._info
+
+    @property
+    def evicting(self) -> bool:
+        """The run is being evicted."""
+        return self._mode.evicting
+
+    def check_writable(self, action: str) -> None:
+        """Refuse ``action`` in read-only code and on eviction."""
+        self._mode.check_writable(action)
+
+    def next_seq(self, kind: SequenceKind) -> int:
+        """The next sequence number of ``kind``."""
+        return self._commands.next_seq(kind)
+
+    def add_command(self, command: jobs.Command) -> None:
+        """Issue a command."""
+        self._commands.add(command)
+
+    def register_task(self, task: asyncio.Task[Any]) -> None:
+        """Track a handle's task."""
+        self._tasks.register(task)
+
+    def converter_for(
+        self, context: perdure.converter.SerializationContext
+    ) -> perdure.converter.PayloadConverter:
+        """The payload converter for another activity's or workflow's payloads."""
+        return self._conversion.for_context(context)
+
+    def decode_result(
+        self, payload: Payload | None, type_hint: Any, converter: perdure.converter.PayloadConverter
+    ) -> Any:
+        """An operation's result (None when there is no payload)."""
+        if payload is None:
+            return None
+        types = [type_hint] if type_hint else None
+        return self._conversion.decode([payload], types, converter)[0]
+
+    def decode_failure(
+        self, failure: Failure, converter: perdure.converter.PayloadConverter
+    ) -> BaseException:
+        """An operation's failure as the exception workflow code sees."""
+        return self._conversion.from_failure(failure, converter)
+
+    def interceptor(self) -> WorkflowOutboundInterceptor:
+        """The outermost outbound interceptor."""
+        return self._interceptor()
+
+    async def request_cancel_external(
+        self, workflow_id: str, run_id: str | None, reason: str
+    ) -> None:
+        """RequestCancelExternalWorkflowExecution; returns once it was recorded."""
+        seq = self._commands.next_seq("external_cancel")
+        done: asyncio.Future[None] = self._loop.create_future()
+        self._external_cancels[seq] = done
+        self._commands.add(
+            jobs.RequestCancelExternal(
+                seq,
+                build.cancel_external(
+                    namespace=self._info.namespace,
+                    workflow_id=workflow_id,
+                    run_id=run_id,
+                    reason=reason,
+                ),
+            )
+        )
+        await done
+
+    # ------------------------------------------------------------------ resolutions
+
+    def resolve(self, job: jobs.Job) -> bool:
+        """Deliver a resolution job to its operation; False if ``job`` is not one."""
+        if isinstance(job, jobs.ResolveActivity):
+            self._resolve_activity(job)
+        elif isinstance(job, jobs.ResolveChildStart):
+            self._resolve_child_start(job)
+        elif isinstance(job, jobs.ResolveChild):
+            self._resolve_child(job)
+        elif isinstance(job, jobs.ResolveSignalExternal):
+            self._resolve_external(self._external_signals, job)
+        elif isinstance(job, jobs.ResolveRequestCancelExternal):
+            self._resolve_external(self._external_cancels, job)
+        else:
+            return False
+        return True
 
     # ------------------------------------------------------------------ activities
 
-    def workflow_start_activity(
-        self,
-        activity: Any,
-        *args: Any,
-        task_queue: str | None,
-        result_type: type | None,
-        schedule_to_close_timeout: Any,
-        schedule_to_start_timeout: Any,
-        start_to_close_timeout: Any,
-        heartbeat_timeout: Any,
-        retry_policy: perdure.common.RetryPolicy | None,
-        cancellation_type: ActivityCancellationType,
-        activity_id: str | None,
-        versioning_intent: Any,
-        summary: str | None,
-        priority: perdure.common.Priority,
-    ) -> ActivityHandle[Any]:
-        """Schedule an activity through the outbound interceptors."""
-        self._assert_not_read_only("schedule activity")
-        name, arg_types, ret_type = self._activity_name(activity, result_type)
-        return self._outbound.start_activity(
-            StartActivityInput(
-                activity=name,
-                args=args,
-                activity_id=activity_id,
-                task_queue=task_queue,
-                schedule_to_close_timeout=schedule_to_close_timeout,
-                schedule_to_start_timeout=schedule_to_start_timeout,
-                start_to_close_timeout=start_to_close_timeout,
-                heartbeat_timeout=heartbeat_timeout,
-                retry_policy=retry_policy,
-                cancellation_type=cancellation_type,
-                headers={},
-                disable_eager_execution=False,
-                versioning_intent=versioning_intent,
-                summary=summary,
-                priority=priority,
-                arg_types=arg_types,
-                ret_type=ret_type,
-            )
-        )
-
-    def workflow_start_local_activity(
-        self,
-        activity: Any,
-        *args: Any,
-        result_type: type | None,
-        schedule_to_close_timeout: Any,
-        schedule_to_start_timeout: Any,
-        start_to_close_timeout: Any,
-        retry_policy: perdure.common.RetryPolicy | None,
-        local_retry_threshold: Any,
-        cancellation_type: ActivityCancellationType,
-        activity_id: str | None,
-        summary: str | None,
-    ) -> ActivityHandle[Any]:
-        """Schedule a local activity through the outbound interceptors."""
-        self._assert_not_read_only("schedule local activity")
-        name, arg_types, ret_type = self._activity_name(activity, result_type)
-        return self._outbound.start_local_activity(
-            StartLocalActivityInput(
-                activity=name,
-                args=args,
-                activity_id=activity_id,
-                schedule_to_close_timeout=schedule_to_close_timeout,
-                schedule_to_start_timeout=schedule_to_start_timeout,
-                start_to_close_timeout=start_to_close_timeout,
-                retry_policy=retry_policy,
-                local_retry_threshold=local_retry_threshold,
-                cancellation_type=cancellation_type,
-                headers={},
-                summary=summary,
-                arg_types=arg_types,
-                ret_type=ret_type,
-            )
-        )
-
-    @staticmethod
-    def _activity_name(
-        activity: Any, result_type: type | None
-    ) -> tuple[str, list[Any] | None, Any]:
-        if isinstance(activity, str):
-            return activity, None, result_type
-        if callable(activity):
-            defn = perdure.activity._Definition.must_from_callable(activity)
-            if not defn.name:
-                raise ValueError("Cannot invoke dynamic activity explicitly")
-            return defn.name, defn.arg_types, result_type or defn.ret_type
-        raise TypeError("Activity must be a string or callable")
-
-    def _schedule_activity(
+    def schedule_activity(
         self, input: StartActivityInput | StartLocalActivityInput
     ) -> ActivityHandleImpl:
         if not input.start_to_close_timeout and not input.schedule_to_close_timeout:
@@ -493,113 +284,54 @@ class OutboundMixin(InstanceBase):
         handle: ActivityHandleImpl
 
         async def run_activity() -> Any:
-            handle._started = True
+            handle.started = True
             while True:
                 try:
-                    return await self._await_operation(
-                        handle._result_fut,
-                        lambda _err: handle._request_cancel(),
+                    return await await_operation(
+                        self._mode,
+                        handle.result_fut,
+                        lambda _err: handle.request_cancel(),
                         completed_cancellation_flag=RAISE_ON_CANCELLING_COMPLETED_ACTIVITY,
                     )
-                except _DoBackoff as backoff:
-                    await self.workflow_sleep(backoff.job.backoff, summary=None)
-                    handle._schedule(backoff.job)
-                    self._pending_activities[handle._seq] = handle
+                except BackoffRequested as backoff:
+                    await durable_sleep(self._loop, backoff.job.backoff, None)
+                    handle.schedule(backoff.job)
+                    self._activities[handle.seq] = handle
 
         handle = ActivityHandleImpl(self, input, run_activity())
-        handle._schedule()
-        self._pending_activities[handle._seq] = handle
+        handle.schedule()
+        self._activities[handle.seq] = handle
         return handle
 
     def _resolve_activity(self, job: jobs.ResolveActivity) -> None:
-        handle = self._pending_activities.pop(job.seq, None)
+        handle = self._activities.pop(job.seq, None)
         if handle is None:
             raise RuntimeError(f"Failed finding activity handle for sequence {job.seq}")
-        handle._resolve(job)
+        handle.resolve(job)
 
     # ------------------------------------------------------------------ children
 
-    async def workflow_start_child_workflow(
-        self,
-        workflow: Any,
-        *args: Any,
-        id: str,
-        task_queue: str | None,
-        result_type: type | None,
-        cancellation_type: Any,
-        parent_close_policy: Any,
-        execution_timeout: Any,
-        run_timeout: Any,
-        task_timeout: Any,
-        id_reuse_policy: Any,
-        retry_policy: perdure.common.RetryPolicy | None,
-        cron_schedule: str,
-        memo: Any,
-        search_attributes: Any,
-        versioning_intent: Any,
-        static_summary: str | None,
-        static_details: str | None,
-        priority: perdure.common.Priority,
-    ) -> ChildWorkflowHandle[Any, Any]:
-        """Start a child workflow through the outbound interceptors."""
-        arg_types: list[Any] | None = None
-        ret_type = result_type
-        if isinstance(workflow, str):
-            name = workflow
-        elif callable(workflow):
-            defn = _Definition.must_from_run_fn(workflow)
-            if not defn.name:
-                raise TypeError("Cannot invoke dynamic workflow explicitly")
-            name, arg_types, ret_type = defn.name, defn.arg_types, defn.ret_type
-        else:
-            raise TypeError("Workflow must be a string or callable")
-        return await self._outbound.start_child_workflow(
-            StartChildWorkflowInput(
-                workflow=name,
-                args=args,
-                id=id,
-                task_queue=task_queue,
-                cancellation_type=cancellation_type,
-                parent_close_policy=parent_close_policy,
-                execution_timeout=execution_timeout,
-                run_timeout=run_timeout,
-                task_timeout=task_timeout,
-                id_reuse_policy=id_reuse_policy,
-                retry_policy=retry_policy,
-                cron_schedule=cron_schedule,
-                memo=memo,
-                search_attributes=search_attributes,
-                headers={},
-                versioning_intent=versioning_intent,
-                static_summary=static_summary,
-                static_details=static_details,
-                priority=priority,
-                arg_types=arg_types,
-                ret_type=ret_type,
-            )
-        )
-
-    async def _start_child(self, input: StartChildWorkflowInput) -> ChildWorkflowHandleImpl:
+    async def start_child(self, input: StartChildWorkflowInput) -> ChildWorkflowHandleImpl:
         handle: ChildWorkflowHandleImpl
 
         def apply_cancel(err: asyncio.CancelledError) -> None:
             reason = err.args[0] if err.args and isinstance(err.args[0], str) else ""
-            self._add_command(jobs.CancelChildWorkflow(handle._seq, reason))
+            self._commands.add(jobs.CancelChildWorkflow(handle.seq, reason))
 
         async def run_child() -> Any:
-            return await self._await_operation(handle._result_fut, apply_cancel)
+            return await await_operation(self._mode, handle.result_fut, apply_cancel)
 
-        handle = ChildWorkflowHandleImpl(self, self._next_seq("child_workflow"), input, run_child())
+        handle = ChildWorkflowHandleImpl(self, input, run_child())
         self._issue_start_child(handle)
-        self._pending_children[handle._seq] = handle
-        await self._await_operation(
-            handle._start_fut, apply_cancel, reraise_on_workflow_cancellation=True
+        self._children[handle.seq] = handle
+        await await_operation(
+            self._mode, handle.start_fut, apply_cancel, reraise_on_workflow_cancellation=True
         )
         return handle
 
     def _issue_start_child(self, handle: ChildWorkflowHandleImpl) -> None:
-        input = handle._input
-        converter = handle._converter
+        input = handle.input
+        converter = handle.converter
         payloads = converter.to_payloads(input.args) if input.args else []
         memo = {k: converter.to_payloads([v])[0] for k, v in (input.memo or {}).items()}
         attrs = build.start_child_workflow(
@@ -629,33 +361,32 @@ class OutboundMixin(InstanceBase):
                 metadata.summary.CopyFrom(converter.to_payload(input.static_summary))
             if input.static_details:
                 metadata.details.CopyFrom(converter.to_payload(input.static_details))
-        self._add_command(
-            jobs.StartChildWorkflow(handle._seq, attrs, int(input.cancellation_type), metadata)
+        self._commands.add(
+            jobs.StartChildWorkflow(
+                handle.seq,
+                attrs,
+                ChildWorkflowCancellationType(input.cancellation_type),
+                metadata,
+            )
         )
 
     def _resolve_child_start(self, job: jobs.ResolveChildStart) -> None:
-        handle = self._pending_children.get(job.seq)
+        handle = self._children.get(job.seq)
         if handle is None:
             raise RuntimeError(f"Failed finding child workflow handle for sequence {job.seq}")
         if job.run_id is None:
-            self._pending_children.pop(job.seq)
-        handle._resolve_start(job)
+            self._children.pop(job.seq)
+        handle.resolve_start(job)
 
     def _resolve_child(self, job: jobs.ResolveChild) -> None:
-        handle = self._pending_children.pop(job.seq, None)
+        handle = self._children.pop(job.seq, None)
         if handle is None:
             raise RuntimeError(f"Failed finding child workflow handle for sequence {job.seq}")
-        handle._resolve(job)
+        handle.resolve(job)
 
     # ------------------------------------------------------------------ external workflows
 
-    def workflow_get_external_workflow_handle(
-        self, id: str, run_id: str | None
-    ) -> ExternalWorkflowHandle[Any]:
-        """A handle to another workflow."""
-        return ExternalWorkflowHandleImpl(self, id, run_id)
-
-    async def _signal_external(
+    async def signal_external(
         self,
         signal: str,
         args: Sequence[Any],
@@ -666,16 +397,16 @@ class OutboundMixin(InstanceBase):
         *,
         child_only: bool,
     ) -> None:
-        converter = self._context_converter(
+        converter = self._conversion.for_context(
             perdure.converter.WorkflowSerializationContext(
                 namespace=namespace, workflow_id=workflow_id
             )
         )
         payloads = converter.to_payloads(args) if args else []
-        seq = self._next_seq("external_signal")
+        seq = self._commands.next_seq("external_signal")
         done: asyncio.Future[None] = self._loop.create_future()
-        self._pending_external_signals[seq] = done
-        self._add_command(
+        self._external_signals[seq] = done
+        self._commands.add(
             jobs.SignalExternal(
                 seq,
                 build.signal_external(
@@ -691,9 +422,9 @@ class OutboundMixin(InstanceBase):
         )
 
         def apply_cancel(_err: asyncio.CancelledError) -> None:
-            self._add_command(jobs.CancelSignalExternal(seq))
+            self._commands.add(jobs.CancelSignalExternal(seq))
 
-        await self._await_operation(done, apply_cancel)
+        await await_operation(self._mode, done, apply_cancel)
 
     def _resolve_external(
         self,
@@ -706,58 +437,14 @@ class OutboundMixin(InstanceBase):
         if fut.done():
             return
         if job.failure is not None:
-            fut.set_exception(self._from_failure(job.failure))
+            fut.set_exception(self._conversion.from_failure(job.failure))
         else:
             fut.set_result(None)
 
     # ------------------------------------------------------------------ continue-as-new
 
-    def workflow_continue_as_new(
-        self,
-        *args: Any,
-        workflow: Callable[..., Any] | str | None,
-        task_queue: str | None,
-        run_timeout: Any,
-        task_timeout: Any,
-        backoff_start_interval: Any,
-        retry_policy: perdure.common.RetryPolicy | None,
-        memo: Any,
-        search_attributes: Any,
-        versioning_intent: Any,
-        initial_versioning_behavior: Any,
-    ) -> NoReturn:
-        """Raise ContinueAsNewError through the outbound interceptors."""
-        self._assert_not_read_only("continue as new")
-        name: str | None = None
-        arg_types: list[Any] | None = None
-        if isinstance(workflow, str):
-            name = workflow
-        elif callable(workflow):
-            defn = _Definition.must_from_run_fn(workflow)
-            name, arg_types = defn.name, defn.arg_types
-        elif workflow is not None:
-            raise TypeError("Workflow must be None, a string, or callable")
-        self._outbound.continue_as_new(
-            ContinueAsNewInput(
-                workflow=name,
-                args=args,
-                task_queue=task_queue,
-                run_timeout=run_timeout,
-                task_timeout=task_timeout,
-                backoff_start_interval=backoff_start_interval,
-                retry_policy=retry_policy,
-                memo=memo,
-                search_attributes=search_attributes,
-                headers={},
-                versioning_intent=versioning_intent,
-                initial_versioning_behavior=initial_versioning_behavior,
-                arg_types=arg_types,
-            )
-        )
-        raise RuntimeError("continue_as_new interceptor returned instead of raising")
-
-    def _apply_continue_as_new(self, input: ContinueAsNewInput) -> None:
-        converter = self._payload_converter
+    def issue_continue_as_new(self, input: ContinueAsNewInput) -> None:
+        converter = self._conversion.payload_converter
         payloads = converter.to_payloads(input.args) if input.args else []
         memo = (
             {k: converter.to_payloads([v])[0] for k, v in input.memo.items()}
@@ -782,6 +469,6 @@ class OutboundMixin(InstanceBase):
                 if input.initial_versioning_behavior
                 else None
             ),
-            started=self._start.attributes,
+            started=self._started,
         )
-        self._add_command(jobs.ContinueAsNew(attrs))
+        self._commands.add(jobs.ContinueAsNew(attrs))

@@ -1,11 +1,11 @@
 """Replay matching: history events in, machines and jobs out; workflow commands in, protos out.
 
-The engine walks a run's history one workflow-task sequence at a time (see
+The replay state walks a run's history one workflow-task sequence at a time (see
 ``_history.next_wft_end``). Command events are matched, in order, against the commands the
 workflow issued in the previous activation; a mismatch is a NondeterminismError that names
 the workflow, the event and the command. Other events are routed to the machine of their
 command (by the command event's id) or become jobs (signals, cancel requests, start). Before
-each activation the engine looks ahead at the next sequence for patch markers, local
+each activation it looks ahead at the next sequence for patch markers, local
 activity markers and accepted updates, as sdk-core does, so that replay sees exactly what
 the original execution saw.
 """
@@ -13,12 +13,12 @@ the original execution saw.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from temporalio.api.command.v1 import Command, RecordMarkerCommandAttributes
-from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause, command_type_pb2, event_type_pb2
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.protocol.v1 import Message
 from temporalio.api.sdk.v1 import EventGroupMarker, WorkflowTaskCompletedMetadata
@@ -31,8 +31,6 @@ from perdure.worker._workflow._history import (
     FINAL_EVENTS,
     IMPROVED_HEARTBEAT_FLAG,
     LOCAL_ACTIVITY_MARKER,
-    C,
-    E,
     LocalActivityMarker,
     event_name,
     initiating_event_id,
@@ -62,41 +60,55 @@ RESET_WORKFLOW_CAUSE = int(WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RE
 DEFAULT_CORE_FLAGS = frozenset({1, 2, 3})
 FIRST_TASK_CORE_FLAGS = frozenset({IMPROVED_HEARTBEAT_FLAG})
 
+_A = TypeVar("_A")
+
 _EXPECTED_EVENT: dict[int, tuple[int, ...]] = {
-    C.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: (E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,),
-    C.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: (E.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,),
-    C.COMMAND_TYPE_START_TIMER: (E.EVENT_TYPE_TIMER_STARTED,),
-    C.COMMAND_TYPE_CANCEL_TIMER: (E.EVENT_TYPE_TIMER_CANCELED,),
-    C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: (E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,),
-    C.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: (E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,),
-    C.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: (E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,),
-    C.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: (
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+    command_type_pb2.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: (
+        event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
     ),
-    C.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: (
-        E.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    command_type_pb2.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: (
+        event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
     ),
-    C.COMMAND_TYPE_RECORD_MARKER: (E.EVENT_TYPE_MARKER_RECORDED,),
-    C.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: (
-        E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+    command_type_pb2.COMMAND_TYPE_START_TIMER: (event_type_pb2.EVENT_TYPE_TIMER_STARTED,),
+    command_type_pb2.COMMAND_TYPE_CANCEL_TIMER: (event_type_pb2.EVENT_TYPE_TIMER_CANCELED,),
+    command_type_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: (
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
     ),
-    C.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: (
-        E.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    command_type_pb2.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: (
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
     ),
-    C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: (
-        E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+    command_type_pb2.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: (
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
     ),
-    C.COMMAND_TYPE_PROTOCOL_MESSAGE: (
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
+    command_type_pb2.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: (
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
     ),
-    C.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: (E.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,),
+    command_type_pb2.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: (
+        event_type_pb2.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    ),
+    command_type_pb2.COMMAND_TYPE_RECORD_MARKER: (event_type_pb2.EVENT_TYPE_MARKER_RECORDED,),
+    command_type_pb2.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: (
+        event_type_pb2.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+    ),
+    command_type_pb2.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: (
+        event_type_pb2.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    ),
+    command_type_pb2.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: (
+        event_type_pb2.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+    ),
+    command_type_pb2.COMMAND_TYPE_PROTOCOL_MESSAGE: (
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
+    ),
+    command_type_pb2.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: (
+        event_type_pb2.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+    ),
 }
 
 
-class Engine(CommandIntake):
-    """The state machines of one workflow run, driven by its history and its commands."""
+class ReplayState(CommandIntake):
+    """One run's replay state: its command machines, driven by its history and its commands."""
 
     def __init__(
         self,
@@ -123,7 +135,6 @@ class Engine(CommandIntake):
         self.time_ns = 0
         self.history_size = 0
         self.continue_as_new_suggested = False
-        self.started_attributes: Any = None
         self._jobs: list[jobs.Job] = []
         self._queue: deque[_Entry] = deque()
         self._current: list[_Entry] = []
@@ -229,11 +240,6 @@ class Engine(CommandIntake):
             lang_flags=frozenset(self._lang_flags),
         )
 
-    @property
-    def has_pending_jobs(self) -> bool:
-        """Jobs wait for an activation (immediate resolutions, local activity results)."""
-        return bool(self._jobs)
-
     def _apply_next_sequence(self) -> None:
         start = self._next_index
         improved = IMPROVED_HEARTBEAT_FLAG in self._core_flags or self._first_task_flag(start)
@@ -247,7 +253,7 @@ class Engine(CommandIntake):
         self._next_index = end + 1
         has_final = self._next_index >= len(self._events)
         for event in sequence:
-            if event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            if event.event_type == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 self._observe_flags(event)
         nxt = self._peek_wft_completed(self._next_index)
         if nxt is not None:
@@ -258,7 +264,7 @@ class Engine(CommandIntake):
                 self.replaying
                 and has_final
                 and event.event_id > self.previous_started_event_id
-                and event.event_type != E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+                and event.event_type != event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
                 and event.event_type not in COMMAND_EVENTS
             ):
                 self.replaying = False
@@ -281,7 +287,7 @@ class Engine(CommandIntake):
 
     def _peek_wft_completed(self, start: int) -> HistoryEvent | None:
         for event in self._events[start:]:
-            if event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            if event.event_type == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 return event
         return None
 
@@ -304,7 +310,7 @@ class Engine(CommandIntake):
                 self._patches.setdefault(patch[0], False)
                 self._jobs.append(jobs.NotifyHasPatch(patch[0]))
                 continue
-            if event.event_type == E.EVENT_TYPE_MARKER_RECORDED:
+            if event.event_type == event_type_pb2.EVENT_TYPE_MARKER_RECORDED:
                 marker = parse_local_activity_marker(event)
                 if marker is None:
                     continue
@@ -314,7 +320,7 @@ class Engine(CommandIntake):
                 elif machine is None:
                     self._preresolved[marker.seq] = marker
                 continue
-            if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            if event.event_type == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
                 accepted = event.workflow_execution_update_accepted_event_attributes
                 request = accepted.accepted_request
                 self._start_update(
@@ -357,26 +363,26 @@ class Engine(CommandIntake):
         if kind in FINAL_EVENTS:
             self.have_seen_terminal_event = True
         if kind in (
-            E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-            E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+            event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+            event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
         ):
             return
         if kind in COMMAND_EVENTS:
             self._handle_command_event(event, following)
             return
-        if kind == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+        if kind == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             self._seen_task_completed = True
             self._completed_since_started = True
         elif self._queue:
             self._check_no_leftover(event)
-        if kind == E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+        if kind == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             self._completed_since_started = False
             attrs = event.workflow_task_started_event_attributes
             self.history_size = attrs.history_size_bytes
             self.continue_as_new_suggested = attrs.suggest_continue_as_new
             if following is None or following.event_type not in (
-                E.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-                E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+                event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+                event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
             ):
                 self._task_started(event)
             return
@@ -389,9 +395,8 @@ class Engine(CommandIntake):
                 )
             self._wrap(machine, event, machine.on_event, event)
             return
-        if kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        if kind == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             attrs_s = event.workflow_execution_started_event_attributes
-            self.started_attributes = attrs_s
             self._advance(event.event_time.ToNanoseconds())
             self._jobs.append(
                 jobs.InitializeWorkflow(
@@ -400,7 +405,7 @@ class Engine(CommandIntake):
                     randomness_seed(attrs_s.original_execution_run_id or self.run_id),
                 )
             )
-        elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+        elif kind == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             sig = event.workflow_execution_signaled_event_attributes
             self._jobs.append(
                 jobs.SignalWorkflow(
@@ -411,11 +416,11 @@ class Engine(CommandIntake):
                     event.event_id,
                 )
             )
-        elif kind == E.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+        elif kind == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_FAILED:
             failed = event.workflow_task_failed_event_attributes
             if failed.cause == RESET_WORKFLOW_CAUSE and failed.new_run_id:
                 self._jobs.append(jobs.UpdateRandomSeed(randomness_seed(failed.new_run_id)))
-        elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+        elif kind == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
             reason = event.workflow_execution_cancel_requested_event_attributes.cause
             self._jobs.append(jobs.CancelWorkflow(reason))
         # Other events (task scheduled/completed/failed, admitted updates, option changes)
@@ -439,9 +444,9 @@ class Engine(CommandIntake):
     def _handle_command_event(self, event: HistoryEvent, following: HistoryEvent | None) -> None:
         if self._skip_next_upsert:
             self._skip_next_upsert = False
-            if event.event_type == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            if event.event_type == event_type_pb2.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
                 return
-        if event.event_type == E.EVENT_TYPE_MARKER_RECORDED:
+        if event.event_type == event_type_pb2.EVENT_TYPE_MARKER_RECORDED:
             marker_name = event.marker_recorded_event_attributes.marker_name
             if marker_name == LOCAL_ACTIVITY_MARKER and self._special_la_marker(event):
                 return
@@ -464,7 +469,7 @@ class Engine(CommandIntake):
             expected = (
                 _EXPECTED_EVENT.get(head.command.command_type, ())
                 if head.command is not None
-                else (E.EVENT_TYPE_MARKER_RECORDED,)
+                else (event_type_pb2.EVENT_TYPE_MARKER_RECORDED,)
             )
             if event.event_type not in expected:
                 raise self._nondeterminism(event, head.machine, "")
@@ -491,7 +496,10 @@ class Engine(CommandIntake):
 
     @staticmethod
     def _is_change_version_upsert(event: HistoryEvent | None) -> bool:
-        if event is None or event.event_type != E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        if (
+            event is None
+            or event.event_type != event_type_pb2.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+        ):
             return False
         fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
         return CHANGE_VERSION_SEARCH_ATTRIBUTE in fields.indexed_fields
@@ -532,7 +540,9 @@ class Engine(CommandIntake):
                 "the workflow issued this command but history recorded no event for it",
             )
 
-    def _wrap(self, machine: Machine, event: HistoryEvent, fn: Any, arg: Any) -> None:
+    def _wrap(
+        self, machine: Machine, event: HistoryEvent, fn: Callable[[_A], None], arg: _A
+    ) -> None:
         try:
             fn(arg)
         except Mismatch as err:
@@ -579,7 +589,8 @@ class Engine(CommandIntake):
         self.issue(
             machine,
             Command(
-                command_type=C.COMMAND_TYPE_RECORD_MARKER, record_marker_command_attributes=attrs
+                command_type=command_type_pb2.COMMAND_TYPE_RECORD_MARKER,
+                record_marker_command_attributes=attrs,
             ),
         )
 
@@ -600,7 +611,7 @@ class Engine(CommandIntake):
         """Whole history replayed: commands of a completed last task must all have matched."""
         if self._completed_since_started and self._queue:
             last = HistoryEvent(event_id=self.last_processed_event_id)
-            last.event_type = E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            last.event_type = event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
             self._check_no_leftover(last)
 
     # ------------------------------------------------------------------ output

@@ -1,4 +1,4 @@
-"""Commands from workflow code into machines: the intake side of the replay engine.
+"""Commands from workflow code into machines: the intake side of the replay state.
 
 Workflow code's commands of one activation arrive in order; each becomes a machine (which
 queues its protocol command) or acts on an existing one (cancel a timer, an activity...).
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from temporalio.api.command.v1 import Command
+from temporalio.api.enums.v1 import command_type_pb2, event_type_pb2
 from temporalio.api.sdk.v1 import EventGroupMarker
 
 from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._history import (
     CHANGE_VERSION_SEARCH_ATTRIBUTE,
-    C,
-    E,
+    LocalActivityMarker,
     change_version_payload,
 )
 from perdure.worker._workflow._machines import (
@@ -37,30 +37,32 @@ from perdure.worker._workflow._machines_child import (
 )
 
 if TYPE_CHECKING:
-    from perdure.worker._workflow._replay import Engine
+    from perdure.worker._workflow._replay import ReplayState
 
 UPSERT_ON_PATCH_FLAG = 2
 MOVE_TERMINAL_COMMANDS_FLAG = 3
 
+_M = TypeVar("_M")
+
 _TERMINAL_EVENT: dict[type, tuple[int, int, str]] = {
     jobs.CompleteWorkflow: (
-        C.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        command_type_pb2.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
         "CompleteWorkflowExecution",
     ),
     jobs.FailWorkflow: (
-        C.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        command_type_pb2.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
         "FailWorkflowExecution",
     ),
     jobs.CancelWorkflowExecution: (
-        C.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        command_type_pb2.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
         "CancelWorkflowExecution",
     ),
     jobs.ContinueAsNew: (
-        C.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
-        E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        command_type_pb2.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+        event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
         "ContinueAsNewWorkflowExecution",
     ),
 }
@@ -77,11 +79,11 @@ class _Entry:
 
 
 class CommandIntake:
-    """The engine's handling of workflow commands (mixed into the Engine)."""
+    """The replay state's handling of workflow commands (mixed into ReplayState)."""
 
     @property
-    def _as_engine(self) -> Engine:
-        return cast("Engine", self)
+    def _as_replay(self) -> ReplayState:
+        return cast("ReplayState", self)
 
     workflow_id: str
     run_id: str
@@ -101,7 +103,7 @@ class CommandIntake:
     _children: dict[int, ChildWorkflowMachine]
     _signals: dict[int, SignalExternalMachine]
     _updates: dict[str, UpdateMachine]
-    _preresolved: dict[int, Any]
+    _preresolved: dict[int, LocalActivityMarker]
     _patches: dict[str, bool]
 
     def try_use_flag(self, flag: int, record: bool | None = None) -> bool:
@@ -162,20 +164,20 @@ class CommandIntake:
             proto.cancel_workflow_execution_command_attributes.SetInParent()
         elif isinstance(command, jobs.ContinueAsNew):
             proto.continue_as_new_workflow_execution_command_attributes.CopyFrom(command.attributes)
-        RecordOnlyMachine(self._as_engine, proto, event_type, label)
+        RecordOnlyMachine(self._as_replay, proto, event_type, label)
         self.local_activity_requests.clear()
 
     def _handle_command(self, command: jobs.Command) -> None:
         if isinstance(command, jobs.ScheduleActivity):
             self._activities[command.seq] = ActivityMachine(
-                self._as_engine,
+                self._as_replay,
                 command.seq,
                 command.attributes,
                 command.cancellation_type,
                 command.user_metadata,
             )
         elif isinstance(command, jobs.StartTimer):
-            self._timers[command.seq] = TimerMachine(self._as_engine, command)
+            self._timers[command.seq] = TimerMachine(self._as_replay, command)
         elif isinstance(command, jobs.CancelTimer):
             timer = self._timers.pop(command.seq, None)
             if timer is not None:
@@ -184,7 +186,7 @@ class CommandIntake:
             self._machine(self._activities, command.seq, "activity").cancel()
         elif isinstance(command, jobs.ScheduleLocalActivity):
             self._local_activities[command.seq] = LocalActivityMachine(
-                self._as_engine,
+                self._as_replay,
                 command,
                 replaying=self.replaying,
                 preresolved=self._preresolved.pop(command.seq, None) if self.replaying else None,
@@ -194,7 +196,7 @@ class CommandIntake:
             self._machine(self._local_activities, command.seq, "local activity").cancel()
         elif isinstance(command, jobs.StartChildWorkflow):
             self._children[command.seq] = ChildWorkflowMachine(
-                self._as_engine,
+                self._as_replay,
                 command.seq,
                 command.attributes,
                 command.cancellation_type,
@@ -204,32 +206,34 @@ class CommandIntake:
             self._machine(self._children, command.seq, "child workflow").cancel(command.reason)
         elif isinstance(command, jobs.SignalExternal):
             self._signals[command.seq] = SignalExternalMachine(
-                self._as_engine, command.seq, command.attributes
+                self._as_replay, command.seq, command.attributes
             )
         elif isinstance(command, jobs.CancelSignalExternal):
             self._machine(self._signals, command.seq, "signal").cancel()
         elif isinstance(command, jobs.RequestCancelExternal):
-            CancelExternalMachine(self._as_engine, command.seq, command.attributes)
+            CancelExternalMachine(self._as_replay, command.seq, command.attributes)
         elif isinstance(command, jobs.UpsertSearchAttributes):
-            proto = Command(command_type=C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
+            proto = Command(
+                command_type=command_type_pb2.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+            )
             fields = proto.upsert_workflow_search_attributes_command_attributes.search_attributes
             for key, value in command.indexed_fields.items():
                 fields.indexed_fields[key].CopyFrom(value)
             RecordOnlyMachine(
-                self._as_engine,
+                self._as_replay,
                 proto,
-                E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+                event_type_pb2.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
                 f"UpsertWorkflowSearchAttributes({', '.join(sorted(command.indexed_fields))})",
             )
         elif isinstance(command, jobs.ModifyWorkflowProperties):
-            proto = Command(command_type=C.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES)
+            proto = Command(command_type=command_type_pb2.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES)
             memo = proto.modify_workflow_properties_command_attributes.upserted_memo
             for key, value in command.memo.items():
                 memo.fields[key].CopyFrom(value)
             RecordOnlyMachine(
-                self._as_engine,
+                self._as_replay,
                 proto,
-                E.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+                event_type_pb2.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
                 "ModifyWorkflowProperties",
             )
         elif isinstance(command, jobs.SetPatchMarker):
@@ -240,7 +244,7 @@ class CommandIntake:
                 raise RuntimeError(f"no update with instance id {command.protocol_instance_id}")
             machine.respond(command)
 
-    def _machine(self, table: dict[int, Any], seq: int, what: str) -> Any:
+    def _machine(self, table: dict[int, _M], seq: int, what: str) -> _M:
         machine = table.get(seq)
         if machine is None:
             raise RuntimeError(f"{self._who()}: no {what} with seq {seq}")
@@ -250,20 +254,22 @@ class CommandIntake:
         seen = self._patches.get(command.patch_id)
         if seen:
             return
-        PatchMachine(self._as_engine, command.patch_id, command.deprecated)
+        PatchMachine(self._as_replay, command.patch_id, command.deprecated)
         in_history = seen is not None
         use_flag = self.try_use_flag(UPSERT_ON_PATCH_FLAG)
         if (not self.replaying or in_history) and use_flag:
             ids = {k for k in self._patches} | {command.patch_id}
-            proto = Command(command_type=C.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
+            proto = Command(
+                command_type=command_type_pb2.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+            )
             fields = proto.upsert_workflow_search_attributes_command_attributes.search_attributes
             fields.indexed_fields[CHANGE_VERSION_SEARCH_ATTRIBUTE].CopyFrom(
                 change_version_payload(sorted(ids))
             )
             RecordOnlyMachine(
-                self._as_engine,
+                self._as_replay,
                 proto,
-                E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+                event_type_pb2.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
                 f"UpsertWorkflowSearchAttributes({CHANGE_VERSION_SEARCH_ATTRIBUTE})",
             )
         self._patches[command.patch_id] = True

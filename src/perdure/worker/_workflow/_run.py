@@ -1,4 +1,4 @@
-"""One workflow run: history fed into the engine, activations run on the instance.
+"""One workflow run: history fed into the replay state, activations run on the instance.
 
 ``WorkflowRun`` is what the worker caches per run and what the Replayer drives over a
 whole history. ``advance`` runs activations until workflow code waits on something the
@@ -22,10 +22,9 @@ from temporalio.api.protocol.v1 import Message
 import perdure.converter
 from perdure.exceptions import ApplicationError
 from perdure.worker._workflow import _jobs as jobs
-from perdure.worker._workflow._base import InstanceDetails
 from perdure.worker._workflow._commands import info_from_start
 from perdure.worker._workflow._guard import DEADLOCK_TIMEOUT
-from perdure.worker._workflow._instance import WorkflowInstance
+from perdure.worker._workflow._instance import InstanceDetails, WorkflowInstance
 from perdure.worker._workflow._local_activity import (
     Execute,
     LocalActivityContext,
@@ -33,7 +32,7 @@ from perdure.worker._workflow._local_activity import (
     run_local_activity,
 )
 from perdure.worker._workflow._machines_activity import LocalActivityMachine
-from perdure.worker._workflow._replay import Engine
+from perdure.worker._workflow._replay import ReplayState
 from perdure.workflow import _Definition
 
 UNHANDLED = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE
@@ -84,7 +83,7 @@ class RunConfig:
 
 
 class WorkflowRun:
-    """A workflow run's engine and instance, advanced task by task."""
+    """A workflow run's replay state and instance, advanced task by task."""
 
     def __init__(
         self, config: RunConfig, *, workflow_id: str, run_id: str, workflow_type: str
@@ -93,7 +92,7 @@ class WorkflowRun:
         self.workflow_id = workflow_id
         self.run_id = run_id
         self.workflow_type = workflow_type
-        self.engine = Engine(
+        self.replay = ReplayState(
             namespace=config.namespace,
             workflow_id=workflow_id,
             run_id=run_id,
@@ -113,19 +112,19 @@ class WorkflowRun:
         messages: Iterable[Message] = (),
     ) -> None:
         """New events (and update requests) of a workflow task."""
-        self.engine.add_history(
+        self.replay.add_history(
             events, previous_started_event_id=previous_started_event_id, messages=messages
         )
-        if not self.engine.has_unapplied_events:
-            self.engine.replaying = False  # nothing left to replay: this is a new task
-            self.engine.deliver_remaining_messages()
+        if not self.replay.has_unapplied_events:
+            self.replay.replaying = False  # nothing left to replay: this is a new task
+            self.replay.deliver_remaining_messages()
 
     # ------------------------------------------------------------------ activations
 
     def advance(self) -> None:
         """Run activations until workflow code waits; raises TaskFailure or Nondeterminism."""
         while True:
-            activation = self.engine.next_activation()
+            activation = self.replay.next_activation()
             if activation is None:
                 break
             if self.instance is None:
@@ -134,8 +133,8 @@ class WorkflowRun:
             if completion.failure is not None:
                 raise TaskFailure(completion.failure, UNHANDLED)
             for flag in completion.used_lang_flags:
-                self.engine.use_lang_flag(flag)
-            self.engine.handle_commands(completion.commands, completion.markers)
+                self.replay.use_lang_flag(flag)
+            self.replay.handle_commands(completion.commands, completion.markers)
         self._start_local_activities()
 
     def _create_instance(self, activation: jobs.Activation) -> WorkflowInstance:
@@ -192,16 +191,16 @@ class WorkflowRun:
     # ------------------------------------------------------------------ local activities
 
     def _start_local_activities(self) -> None:
-        engine = self.engine
-        for machine, wait in engine.local_activity_cancels:
+        replay = self.replay
+        for machine, wait in replay.local_activity_cancels:
             for task, owner in self._local.items():
                 if owner is machine:
                     task.cancel()
                     if not wait:
                         self._local.pop(task)
                     break
-        engine.local_activity_cancels.clear()
-        if not engine.local_activity_requests:
+        replay.local_activity_cancels.clear()
+        if not replay.local_activity_requests:
             return
         execute = self.config.execute_local_activity
         if execute is None:
@@ -209,7 +208,7 @@ class WorkflowRun:
                 RuntimeError("Local activities need an activity worker on this task queue"),
                 UNHANDLED,
             )
-        for machine in engine.local_activity_requests:
+        for machine in replay.local_activity_requests:
             context = LocalActivityContext(
                 namespace=self.config.namespace,
                 workflow_id=self.workflow_id,
@@ -219,7 +218,7 @@ class WorkflowRun:
             )
             task = asyncio.ensure_future(run_local_activity(machine.request, context, execute))
             self._local[task] = machine
-        engine.local_activity_requests.clear()
+        replay.local_activity_requests.clear()
 
     @property
     def has_running_local_activities(self) -> bool:
@@ -240,7 +239,7 @@ class WorkflowRun:
             if task.cancelled():
                 continue
             outcome = task.result()
-            self.engine.resolve_local_activity(machine, outcome.job, outcome.marker)
+            self.replay.resolve_local_activity(machine, outcome.job, outcome.marker)
         return True
 
     def cancel_local_activities(self) -> None:

@@ -1,8 +1,9 @@
-"""Concurrency slots and the poll rate limit of the activity worker.
+"""How much work a worker takes on: task slots, and the activity poll rate limit.
 
-A poller takes a slot before it polls, so the worker never holds more tasks than
-``max_concurrent_activities``; eager activities take a slot without waiting or are
-not requested at all.
+One ``SlotPool`` per kind of task (workflow tasks, activities, local activities): a poller
+takes a slot before it polls, so a worker never holds more tasks than its maximum; eager
+starts and eager activities take a slot only if one is free right now (or are not
+requested at all). A slot handed to a poller just as it is cancelled is passed on.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import deque
 
 
 class SlotPool:
-    """A counting semaphore with a non-blocking acquire (asyncio's has none)."""
+    """Task slots: a counting semaphore with a non-blocking acquire (asyncio's has none)."""
 
     def __init__(self, size: int) -> None:
         """`size` slots, all free."""

@@ -1,4 +1,4 @@
-"""Slot pool and poll rate limiter of the activity worker."""
+"""Task slot pool (workflow and activity workers) and the activity poll rate limiter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from perdure.worker._activity_slots import RateLimiter, SlotPool
+from perdure.worker._slots import RateLimiter, SlotPool
 
 
 async def test_try_acquire_and_release() -> None:
