@@ -9,7 +9,6 @@ payment refunded). A query tells the order's stage at any time.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -148,6 +147,6 @@ async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
     """Whether ``condition`` became true before ``timeout`` passed (workflow time)."""
     try:
         await workflow.wait_condition(condition, timeout=timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     return True

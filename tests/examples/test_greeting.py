@@ -1,8 +1,8 @@
 """examples/greeting: the command in embedded mode and against a server's gRPC port."""
 
 import pytest
-
 from examples.greeting.demo import amain, greet_once
+
 from perdure.client import Client
 from perdure.testing import WorkflowEnvironment
 

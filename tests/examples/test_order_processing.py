@@ -1,9 +1,9 @@
 """examples/order_processing: ship, cancel while packing, give up when stock never comes."""
 
 import pytest
-
 from examples.order_processing.demo import amain, wait_for_stage, worker
 from examples.order_processing.workflows import Order, OrderStatus, OrderWorkflow, Shop
+
 from perdure.client import Client
 
 

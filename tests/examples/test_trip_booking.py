@@ -1,9 +1,9 @@
 """examples/trip_booking: the saga books everything or compensates in reverse order."""
 
 import pytest
-
 from examples.trip_booking.demo import amain, book, worker
 from examples.trip_booking.workflows import Itinerary, TravelAgency, Trip
+
 from perdure.client import Client
 
 
