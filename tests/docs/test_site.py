@@ -24,7 +24,8 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
         timeout=150,
     )
     assert built.returncode == 0, built.stderr[-4000:]
-    assert (tmp_path / "concepts" / "timers" / "index.html").is_file()
+    timers = (tmp_path / "concepts" / "timers" / "index.html").read_text()
+    assert "wait_condition" in timers and "trial over" in timers  # the snippet was included
     reference = (tmp_path / "reference" / "client" / "index.html").read_text()
     assert "execute_workflow" in reference  # mkdocstrings rendered the docstrings
 
