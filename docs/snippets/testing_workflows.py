@@ -1,12 +1,11 @@
 """Testing: a month-long workflow tested in milliseconds, with the pytest fixtures."""
 
-from perdure.testing import WorkflowEnvironment
-
 # --8<-- [start:code]
 from datetime import timedelta
 
 from perdure import workflow
 from perdure.client import Client
+from perdure.testing import WorkflowEnvironment
 from perdure.worker import Worker
 
 

@@ -1,12 +1,11 @@
 """Concepts: durable timers (sleep, asyncio.sleep, wait_condition with a timeout)."""
 
-from datetime import timedelta
-
 from perdure.testing import WorkflowEnvironment
 from perdure.worker import Worker
 
 # --8<-- [start:code]
 import asyncio
+from datetime import timedelta
 
 from perdure import workflow
 
