@@ -34,7 +34,7 @@ async def amain(argv: Sequence[str] | None = None) -> None:
     args = argument_parser("Process orders.").parse_args(argv)
     shop = Shop(stock={"teapot": 2})
     # Short waits so that the demo finishes in seconds on a real clock.
-    quick = dict(reservation_timeout_seconds=2.0, packing_seconds=1.0)
+    quick = dict(reservation_timeout_seconds=2.0, packing_seconds=2.0)
     orders = [
         Order("order-1", "ada", {"teapot": 1}, 2500, **quick),
         Order("order-2", "alan", {"teapot": 1}, 2500, **quick),

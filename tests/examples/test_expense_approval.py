@@ -78,7 +78,7 @@ async def test_expires_without_a_decision(
 async def test_command_approves_one_claim_and_rejects_the_other(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    await amain(["--day", "0.2"])
+    await amain(["--day", "0.5"])
     out = capsys.readouterr().out
     assert "ada approving her own taxi: refused" in out
     assert "exp-1: paid" in out and "exp-2 escalated to alan" in out
