@@ -146,12 +146,12 @@ class WorkflowEnvironment:
         :py:meth:`sleep`. While unlocked, time jumps to the next timer or timeout
         whenever no workflow or activity task is in flight. Use
         :py:meth:`auto_time_skipping_disabled` to wait for a result in real time.
+        The arguments not listed below are those of :py:meth:`start_local`.
 
         Args:
             port: Serve gRPC on this port (temporalio's test server always listens).
             serve_grpc: Also serve gRPC (True: a free port; a port; ``"host:port"``),
                 so that workers of any SDK connected there see the skipped time.
-            Others: as :py:meth:`start_local`.
         """
         return await _EmbeddedEnvironment.create(
             time_skipping=True,

@@ -1,0 +1,1 @@
+"""Runnable example applications; each one runs with ``python -m examples.<name>``."""

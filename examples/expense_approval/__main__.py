@@ -1,0 +1,3 @@
+from examples.expense_approval.demo import main
+
+main()

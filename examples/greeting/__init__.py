@@ -1,0 +1,1 @@
+"""The README's first workflow: one activity that greets."""

@@ -1,0 +1,3 @@
+from examples.greeting.demo import main
+
+main()

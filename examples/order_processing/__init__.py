@@ -1,0 +1,1 @@
+"""Order processing: payment, inventory reservation with a timeout, shipping, cancel, status."""

@@ -1,0 +1,3 @@
+from examples.order_processing.demo import main
+
+main()

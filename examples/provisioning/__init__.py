@@ -1,0 +1,1 @@
+"""Infrastructure provisioning: a child workflow per resource, heartbeats, clean cancellation."""

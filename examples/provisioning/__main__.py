@@ -1,0 +1,3 @@
+from examples.provisioning.demo import main
+
+main()

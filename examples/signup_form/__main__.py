@@ -1,0 +1,3 @@
+from examples.signup_form.demo import main
+
+main()

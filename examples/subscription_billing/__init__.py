@@ -1,0 +1,1 @@
+"""Subscription billing: a monthly timer for years, continue-as-new, a cancel update."""

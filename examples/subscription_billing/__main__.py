@@ -1,0 +1,3 @@
+from examples.subscription_billing.demo import main
+
+main()

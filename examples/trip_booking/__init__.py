@@ -1,0 +1,1 @@
+"""Trip booking saga: book car, hotel and flight; undo what was booked when a step fails."""

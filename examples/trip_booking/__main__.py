@@ -1,0 +1,3 @@
+from examples.trip_booking.demo import main
+
+main()
