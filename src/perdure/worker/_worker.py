@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import logging
 import os
-import sys
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +28,7 @@ from perdure.common import HeaderCodecBehavior
 from perdure.service import RPCError
 from perdure.worker._activity import _ActivityWorker
 from perdure.worker._activity_sync import SharedStateManager
+from perdure.worker._build_id import load_default_build_id
 from perdure.worker._interceptor import Interceptor
 
 if TYPE_CHECKING:
@@ -599,48 +598,3 @@ def _warn_if_executor_too_small(
             f"but activity_executor's max_workers is only {max_workers}",
             stacklevel=3,
         )
-
-
-_default_build_id: str | None = None
-
-
-def load_default_build_id(*, memoize: bool = True) -> str:
-    """A build id that changes when the loaded code changes: a hash of module bytecode.
-
-    Set ``build_id`` explicitly when code is loaded dynamically.
-    """
-    global _default_build_id
-    if memoize and _default_build_id:
-        return _default_build_id
-    digest = hashlib.md5(usedforsecurity=False)
-    found_perdure = False
-    for name in sorted(sys.modules):
-        code = _module_code(name)
-        if code is None:
-            continue
-        found_perdure = found_perdure or name == "perdure"
-        digest.update(code)
-    if not found_perdure:
-        raise RuntimeError(
-            "Cannot get default unique worker binary ID, the value should be explicitly set"
-        )
-    result = digest.hexdigest()
-    if memoize:
-        _default_build_id = result
-    return result
-
-
-def _module_code(name: str) -> bytes | None:
-    module: Any = sys.modules.get(name)
-    try:
-        code: bytes = module.__loader__.get_code(name).co_code
-        if code:
-            return code
-    except Exception:
-        pass
-    try:
-        with open(module.__cached__, "rb") as f:
-            data: bytes = f.read()
-            return data
-    except Exception:
-        return None
