@@ -30,6 +30,7 @@ from perdure.worker._activity import _ActivityWorker
 from perdure.worker._activity_sync import SharedStateManager
 from perdure.worker._build_id import load_default_build_id
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._poll_failures import PollFailures
 
 if TYPE_CHECKING:
     from perdure.client import Client
@@ -294,6 +295,7 @@ class Worker:
         self._async_context_exiting = False
         self._unregister_eager_start: Callable[[], None] | None = None
 
+        poll_failures = PollFailures(task_queue)
         self._activity_worker: _ActivityWorker | None = None
         if activities:
             _warn_if_executor_too_small(activity_executor, max_concurrent_activities)
@@ -326,6 +328,7 @@ class Worker:
                 decode_headers=(
                     client_config.get("header_codec_behavior") == HeaderCodecBehavior.CODEC
                 ),
+                poll_failures=poll_failures,
             )
 
         self._workflow_worker: WorkflowWorker | None = None
@@ -356,6 +359,7 @@ class Worker:
                 workflow_failure_exception_types=workflow_failure_exception_types,
                 activities=activities,
                 activity_hooks=self._activity_worker,
+                poll_failures=poll_failures,
             )
 
     def config(self, *, active_config: bool = False) -> WorkerConfig:
