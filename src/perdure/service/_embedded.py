@@ -158,7 +158,7 @@ async def _acquire(target: EmbeddedTarget, server: EmbeddedServer | None = None)
     try:
         engine = await asyncio.shield(shared.starting)
         for name in target.options.namespaces:
-            await engine.server.namespaces.ensure(name)
+            await engine.ensure_namespace(name)
     except BaseException:
         await _release(shared)
         raise
@@ -294,7 +294,7 @@ class EmbeddedServiceClient(ServiceClient):
             context = _CallContext(self, time.monotonic() + seconds, metadata)
             try:
                 async with asyncio.timeout(seconds) as deadline:
-                    response = await handler(req, context)
+                    response = await self._engine.call(handler, req, context)
                 return cast(ServiceResponse, response)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
