@@ -64,6 +64,7 @@ ACCEPTED = [
     ("FormBool", "[null]", "false"),
     ("FormBool", "[]", None),
     ("FormDt", f'["{DT}"]', f'"{DT}"'),
+    ("FormDt", "[null]", '"0001-01-01T00:00:00Z"'),
     ("FormDt", "[]", None),
     ("FormKwl", '["a"]', '["a"]'),
     ("FormKwl", '[["a","b"]]', '["a","b"]'),

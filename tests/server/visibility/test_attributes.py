@@ -233,6 +233,7 @@ def test_format_datetime() -> None:
     assert format_datetime(0) == "1970-01-01T00:00:00Z"
     assert format_datetime(1_500_000_000) == "1970-01-01T00:00:01.5Z"
     assert format_datetime(-1) == "1969-12-31T23:59:59.999999999Z"
+    assert format_datetime(-(2**63)) == "0001-01-01T00:00:00Z"  # Go's zero time, clamped
 
 
 def test_annotate_types_adds_only_missing_types() -> None:

@@ -203,8 +203,17 @@ def typed_payload(data: bytes, kind: str) -> Payload:
     return Payload(metadata={"encoding": JSON_PLAIN, "type": kind.encode()}, data=data)
 
 
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
 def format_datetime(nanos: int) -> str:
-    """RFC3339 in UTC with the fraction's trailing zeros trimmed, like Go's RFC3339Nano."""
+    """RFC3339 in UTC with the fraction's trailing zeros trimmed, like Go's RFC3339Nano.
+
+    The clamp of every date before 1677 reads as Go's zero time, the one such date SDKs
+    send (an unset ``time.Time``, a null list element), so that it lists as it was given.
+    """
+    if nanos == INT64_MIN:
+        return GO_ZERO_TIME
     seconds, fraction = divmod(nanos, 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     digits = f"{fraction:09d}".rstrip("0")
