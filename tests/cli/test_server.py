@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +17,7 @@ from perdure.cli.server import ConfigError, _redact, load_config
 from perdure.server.store.dialect import POSTGRES
 from perdure.server.store.schema import MIGRATIONS, SCHEMA_VERSION, SCHEMA_VERSION_DDL
 from tests.pg import create_database, drop_database, pg_unreachable
-from tests.servers import REPO, free_port, start_perdure_server
+from tests.servers import REPO, TEMPORAL_BIN, free_port, start_perdure_server
 
 
 def perdure(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -125,7 +128,7 @@ def test_start_with_a_config_file_serves(pg_db: str, tmp_path: Path) -> None:
         listed = None
         for _ in range(100):
             listed = subprocess.run(
-                [str(REPO / ".venv/bin/temporal"), "operator", "namespace", "list",
+                [str(TEMPORAL_BIN), "operator", "namespace", "list",
                  "--address", f"127.0.0.1:{port}", "-o", "json"],
                 capture_output=True, text=True, timeout=30,
             )  # fmt: skip
@@ -165,3 +168,60 @@ def test_migrate_sqlite_file(tmp_path: Path) -> None:
 def test_start_needs_a_database() -> None:
     out = perdure("server", "start")
     assert out.returncode == 2 and "no database" in out.stderr
+
+
+# --------------------------------------------------------------------------- start errors
+
+
+def _one_line_refusal(out: subprocess.CompletedProcess[str], command: str, reason: str) -> None:
+    """The server did not start, and said why in one line on stderr, without a traceback."""
+    assert out.returncode == 1, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"perdure server {command}: cannot start: "), lines[0]
+    assert reason in lines[0]
+
+
+@pytest.mark.parametrize("command", ["start-dev", "start"])
+def test_start_refuses_a_port_in_use(command: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        out = perdure(
+            "server", command, "--ip", "127.0.0.1", "--port", port, "--db", str(tmp_path / "a.db")
+        )
+    _one_line_refusal(out, command, f"cannot listen on 127.0.0.1:{port}: Address already in use")
+    assert not (tmp_path / "a.db").exists()  # refused before the database is touched
+
+
+def _unreadable_databases(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is no SQLite database, " * 40)
+    yield garbage, "file is not a database"
+    directory = tmp_path / "directory.db"
+    directory.mkdir()
+    yield directory, "unable to open database file"
+    if os.geteuid() != 0:  # root reads any file
+        locked = tmp_path / "locked.db"
+        locked.touch(mode=0o000)
+        yield locked, "unable to open database file"
+
+
+def test_start_dev_refuses_an_unreadable_database(tmp_path: Path) -> None:
+    for path, reason in _unreadable_databases(tmp_path):
+        out = perdure("server", "start-dev", "--port", "0", "--db-filename", str(path))
+        _one_line_refusal(out, "start-dev", f"SQLite database {path}: {reason}")
+
+
+@pytest.mark.parametrize("command", ["start-dev", "start"])
+def test_start_refuses_a_newer_schema(command: str, tmp_path: Path) -> None:
+    db = tmp_path / "newer.db"
+    assert perdure("server", "migrate", "--db", str(db)).returncode == 0
+    future = SCHEMA_VERSION + 1
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (?, 'from the future', 0)", (future,))
+    out = perdure("server", command, "--ip", "127.0.0.1", "--port", "0", "--db", str(db))
+    _one_line_refusal(
+        out, command, f"database schema version {future} is newer than this Perdure's"
+    )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import tomllib
 from pathlib import Path
@@ -138,7 +140,10 @@ def run_start_dev(args: argparse.Namespace) -> int:
     db = args.db or args.db_filename
     if db is None:
         path = default_db_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            return _cannot_start("start-dev", f"cannot create {path.parent}: {err.strerror}")
         db = str(path)
     config = ServerConfig(
         host=args.ip,
@@ -148,7 +153,7 @@ def run_start_dev(args: argparse.Namespace) -> int:
         search_attributes=dict(args.search_attribute),
         min_retention_seconds=args.min_retention,
     )
-    return _serve(config, args.log_level)
+    return _serve("start-dev", config, args.log_level)
 
 
 class ConfigError(Exception):
@@ -217,7 +222,7 @@ def run_start(args: argparse.Namespace) -> int:
         search_attributes={**file.get("search_attributes", {}), **dict(args.search_attribute)},
         migrate=migrate,
     )
-    return _serve(config, args.log_level or file.get("log_level", "info"))
+    return _serve("start", config, args.log_level or file.get("log_level", "info"))
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -254,15 +259,55 @@ def run_migrate(args: argparse.Namespace) -> int:
         return 1
 
 
-def _serve(config: ServerConfigType, log_level: str) -> int:
+def _cannot_start(command: str, reason: object) -> int:
+    """Say in one line why the server cannot start; the exit status."""
+    print(f"perdure server {command}: cannot start: {reason}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why nothing can listen at `host:port` (taken, or not ours to take), else None.
+
+    Checked before the database is opened, and before gRPC's own bind, whose failure
+    its C core reports on stderr in a line of its own.
+    """
+    if port == 0:
+        return None
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as err:
+        return f"cannot listen on {host}:{port}: {err.strerror}"
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+            try:
+                probe.bind(address)
+            except OSError as err:
+                if err.errno in (errno.EADDRINUSE, errno.EACCES):
+                    return f"cannot listen on {host}:{port}: {err.strerror}"
+    return None
+
+
+def _serve(command: str, config: ServerConfigType, log_level: str) -> int:
     from perdure.server.app import PerdureServer
     from perdure.server.store.base import StoreError
 
     _configure_logging(log_level)
     shown = _redact(config.db)
+    taken = _port_taken(config.host, config.port)
+    if taken is not None:
+        return _cannot_start(command, taken)
 
-    async def serve() -> None:
-        server = await PerdureServer.start(config)
+    async def serve() -> int:
+        try:
+            server = await PerdureServer.start(config)
+        except (OSError, StoreError) as err:
+            return _cannot_start(command, err)
+        except Exception as err:  # the database drivers' own (bad URL, authentication, ...)
+            logging.getLogger("perdure").debug("start failed", exc_info=True)
+            return _cannot_start(command, f"{type(err).__name__}: {err}")
         print(
             f"Perdure server: {config.host}:{server.port}  (database: {shown})",
             file=sys.stderr,
@@ -274,14 +319,10 @@ def _serve(config: ServerConfigType, log_level: str) -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await server.stop()
+        return 0
 
     _tune_gc()
-    try:
-        asyncio.run(serve())
-    except (OSError, StoreError) as err:
-        logging.getLogger("perdure").error("cannot start: %s", err)
-        return 1
-    return 0
+    return asyncio.run(serve())
 
 
 def _tune_gc() -> None:

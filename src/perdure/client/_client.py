@@ -138,7 +138,7 @@ class Client(_StartMethods, _ScheduleMethods):
         cls,
         target_host: str,
         *,
-        namespace: str = "default",
+        namespace: str | None = None,
         api_key: str | None = None,
         data_converter: DataConverter = DataConverter.default,
         plugins: Sequence[Plugin] = (),
@@ -156,12 +156,31 @@ class Client(_StartMethods, _ScheduleMethods):
         grpc_compression: GrpcCompression = GrpcCompression.GZIP,
         header_codec_behavior: HeaderCodecBehavior = HeaderCodecBehavior.NO_CODEC,
     ) -> Self:
-        """Connect to a server.
+        """Connect to a server, or start Perdure's engine in this process.
+
+        The first contact is one ``GetSystemInfo`` call (unless ``lazy``): a refused
+        connection fails at once with RuntimeError, a server that does not answer
+        within ``connect_timeout`` (default 30 s) too.
+
+        Targets:
+
+        - ``host:port``: a server over gRPC (Perdure's or Temporal's), e.g.
+          ``localhost:7233``.
+        - ``embedded://<db>``: the engine in this process, called without gRPC. ``<db>``
+          is ``:memory:``, a SQLite file (``embedded:///var/lib/app.db``, three slashes
+          for an absolute path; ``embedded://app.db`` relative) or a PostgreSQL URL
+          (``embedded://postgresql://user@host/db``). Query parameters:
+          ``serve_grpc=[host:]port`` also serves the engine over gRPC to other
+          processes (port 0: any free port); ``namespace=NAME`` (repeatable) creates
+          namespaces, the first becoming this client's unless ``namespace`` is given;
+          ``instance=NAME`` keeps engines on one database apart. Clients of one target
+          share one engine, which stops when the last of them closes
+          (``await client.service_client.close()``).
 
         Args:
-            target_host: ``host:port`` of the server (e.g. ``localhost:7233``), or a
-                ``scheme://`` target of another registered transport.
-            namespace: Namespace of every call.
+            target_host: Where the server is (see Targets).
+            namespace: Namespace of every call; by default the target's first
+                ``namespace=`` parameter, else ``"default"``.
             api_key: Sent as ``authorization: Bearer <key>``; turns TLS on unless
                 ``tls=False``.
             data_converter: How values become payloads and back.
@@ -171,7 +190,7 @@ class Client(_StartMethods, _ScheduleMethods):
             tls: TLS settings; None means "only with an API key".
             retry_config: Backoff of retried calls.
             keep_alive_config: HTTP/2 keep-alive (None: off).
-            connect_timeout: Time allowed for the first contact.
+            connect_timeout: Time allowed for the first contact (default 30 s).
             rpc_metadata: Headers sent with every call.
             identity: Who is calling; default ``<pid>@<hostname>``.
             lazy: Do not contact the server until the first call.
@@ -197,9 +216,12 @@ class Client(_StartMethods, _ScheduleMethods):
         connect: Callable[[ConnectConfig], Awaitable[ServiceClient]] = ServiceClient.connect
         for plugin in reversed(plugins):
             connect = _plugin_connect(plugin, connect)
+        service_client = await connect(config)
         return cls(
-            await connect(config),
-            namespace=namespace,
+            service_client,
+            namespace=(
+                namespace if namespace is not None else service_client.target_namespace or "default"
+            ),
             data_converter=data_converter,
             plugins=plugins,
             interceptors=interceptors,

@@ -153,6 +153,7 @@ class PerdureServer:
             if config.serve_grpc:
                 await server._serve()
         except BaseException:
+            await server._stop_background()
             await store.close()
             raise
         return server
@@ -191,9 +192,13 @@ class PerdureServer:
         if self.test_service is not None:
             handlers.append(test_service_handler(self.test_service))
         server.add_generic_rpc_handlers(handlers)
-        self.port = server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        address = f"{self.config.host}:{self.config.port}"
+        try:
+            self.port = server.add_insecure_port(address)
+        except RuntimeError as err:  # grpcio >= 1.60 raises instead of returning 0
+            raise OSError(f"cannot listen on {address} (is the port in use?)") from err
         if self.port == 0:
-            raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
+            raise OSError(f"cannot listen on {address} (is the port in use?)")
         await server.start()
         self._grpc = server
         log.info("Perdure server listening on %s:%d", self.config.host, self.port)
@@ -216,6 +221,12 @@ class PerdureServer:
         if self._grpc is not None:
             await self._grpc.wait_for_termination()
 
+    async def _stop_background(self) -> None:
+        await self.timers.stop()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
     async def stop(self, grace: float = 2.0) -> None:
         """Stop serving: long polls end, in-flight requests get `grace` seconds."""
         if self.skipper is not None:
@@ -223,10 +234,7 @@ class PerdureServer:
         self.matching.shutdown()
         if self._grpc is not None:
             await self._grpc.stop(grace)
-        await self.timers.stop()
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._stop_background()
         if self.cluster is not None:
             await self.cluster.stop()
         await self.store.close()

@@ -7,14 +7,20 @@ over gRPC, without a servicer context) and, when asked, also over gRPC so that o
 processes (the `temporal` CLI, an official-SDK worker) can share it. With
 `time_skipping` its clock is virtual and Temporal's TestService drives it (see
 timers/skipping.py).
+
+An engine that serves gRPC runs on an event loop of its own, in its own thread: other
+processes then depend on it, and must not stall while the application blocks its loop
+(a `time.sleep`, a slow synchronous call). In-process calls hop to that loop and back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
@@ -27,6 +33,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Deadline], Awaitable[Message]]
 """A handler called in process: the request object and the caller's deadline."""
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -55,18 +62,75 @@ def _listen_address(serve_grpc: str) -> tuple[str, int]:
     return (host if sep and host else "127.0.0.1"), int(port)
 
 
-class EmbeddedServer:
-    """An engine for in-process callers: `handler(service, rpc)` finds what serves an RPC."""
+class EngineLoop:
+    """An event loop running in a thread of its own, for an engine that serves gRPC."""
 
-    def __init__(self, server: PerdureServer) -> None:
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, name="perdure-embedded-engine", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            leftover = asyncio.all_tasks(self._loop)
+            for task in leftover:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    async def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Run `coro` on this loop and await its result from the caller's loop.
+
+        Cancelling the caller cancels `coro`; `coro` cancelled on this loop (the engine
+        stopping) cancels the caller.
+        """
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    async def close(self) -> None:
+        """Stop the loop and wait for its thread to end."""
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        await asyncio.to_thread(self._thread.join)
+
+
+class EmbeddedServer:
+    """An engine for in-process callers: `handler(service, rpc)` finds what serves an RPC,
+    :py:meth:`call` runs it on the engine's loop."""
+
+    def __init__(self, server: PerdureServer, loop: EngineLoop | None = None) -> None:
         self.server = server
         self.skipper = server.skipper
         self._tests = server.test_service
+        self._loop = loop
         self._handlers: dict[tuple[str, str], Handler | None] = {}
         self.stopped = False
 
     @classmethod
     async def start(cls, options: EmbeddedOptions) -> EmbeddedServer:
+        """Start an engine: on the caller's loop, or on its own when it serves gRPC."""
+        if options.serve_grpc is None:
+            return await cls._start(options, None)
+        loop = EngineLoop()
+        try:
+            return await loop.run(cls._start(options, loop))
+        except BaseException:
+            await loop.close()
+            raise
+
+    @property
+    def own_loop(self) -> bool:
+        """Whether the engine runs on a loop (and thread) of its own."""
+        return self._loop is not None
+
+    @classmethod
+    async def _start(cls, options: EmbeddedOptions, loop: EngineLoop | None) -> EmbeddedServer:
         host, port = _listen_address(options.serve_grpc or "0")
         config = ServerConfig(
             host=host,
@@ -81,7 +145,7 @@ class EmbeddedServer:
         if options.time_skipping:
             for name in dict.fromkeys(["default", *options.namespaces]):
                 await _keep_closed_runs(server, await server.namespaces.get(name))
-        return cls(server)
+        return cls(server, loop)
 
     @property
     def grpc_target(self) -> str | None:
@@ -105,12 +169,35 @@ class EmbeddedServer:
         self._handlers[key] = found
         return found
 
+    async def call(self, handler: Handler, request: Message, deadline: Deadline) -> Message:
+        """Run `handler` (from :py:meth:`handler`) on the engine's loop."""
+        if self._loop is None:
+            return await handler(request, deadline)
+        return await self._loop.run(_on_engine_loop(handler, request, deadline))
+
+    async def ensure_namespace(self, name: str) -> None:
+        """Create namespace `name` unless it exists."""
+        if self._loop is None:
+            await self.server.namespaces.ensure(name)
+        else:
+            await self._loop.run(self.server.namespaces.ensure(name))
+
     async def stop(self) -> None:
         """Stop the engine: waiting long polls return, then the store closes."""
         if self.stopped:
             return
         self.stopped = True
-        await self.server.stop()
+        if self._loop is None:
+            await self.server.stop()
+            return
+        try:
+            await self._loop.run(self.server.stop())
+        finally:
+            await self._loop.close()
+
+
+async def _on_engine_loop(handler: Handler, request: Message, deadline: Deadline) -> Message:
+    return await handler(request, deadline)
 
 
 async def _keep_closed_runs(server: PerdureServer, ns: Namespace) -> None:

@@ -63,14 +63,23 @@ class ServiceClient(ABC):
         self._system_info: ws.GetSystemInfoResponse | None = None
 
     @property
+    def target_namespace(self) -> str | None:
+        """A namespace the target itself names (``embedded://...?namespace=NAME``), if any."""
+        return None
+
+    @property
     def system_info(self) -> ws.GetSystemInfoResponse | None:
         """The server's ``GetSystemInfo`` answer from connect (None if lazy and unused)."""
         return self._system_info
 
     async def _fetch_system_info(self, timeout: timedelta | None = None) -> None:
-        """Ask the server for its version and capabilities (what ``connect`` does first)."""
+        """Ask the server for its version and capabilities (what ``connect`` does first).
+
+        One attempt, as temporalio's connect makes: a refused connection fails at once,
+        and ``timeout`` bounds the whole first contact.
+        """
         self._system_info = await self.workflow_service.get_system_info(
-            ws.GetSystemInfoRequest(), retry=True, timeout=timeout
+            ws.GetSystemInfoRequest(), timeout=timeout
         )
 
     @abstractmethod

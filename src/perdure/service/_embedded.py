@@ -15,7 +15,8 @@ Targets (``<db>`` is what ``perdure server --db`` takes):
 Query parameters: ``serve_grpc=[host:]port`` also serves the engine over gRPC (port 0:
 any free port; see :py:attr:`EmbeddedServiceClient.grpc_target`), so that another
 process (the ``temporal`` CLI, an official-SDK worker) can use it; ``namespace=<name>``
-(repeatable) creates namespaces besides "default"; ``instance=<name>`` keeps engines on
+(repeatable) creates namespaces besides "default", the first of them being the client's
+namespace unless ``Client.connect`` is given one; ``instance=<name>`` keeps engines on
 the same database apart. Any other parameter stays part of a PostgreSQL URL.
 
 Clients of the same target in one event loop share one engine; it stops when the last
@@ -59,6 +60,8 @@ class EmbeddedTarget:
 
     options: EmbeddedOptions
     instance: str = ""
+    namespace: str | None = None
+    """The first ``namespace=`` of the target: the namespace of its clients by default."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -100,7 +103,7 @@ class EmbeddedTarget:
         options = EmbeddedOptions(
             db=db, serve_grpc=serve_grpc, namespaces=tuple(dict.fromkeys(namespaces))
         )
-        return cls(options, instance)
+        return cls(options, instance, namespaces[1] if len(namespaces) > 1 else None)
 
 
 @dataclass
@@ -154,7 +157,7 @@ async def _acquire(target: EmbeddedTarget, server: EmbeddedServer | None = None)
     try:
         engine = await asyncio.shield(shared.starting)
         for name in target.options.namespaces:
-            await engine.server.namespaces.ensure(name)
+            await engine.ensure_namespace(name)
     except BaseException:
         await _release(shared)
         raise
@@ -183,9 +186,16 @@ def _rpc_error(err: BaseException) -> RPCError:
 class EmbeddedServiceClient(ServiceClient):
     """A :py:class:`ServiceClient` whose server is an engine in this process."""
 
-    def __init__(self, config: ConnectConfig, shared: _Shared, engine: EmbeddedServer) -> None:
+    def __init__(
+        self,
+        config: ConnectConfig,
+        shared: _Shared,
+        engine: EmbeddedServer,
+        target_namespace: str | None = None,
+    ) -> None:
         """Use :py:func:`connect_embedded` (``Client.connect("embedded://...")``)."""
         super().__init__(config)
+        self._target_namespace = target_namespace
         self._shared = shared
         self._engine = engine
         self._retry = config.retry_config or RetryConfig()
@@ -196,6 +206,11 @@ class EmbeddedServiceClient(ServiceClient):
     def engine(self) -> EmbeddedServer:
         """The engine this client calls (shared with every client of the same target)."""
         return self._engine
+
+    @property
+    def target_namespace(self) -> str | None:
+        """The target's first ``namespace=`` parameter, if it has one."""
+        return self._target_namespace
 
     @property
     def grpc_target(self) -> str | None:
@@ -238,7 +253,7 @@ class EmbeddedServiceClient(ServiceClient):
             self._check_open()
             try:
                 async with asyncio.timeout(seconds) as deadline:
-                    response = await handler(req, time.monotonic() + seconds)
+                    response = await self._engine.call(handler, req, time.monotonic() + seconds)
                 return cast(ServiceResponse, response)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
@@ -317,7 +332,7 @@ async def share_engine(target_host: str, server: EmbeddedServer) -> EngineLease:
 
 async def _connect(config: ConnectConfig, target: EmbeddedTarget) -> EmbeddedServiceClient:
     shared = await _acquire(target)
-    client = EmbeddedServiceClient(config, shared, shared.starting.result())
+    client = EmbeddedServiceClient(config, shared, shared.starting.result(), target.namespace)
     if not config.lazy:
         try:
             await client._fetch_system_info(timeout=config.connect_timeout)

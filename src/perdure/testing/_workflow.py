@@ -232,7 +232,10 @@ class WorkflowEnvironment:
 
     @contextmanager
     def auto_time_skipping_disabled(self) -> Iterator[None]:
-        """Within the block, waiting for a result does not unlock time (no-op here)."""
+        """Within the block, waiting for a result does not skip time.
+
+        Only environments that skip time (:py:attr:`supports_time_skipping`) ever do.
+        """
         yield None
 
 
@@ -316,6 +319,7 @@ class _EmbeddedEnvironment(WorkflowEnvironment):
 
     @contextmanager
     def auto_time_skipping_disabled(self) -> Iterator[None]:
+        """Within the block, waiting for a result runs in real time (no skipping)."""
         previous = self._auto_time_skipping
         self._auto_time_skipping = False
         try:

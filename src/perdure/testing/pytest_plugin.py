@@ -9,7 +9,8 @@ The environment skips time by default (``start_time_skipping``). Choose per run 
 ``--perdure-env=local|time-skipping`` or the ini option ``perdure_env``, and per test
 with ``@pytest.mark.perdure_env("local", **kwargs)``, whose keyword arguments go to the
 start method (``serve_grpc=True``, ``namespace="..."``, ``search_attributes=[...]``).
-The async fixtures need pytest-asyncio.
+The fixtures are async: pytest needs pytest-asyncio, in its auto mode (``asyncio_mode =
+"auto"`` in the pytest configuration) so that async tests run without a marker.
 """
 
 from __future__ import annotations

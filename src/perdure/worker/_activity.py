@@ -51,6 +51,7 @@ from perdure.worker._activity_run import (
 )
 from perdure.worker._activity_sync import SharedStateManager
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._poll_failures import PollFailures
 from perdure.worker._slots import RateLimiter, SlotPool
 
 if TYPE_CHECKING:
@@ -107,9 +108,14 @@ class _ActivityWorker:
         max_concurrent_polls: int = 5,
         no_remote_activities: bool = False,
         decode_headers: bool = False,
+        poll_failures: PollFailures | None = None,
     ) -> None:
-        """Validate and register `activities`; nothing runs until :py:meth:`run`."""
+        """Validate and register `activities`; nothing runs until :py:meth:`run`.
+
+        ``poll_failures`` is shared with the worker's other pollers (one warning per outage).
+        """
         self._service = service
+        self._poll_failures = poll_failures or PollFailures(task_queue)
         self._namespace = namespace
         self._task_queue = task_queue
         self._identity = identity
@@ -285,7 +291,7 @@ class _ActivityWorker:
         return True, task.result()
 
     async def _poll_loop(self) -> None:
-        backoff = 0.1
+        backoff = self._poll_failures.backoff("Activity task")
         while not self._shutting_down:
             acquired, _ = await self._until_stopped(self._slots.acquire())
             if not acquired:
@@ -305,13 +311,11 @@ class _ActivityWorker:
                     if err.status not in _RETRYABLE_POLL_CODES:
                         self._fail_worker(err)
                         return
-                    logger.warning("Activity poll failed, retrying in %.1fs: %s", backoff, err)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 1.7, 10.0)
+                    await backoff.after_failure(err)
                     continue
-                backoff = 0.1
                 if not polled or task is None:
                     return
+                backoff.after_success()
                 if not task.task_token:
                     continue  # the server's long poll expired empty
                 handed_over = True

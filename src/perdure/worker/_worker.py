@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import logging
 import os
-import sys
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,7 +28,9 @@ from perdure.common import HeaderCodecBehavior
 from perdure.service import RPCError
 from perdure.worker._activity import _ActivityWorker
 from perdure.worker._activity_sync import SharedStateManager
+from perdure.worker._build_id import load_default_build_id
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._poll_failures import PollFailures
 
 if TYPE_CHECKING:
     from perdure.client import Client
@@ -295,6 +295,7 @@ class Worker:
         self._async_context_exiting = False
         self._unregister_eager_start: Callable[[], None] | None = None
 
+        poll_failures = PollFailures(task_queue)
         self._activity_worker: _ActivityWorker | None = None
         if activities:
             _warn_if_executor_too_small(activity_executor, max_concurrent_activities)
@@ -327,6 +328,7 @@ class Worker:
                 decode_headers=(
                     client_config.get("header_codec_behavior") == HeaderCodecBehavior.CODEC
                 ),
+                poll_failures=poll_failures,
             )
 
         self._workflow_worker: WorkflowWorker | None = None
@@ -357,6 +359,7 @@ class Worker:
                 workflow_failure_exception_types=workflow_failure_exception_types,
                 activities=activities,
                 activity_hooks=self._activity_worker,
+                poll_failures=poll_failures,
             )
 
     def config(self, *, active_config: bool = False) -> WorkerConfig:
@@ -599,48 +602,3 @@ def _warn_if_executor_too_small(
             f"but activity_executor's max_workers is only {max_workers}",
             stacklevel=3,
         )
-
-
-_default_build_id: str | None = None
-
-
-def load_default_build_id(*, memoize: bool = True) -> str:
-    """A build id that changes when the loaded code changes: a hash of module bytecode.
-
-    Set ``build_id`` explicitly when code is loaded dynamically.
-    """
-    global _default_build_id
-    if memoize and _default_build_id:
-        return _default_build_id
-    digest = hashlib.md5(usedforsecurity=False)
-    found_perdure = False
-    for name in sorted(sys.modules):
-        code = _module_code(name)
-        if code is None:
-            continue
-        found_perdure = found_perdure or name == "perdure"
-        digest.update(code)
-    if not found_perdure:
-        raise RuntimeError(
-            "Cannot get default unique worker binary ID, the value should be explicitly set"
-        )
-    result = digest.hexdigest()
-    if memoize:
-        _default_build_id = result
-    return result
-
-
-def _module_code(name: str) -> bytes | None:
-    module: Any = sys.modules.get(name)
-    try:
-        code: bytes = module.__loader__.get_code(name).co_code
-        if code:
-            return code
-    except Exception:
-        pass
-    try:
-        with open(module.__cached__, "rb") as f:
-            data: bytes = f.read()
-            return data
-    except Exception:
-        return None

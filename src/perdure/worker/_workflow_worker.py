@@ -82,6 +82,7 @@ import perdure
 import perdure.converter
 from perdure.service import RPCError, RPCStatusCode, WorkflowService
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._poll_failures import PollFailures
 from perdure.worker._slots import SlotPool
 from perdure.worker._workflow import _codec, _guard
 from perdure.worker._workflow import _jobs as jobs
@@ -155,8 +156,12 @@ class WorkflowWorker:
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
         activities: Sequence[Callable[..., Any]] = (),
         activity_hooks: ActivityHooks | None = None,
+        poll_failures: PollFailures | None = None,
     ) -> None:
-        """Configure the worker; nothing runs until :py:meth:`run`."""
+        """Configure the worker; nothing runs until :py:meth:`run`.
+
+        ``poll_failures`` is shared with the worker's other pollers (one warning per outage).
+        """
         definitions, dynamic = RunConfig.collect(workflows)
         extern: dict[str, Callable[..., Any]] = {}
         self._config = RunConfig(
@@ -178,6 +183,7 @@ class WorkflowWorker:
         self._namespace = namespace
         self._task_queue = task_queue
         self._identity = identity
+        self._poll_failures = poll_failures or PollFailures(task_queue)
         self._build_id = build_id or uuid.uuid4().hex
         self._codec = data_converter.payload_codec
         self._max_cached = max_cached_workflows
@@ -256,7 +262,7 @@ class WorkflowWorker:
 
     async def _poll_loop(self, sticky: bool) -> None:
         request = self._poll_request(sticky)
-        backoff = 0.1
+        backoff = self._poll_failures.backoff("Workflow task")
         while not self._shutdown.is_set():
             await self._slots.acquire()
             try:
@@ -268,11 +274,9 @@ class WorkflowWorker:
                 self._slots.release()
                 if err.status == RPCStatusCode.DEADLINE_EXCEEDED:
                     continue
-                logger.warning("Workflow task poll failed, retrying in %.1fs: %s", backoff, err)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 1.7, 10.0)
+                await backoff.after_failure(err)
                 continue
-            backoff = 0.1
+            backoff.after_success()
             if not task.task_token:
                 self._slots.release()
                 continue

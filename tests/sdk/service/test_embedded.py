@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -44,6 +46,12 @@ def _target(**query: str) -> str:
     return f"embedded://:memory:?{params}"
 
 
+@pytest.fixture(params=["caller-loop", "own-loop"])
+def engine_query(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Target options of an engine on the caller's loop, or (serving gRPC) on its own."""
+    return {"serve_grpc": "0"} if request.param == "own-loop" else {}
+
+
 def _service(client: Client) -> EmbeddedServiceClient:
     service = client.service_client
     assert isinstance(service, EmbeddedServiceClient)
@@ -57,8 +65,10 @@ def _inject(
     _service(client).engine._handlers[("workflow", rpc)] = handler
 
 
-async def test_workflow_with_activity_runs_in_process(task_queue: str) -> None:
-    client = await Client.connect(_target())
+async def test_workflow_with_activity_runs_in_process(
+    task_queue: str, engine_query: dict[str, str]
+) -> None:
+    client = await Client.connect(_target(**engine_query))
     try:
         async with Worker(client, task_queue=task_queue, workflows=[Shout], activities=[shout]):
             assert (
@@ -162,8 +172,8 @@ async def test_handlers_get_the_calls_deadline() -> None:
         await client.service_client.close()
 
 
-async def test_deadline_is_honoured_and_retries_follow_retry() -> None:
-    client = await Client.connect(_target())
+async def test_deadline_is_honoured_and_retries_follow_retry(engine_query: dict[str, str]) -> None:
+    client = await Client.connect(_target(**engine_query))
     calls = 0
 
     async def slow(request: Any, deadline: float | None) -> Message:
@@ -206,8 +216,10 @@ def _poll(task_queue: str) -> ws.PollWorkflowTaskQueueRequest:
     return request
 
 
-async def test_cancelled_poll_leaves_the_task_for_the_next(task_queue: str) -> None:
-    client = await Client.connect(_target())
+async def test_cancelled_poll_leaves_the_task_for_the_next(
+    task_queue: str, engine_query: dict[str, str]
+) -> None:
+    client = await Client.connect(_target(**engine_query))
     service = client.workflow_service
     try:
         poll = asyncio.create_task(service.poll_workflow_task_queue(_poll(task_queue)))
@@ -224,8 +236,10 @@ async def test_cancelled_poll_leaves_the_task_for_the_next(task_queue: str) -> N
         await client.service_client.close()
 
 
-async def test_long_polls_return_when_the_engine_stops(task_queue: str) -> None:
-    target = _target()
+async def test_long_polls_return_when_the_engine_stops(
+    task_queue: str, engine_query: dict[str, str]
+) -> None:
+    target = _target(**engine_query)
     client = await Client.connect(target)
     bystander = await Client.connect(target)
     service = _service(client)
@@ -310,3 +324,50 @@ def test_targets() -> None:
         EmbeddedTarget.parse("embedded://:memory:?serve=1")
     with pytest.raises(ValueError, match="No database"):
         EmbeddedTarget.parse("embedded://")
+
+
+PROBE = """
+import asyncio, sys, time
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest, ListWorkflowExecutionsRequest
+from temporalio.client import Client
+
+async def main() -> None:
+    client = await Client.connect(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started = time.monotonic()
+    await client.workflow_service.get_system_info(GetSystemInfoRequest())
+    listed = await client.workflow_service.list_workflow_executions(
+        ListWorkflowExecutionsRequest(namespace="default")
+    )
+    print(f"answered {time.monotonic() - started:.3f} {len(listed.executions)}", flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_blocked_application_loop_does_not_stall_grpc_clients() -> None:
+    client = await Client.connect(_target(serve_grpc="0"))
+    service = _service(client)
+    assert service.engine.own_loop and service.grpc_target is not None
+    probe = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
+        [sys.executable, "-c", PROBE, service.grpc_target],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert probe.stdin is not None and probe.stdout is not None
+    try:
+        await client.start_workflow("Absent", id="listed", task_queue="nobody")
+        assert await asyncio.to_thread(probe.stdout.readline) == "ready\n"
+        probe.stdin.write("go\n")
+        probe.stdin.flush()
+        time.sleep(3)  # noqa: ASYNC251 - the application blocks its event loop
+        answer = probe.stdout.readline().split()
+        assert answer[0] == "answered", answer
+        assert float(answer[1]) < 1.0
+        assert int(answer[2]) == 1
+    finally:
+        probe.kill()
+        probe.wait()
+        await client.service_client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pydoc
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -96,6 +97,14 @@ async def test_sleep_moves_virtual_time_and_fires_timers_on_the_way(task_queue: 
         await env.sleep(timedelta(days=100))
         with env.auto_time_skipping_disabled():
             assert 100 * 86400 <= await asyncio.wait_for(handle.result(), 5) < 100 * 86400 + 10
+
+
+async def test_help_says_what_disabling_auto_skipping_does() -> None:
+    """It works where time skips, so its help must not call it a no-op there."""
+    async with await WorkflowEnvironment.start_time_skipping() as env:
+        text = pydoc.render_doc(env.auto_time_skipping_disabled, renderer=pydoc.plaintext)
+    assert "no-op" not in text
+    assert "real time" in text
 
 
 async def test_no_skip_while_an_activity_runs(task_queue: str) -> None:

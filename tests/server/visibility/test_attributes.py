@@ -78,6 +78,44 @@ def test_unset_and_empty_values_are_null() -> None:
     assert columns(MyKw="") == {"Keyword01": ""}
 
 
+def test_a_list_of_the_type_stands_for_its_element() -> None:
+    assert columns(MyKw=["k"], MyInt=[7], MyDouble=[2], MyBool=[True], MyText=["Hi there"]) == {
+        "Keyword01": "k",
+        "Int01": 7,
+        "Double01": 2.0,
+        "Bool01": True,
+        "Text01": " hi there ",
+    }
+    assert columns(MyDt=["2024-01-01T00:00:00Z"], MyKwl=[["a", "b"]]) == {
+        "Datetime01": 1_704_067_200_000_000_000,
+        "KeywordList01": '["a","b"]',
+    }
+    # A null element is the type's zero value, as Go decodes it; an empty list unsets.
+    assert columns(MyKw=[None], MyInt=[None], MyBool=[None]) == {
+        "Keyword01": "",
+        "Int01": 0,
+        "Bool01": False,
+    }
+    assert columns(MyKw=[], MyInt=[], MyDt=[]) == {
+        "Keyword01": None,
+        "Int01": None,
+        "Datetime01": None,
+    }
+
+
+def test_list_forms_list_as_their_element() -> None:
+    sa = search_attributes(MyKw=["k"], MyDouble=[2], MyInt=[None], MyKwl=[["a"]], MyBool=[])
+    listed = visibility_search_attributes(sa, ALIASES)
+    assert {name: p.data for name, p in listed.indexed_fields.items()} == {
+        "MyKw": b'"k"',
+        "MyDouble": b"2",
+        "MyInt": b"0",
+        "MyKwl": b'["a"]',
+    }
+    described = annotate_types(search_attributes(MyKw=None, MyInt=[], MyBool=[True]), ALIASES)
+    assert list(described.indexed_fields) == ["MyBool"]
+
+
 def test_registered_type_decides_not_the_metadata() -> None:
     sa = one("MyKw", payload("x", "Int"))
     assert search_attribute_columns(sa, ALIASES) == {"Keyword01": "x"}
@@ -105,7 +143,11 @@ INVALID = [
     ("MyDt", payload(1704067200), "MyDt of type Datetime: 1.7040672e+09"),
     ("MyKwl", payload("a"), "MyKwl of type KeywordList: a"),
     ("MyKwl", payload([1, 2]), "MyKwl of type KeywordList: [1 2]"),
-    ("MyKwl", payload([["a"]]), "MyKwl of type KeywordList: [[a]]"),
+    ("MyKwl", payload([["a"], ["b"]]), "MyKwl of type KeywordList: [[a] [b]]"),
+    ("MyKw", payload([["a"]]), "MyKw of type Keyword: [[a]]"),
+    ("MyKw", payload(["a", None]), "MyKw of type Keyword: [a <nil>]"),
+    ("MyInt", payload([1.5]), "MyInt of type Int: [1.5]"),
+    ("MyBool", payload([[True]]), "MyBool of type Bool: [[true]]"),
     ("MyText", payload(5), "MyText of type Text: 5"),
     ("MyText", payload(["a b", "c"]), "MyText of type Text: [a b c]"),
     ("MyKw", payload("a\x00b"), "MyKw of type Keyword"),
@@ -191,6 +233,7 @@ def test_format_datetime() -> None:
     assert format_datetime(0) == "1970-01-01T00:00:00Z"
     assert format_datetime(1_500_000_000) == "1970-01-01T00:00:01.5Z"
     assert format_datetime(-1) == "1969-12-31T23:59:59.999999999Z"
+    assert format_datetime(-(2**63)) == "0001-01-01T00:00:00Z"  # Go's zero time, clamped
 
 
 def test_annotate_types_adds_only_missing_types() -> None:

@@ -160,11 +160,15 @@ class _Connector:
             )
         except sqlite3.Error as e:
             raise Unavailable(f"cannot open SQLite database {self.file}: {e}") from e
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        conn.execute("PRAGMA cache_size = -32000")  # KiB
-        conn.execute("PRAGMA temp_store = MEMORY")
-        if reader:
-            conn.execute("PRAGMA query_only = 1")
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA cache_size = -32000")  # KiB
+            conn.execute("PRAGMA temp_store = MEMORY")
+            if reader:
+                conn.execute("PRAGMA query_only = 1")
+        except sqlite3.Error as e:  # e.g. "file is not a database"
+            conn.close()
+            raise StoreError(f"cannot use SQLite database {self.file}: {e}") from e
         return conn
 
 

@@ -4,6 +4,11 @@ A `SearchAttributes` message maps names to json/plain payloads. The registered t
 name decides (the payload's "type" metadata is only a hint, as on the real server); values
 are checked as strictly as Temporal does and converted to the typed column values of a
 `VisibilityRow`. A JSON null unsets the attribute.
+
+Like Temporal, a value may also be given as a list of its type: an empty list unsets the
+attribute, a one-element list is that element (a null element the type's zero value), a
+longer one is invalid. For KeywordList, whose values are lists already, that means a list
+holding one list.
 """
 
 from __future__ import annotations
@@ -149,15 +154,35 @@ def visibility_search_attributes(
         elif item.attribute.type == cat.DATETIME:
             assert isinstance(item.value, int)
             data = json.dumps(format_datetime(item.value)).encode()
+        elif data.lstrip().startswith(b"["):  # a one-element list lists as its element
+            data = _json_scalar(item.value)
         out.indexed_fields[name].CopyFrom(typed_payload(data, item.attribute.type))
     return out
 
 
+def _unsets(payload: Payload) -> bool:
+    """Whether the payload is a JSON null or empty list (the attribute is unset)."""
+    return payload.metadata.get("encoding") == JSON_PLAIN and payload.data.strip() in (
+        b"null",
+        b"[]",
+    )
+
+
+def _json_scalar(value: Decoded) -> bytes:
+    """A scalar as Go's encoding/json writes it (a whole float64 without a fraction)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value)).encode()
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
 def annotate_types(sa: SearchAttributes, aliases: Mapping[str, str]) -> SearchAttributes:
     """A copy whose payloads without "type" metadata get their registered type (Describe's
-    behaviour: SDKs need the type to decode typed search attributes)."""
+    behaviour: SDKs need the type to decode typed search attributes), without the
+    attributes a null or an empty list unset."""
     out = SearchAttributes()
     out.CopyFrom(sa)
+    for name in [name for name, payload in out.indexed_fields.items() if _unsets(payload)]:
+        del out.indexed_fields[name]
     for name, payload in out.indexed_fields.items():
         if "type" not in payload.metadata:
             attr = cat.system_attribute(name) or cat.custom_attribute(name, aliases)
@@ -178,8 +203,17 @@ def typed_payload(data: bytes, kind: str) -> Payload:
     return Payload(metadata={"encoding": JSON_PLAIN, "type": kind.encode()}, data=data)
 
 
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
 def format_datetime(nanos: int) -> str:
-    """RFC3339 in UTC with the fraction's trailing zeros trimmed, like Go's RFC3339Nano."""
+    """RFC3339 in UTC with the fraction's trailing zeros trimmed, like Go's RFC3339Nano.
+
+    The clamp of every date before 1677 reads as Go's zero time, the one such date SDKs
+    send (an unset ``time.Time``, a null list element), so that it lists as it was given.
+    """
+    if nanos == INT64_MIN:
+        return GO_ZERO_TIME
     seconds, fraction = divmod(nanos, 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     digits = f"{fraction:09d}".rstrip("0")
@@ -230,14 +264,27 @@ def decode_value(name: str, kind: str, payload: Payload) -> Decoded:
         value = json.loads(payload.data)
     except ValueError:
         raise _invalid(name, kind, f"not JSON: {payload.data[:64]!r}") from None
-    if value is None:
+    if value is None or value == []:
         return None
     checked = _check(kind, value)
+    if checked is None and isinstance(value, list) and len(value) == 1:
+        checked = _ZERO.get(kind) if value[0] is None else _check(kind, value[0])
     if checked is None or _has_nul(checked):
         # Go decodes JSON numbers as float64, and prints them so: 1e20 -> 1e+20.
         number = isinstance(value, int | float) and not isinstance(value, bool)
         raise _invalid(name, kind, go_format(float(value) if number else value))
     return checked
+
+
+_ZERO: dict[str, Decoded] = {
+    cat.KEYWORD: "",
+    cat.TEXT: "",
+    cat.INT: 0,
+    cat.DOUBLE: 0.0,
+    cat.BOOL: False,
+    cat.DATETIME: INT64_MIN,  # Go's zero time, 0001-01-01, clamped like any date before 1677
+}
+"""What a null element of a one-element list stands for (Go decodes null as the zero value)."""
 
 
 def _check(kind: str, value: object) -> Decoded:
