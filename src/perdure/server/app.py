@@ -23,6 +23,7 @@ import grpc
 from perdure.server.clock import Clock, RealClock, VirtualClock
 from perdure.server.cluster import Cluster
 from perdure.server.commit_effects import ServerCommitEffects
+from perdure.server.frontend.dispatch import Dispatcher
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
 from perdure.server.frontend.testing import TestServiceRpcs, test_service_handler
@@ -139,6 +140,8 @@ class PerdureServer:
             query_bridge=self.query_bridge,
             min_retention_seconds=config.min_retention_seconds,
         )
+        self.dispatcher = Dispatcher(self.frontend, interceptors=())
+        """Every transport's calls go through it (frontend/dispatch.py)."""
         self._grpc: grpc.aio.Server | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.port = config.port
@@ -188,7 +191,7 @@ class PerdureServer:
                 ("grpc.http2.max_ping_strikes", 0),
             ]
         )
-        handlers = [*generic_handlers(self.frontend), health_handler()]
+        handlers = [*generic_handlers(self.dispatcher), health_handler()]
         if self.test_service is not None:
             handlers.append(test_service_handler(self.test_service))
         server.add_generic_rpc_handlers(handlers)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,12 +27,11 @@ from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
 
 from perdure.server.app import PerdureServer, ServerConfig
 from perdure.server.frontend.deadline import Deadline
+from perdure.server.frontend.dispatch import Handler
 from perdure.server.namespaces import Namespace
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, Deadline], Awaitable[Message]]
-"""A handler called in process: the request object and the caller's deadline."""
 _T = TypeVar("_T")
 
 

@@ -24,21 +24,21 @@ from temporalio.api.operatorservice.v1 import request_response_pb2 as op_rr
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wf_rr
 
 from perdure.server import errors
-from perdure.server.frontend.deadline import Deadline, deadline_after
+from perdure.server.frontend.deadline import deadline_after
+from perdure.server.frontend.dispatch import (
+    OPERATOR_SERVICE,
+    WORKFLOW_SERVICE,
+    Call,
+    Dispatcher,
+)
 from perdure.server.store.base import StoreError
 from perdure.server.store.base import Unavailable as StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, Deadline], Awaitable[Message]]
-"""A frontend handler: the request and the caller's deadline (deadline.py)."""
-
 # The services' methods are read off their messages (every method M has MRequest and
 # MResponse), which avoids importing the service descriptors and their google.api options.
-SERVICES = (
-    ("temporal.api.workflowservice.v1.WorkflowService", wf_rr),
-    ("temporal.api.operatorservice.v1.OperatorService", op_rr),
-)
+SERVICES = ((WORKFLOW_SERVICE, wf_rr), (OPERATOR_SERVICE, op_rr))
 
 
 STATUS_CODES: dict[type[errors.ServiceError], grpc.StatusCode] = {
@@ -119,14 +119,24 @@ def as_service_error(err: BaseException) -> errors.ServiceError:
     return errors.Internal(f"internal error: {type(err).__name__}: {err}")
 
 
+def _headers(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in context.invocation_metadata() or ():
+        if not key.endswith("-bin"):
+            out[key.lower()] = value if isinstance(value, str) else value.decode("latin-1")
+    return out
+
+
 def _wrap(
-    name: str, method: Handler
+    dispatcher: Dispatcher, service: str, name: str
 ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]:
-    """A gRPC method serving `method`: the call's deadline in, errors out as statuses."""
+    """A gRPC method serving RPC `name` through `dispatcher`: the call's deadline and
+    metadata in, errors out as statuses."""
 
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
-            return await method(request, deadline_after(context.time_remaining()))
+            rpc = Call(service, name, _headers(context), context.peer() or "")
+            return await dispatcher.call(rpc, request, deadline_after(context.time_remaining()))
         except Exception as err:
             error = as_service_error(err)
             code = status_code(error)
@@ -139,8 +149,8 @@ def _wrap(
     return call
 
 
-def generic_handlers(handler_object: object) -> list[grpc.GenericRpcHandler]:
-    """One generic handler per service, serving the methods `handler_object` has."""
+def generic_handlers(dispatcher: Dispatcher) -> list[grpc.GenericRpcHandler]:
+    """One generic handler per service, serving the RPCs the dispatcher has handlers for."""
     out = []
     for service_name, messages in SERVICES:
         methods: dict[str, grpc.RpcMethodHandler] = {}
@@ -148,13 +158,12 @@ def generic_handlers(handler_object: object) -> list[grpc.GenericRpcHandler]:
             name = message_name.removesuffix("Request")
             if name == message_name or not hasattr(messages, name + "Response"):
                 continue
-            impl = getattr(handler_object, name, None)
-            if impl is None:
+            if dispatcher.handler(name) is None:
                 continue
             request_cls = getattr(messages, message_name)
             response_cls = getattr(messages, name + "Response")
             methods[name] = grpc.unary_unary_rpc_method_handler(
-                _wrap(name, impl),
+                _wrap(dispatcher, service_name, name),
                 request_deserializer=request_cls.FromString,
                 response_serializer=response_cls.SerializeToString,
             )

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from temporalio.api.testservice.v1 import request_response_pb2 as ts
 
 from perdure.server.frontend.deadline import Deadline
+from perdure.server.frontend.dispatch import Dispatcher
 from perdure.server.frontend.rpc import _wrap
 from perdure.server.timers.skipping import TimeSkipper
 
@@ -49,8 +50,8 @@ class TestServiceRpcs:
     async def Sleep(self, request: ts.SleepRequest, deadline: Deadline) -> ts.SleepResponse:
         """Wait until virtual time has moved by `duration` (time stays locked)."""
         skipper = self.skipper
-        deadline = skipper.clock.now_ns() + request.duration.ToNanoseconds()
-        await skipper.sleep_until(deadline, unlock=False)
+        until = skipper.clock.now_ns() + request.duration.ToNanoseconds()
+        await skipper.sleep_until(until, unlock=False)
         return ts.SleepResponse()
 
     async def SleepUntil(
@@ -64,8 +65,8 @@ class TestServiceRpcs:
     ) -> ts.SleepResponse:
         """Unlock, let time skip until it has moved by `duration`, lock again."""
         skipper = self.skipper
-        deadline = skipper.clock.now_ns() + request.duration.ToNanoseconds()
-        await skipper.sleep_until(deadline, unlock=True)
+        until = skipper.clock.now_ns() + request.duration.ToNanoseconds()
+        await skipper.sleep_until(until, unlock=True)
         return ts.SleepResponse()
 
     async def GetCurrentTime(
@@ -80,7 +81,7 @@ def test_service_handler(rpcs: TestServiceRpcs) -> grpc.GenericRpcHandler:
     """The TestService for a gRPC server, errors mapped as for the frontend."""
     methods = {
         name: grpc.unary_unary_rpc_method_handler(
-            _wrap(name, getattr(rpcs, name)),
+            _wrap(Dispatcher(rpcs), SERVICE_NAME, name),
             request_deserializer=request_type.FromString,
             response_serializer=response_type.SerializeToString,
         )
