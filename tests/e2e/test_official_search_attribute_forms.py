@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.common.v1 import Payload, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import IndexedValueType as T
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -20,6 +22,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     ListWorkflowExecutionsRequest,
+    RegisterNamespaceRequest,
     StartWorkflowExecutionRequest,
 )
 from temporalio.client import Client
@@ -93,17 +96,54 @@ REJECTED = [
 ]
 
 
+NAMESPACE = "search-attribute-forms"
+"""A namespace of its own: the real dev server allows only 3 custom attributes of a type
+per namespace, and other tests register theirs in "default"."""
+
+
 @pytest.fixture(scope="session")
 async def forms_client(official_client: Client) -> Client:
-    await official_client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(namespace="default", search_attributes=TYPES)
+    service = official_client.workflow_service
+    try:
+        await service.register_namespace(
+            RegisterNamespaceRequest(
+                namespace=NAMESPACE,
+                workflow_execution_retention_period=Duration(seconds=86400),
+            )
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+    await _until_known(
+        lambda: official_client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=NAMESPACE, search_attributes=TYPES)
+        )
+    )
+    await _until_known(
+        lambda: service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(namespace=NAMESPACE, query="FormKw = 'x'")
+        )
     )
     return official_client
 
 
+async def _until_known(call: Callable[[], Awaitable[object]]) -> None:
+    """Retry `call` while the real server's caches do not know the new namespace or its
+    attributes yet (a few seconds at most)."""
+    for _ in range(300):
+        try:
+            await call()
+            return
+        except RPCError as err:
+            if err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise
+            await asyncio.sleep(0.1)
+    await call()
+
+
 def _start(workflow_id: str, name: str, value: str) -> StartWorkflowExecutionRequest:
     request = StartWorkflowExecutionRequest(
-        namespace="default",
+        namespace=NAMESPACE,
         workflow_id=workflow_id,
         workflow_type=WorkflowType(name="Forms"),
         task_queue=TaskQueue(name=f"forms-{uuid.uuid4().hex[:8]}"),
@@ -136,7 +176,7 @@ async def test_list_forms_are_accepted_and_listed_as_their_value(forms_client: C
         started[workflow_id] = (name, value, listed)
         described = await service.describe_workflow_execution(
             DescribeWorkflowExecutionRequest(
-                namespace="default", execution=WorkflowExecution(workflow_id=workflow_id)
+                namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=workflow_id)
             )
         )
         fields = described.workflow_execution_info.search_attributes.indexed_fields
@@ -146,7 +186,7 @@ async def test_list_forms_are_accepted_and_listed_as_their_value(forms_client: C
     executions = []
     for _ in range(100):  # the real server's visibility is eventually consistent
         response = await service.list_workflow_executions(
-            ListWorkflowExecutionsRequest(namespace="default", query=query)
+            ListWorkflowExecutionsRequest(namespace=NAMESPACE, query=query)
         )
         executions = list(response.executions)
         if len(executions) == len(ACCEPTED):
@@ -164,6 +204,6 @@ async def test_list_forms_are_accepted_and_listed_as_their_value(forms_client: C
 
     # A one-element Keyword list is matched by its element.
     matched = await service.list_workflow_executions(
-        ListWorkflowExecutionsRequest(namespace="default", query=f"{query} AND FormKw = 'k'")
+        ListWorkflowExecutionsRequest(namespace=NAMESPACE, query=f"{query} AND FormKw = 'k'")
     )
     assert [e.execution.workflow_id for e in matched.executions] == [f"form-{run}-0"]
