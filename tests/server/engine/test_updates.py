@@ -16,7 +16,7 @@ from temporalio.api.update.v1 import message_pb2 as update_pb2
 
 from perdure.server.engine import updates
 from perdure.server.engine.state import WorkflowTaskKind
-from tests.server.engine.helpers import Harness, payloads, started
+from tests.server.engine.helpers import Harness, complete_workflow, payloads, started
 from tests.server.engine.test_rebuild import signal
 
 
@@ -98,3 +98,50 @@ def test_a_speculative_task_becomes_normal_when_a_signal_arrives() -> None:
     wt = h.state.workflow_task
     assert wt is not None and wt.kind == WorkflowTaskKind.NORMAL and wt.scheduled_event_written
     assert h.types()[before:] == ["WORKFLOW_EXECUTION_SIGNALED", "WORKFLOW_TASK_SCHEDULED"]
+
+
+def test_an_accepted_update_of_a_closed_run_is_completed_by_the_server() -> None:
+    h = idle()
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    h.start_wft()
+    accept = update_pb2.Acceptance(accepted_request_message_id="u1/request")
+    h.complete_wft(
+        protocol_command("accept"),
+        complete_workflow(),
+        messages=[message("accept", "u1", accept)],
+    )
+    info = h.state.updates["u1"]
+    assert not h.state.running
+    assert updates.stage_of(info) == updates.Stage.ACCEPTED  # as if the run were open
+    assert updates.stage_of(info, run_open=False) == updates.Stage.COMPLETED
+    failure = updates.outcome(info, None, run_open=False).failure
+    assert failure.message == updates.CLOSED_RUN_FAILURE_MESSAGE
+    assert failure.source == "Server"
+    assert failure.application_failure_info.type == "AcceptedUpdateCompletedWorkflow"
+    assert failure.application_failure_info.non_retryable
+    assert h.types()[-1] == "WORKFLOW_EXECUTION_COMPLETED"  # no event for the update
+
+
+def test_an_update_admitted_while_the_run_continues_as_new_moves_to_the_new_run() -> None:
+    h = idle()
+    h.step(signal("go"))
+    h.start_wft()
+    h.step(lambda ex: updates.admit(ex, request("u1")))  # admitted during the task
+    can = command_pb2.Command(
+        command_type=ct.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+        continue_as_new_workflow_execution_command_attributes=(
+            command_pb2.ContinueAsNewWorkflowExecutionCommandAttributes()
+        ),
+    )
+    h.complete_wft(can)
+    assert "u1" not in h.state.updates
+    assert h.last is not None
+    (new,) = h.last.out.new_runs
+    successor = new.execution
+    assert updates.stage_of(successor.state.updates["u1"]) == updates.Stage.ADMITTED
+    assert "u1" in successor.out.updates_changed
+    wt = successor.state.workflow_task
+    assert wt is not None
+    wt.started_event_id = 3
+    (delivered,) = updates.request_messages(successor, wt)
+    assert delivered.protocol_instance_id == "u1"

@@ -21,10 +21,13 @@ from perdure.server.engine import activities, children, updates
 from perdure.server.engine.deadlines import TimerKind, TimerRef, workflow_task_key
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.runs import Continuation, retry_or_cron, start_successor
+from perdure.server.engine.state import UpdateInfo
 
 
-def close(ex: Execution, event_type: int, attributes: Message) -> None:
-    """Write the closing event and drop the task rows and timers of what was pending."""
+def close(ex: Execution, event_type: int, attributes: Message) -> list[UpdateInfo]:
+    """Write the closing event and drop the task rows and timers of what was pending.
+
+    Returns the admitted updates the run dropped (a run continued as new hands them on)."""
     st = ex.state
     wt = st.workflow_task
     if wt is not None:
@@ -49,7 +52,7 @@ def close(ex: Execution, event_type: int, attributes: Message) -> None:
     ex.out.visibility_changed = True
     ex.out.current_changed = True
     children.schedule_close_work(ex)
-    updates.drop_unfinished(ex)
+    return updates.drop_unfinished(ex)
 
 
 def fire_timeout(ex: Execution, ref: TimerRef, new_run_id: str) -> None:

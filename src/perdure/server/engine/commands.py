@@ -20,7 +20,7 @@ from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
-from perdure.server.engine import activities, closing, runs, workflow_task
+from perdure.server.engine import activities, closing, runs, updates, workflow_task
 from perdure.server.engine.command_base import (
     MAX_ID_LENGTH,
     BadCommand,
@@ -374,7 +374,7 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
     ):
         if a.HasField(name):
             getattr(attrs, name).CopyFrom(getattr(a, name))
-    closing.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, attrs)
+    admitted = closing.close(ex, et.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, attrs)
     spec = runs.RunSpec(
         namespace_id=st.namespace_id,
         workflow_id=st.workflow_id,
@@ -412,4 +412,6 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
         root_workflow_id=st.root_workflow_id,
         root_run_id=st.root_run_id,
     )
-    ex.out.new_runs.append(NewRun(runs.create_run(spec, ex.now, ex.namespace)))
+    successor = runs.create_run(spec, ex.now, ex.namespace)
+    updates.take_over(successor, admitted)
+    ex.out.new_runs.append(NewRun(successor))

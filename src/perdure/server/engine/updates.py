@@ -44,8 +44,18 @@ class Stage(enum.IntEnum):
     COMPLETED = 3
 
 
-def stage_of(info: UpdateInfo) -> Stage:
+CLOSED_RUN_FAILURE_TYPE = "AcceptedUpdateCompletedWorkflow"
+CLOSED_RUN_FAILURE_MESSAGE = (
+    "Workflow Update failed because the Workflow completed before the Update completed."
+)
+
+
+def stage_of(info: UpdateInfo, run_open: bool = True) -> Stage:
+    """The update's stage. An accepted update of a closed run is completed by the server
+    (`closed_run_failure`), as Temporal does; that writes no event, so it is derived here."""
     if info.completed_event_id or info.rejection:
+        return Stage.COMPLETED
+    if info.accepted_event_id and not run_open:
         return Stage.COMPLETED
     if info.accepted_event_id:
         return Stage.ACCEPTED
@@ -105,12 +115,23 @@ def request_messages(ex: Execution, wt: WorkflowTaskInfo) -> list[protocol_pb2.M
     return out
 
 
+def closed_run_failure() -> failure_pb2.Failure:
+    """The outcome Temporal gives an accepted update whose run closed before it completed."""
+    failure = failure_pb2.Failure(message=CLOSED_RUN_FAILURE_MESSAGE, source="Server")
+    failure.application_failure_info.type = CLOSED_RUN_FAILURE_TYPE
+    failure.application_failure_info.non_retryable = True
+    return failure
+
+
 def outcome(
-    info: UpdateInfo, completed_event: history_pb2.HistoryEvent | None
+    info: UpdateInfo, completed_event: history_pb2.HistoryEvent | None, run_open: bool = True
 ) -> update_pb2.Outcome:
-    """The outcome of a completed update (from its event, or its rejection)."""
+    """The outcome of a completed update (from its event, its rejection, or the run's
+    close)."""
     if info.rejection:
         return update_pb2.Outcome(failure=failure_pb2.Failure.FromString(info.rejection))
+    if completed_event is None and info.accepted_event_id and not run_open:
+        return update_pb2.Outcome(failure=closed_run_failure())
     if completed_event is None:
         raise NotFound(f"update {info.update_id} has no outcome yet")
     return completed_event.workflow_execution_update_completed_event_attributes.outcome
@@ -185,10 +206,22 @@ def protocol_message(ctx: CommandContext, command: command_pb2.Command) -> None:
     apply_message(ctx, message)
 
 
-def drop_unfinished(ex: Execution) -> None:
-    """The run closed: admitted updates can never be accepted; forget them (their callers
-    learn the workflow completed)."""
-    dropped = [u.update_id for u in undelivered(ex)]
-    for update_id in dropped:
-        del ex.state.updates[update_id]
-    ex.out.updates_changed.extend(dropped)
+def drop_unfinished(ex: Execution) -> list[UpdateInfo]:
+    """The run closed: admitted updates can never be accepted here; forget them and return
+    them (a run continued as new takes them over, else their callers learn the workflow
+    completed). Accepted ones are completed by the server (`stage_of`)."""
+    dropped = undelivered(ex)
+    for info in dropped:
+        del ex.state.updates[info.update_id]
+    ex.out.updates_changed.extend(u.update_id for u in dropped)
+    return dropped
+
+
+def take_over(successor: Execution, admitted: list[UpdateInfo]) -> None:
+    """A run continued as new: the updates admitted to the old run and not yet delivered are
+    admitted to the new one and delivered with its first workflow task, as on Temporal."""
+    for info in admitted:
+        successor.state.updates[info.update_id] = UpdateInfo(
+            info.update_id, request=info.request, admitted_time=info.admitted_time
+        )
+        successor.out.updates_changed.append(info.update_id)

@@ -49,7 +49,7 @@ async def update_workflow(
         first_execution_run_id=request.first_execution_run_id,
     )
     update_id = request.request.meta.update_id
-    stage, outcome = await _await_stage(
+    run_id, stage, outcome = await _await_stage(
         history, ns, workflow_id, run_id, update_id, wait_stage, wait_seconds
     )
     resp = rr.UpdateWorkflowExecutionResponse(stage=stage)  # type: ignore[arg-type]
@@ -74,7 +74,7 @@ async def poll_workflow_update(
     workflow_id = ref.workflow_execution.workflow_id
     run_id = await history.resolve_run_id(ns, workflow_id, ref.workflow_execution.run_id)
     wait_stage = updates.Stage(request.wait_policy.lifecycle_stage or updates.Stage.ADMITTED)
-    stage, outcome = await _await_stage(
+    run_id, stage, outcome = await _await_stage(
         history, ns, workflow_id, run_id, ref.update_id, wait_stage, wait_seconds
     )
     resp = rr.PollWorkflowExecutionUpdateResponse(stage=stage)  # type: ignore[arg-type]
@@ -94,24 +94,30 @@ async def _await_stage(
     update_id: str,
     wait_stage: updates.Stage,
     wait_seconds: float,
-) -> tuple[int, update_pb2.Outcome | None]:
-    """Wait until the update reaches `wait_stage` (or time is up); its stage and outcome."""
+) -> tuple[str, int, update_pb2.Outcome | None]:
+    """Wait until the update reaches `wait_stage` (or time is up): the run that has it
+    (a run continued as new hands its admitted updates on), its stage and outcome."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
 
-    def look(st: ExecutionState) -> tuple[UpdateInfo | None, bool]:
+    def look(st: ExecutionState) -> tuple[UpdateInfo | None, bool, str]:
         info = st.updates.get(update_id)
         # A copy: the cached state changes under later transitions.
-        return (dataclasses.replace(info) if info else None), st.running
+        return (dataclasses.replace(info) if info else None), st.running, st.new_execution_run_id
 
     while True:
         waiter = history.watchers.waiter(ns.id, run_id)
-        info, running = await history.read(ns, workflow_id, run_id, look)
+        info, running, successor = await history.read(ns, workflow_id, run_id, look)
+        if info is None and not running and successor:
+            moved, _, _ = await history.read(ns, workflow_id, successor, look)
+            if moved is not None:
+                run_id = successor
+                continue
         if info is None:
             if not running:
                 raise NotFound("workflow execution already completed")
             raise NotFound(f"update {update_id} not found")
-        stage = updates.stage_of(info)
+        stage = updates.stage_of(info, running)
         left = deadline - loop.time()
         if stage >= wait_stage or left <= 0:
             outcome = None
@@ -123,8 +129,8 @@ async def _await_stage(
                         key, info.completed_event_id, info.completed_event_id, 1
                     )
                     event = events[0] if events else None
-                outcome = updates.outcome(info, event)
-            return _LIFECYCLE.get(stage, 0), outcome
+                outcome = updates.outcome(info, event, running)
+            return run_id, _LIFECYCLE.get(stage, 0), outcome
         try:
             await asyncio.wait_for(waiter.wait(), left)
         except TimeoutError:
