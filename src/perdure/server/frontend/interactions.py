@@ -16,7 +16,7 @@ from perdure.server.engine import tokens
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import InvalidArgument, MultiOperationFailed, NotFound, ServiceError
 from perdure.server.frontend.context import FrontendContext
-from perdure.server.frontend.deadline import Deadline, remaining_seconds
+from perdure.server.frontend.deadline import Deadline, remaining_seconds, within_deadline
 from perdure.server.frontend.limits import check_payloads
 from perdure.server.history.api.query_workflow import query_workflow
 from perdure.server.history.api.update_with_start import (
@@ -29,7 +29,8 @@ from perdure.server.history.api.update_workflow import poll_workflow_update, upd
 from perdure.server.matching.queries import QueryAnswer, QueryTask
 
 QUERY_WAIT_SECONDS = 30.0
-UPDATE_WAIT_SECONDS = 60.0
+UPDATE_WAIT_SECONDS = 20.0
+"""Temporal's long-poll interval: an update wait answers with the stage reached after it."""
 
 
 def query_task_response(st: ExecutionState, task: QueryTask) -> rr.PollWorkflowTaskQueueResponse:
@@ -96,10 +97,10 @@ class InteractionRpcs(FrontendContext):
     ) -> rr.UpdateWorkflowExecutionResponse:
         ns = await self.namespaces.get(request.namespace)
         self._check_update(request)
-        return await update_workflow(
-            self.history, ns, request,
-            wait_seconds=remaining_seconds(deadline, UPDATE_WAIT_SECONDS),
-        )  # fmt: skip
+        return await within_deadline(
+            deadline,
+            update_workflow(self.history, ns, request, wait_seconds=UPDATE_WAIT_SECONDS),
+        )
 
     async def PollWorkflowExecutionUpdate(
         self, request: rr.PollWorkflowExecutionUpdateRequest, deadline: Deadline
@@ -108,10 +109,10 @@ class InteractionRpcs(FrontendContext):
         ref = request.update_ref
         if not ref.workflow_execution.workflow_id or not ref.update_id:
             raise InvalidArgument("UpdateRef must name a workflow and an update id.")
-        return await poll_workflow_update(
-            self.history, ns, request,
-            wait_seconds=remaining_seconds(deadline, UPDATE_WAIT_SECONDS),
-        )  # fmt: skip
+        return await within_deadline(
+            deadline,
+            poll_workflow_update(self.history, ns, request, wait_seconds=UPDATE_WAIT_SECONDS),
+        )
 
     # ------------------------------------------------------------------ update-with-start
 
@@ -149,7 +150,7 @@ class InteractionRpcs(FrontendContext):
             self._check_update(update)
         except ServiceError as err:
             raise MultiOperationFailed(UPDATE, err, OPERATION_COUNT) from err
-        return await update_with_start(
-            self.history, ns, start, update,
-            wait_seconds=remaining_seconds(deadline, UPDATE_WAIT_SECONDS),
-        )  # fmt: skip
+        return await within_deadline(
+            deadline,
+            update_with_start(self.history, ns, start, update, wait_seconds=UPDATE_WAIT_SECONDS),
+        )

@@ -14,7 +14,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server.engine import tokens
 from perdure.server.errors import InvalidArgument, NamespaceNotFound, NotFound
 from perdure.server.frontend.context import FrontendContext
-from perdure.server.frontend.deadline import Deadline, remaining_seconds
+from perdure.server.frontend.deadline import Deadline, task_poll_seconds
 from perdure.server.frontend.interactions import query_task_response
 from perdure.server.frontend.limits import check_blob, check_payloads
 from perdure.server.history.api.record_activity_task_heartbeat import (
@@ -59,6 +59,7 @@ class TaskRpcs(FrontendContext):
     async def PollWorkflowTaskQueue(
         self, request: rr.PollWorkflowTaskQueueRequest, deadline: Deadline
     ) -> rr.PollWorkflowTaskQueueResponse:
+        wait = task_poll_seconds(deadline, LONG_POLL_SECONDS)
         ns = await self.namespaces.get(request.namespace)
         queue = self.matching.queue_for_poller(
             ns.id,
@@ -84,7 +85,7 @@ class TaskRpcs(FrontendContext):
         polled = await poll_workflow_task(
             queue,
             request.identity,
-            remaining_seconds(deadline, LONG_POLL_SECONDS),
+            wait,
             start_task=start_task,
             start_query=start_query,
         )
@@ -169,6 +170,7 @@ class TaskRpcs(FrontendContext):
     async def PollActivityTaskQueue(
         self, request: rr.PollActivityTaskQueueRequest, deadline: Deadline
     ) -> rr.PollActivityTaskQueueResponse:
+        wait = task_poll_seconds(deadline, LONG_POLL_SECONDS)
         ns = await self.namespaces.get(request.namespace)
         queue = self.matching.queue_for_poller(
             ns.id,
@@ -184,7 +186,7 @@ class TaskRpcs(FrontendContext):
         polled = await poll_activity_task(
             queue,
             request.identity,
-            remaining_seconds(deadline, LONG_POLL_SECONDS),
+            wait,
             start_task=start_task,
         )
         return polled if polled is not None else rr.PollActivityTaskQueueResponse()
