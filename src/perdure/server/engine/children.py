@@ -65,7 +65,7 @@ def _validate(
     ctx: CommandContext, a: command_pb2.StartChildWorkflowExecutionCommandAttributes
 ) -> None:
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES
-    wid, wtype, ns = a.workflow_id, a.workflow_type.name, a.namespace
+    wid, wtype, ns = a.workflow_id, a.workflow_type.name, a.namespace or ctx.ex.namespace
     where = f"WorkflowId={wid} WorkflowType={wtype} Namespace={ns}"
     if not wid:
         raise BadCommand(
@@ -95,15 +95,25 @@ def _validate(
     ):
         if nanos(length) < 0:
             raise BadCommand(
-                bad, f"Invalid {timeout} on StartChildWorkflowExecutionCommand: negative. {where}"
+                bad,
+                f"Invalid {timeout} on StartChildWorkflowExecutionCommand: negative duration. "
+                f"{where}",
             )
     try:
         if a.HasField("retry_policy"):
             validate_retry_policy(a.retry_policy)
-        if a.cron_schedule:
-            parse_cron(a.cron_schedule)
     except ServiceError as err:
         raise BadCommand(bad, f"{err.message} {where}") from err
+    try:
+        if a.cron_schedule:
+            parse_cron(a.cron_schedule)
+    except ServiceError:
+        # Temporal's words: its cron error ("invalid CronSchedule.") in its template.
+        raise BadCommand(
+            bad,
+            "invalid CronSchedule on StartChildWorkflowExecutionCommand: invalid CronSchedule.. "
+            f"{where}",
+        ) from None
     if a.HasField("search_attributes") and ctx.validate_search_attributes is not None:
         try:
             ctx.validate_search_attributes(a.search_attributes)

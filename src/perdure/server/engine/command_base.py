@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from google.protobuf.message import Message
 from temporalio.api.command.v1 import message_pb2 as command_pb2
 from temporalio.api.common.v1 import message_pb2 as common_pb2
+from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
@@ -31,6 +32,19 @@ class BadCommand(Exception):
         super().__init__(message)
         self.cause = cause
         self.message = message
+
+    @property
+    def text(self) -> str:
+        """What Temporal says, in the failure and the worker's error: the cause's name as
+        its Go enum prints it, then the message ("BadStartTimerAttributes: ...")."""
+        return f"{cause_name(self.cause)}: {self.message}"
+
+
+def cause_name(cause: int) -> str:
+    """A WorkflowTaskFailedCause as Temporal's Go enum prints it: BadStartTimerAttributes."""
+    name = causes.WorkflowTaskFailedCause.Name(cause)  # type: ignore[arg-type]
+    words = name.removeprefix("WORKFLOW_TASK_FAILED_CAUSE_").split("_")
+    return "".join(word.capitalize() for word in words)
 
 
 @dataclass

@@ -35,9 +35,10 @@ from perdure.server.errors import ServiceError
 MAX_PENDING_ACTIVITIES = 2000
 
 
-def _check_id(value: str, what: str, cause: int) -> None:
+def _check_id(value: str, what: str, cause: int, command: str = "command") -> None:
+    """A required id or name: set, and within Temporal's length limit."""
     if not value:
-        raise BadCommand(cause, f"{what} is not set on command.")
+        raise BadCommand(cause, f"{what} is not set on {command}.")
     if len(value) > MAX_ID_LENGTH:
         raise BadCommand(cause, f"{what} exceeds length limit.")
 
@@ -49,10 +50,24 @@ def schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None
     a = command.schedule_activity_task_command_attributes
     st = ctx.ex.state
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
-    _check_id(a.activity_id, "ActivityId", bad)
-    _check_id(a.activity_type.name, "ActivityType", bad)
+    # Temporal's checks and texts, in its order.
+    if not a.HasField("task_queue"):
+        raise BadCommand(bad, "taskQueue is not set")
+    if not a.task_queue.name:
+        raise BadCommand(bad, "missing task queue name")
     if len(a.task_queue.name) > MAX_ID_LENGTH:
         raise BadCommand(bad, "TaskQueue exceeds length limit.")
+    if not a.activity_id:
+        raise BadCommand(bad, "activityId is not set")
+    if not a.activity_type.name:
+        raise BadCommand(bad, "activityType is not set")
+    _check_id(a.activity_id, "ActivityId", bad)
+    _check_id(a.activity_type.name, "ActivityType", bad)
+    if a.HasField("retry_policy"):
+        try:
+            validate_retry_policy(a.retry_policy)
+        except ServiceError as err:
+            raise BadCommand(bad, err.message) from err
     requested = activities.ActivityTimeouts(
         schedule_to_close=nanos(a.schedule_to_close_timeout),
         schedule_to_start=nanos(a.schedule_to_start_timeout),
@@ -66,17 +81,14 @@ def schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None
         ("HeartbeatTimeout", requested.heartbeat),
     ):
         if value < 0:
-            raise BadCommand(bad, f"Invalid {name}: {value}ns.")
+            raise BadCommand(bad, f"invalid {name}: negative duration")
     timeouts = activities.normalized_timeouts(requested, st.workflow_run_timeout)
     if timeouts is None:
         raise BadCommand(
-            bad, "A valid StartToClose or ScheduleToCloseTimeout is not set on command."
+            bad,
+            "a valid StartToCloseTimeout or ScheduleToCloseTimeout must be set on the activity. "
+            f"ActivityId={a.activity_id} ActivityType={a.activity_type.name}",
         )
-    if a.HasField("retry_policy"):
-        try:
-            validate_retry_policy(a.retry_policy)
-        except ServiceError as err:
-            raise BadCommand(bad, err.message) from err
     if st.activity_by_id(a.activity_id) is not None:
         raise BadCommand(
             causes.WORKFLOW_TASK_FAILED_CAUSE_SCHEDULE_ACTIVITY_DUPLICATE_ID,
@@ -87,7 +99,7 @@ def schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None
             causes.WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED,
             "the number of pending activities has reached the per-workflow limit",
         )
-    task_queue = a.task_queue.name or st.task_queue
+    task_queue = a.task_queue.name
     retry_policy = with_defaults(a.retry_policy if a.HasField("retry_policy") else None)
     event_attrs = history_pb2.ActivityTaskScheduledEventAttributes(
         activity_id=a.activity_id,
@@ -127,7 +139,8 @@ def request_cancel_activity(ctx: CommandContext, command: command_pb2.Command) -
     if info is None or info.cancel_requested:
         raise BadCommand(
             causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
-            f"Unable to find activity with scheduled event id {a.scheduled_event_id} to cancel.",
+            "invalid history builder state for action: "
+            f"add-activitytask-cancel-requested-event, ScheduledEventID: {a.scheduled_event_id}",
         )
     if info in ctx.eager_activities:
         ctx.eager_activities.remove(info)
@@ -141,10 +154,14 @@ def start_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.start_timer_command_attributes
     st = ctx.ex.state
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES
-    _check_id(a.timer_id, "TimerId", bad)
-    fire_after = nanos(a.start_to_fire_timeout)
-    if fire_after <= 0:
-        raise BadCommand(bad, "A valid StartToFireTimeout is not set on command.")
+    _check_id(a.timer_id, "TimerId", bad, "StartTimerCommand")
+    # Zero (or omitted, as `workflow.sleep(0)` sends it) fires at once, as on Temporal.
+    if nanos(a.start_to_fire_timeout) < 0:
+        raise BadCommand(
+            bad,
+            "An invalid StartToFireTimeout is set on StartTimerCommand: negative duration. "
+            f"TimerId={a.timer_id}",
+        )
     if a.timer_id in st.timers:
         raise BadCommand(
             causes.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,
@@ -164,7 +181,7 @@ def cancel_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.cancel_timer_command_attributes
     ex, st = ctx.ex, ctx.ex.state
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES
-    _check_id(a.timer_id, "TimerId", bad)
+    _check_id(a.timer_id, "TimerId", bad, "CancelTimerCommand")
     timer = st.timers.get(a.timer_id)
     if timer is not None:
         started_event_id = timer.started_event_id
@@ -173,7 +190,11 @@ def cancel_timer(ctx: CommandContext, command: command_pb2.Command) -> None:
         # It may have fired while the task ran: then the fire is unseen, take it back.
         fired = _take_buffered_timer_fired(ex, a.timer_id)
         if fired is None:
-            raise BadCommand(bad, f"Timer with id {a.timer_id} is not started.")
+            raise BadCommand(
+                bad,
+                "invalid history builder state for action: add-timer-canceled-event, "
+                f"TimerID: {a.timer_id}",
+            )
         started_event_id = fired
     event_attrs = history_pb2.TimerCanceledEventAttributes(
         timer_id=a.timer_id,
@@ -221,7 +242,10 @@ def fire_user_timer(ex: Execution, ref: TimerRef) -> None:
 def record_marker(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.record_marker_command_attributes
     _check_id(
-        a.marker_name, "MarkerName", causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES
+        a.marker_name,
+        "MarkerName",
+        causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES,
+        "RecordMarkerCommand",
     )
     event_attrs = history_pb2.MarkerRecordedEventAttributes(
         marker_name=a.marker_name, workflow_task_completed_event_id=ctx.completed_event_id
@@ -235,11 +259,18 @@ def record_marker(ctx: CommandContext, command: command_pb2.Command) -> None:
     append_for(ctx, command, et.EVENT_TYPE_MARKER_RECORDED, event_attrs)
 
 
+_UPSERT = "UpsertWorkflowSearchAttributesCommand"
+
+
 def upsert_search_attributes(ctx: CommandContext, command: command_pb2.Command) -> None:
     a = command.upsert_workflow_search_attributes_command_attributes
     bad = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
     if not a.HasField("search_attributes"):
-        raise BadCommand(bad, "SearchAttributes is not set on command.")
+        raise BadCommand(
+            bad, "SearchAttributes is not set on UpsertWorkflowSearchAttributesCommand."
+        )
+    if not a.search_attributes.indexed_fields:
+        raise BadCommand(bad, "IndexedFields is not set on UpsertWorkflowSearchAttributesCommand.")
     if ctx.validate_search_attributes is not None:
         try:
             ctx.validate_search_attributes(a.search_attributes)
@@ -258,7 +289,7 @@ def modify_properties(ctx: CommandContext, command: command_pb2.Command) -> None
     if not a.HasField("upserted_memo"):
         raise BadCommand(
             causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES,
-            "UpsertedMemo is not set on command.",
+            "UpsertedMemo is not set on ModifyWorkflowPropertiesCommand.",
         )
     event_attrs = history_pb2.WorkflowPropertiesModifiedEventAttributes(
         workflow_task_completed_event_id=ctx.completed_event_id, upserted_memo=a.upserted_memo
@@ -304,7 +335,7 @@ def fail_workflow(ctx: CommandContext, command: command_pb2.Command) -> None:
     if not a.HasField("failure"):
         raise BadCommand(
             causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES,
-            "Failure is not set on command.",
+            "Failure is not set on FailWorkflowExecutionCommand.",
         )
     ex = ctx.ex
     cont, retry_state = runs.retry_or_cron(ex, a.failure, ctx.new_id())
@@ -339,11 +370,28 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
     task_queue = a.task_queue.name or st.task_queue
     if len(workflow_type) > MAX_ID_LENGTH or len(task_queue) > MAX_ID_LENGTH:
         raise BadCommand(bad, "WorkflowType or TaskQueue exceeds length limit.")
+    # Temporal names the task queue as Go's proto text prints it.
+    where = (
+        f'WorkflowType={workflow_type} TaskQueue=name:"{task_queue}"  kind:TASK_QUEUE_KIND_NORMAL'
+    )
+    for timeout_name, value in (
+        ("WorkflowRunTimeout", a.workflow_run_timeout),
+        ("WorkflowTaskTimeout", a.workflow_task_timeout),
+        ("BackoffStartInterval", a.backoff_start_interval),
+    ):
+        if nanos(value) < 0:
+            raise BadCommand(
+                bad,
+                f"Invalid {timeout_name} on ContinueAsNewWorkflowExecutionCommand: "
+                f"negative duration. "
+                f"{where}",
+            )
     run_timeout = nanos(a.workflow_run_timeout) or st.workflow_run_timeout
-    task_timeout = nanos(a.workflow_task_timeout) or st.workflow_task_timeout
+    task_timeout = min(
+        nanos(a.workflow_task_timeout) or st.workflow_task_timeout,
+        workflow_task.MAX_WORKFLOW_TASK_TIMEOUT,
+    )
     backoff = nanos(a.backoff_start_interval)
-    if run_timeout < 0 or task_timeout < 0 or backoff < 0:
-        raise BadCommand(bad, "Invalid timeout or backoff on continue-as-new command.")
     if a.HasField("retry_policy"):
         try:
             validate_retry_policy(a.retry_policy)

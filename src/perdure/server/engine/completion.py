@@ -137,6 +137,15 @@ def complete(
     return result
 
 
+def _go_name(command_type: int) -> str:
+    """A CommandType as Temporal's Go enum prints it (StartTimer), as its errors show it."""
+    try:
+        name = ct.CommandType.Name(command_type)  # type: ignore[arg-type]
+    except ValueError:
+        return str(command_type)
+    return "".join(w.capitalize() for w in name.removeprefix("COMMAND_TYPE_").split("_"))
+
+
 def _apply(ctx: CommandContext, command: command_pb2.Command) -> None:
     """Validate and apply one command."""
     if ctx.closed_by:
@@ -146,7 +155,7 @@ def _apply(ctx: CommandContext, command: command_pb2.Command) -> None:
         )
     handler = COMMAND_HANDLERS.get(command.command_type)
     if handler is None:
-        raise InvalidArgument(f"Unknown command type: {ct.CommandType.Name(command.command_type)}.")
+        raise InvalidArgument(f"unknown command type: {_go_name(command.command_type)}")
     handler(ctx, command)
 
 

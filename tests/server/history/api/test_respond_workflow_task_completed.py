@@ -57,7 +57,7 @@ async def test_a_bad_command_fails_the_task_and_the_request(env: Env) -> None:
     token = tokens.decode_workflow_task(started.response.task_token)
     bad = command_pb2.Command(command_type=ct.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK)
     request = rr.RespondWorkflowTaskCompletedRequest(commands=[bad], identity="w")
-    with pytest.raises(InvalidArgument, match="BAD_SCHEDULE_ACTIVITY_ATTRIBUTES"):
+    with pytest.raises(InvalidArgument, match="BadScheduleActivityAttributes: "):
         await respond_workflow_task_completed(env.history, env.queries, env.ns, token, request)
     events = await env.events()
     assert events[-1].workflow_task_failed_event_attributes.identity == "w"

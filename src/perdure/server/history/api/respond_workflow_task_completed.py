@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
@@ -71,8 +70,7 @@ async def respond_workflow_task_completed(
         return await history.update(ns, token.workflow_id, token.run_id, complete)
     except BadCommand as bad:
         await _fail_for_bad_command(history, ns, token, request.identity, bad)
-        name = causes.WorkflowTaskFailedCause.Name(bad.cause)  # type: ignore[arg-type]
-        raise InvalidArgument(f"{name}: {bad.message}") from None
+        raise InvalidArgument(bad.text) from None
 
 
 async def _fail_for_bad_command(
@@ -82,7 +80,7 @@ async def _fail_for_bad_command(
     identity: str,
     bad: BadCommand,
 ) -> None:
-    failure = failure_pb2.Failure(message=bad.message)
+    failure = failure_pb2.Failure(message=bad.text)
     failure.server_failure_info.non_retryable = True
 
     def fail(ex: Execution) -> None:
