@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 
+from perdure.server.engine import activities
 from perdure.server.engine.activities import ActivityTimeouts, normalized_timeouts
+from perdure.server.engine.deadlines import TimerKind, TimerRef, first_of_equal
+from perdure.server.engine.retry import SECOND, duration
+from tests.server.engine.helpers import schedule_activity, started
 
 S = 1_000_000_000
 
@@ -83,3 +88,27 @@ def test_activity_timeouts_are_normalised(
     requested: ActivityTimeouts, run_timeout: int, expected: ActivityTimeouts | None
 ) -> None:
     assert normalized_timeouts(requested, run_timeout * S) == expected
+
+
+def test_equal_deadlines_of_an_activity_that_never_started_report_schedule_to_start() -> None:
+    assert (
+        first_of_equal([TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE, TimerKind.ACTIVITY_SCHEDULE_TO_START])
+        == TimerKind.ACTIVITY_SCHEDULE_TO_START
+    )
+    h = started()
+    h.start_wft()
+    h.complete_wft(
+        schedule_activity("1", start_to_close=0, schedule_to_close_timeout=duration(2 * SECOND))
+    )
+    (sched,) = h.state.activities
+    h.step(
+        lambda ex: activities.fire_timer(ex, TimerRef(TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE, sched)),
+        advance=2 * SECOND,
+    )
+    event = h.history[-2]
+    assert h.types()[-2:] == ["ACTIVITY_TASK_TIMED_OUT", "WORKFLOW_TASK_SCHEDULED"]
+    attrs = event.activity_task_timed_out_event_attributes
+    assert (
+        attrs.failure.timeout_failure_info.timeout_type == wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_START
+    )
+    assert attrs.retry_state == wf_enums.RETRY_STATE_TIMEOUT

@@ -18,7 +18,12 @@ from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine import workflow_task
-from perdure.server.engine.deadlines import TimerKind, TimerRef, activity_task_key
+from perdure.server.engine.deadlines import (
+    TimerKind,
+    TimerRef,
+    activity_task_key,
+    first_of_equal,
+)
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.outputs import TaskKind
 from perdure.server.engine.retry import RetryDecision, duration, next_retry
@@ -371,7 +376,9 @@ def heartbeat(ex: Execution, info: ActivityInfo, details: common_pb2.Payloads | 
 def timeout_failure(
     info: ActivityInfo, timeout_type: int, cause: failure_pb2.Failure | None = None
 ) -> failure_pb2.Failure:
-    failure = failure_pb2.Failure(message=f"activity {_TIMEOUT_NAMES[timeout_type]} timeout")
+    failure = failure_pb2.Failure(
+        message=f"activity {_TIMEOUT_NAMES[timeout_type]} timeout", source="Server"
+    )
     failure.timeout_failure_info.timeout_type = timeout_type  # type: ignore[assignment]
     if info.heartbeat_details is not None:
         failure.timeout_failure_info.last_heartbeat_details.CopyFrom(info.heartbeat_details)
@@ -402,6 +409,11 @@ def fire_timer(ex: Execution, ref: TimerRef) -> None:
     if not st.running or info is None:
         return
     kind = ref.kind
+    if kind == TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE and _schedule_to_start_due(ex, info):
+        kind = first_of_equal((kind, TimerKind.ACTIVITY_SCHEDULE_TO_START))
+        if kind == TimerKind.ACTIVITY_SCHEDULE_TO_START:
+            _schedule_to_start_timed_out(ex, info)
+            return
     if kind == TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE:
         cause = info.last_failure if info.state != ActivityState.STARTED else None
         failure = timeout_failure(info, wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, cause)
@@ -412,9 +424,7 @@ def fire_timer(ex: Execution, ref: TimerRef) -> None:
     if kind == TimerKind.ACTIVITY_RETRY and info.state == ActivityState.BACKOFF:
         enqueue(ex, info)
     elif kind == TimerKind.ACTIVITY_SCHEDULE_TO_START and info.state == ActivityState.SCHEDULED:
-        ex.remove_task(activity_task_key(st.run_id, info.scheduled_event_id, info.attempt))
-        failure = timeout_failure(info, wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_START)
-        _record_timeout(ex, info, failure, wf_enums.RETRY_STATE_NON_RETRYABLE_FAILURE)
+        _schedule_to_start_timed_out(ex, info)
     elif kind == TimerKind.ACTIVITY_START_TO_CLOSE and info.state == ActivityState.STARTED:
         _attempt_timed_out(ex, info, wf_enums.TIMEOUT_TYPE_START_TO_CLOSE)
     elif kind == TimerKind.ACTIVITY_HEARTBEAT and info.state == ActivityState.STARTED:
@@ -423,6 +433,22 @@ def fire_timer(ex: Execution, ref: TimerRef) -> None:
             ex.add_timer(ref, deadline)  # heartbeats came in: check again then
         else:
             _attempt_timed_out(ex, info, wf_enums.TIMEOUT_TYPE_HEARTBEAT)
+
+
+def _schedule_to_start_due(ex: Execution, info: ActivityInfo) -> bool:
+    """The attempt is still waiting for a worker and its schedule-to-start deadline is due."""
+    return (
+        info.state == ActivityState.SCHEDULED
+        and info.schedule_to_start_timeout > 0
+        and info.scheduled_time + info.schedule_to_start_timeout <= ex.now
+    )
+
+
+def _schedule_to_start_timed_out(ex: Execution, info: ActivityInfo) -> None:
+    """No worker took the attempt in time: the activity times out (Temporal does not retry
+    it, and reports the retry state TIMEOUT); `_drop` takes its task row and deadlines."""
+    failure = timeout_failure(info, wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_START)
+    _record_timeout(ex, info, failure, wf_enums.RETRY_STATE_TIMEOUT)
 
 
 def _attempt_timed_out(ex: Execution, info: ActivityInfo, timeout_type: int) -> None:

@@ -9,6 +9,7 @@ stale timer (an attempt that already ended) is recognised when it fires.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -71,6 +72,23 @@ class TimerRef:
     def decode(cls, data: bytes) -> TimerRef:
         kind, target_id, attempt = msgpack.unpackb(data)
         return cls(TimerKind(kind), target_id, attempt)
+
+
+# Temporal's order of an activity's deadlines that fall on the same instant: its timeout
+# types in enum order (start-to-close, schedule-to-start, schedule-to-close, heartbeat).
+# So an activity that never started, whose schedule-to-start and schedule-to-close
+# deadlines coincide (only schedule-to-close set), times out SCHEDULE_TO_START.
+_EQUAL_DEADLINE_ORDER = (
+    TimerKind.ACTIVITY_START_TO_CLOSE,
+    TimerKind.ACTIVITY_SCHEDULE_TO_START,
+    TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE,
+    TimerKind.ACTIVITY_HEARTBEAT,
+)
+
+
+def first_of_equal(kinds: Iterable[TimerKind]) -> TimerKind:
+    """Of deadlines due at the same instant, the one that counts."""
+    return min(kinds, key=_EQUAL_DEADLINE_ORDER.index)
 
 
 def workflow_task_key(run_id: str, seq: int) -> str:
