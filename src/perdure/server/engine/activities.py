@@ -165,8 +165,10 @@ def task_response(ex: Execution, info: ActivityInfo) -> rr.PollActivityTaskQueue
     resp.workflow_execution.workflow_id = st.workflow_id
     resp.workflow_execution.run_id = st.run_id
     resp.activity_type.name = info.activity_type
-    resp.header.MergeFromString(info.header)
-    resp.input.MergeFromString(info.input)
+    if info.header:  # unset when the activity has none, as on Temporal
+        resp.header.MergeFromString(info.header)
+    if info.input:
+        resp.input.MergeFromString(info.input)
     if info.heartbeat_details is not None:
         resp.heartbeat_details.CopyFrom(info.heartbeat_details)
     resp.scheduled_time.FromNanoseconds(info.first_scheduled_time)
@@ -247,7 +249,10 @@ def _write_started(ex: Execution, info: ActivityInfo) -> int:
     )
     if info.last_failure is not None:
         attrs.last_failure.CopyFrom(info.last_failure)
-    event = ex.append_external(et.EVENT_TYPE_ACTIVITY_TASK_STARTED, attrs)
+    # Written with the attempt's close (as Temporal does), dated when the worker took it.
+    event = ex.append_external(
+        et.EVENT_TYPE_ACTIVITY_TASK_STARTED, attrs, event_time=info.started_time or None
+    )
     return event.event_id if event is not None else 0
 
 

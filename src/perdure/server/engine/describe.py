@@ -51,8 +51,10 @@ def describe(st: ExecutionState) -> rr.DescribeWorkflowExecutionResponse:
     config = resp.execution_config
     config.task_queue.name = st.task_queue
     config.task_queue.kind = tq_enums.TASK_QUEUE_KIND_NORMAL
-    config.workflow_execution_timeout.CopyFrom(duration(st.workflow_execution_timeout))
-    config.workflow_run_timeout.CopyFrom(duration(st.workflow_run_timeout))
+    if st.workflow_execution_timeout:
+        config.workflow_execution_timeout.CopyFrom(duration(st.workflow_execution_timeout))
+    if st.workflow_run_timeout:
+        config.workflow_run_timeout.CopyFrom(duration(st.workflow_run_timeout))
     config.default_workflow_task_timeout.CopyFrom(duration(st.workflow_task_timeout))
     if st.user_metadata is not None:
         config.user_metadata.CopyFrom(st.user_metadata)

@@ -167,7 +167,7 @@ class Execution:
         return event
 
     def append_external(
-        self, event_type: int, attributes: Message | None = None
+        self, event_type: int, attributes: Message | None = None, *, event_time: Nanos | None = None
     ) -> HistoryEvent | None:
         """Write an event that came from outside the workflow task, or buffer it.
 
@@ -176,6 +176,8 @@ class Execution:
         `flush_buffered`, with their ids (applied as 0 while buffered).
         """
         event = self.new_event(event_type, attributes)
+        if event_time is not None:
+            event.event_time.FromNanoseconds(event_time)
         if self.workflow_task_running:
             apply(self.state, event)
             self.state.buffered_events.append(event)

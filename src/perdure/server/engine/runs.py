@@ -143,8 +143,11 @@ def started_attributes(
         attrs.input.CopyFrom(spec.input)
     if spec.header is not None:
         attrs.header.CopyFrom(spec.header)
-    attrs.workflow_execution_timeout.CopyFrom(duration(execution_timeout))
-    attrs.workflow_run_timeout.CopyFrom(duration(run_timeout))
+    # Left unset when there is none, as on Temporal (workers then report "none").
+    if execution_timeout:
+        attrs.workflow_execution_timeout.CopyFrom(duration(execution_timeout))
+    if run_timeout:
+        attrs.workflow_run_timeout.CopyFrom(duration(run_timeout))
     attrs.workflow_task_timeout.CopyFrom(duration(task_timeout))
     if expiration:
         attrs.workflow_execution_expiration_time.FromNanoseconds(expiration)

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
+from perdure.server import links
 from perdure.server.errors import InvalidArgument
 from perdure.server.frontend.context import FrontendContext
 from perdure.server.frontend.deadline import Deadline, remaining_seconds
@@ -47,6 +48,8 @@ class WorkflowRpcs(FrontendContext):
             run_id=result.run_id,
             started=result.started,
             status=wf_enums.WORKFLOW_EXECUTION_STATUS_RUNNING,
+            first_execution_run_id=result.first_execution_run_id,
+            link=links.started_event(ns.name, request.workflow_id, result.run_id),
         )
         if result.eager is not None:
             task = workflow_task_response(result.eager.run, result.eager.task)

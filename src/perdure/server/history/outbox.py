@@ -184,7 +184,7 @@ class Outbox:
                 decision = start.decide(request, current)
                 if not decision.create:
                     return decision.existing_run_id
-                run_id = history.new_id()
+                run_id = history.new_run_id()
                 now = history.clock.now_ns()
                 spec = children.child_run_spec(
                     initiated,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from typing import TypeVar
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
+from perdure.server import ids
 from perdure.server.clock import Clock
 from perdure.server.engine import codec, retention
 from perdure.server.engine.execution import Execution, HistoryEvent
@@ -148,7 +148,14 @@ class HistoryService:
 
     @staticmethod
     def new_id() -> str:
-        return str(uuid.uuid4())
+        """A random id: request ids, query ids, and the runs that continue a chain."""
+        return ids.uuid4()
+
+    @staticmethod
+    def new_run_id() -> str:
+        """The id of a run a start creates (a workflow or a child): time-ordered UUIDv7,
+        as on Temporal (server/ids.py)."""
+        return ids.uuid7()
 
     # ------------------------------------------------------------------ loading
 

@@ -43,6 +43,8 @@ class StartResult:
     """A run was created (or this is a repeat of the request that created it)."""
     eager: EagerTask | None = None
     """Set when eager start was asked for and the run's first task could start."""
+    first_execution_run_id: str = ""
+    """The first run of the chain `run_id` belongs to."""
 
 
 def check_request(request: StartRequest) -> None:
@@ -75,8 +77,15 @@ async def start_workflow(
                     await _signal_running(history, ns, request, decision.existing_run_id)
                 # A repeat of the request that made the run reports it as started.
                 repeat = current is not None and current.start_request_id == request.request_id
-                return StartResult(decision.existing_run_id, repeat)
-            run_id = history.new_id()
+                existing = await history.load_locked(
+                    ns, request.workflow_id, decision.existing_run_id
+                )
+                return StartResult(
+                    decision.existing_run_id,
+                    repeat,
+                    first_execution_run_id=existing.state.first_execution_run_id,
+                )
+            run_id = history.new_run_id()
             now = history.clock.now_ns()
             new = start.new_run(
                 request, namespace=ns.name, namespace_id=ns.id, run_id=run_id, now=now
@@ -102,7 +111,10 @@ async def start_workflow(
                     history.evict(ns, current.run_id)
                 continue
             return StartResult(
-                run_id, True, EagerTask(new, eager_task) if eager_task is not None else None
+                run_id,
+                True,
+                EagerTask(new, eager_task) if eager_task is not None else None,
+                first_execution_run_id=run_id,
             )
     raise InvalidArgument("could not start the workflow: too many concurrent changes")
 

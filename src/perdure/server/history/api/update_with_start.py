@@ -9,6 +9,7 @@ from __future__ import annotations
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
+from perdure.server import links
 from perdure.server.errors import MultiOperationFailed, ServiceError
 from perdure.server.history.api.start_workflow import start_workflow
 from perdure.server.history.api.update_workflow import update_workflow
@@ -44,6 +45,8 @@ async def update_with_start(
             run_id=started.run_id,
             started=started.started,
             status=wf_enums.WORKFLOW_EXECUTION_STATUS_RUNNING,
+            first_execution_run_id=started.first_execution_run_id,
+            link=links.started_event(ns.name, start.workflow_id, started.run_id),
         )
     )
     resp.responses.add().update_workflow.CopyFrom(update_resp)

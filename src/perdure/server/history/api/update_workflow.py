@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+from temporalio.api.common.v1 import message_pb2 as common_pb2
 from temporalio.api.enums.v1 import update_pb2 as update_enums
 from temporalio.api.update.v1 import message_pb2 as update_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
+from perdure.server import links
 from perdure.server.engine import updates
 from perdure.server.engine.state import ExecutionState, UpdateInfo
 from perdure.server.errors import NotFound
@@ -49,10 +51,12 @@ async def update_workflow(
         first_execution_run_id=request.first_execution_run_id,
     )
     update_id = request.request.meta.update_id
-    run_id, stage, outcome = await _await_stage(
+    run_id, stage, outcome, link = await _await_stage(
         history, ns, workflow_id, run_id, update_id, wait_stage, wait_seconds
     )
     resp = rr.UpdateWorkflowExecutionResponse(stage=stage)  # type: ignore[arg-type]
+    if link is not None:
+        resp.link.CopyFrom(link)
     resp.update_ref.workflow_execution.workflow_id = workflow_id
     resp.update_ref.workflow_execution.run_id = run_id
     resp.update_ref.update_id = update_id
@@ -74,7 +78,7 @@ async def poll_workflow_update(
     workflow_id = ref.workflow_execution.workflow_id
     run_id = await history.resolve_run_id(ns, workflow_id, ref.workflow_execution.run_id)
     wait_stage = updates.Stage(request.wait_policy.lifecycle_stage or updates.Stage.ADMITTED)
-    run_id, stage, outcome = await _await_stage(
+    run_id, stage, outcome, _ = await _await_stage(
         history, ns, workflow_id, run_id, ref.update_id, wait_stage, wait_seconds
     )
     resp = rr.PollWorkflowExecutionUpdateResponse(stage=stage)  # type: ignore[arg-type]
@@ -94,9 +98,10 @@ async def _await_stage(
     update_id: str,
     wait_stage: updates.Stage,
     wait_seconds: float,
-) -> tuple[str, int, update_pb2.Outcome | None]:
+) -> tuple[str, int, update_pb2.Outcome | None, common_pb2.Link | None]:
     """Wait until the update reaches `wait_stage` (or time is up): the run that has it
-    (a run continued as new hands its admitted updates on), its stage and outcome."""
+    (a run continued as new hands its admitted updates on), its stage and outcome, and the
+    link Temporal answers with once the workflow accepted or rejected it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
 
@@ -130,7 +135,12 @@ async def _await_stage(
                     )
                     event = events[0] if events else None
                 outcome = updates.outcome(info, event, running)
-            return run_id, _LIFECYCLE.get(stage, 0), outcome
+            link = None
+            if info.rejection:
+                link = links.update_rejected(ns.name, workflow_id, run_id)
+            elif info.accepted_event_id:
+                link = links.update_accepted(ns.name, workflow_id, run_id)
+            return run_id, _LIFECYCLE.get(stage, 0), outcome, link
         try:
             await asyncio.wait_for(waiter.wait(), left)
         except TimeoutError:
