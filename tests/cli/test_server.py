@@ -225,3 +225,39 @@ def test_start_refuses_a_newer_schema(command: str, tmp_path: Path) -> None:
     _one_line_refusal(
         out, command, f"database schema version {future} is newer than this Perdure's"
     )
+
+
+# --------------------------------------------------------------------------- dynamic config
+
+
+def test_config_file_takes_a_dynamic_config_table(tmp_path: Path) -> None:
+    path = tmp_path / "perdure.toml"
+    path.write_text(
+        'db = "postgresql://u@h/db"\n'
+        "[dynamic_config]\n"
+        '"limit.historyCount.suggestContinueAsNew" = 100\n'
+        '"frontend.enableUpdateWorkflowExecution" = true\n'
+    )
+    assert load_config(path)["dynamic_config"] == {
+        "limit.historyCount.suggestContinueAsNew": 100,
+        "frontend.enableUpdateWorkflowExecution": True,
+    }
+    path.write_text(
+        '[server]\ndb = "postgresql://u@h/db"\n[dynamic_config]\n"limit.blobSize.error" = 1024\n'
+    )
+    assert load_config(path) == {
+        "db": "postgresql://u@h/db",
+        "dynamic_config": {"limit.blobSize.error": 1024},
+    }
+
+
+def test_start_dev_refuses_a_bad_dynamic_config_value_in_one_line() -> None:
+    out = perdure(
+        "server", "start-dev", "--port", "0", "--db-filename", ":memory:",
+        "--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=lots",
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == (
+        "perdure server start-dev: dynamic config limit.historyCount.suggestContinueAsNew "
+        "must be a non-negative integer"
+    )

@@ -124,6 +124,17 @@ def _add_common(parser: argparse.ArgumentParser, *, defaults: bool = True) -> No
         help="custom search attribute to register at start",
     )
     parser.add_argument("--log-level", default="info" if defaults else None, choices=LOG_LEVELS)
+    parser.add_argument(
+        "--dynamic-config-value",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=(
+            "a Temporal dynamic config setting (VALUE in JSON), for the settings Perdure has"
+            " (e.g. limit.historyCount.suggestContinueAsNew=4096); other keys are ignored"
+            " with a warning"
+        ),
+    )
 
 
 def _configure_logging(level: str) -> None:
@@ -145,6 +156,11 @@ def run_start_dev(args: argparse.Namespace) -> int:
         except OSError as err:
             return _cannot_start("start-dev", f"cannot create {path.parent}: {err.strerror}")
         db = str(path)
+    try:
+        dynamic = _dynamic_config({}, args.dynamic_config_value)
+    except ConfigError as e:
+        print(f"perdure server start-dev: {e}", file=sys.stderr)
+        return 2
     config = ServerConfig(
         host=args.ip,
         port=args.port,
@@ -152,15 +168,36 @@ def run_start_dev(args: argparse.Namespace) -> int:
         namespaces=tuple(args.namespace),
         search_attributes=dict(args.search_attribute),
         min_retention_seconds=args.min_retention,
+        dynamic_config=dynamic,
     )
     return _serve("start-dev", config, args.log_level)
+
+
+def _dynamic_config(file_values: dict[str, Any], flags: list[str]) -> dict[str, object]:
+    """The file's [dynamic_config] table, then the flags' KEY=VALUE pairs over it; checked
+    now, so that a bad value stops the start with one line."""
+    from perdure.server.dynamic_config import (
+        DynamicConfigError,
+        parse_flag_values,
+        settings_from,
+    )
+
+    try:
+        values = {**file_values, **parse_flag_values(flags)}
+        settings_from(values)
+    except DynamicConfigError as e:
+        raise ConfigError(str(e)) from e
+    return values
 
 
 class ConfigError(Exception):
     """A settings file or flag that cannot be used."""
 
 
-_CONFIG_KEYS = {"db", "host", "port", "namespaces", "search_attributes", "log_level", "migrate"}
+_CONFIG_KEYS = {
+    "db", "host", "port", "namespaces", "search_attributes", "log_level", "migrate",
+    "dynamic_config",
+}  # fmt: skip
 
 
 def load_config(path: Path | None) -> dict[str, Any]:
@@ -172,7 +209,10 @@ def load_config(path: Path | None) -> dict[str, Any]:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from e
+    dynamic = data.pop("dynamic_config", None)  # a top-level [dynamic_config] table
     data = data.get("server", data)
+    if dynamic is not None:
+        data.setdefault("dynamic_config", dynamic)
     unknown = set(data) - _CONFIG_KEYS
     if unknown:
         raise ConfigError(
@@ -181,6 +221,7 @@ def load_config(path: Path | None) -> dict[str, Any]:
     types: dict[str, type | tuple[type, ...]] = {
         "db": str, "host": str, "port": int, "namespaces": list,
         "search_attributes": dict, "log_level": str, "migrate": bool,
+        "dynamic_config": dict,
     }  # fmt: skip
     for key, value in data.items():
         if not isinstance(value, types[key]):
@@ -214,6 +255,11 @@ def run_start(args: argparse.Namespace) -> int:
         )
         return 2
     migrate = args.migrate if args.migrate is not None else file.get("migrate", False)
+    try:
+        dynamic = _dynamic_config(file.get("dynamic_config", {}), args.dynamic_config_value)
+    except ConfigError as e:
+        print(f"perdure server start: {e}", file=sys.stderr)
+        return 2
     config = ServerConfig(
         host=args.ip or file.get("host", "0.0.0.0"),
         port=args.port if args.port is not None else file.get("port", 7233),
@@ -221,6 +267,7 @@ def run_start(args: argparse.Namespace) -> int:
         namespaces=tuple(dict.fromkeys([*file.get("namespaces", []), *args.namespace])),
         search_attributes={**file.get("search_attributes", {}), **dict(args.search_attribute)},
         migrate=migrate,
+        dynamic_config=dynamic,
     )
     return _serve("start", config, args.log_level or file.get("log_level", "info"))
 

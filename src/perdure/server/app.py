@@ -23,6 +23,7 @@ import grpc
 from perdure.server.clock import Clock, RealClock, VirtualClock
 from perdure.server.cluster import Cluster
 from perdure.server.commit_effects import ServerCommitEffects
+from perdure.server.dynamic_config import settings_from
 from perdure.server.frontend.dispatch import Dispatcher
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
@@ -68,6 +69,9 @@ class ServerConfig:
     time_skipping: bool = False
     """A virtual clock that jumps to the next deadline when nothing runs, driven through
     Temporal's TestService (served beside the frontend)."""
+    dynamic_config: Mapping[str, object] = field(default_factory=dict)
+    """Temporal's dynamic config keys and values, for the settings Perdure has
+    (server/dynamic_config.py); other keys are ignored with a warning."""
 
 
 class PerdureServer:
@@ -100,9 +104,13 @@ class PerdureServer:
             assert isinstance(clock, VirtualClock), "time skipping needs a virtual clock"
             self.skipper = TimeSkipper(clock, store, self.timers)
             self.test_service = TestServiceRpcs(self.skipper)
+        self.settings = settings_from(config.dynamic_config)
+        for warning in self.settings.warnings:
+            log.warning("%s", warning)
         self.history = HistoryService(
             store,
             clock,
+            settings=self.settings.engine,
             effects=ServerCommitEffects(
                 matching=self.matching,
                 timers=self.timers,
@@ -139,6 +147,7 @@ class PerdureServer:
             query_router=self.query_router,
             query_bridge=self.query_bridge,
             min_retention_seconds=config.min_retention_seconds,
+            limits=self.settings.limits,
         )
         self.dispatcher = Dispatcher(self.frontend, interceptors=())
         """Every transport's calls go through it (frontend/dispatch.py)."""

@@ -15,6 +15,7 @@ from perdure.server.engine import children, command_base, external, requests, ru
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import duration
+from perdure.server.engine.settings import DEFAULT_SETTINGS
 from perdure.server.errors import NotFound
 from tests.server.engine.helpers import SECOND, Harness, complete_workflow, payloads, started
 
@@ -135,7 +136,7 @@ def test_pending_children_limit() -> None:
     template = h.state.children[initiated]
     h.plant(
         lambda st: st.children.update(
-            {10_000 + i: template for i in range(children.MAX_PENDING_CHILDREN)}
+            {10_000 + i: template for i in range(DEFAULT_SETTINGS.max_pending_children)}
         )
     )
     h.step(

@@ -8,10 +8,19 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
-from perdure.server.engine import activities, command_base, commands, requests, workflow_task
+from perdure.server.engine import (
+    activities,
+    codec,
+    command_base,
+    commands,
+    requests,
+    workflow_task,
+)
 from perdure.server.engine.deadlines import TimerKind, TimerRef
+from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import duration
-from perdure.server.engine.state import ActivityState
+from perdure.server.engine.settings import EngineSettings
+from perdure.server.engine.state import ActivityState, ExecutionState
 from perdure.server.engine.tokens import ActivityTaskToken
 from perdure.server.errors import NotFound
 from tests.server.engine.helpers import (
@@ -239,3 +248,40 @@ def test_terminate_closes_and_cleans_up() -> None:
     assert not h.state.activities and not h.state.timers
     out = h.last.out  # type: ignore[union-attr]
     assert any("/a/" in key for key in out.tasks_removed)
+
+
+def _start_with(
+    h: Harness, settings: EngineSettings
+) -> history_pb2.WorkflowTaskStartedEventAttributes:
+    """Start the pending workflow task under `settings`; its started event's attributes."""
+    state = codec.decode(ExecutionState, codec.encode(h.state))  # h's state stays as it is
+    wt = state.workflow_task
+    assert wt is not None
+    ex = Execution(state, h.now, "default", settings=settings)
+    workflow_task.start(ex, wt.seq, identity="w", request_id="r")
+    return ex.out.events[-1].workflow_task_started_event_attributes
+
+
+def test_workflow_task_started_suggests_continue_as_new_past_the_thresholds() -> None:
+    h = started()
+    h.start_wft()
+    h.complete_wft()
+    wake = history_pb2.WorkflowExecutionSignaledEventAttributes(signal_name="wake")
+    h.step(lambda ex: requests.signal(ex, wake))
+    before = len(h.history)  # the events before the next started one
+    assert before == h.state.next_event_id - 1
+    size = h.state.history_size_bytes
+    loose = EngineSettings(
+        suggest_continue_as_new_events=before + 1, suggest_continue_as_new_bytes=size + 1
+    )
+    attrs = _start_with(h, loose)
+    assert not attrs.suggest_continue_as_new and not attrs.suggest_continue_as_new_reasons
+    tight = EngineSettings(
+        suggest_continue_as_new_events=before, suggest_continue_as_new_bytes=size
+    )
+    attrs = _start_with(h, tight)
+    assert attrs.suggest_continue_as_new
+    assert list(attrs.suggest_continue_as_new_reasons) == [
+        wf_enums.SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE,
+        wf_enums.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS,
+    ]

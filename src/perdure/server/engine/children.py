@@ -38,7 +38,6 @@ from perdure.server.engine.retry import duration, nanos, validate_retry_policy, 
 from perdure.server.engine.state import ChildInfo, ExecutionState, Nanos, ParentInfo
 from perdure.server.errors import ServiceError
 
-MAX_PENDING_CHILDREN = 2000
 ABANDON = wf_enums.PARENT_CLOSE_POLICY_ABANDON
 InitiatedAttributes = history_pb2.StartChildWorkflowExecutionInitiatedEventAttributes
 
@@ -122,11 +121,12 @@ def _validate(
                 causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, err.message
             ) from err
     pending = len(ctx.ex.state.children)
-    if pending >= MAX_PENDING_CHILDREN:
+    limit = ctx.ex.settings.max_pending_children
+    if pending >= limit:
         raise BadCommand(
             causes.WORKFLOW_TASK_FAILED_CAUSE_PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED,
             f"the number of pending child workflow executions, {pending}, "
-            f"has reached the per-workflow limit of {MAX_PENDING_CHILDREN}",
+            f"has reached the per-workflow limit of {limit}",
         )
 
 

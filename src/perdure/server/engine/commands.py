@@ -32,8 +32,6 @@ from perdure.server.engine.execution import Execution, NewRun
 from perdure.server.engine.retry import duration, nanos, validate_retry_policy, with_defaults
 from perdure.server.errors import ServiceError
 
-MAX_PENDING_ACTIVITIES = 2000
-
 
 def _check_id(value: str, what: str, cause: int, command: str = "command") -> None:
     """A required id or name: set, and within Temporal's length limit."""
@@ -94,7 +92,7 @@ def schedule_activity(ctx: CommandContext, command: command_pb2.Command) -> None
             causes.WORKFLOW_TASK_FAILED_CAUSE_SCHEDULE_ACTIVITY_DUPLICATE_ID,
             f"Activity with id {a.activity_id} already started.",
         )
-    if len(st.activities) >= MAX_PENDING_ACTIVITIES:
+    if len(st.activities) >= ctx.ex.settings.max_pending_activities:
         raise BadCommand(
             causes.WORKFLOW_TASK_FAILED_CAUSE_PENDING_ACTIVITIES_LIMIT_EXCEEDED,
             "the number of pending activities has reached the per-workflow limit",

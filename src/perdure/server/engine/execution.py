@@ -27,6 +27,7 @@ from temporalio.api.sdk.v1 import user_metadata_pb2
 from perdure.server.engine.apply import apply
 from perdure.server.engine.deadlines import TimerRef
 from perdure.server.engine.outputs import NewTask, NewTimer, TaskKind
+from perdure.server.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from perdure.server.engine.state import ExecutionState, Nanos
 
 HistoryEvent = history_pb2.HistoryEvent
@@ -118,10 +119,13 @@ class Execution:
         now: Nanos,
         namespace: str,
         start_attributes: history_pb2.WorkflowExecutionStartedEventAttributes | None = None,
+        settings: EngineSettings = DEFAULT_SETTINGS,
     ) -> None:
         self.state = state
         self.now = now
         self.namespace = namespace
+        self.settings = settings
+        """The server's thresholds (engine/settings.py)."""
         self.out = Transition()
         self.start_attributes = start_attributes
         """The run's started event, loaded by the shell for runs that may retry or repeat

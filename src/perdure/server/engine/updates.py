@@ -28,8 +28,6 @@ from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import UpdateInfo, WorkflowTaskInfo, WorkflowTaskKind
 from perdure.server.errors import InvalidArgument, NotFound, ResourceExhausted
 
-MAX_IN_FLIGHT = 10
-MAX_TOTAL = 2000
 MAX_REMEMBERED_REJECTIONS = 100
 _BAD = causes.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE
 _URL = "type.googleapis.com/"
@@ -76,12 +74,16 @@ def admit(ex: Execution, request: update_pb2.Request) -> UpdateInfo:
     if not st.running:
         raise NotFound("workflow execution already completed")
     in_flight = sum(1 for u in st.updates.values() if stage_of(u) < Stage.COMPLETED)
-    if in_flight >= MAX_IN_FLIGHT:
+    in_flight_limit = ex.settings.max_in_flight_updates
+    if in_flight >= in_flight_limit:
         raise ResourceExhausted(
-            f"limit on number of concurrent in-flight updates has been reached ({MAX_IN_FLIGHT})"
+            f"limit on number of concurrent in-flight updates has been reached ({in_flight_limit})"
         )
-    if len(st.updates) >= MAX_TOTAL:
-        raise ResourceExhausted(f"limit on number of total updates has been reached ({MAX_TOTAL})")
+    total_limit = ex.settings.max_total_updates
+    if len(st.updates) >= total_limit:
+        raise ResourceExhausted(
+            f"limit on number of total updates has been reached ({total_limit})"
+        )
     info = UpdateInfo(update_id, request=request.SerializeToString(), admitted_time=ex.now)
     st.updates[update_id] = info
     ex.out.updates_changed.append(update_id)

@@ -133,6 +133,7 @@ def start(ex: Execution, seq: int, *, identity: str, request_id: str) -> Started
         request_id=request_id,
         history_size_bytes=st.history_size_bytes,
     )
+    _suggest_continue_as_new(ex, attrs)
     transient: list[HistoryEvent] = []
     if not wt.scheduled_event_written:
         # Ids are assigned now: nothing can be written while the task runs (events buffer).
@@ -146,6 +147,23 @@ def start(ex: Execution, seq: int, *, identity: str, request_id: str) -> Started
         TimerRef(TimerKind.WORKFLOW_TASK_START_TO_CLOSE, seq), ex.now + wt.start_to_close_timeout
     )
     return StartedWorkflowTask(wt, st.last_workflow_task_started_event_id, transient)
+
+
+def _suggest_continue_as_new(
+    ex: Execution, attrs: history_pb2.WorkflowTaskStartedEventAttributes
+) -> None:
+    """Temporal's hint to the workflow: its history (as the task starts, before the
+    started event) has grown past the server's thresholds, so it should continue as new."""
+    st, settings = ex.state, ex.settings
+    if st.history_size_bytes >= settings.suggest_continue_as_new_bytes:
+        attrs.suggest_continue_as_new_reasons.append(
+            wf_enums.SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE
+        )
+    if st.next_event_id - 1 >= settings.suggest_continue_as_new_events:
+        attrs.suggest_continue_as_new_reasons.append(
+            wf_enums.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS
+        )
+    attrs.suggest_continue_as_new = bool(attrs.suggest_continue_as_new_reasons)
 
 
 def transient_events(ex: Execution, wt: WorkflowTaskInfo) -> list[HistoryEvent]:
@@ -168,6 +186,7 @@ def transient_events(ex: Execution, wt: WorkflowTaskInfo) -> list[HistoryEvent]:
             history_size_bytes=ex.state.history_size_bytes,
         ),
     )
+    _suggest_continue_as_new(ex, started.workflow_task_started_event_attributes)
     started.event_time.FromNanoseconds(wt.started_time)
     return [scheduled, started]
 

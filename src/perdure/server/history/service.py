@@ -27,6 +27,7 @@ from perdure.server import ids
 from perdure.server.clock import Clock
 from perdure.server.engine import codec, retention
 from perdure.server.engine.execution import Execution, HistoryEvent
+from perdure.server.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import NotFound, Unavailable
 from perdure.server.history.effects import CommitEffects, NoEffects
@@ -131,9 +132,12 @@ class HistoryService:
         effects: CommitEffects | None = None,
         cache_size: int = 10_000,
         build_visibility_row: VisibilityBuilder = lambda st, ns: visibility_row(st),
+        settings: EngineSettings = DEFAULT_SETTINGS,
     ) -> None:
         """`effects`: what commits set off in the rest of the server (history/effects.py);
-        none for a history that only reads and writes the store."""
+        none for a history that only reads and writes the store. `settings`: the
+        engine's thresholds, given to every transition."""
+        self.settings = settings
         self.store = store
         self.clock = clock
         self.watchers = HistoryWatchers()
@@ -241,7 +245,7 @@ class HistoryService:
                         f"workflow execution not found for workflow ID {workflow_id} "
                         f"and run ID {target}"
                     )
-                ex = Execution(cached.state, self.clock.now_ns(), ns.name)
+                ex = Execution(cached.state, self.clock.now_ns(), ns.name, settings=self.settings)
                 if (
                     needs_start_attributes
                     or cached.state.retry_policy
