@@ -112,3 +112,26 @@ def test_equal_deadlines_of_an_activity_that_never_started_report_schedule_to_st
         attrs.failure.timeout_failure_info.timeout_type == wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_START
     )
     assert attrs.retry_state == wf_enums.RETRY_STATE_TIMEOUT
+
+
+def test_equal_deadlines_of_a_running_attempt_report_start_to_close() -> None:
+    h = started()
+    h.start_wft()
+    h.complete_wft(
+        schedule_activity(
+            "1", start_to_close=2 * SECOND, schedule_to_close_timeout=duration(2 * SECOND)
+        )
+    )
+    (sched,) = h.state.activities
+    h.step(lambda ex: activities.start(ex, sched, 1, identity="w", request_id="r"))
+    h.step(
+        lambda ex: activities.fire_timer(ex, TimerRef(TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE, sched)),
+        advance=2 * SECOND,
+    )
+    timed_out = next(
+        e for e in h.history if e.HasField("activity_task_timed_out_event_attributes")
+    ).activity_task_timed_out_event_attributes
+    assert timed_out.failure.timeout_failure_info.timeout_type == (
+        wf_enums.TIMEOUT_TYPE_START_TO_CLOSE
+    )
+    assert timed_out.retry_state == wf_enums.RETRY_STATE_TIMEOUT

@@ -414,10 +414,15 @@ def fire_timer(ex: Execution, ref: TimerRef) -> None:
     if not st.running or info is None:
         return
     kind = ref.kind
-    if kind == TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE and _schedule_to_start_due(ex, info):
-        kind = first_of_equal((kind, TimerKind.ACTIVITY_SCHEDULE_TO_START))
+    if kind == TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE:
+        # Another deadline of the activity may be due at this same instant: which one
+        # counts is decided in one place (deadlines.first_of_equal).
+        kind = first_of_equal([kind, *_other_deadlines_due(ex, info)])
         if kind == TimerKind.ACTIVITY_SCHEDULE_TO_START:
             _schedule_to_start_timed_out(ex, info)
+            return
+        if kind == TimerKind.ACTIVITY_START_TO_CLOSE:
+            _attempt_timed_out(ex, info, wf_enums.TIMEOUT_TYPE_START_TO_CLOSE)
             return
     if kind == TimerKind.ACTIVITY_SCHEDULE_TO_CLOSE:
         cause = info.last_failure if info.state != ActivityState.STARTED else None
@@ -440,13 +445,23 @@ def fire_timer(ex: Execution, ref: TimerRef) -> None:
             _attempt_timed_out(ex, info, wf_enums.TIMEOUT_TYPE_HEARTBEAT)
 
 
-def _schedule_to_start_due(ex: Execution, info: ActivityInfo) -> bool:
-    """The attempt is still waiting for a worker and its schedule-to-start deadline is due."""
-    return (
+def _other_deadlines_due(ex: Execution, info: ActivityInfo) -> list[TimerKind]:
+    """The current attempt's own deadlines that are due now (while its schedule-to-close
+    fires): schedule-to-start of an attempt no worker took, start-to-close of one running."""
+    due = []
+    if (
         info.state == ActivityState.SCHEDULED
         and info.schedule_to_start_timeout > 0
         and info.scheduled_time + info.schedule_to_start_timeout <= ex.now
-    )
+    ):
+        due.append(TimerKind.ACTIVITY_SCHEDULE_TO_START)
+    if (
+        info.state == ActivityState.STARTED
+        and info.start_to_close_timeout > 0
+        and info.started_time + info.start_to_close_timeout <= ex.now
+    ):
+        due.append(TimerKind.ACTIVITY_START_TO_CLOSE)
+    return due
 
 
 def _schedule_to_start_timed_out(ex: Execution, info: ActivityInfo) -> None:
