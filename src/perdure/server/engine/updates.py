@@ -7,6 +7,10 @@ workflow, so an update the workflow rejects leaves nothing in history (the worke
 to reset its view with `reset_history_event_id`). Acceptance and completion arrive as
 messages paired with PROTOCOL_MESSAGE commands and become WorkflowExecutionUpdateAccepted
 and WorkflowExecutionUpdateCompleted events.
+
+When the run closes first, an accepted update is completed by the server with Temporal's
+AcceptedUpdateCompletedWorkflow failure (no event: derived from the closed run), and
+updates admitted but not yet delivered move to the run that continues it as new, if any.
 """
 
 from __future__ import annotations
