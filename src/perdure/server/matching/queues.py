@@ -134,6 +134,11 @@ class TaskQueue:
         recent = time.monotonic() - self.last_poll_time < STICKY_ALIVE_SECONDS
         return recent or self._pollers.idle() > 0
 
+    async def poller_seen_recently(self) -> bool:
+        """Whether a worker polls this queue (matching/sticky.py asks of sticky queues);
+        a shared queue also asks the other processes."""
+        return self.alive
+
     def resolved(self, key: str) -> None:
         """The task was started (or found stale): forget it."""
         self._known.discard(key)

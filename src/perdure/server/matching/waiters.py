@@ -27,6 +27,10 @@ class WaitingPollers(Generic[T]):
         """How many pollers are waiting."""
         return sum(1 for w in self._waiters if not w.done())
 
+    def waiting_identities(self) -> set[str]:
+        """The identities of the pollers waiting now."""
+        return {i for w, i in self._identities.items() if not w.done()}
+
     def hand(self, item: T) -> bool:
         """Give `item` to the longest-waiting poller; False if none waits."""
         while self._waiters:

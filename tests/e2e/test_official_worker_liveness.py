@@ -1,0 +1,108 @@
+"""What the server does when workers go away: crashed sticky workers, shutdown, queries.
+
+A worker that dies without ShutdownWorker leaves its sticky queue behind; the next
+workflow task of a run it cached must go to the normal queue at once when nobody has
+polled the sticky queue recently, not after the sticky schedule-to-start timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from temporalio.api.enums.v1 import EventType, TaskQueueKind
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from tests.e2e import official_workflows as wf
+from tests.servers import REPO
+
+pytestmark = pytest.mark.timeout(120)
+
+STICKY_WINDOW_SECONDS = 10.0
+"""Temporal's stickyPollerUnavailableWindow: a sticky queue unpolled this long is gone."""
+
+
+def _id() -> str:
+    return f"wf-{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def worker_process(target: str, task_queue: str, sticky_timeout: float) -> Iterator[None]:
+    """An official worker in its own process; leaving the block SIGKILLs it."""
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'src'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.worker_process", target, task_queue,
+         str(sticky_timeout)],
+        stdout=subprocess.PIPE, env=env, cwd=REPO,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"ready"
+        yield
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+async def _wait_events(handle: WorkflowHandle[object, object], event_type: int) -> None:
+    for _ in range(200):
+        if any(e.event_type == event_type for e in (await handle.fetch_history()).events):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no event of type {event_type}")
+
+
+async def _wait_sticky_task_completed(handle: WorkflowHandle[object, object]) -> None:
+    """Until a workflow task scheduled on a sticky queue has completed."""
+    for _ in range(200):
+        events = (await handle.fetch_history()).events
+        sticky = [
+            e.event_id
+            for e in events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+            and e.workflow_task_scheduled_event_attributes.task_queue.kind
+            == TaskQueueKind.TASK_QUEUE_KIND_STICKY
+        ]
+        if sticky and any(
+            e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            and e.workflow_task_completed_event_attributes.scheduled_event_id == sticky[0]
+            for e in events
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no sticky workflow task completed: {events}")
+
+
+async def test_crashed_sticky_worker_reroutes_at_once(
+    official_client: Client, any_server: object, task_queue: str
+) -> None:
+    target = official_client.service_client.config.target_host
+    handle = await official_client.start_workflow(
+        wf.WaitForSignal.run, 2, id=_id(), task_queue=task_queue
+    )
+    # A worker with a long sticky schedule-to-start timeout caches the run, then dies.
+    with worker_process(target, task_queue, sticky_timeout=90):
+        await _wait_events(handle, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+        await handle.signal(wf.WaitForSignal.add, "a")
+        await _wait_sticky_task_completed(handle)
+    # Past the window (on a shared database Perdure adds the poller rows' refresh period).
+    await asyncio.sleep(STICKY_WINDOW_SECONDS + 5)
+    loop = asyncio.get_running_loop()
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[wf.WaitForSignal],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        began = loop.time()
+        await handle.signal(wf.WaitForSignal.add, "b")
+        assert await handle.result() == ["a", "b"]
+    # Not the 90 s sticky timeout: the task went to the normal queue at once.
+    assert loop.time() - began < 30
