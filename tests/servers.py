@@ -130,6 +130,8 @@ def start_temporal_server(workdir: Path, *, timeout: float = 60.0) -> ServerProc
         str(TEMPORAL_BIN), "server", "start-dev", "--headless",
         "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db_path),
         "--log-level", "error",
+        # Polls of a worker that shuts down end at once (what Perdure does).
+        "--dynamic-config-value", "frontend.enableCancelWorkerPollsOnShutdown=true",
     ]  # fmt: skip
     log_path = workdir / f"temporal-{port}.log"
     log = log_path.open("ab")

@@ -16,7 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from temporalio.api.enums.v1 import EventType, TaskQueueKind
+from temporalio.api.enums.v1 import EventType, TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    PollActivityTaskQueueRequest,
+    PollActivityTaskQueueResponse,
+    PollWorkflowTaskQueueRequest,
+    PollWorkflowTaskQueueResponse,
+    ShutdownWorkerRequest,
+)
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -106,3 +115,63 @@ async def test_crashed_sticky_worker_reroutes_at_once(
         assert await handle.result() == ["a", "b"]
     # Not the 90 s sticky timeout: the task went to the normal queue at once.
     assert loop.time() - began < 30
+
+
+async def _namespace_capabilities(client: Client) -> object:
+    resp = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=client.namespace)
+    )
+    return resp.namespace_info.capabilities
+
+
+async def test_shutdown_worker_completes_that_workers_polls(
+    official_client: Client, any_server: object, task_queue: str
+) -> None:
+    caps = await _namespace_capabilities(official_client)
+    assert caps.worker_poll_complete_on_shutdown  # type: ignore[attr-defined]
+    service = official_client.workflow_service
+    leaving, staying = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def poll(key: str) -> asyncio.Task[PollWorkflowTaskQueueResponse]:
+        request = PollWorkflowTaskQueueRequest(
+            namespace="default",
+            task_queue=TaskQueue(name=task_queue),
+            identity=f"worker-{key[:8]}",
+            worker_instance_key=key,
+        )
+        return asyncio.create_task(service.poll_workflow_task_queue(request))
+
+    def poll_activities(key: str) -> asyncio.Task[PollActivityTaskQueueResponse]:
+        request = PollActivityTaskQueueRequest(
+            namespace="default",
+            task_queue=TaskQueue(name=task_queue),
+            identity=f"worker-{key[:8]}",
+            worker_instance_key=key,
+        )
+        return asyncio.create_task(service.poll_activity_task_queue(request))
+
+    polls = [poll(leaving), poll_activities(leaving)]
+    other = poll(staying)
+    await asyncio.sleep(1.0)  # the polls wait on the server
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await service.shutdown_worker(
+        ShutdownWorkerRequest(
+            namespace="default",
+            identity=f"worker-{leaving[:8]}",
+            worker_instance_key=leaving,
+            task_queue=task_queue,
+            task_queue_types=[TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                              TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY],
+            reason="graceful shutdown",
+        )
+    )  # fmt: skip
+    done = await asyncio.wait_for(asyncio.gather(*polls), 10)
+    assert loop.time() - began < 10
+    assert [r.task_token for r in done] == [b"", b""]  # empty answers, not errors
+    # A poll of that worker that arrives late is answered empty at once too.
+    late = await asyncio.wait_for(poll(leaving), 10)
+    assert late.task_token == b""
+    await asyncio.sleep(0.5)
+    assert not other.done()  # another worker's poll goes on
+    other.cancel()

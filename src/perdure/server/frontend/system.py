@@ -49,7 +49,10 @@ def namespace_description(ns: Namespace) -> rr.DescribeNamespaceResponse:
     resp.namespace_info.CopyFrom(ns.info)
     resp.namespace_info.capabilities.CopyFrom(
         namespace_pb2.NamespaceInfo.Capabilities(
-            eager_workflow_start=True, sync_update=True, async_update=True
+            eager_workflow_start=True,
+            sync_update=True,
+            async_update=True,
+            worker_poll_complete_on_shutdown=True,
         )
     )
     resp.config.CopyFrom(ns.config)
@@ -238,6 +241,8 @@ class SystemRpcs(FrontendContext):
         self, request: rr.ShutdownWorkerRequest, deadline: Deadline
     ) -> rr.ShutdownWorkerResponse:
         ns = await self.namespaces.get(request.namespace)
+        if request.worker_instance_key:
+            self.matching.release_worker(ns.id, request.worker_instance_key)
         if request.sticky_task_queue:
             for row in self.matching.close_sticky(ns.id, request.sticky_task_queue):
                 await move_off_sticky(self.history, ns, row.workflow_id, row.run_id)

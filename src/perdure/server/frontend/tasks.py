@@ -60,6 +60,8 @@ class TaskRpcs(FrontendContext):
         self, request: rr.PollWorkflowTaskQueueRequest, deadline: Deadline
     ) -> rr.PollWorkflowTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
+        if self.matching.worker_left(ns.id, request.worker_instance_key):
+            return rr.PollWorkflowTaskQueueResponse()
         queue = self.matching.queue_for_poller(
             ns.id,
             _queue_name(request.task_queue),
@@ -87,6 +89,7 @@ class TaskRpcs(FrontendContext):
             remaining_seconds(deadline, LONG_POLL_SECONDS),
             start_task=start_task,
             start_query=start_query,
+            worker_key=request.worker_instance_key,
         )
         if polled is None:
             return rr.PollWorkflowTaskQueueResponse()
@@ -170,6 +173,8 @@ class TaskRpcs(FrontendContext):
         self, request: rr.PollActivityTaskQueueRequest, deadline: Deadline
     ) -> rr.PollActivityTaskQueueResponse:
         ns = await self.namespaces.get(request.namespace)
+        if self.matching.worker_left(ns.id, request.worker_instance_key):
+            return rr.PollActivityTaskQueueResponse()
         queue = self.matching.queue_for_poller(
             ns.id,
             _queue_name(request.task_queue),
@@ -186,6 +191,7 @@ class TaskRpcs(FrontendContext):
             request.identity,
             remaining_seconds(deadline, LONG_POLL_SECONDS),
             start_task=start_task,
+            worker_key=request.worker_instance_key,
         )
         return polled if polled is not None else rr.PollActivityTaskQueueResponse()
 
