@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType, TaskQueueKind, TaskQueueType
@@ -27,6 +28,7 @@ from temporalio.api.workflowservice.v1 import (
     ShutdownWorkerRequest,
 )
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from tests.e2e import official_workflows as wf
@@ -175,3 +177,32 @@ async def test_shutdown_worker_completes_that_workers_polls(
     await asyncio.sleep(0.5)
     assert not other.done()  # another worker's poll goes on
     other.cancel()
+
+
+QUERY_POLLER_WINDOW_SECONDS = 20.0
+"""Temporal's QueryPollerUnavailableWindow: a queue unpolled this long has no worker."""
+
+
+async def test_query_without_a_recent_poller_fails_before_the_deadline(
+    official_client: Client, any_server: object, task_queue: str
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[wf.WaitForSignal],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await official_client.start_workflow(
+            wf.WaitForSignal.run, 1, id=_id(), task_queue=task_queue
+        )
+        await _wait_events(handle, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    await asyncio.sleep(QUERY_POLLER_WINDOW_SECONDS + 3)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(RPCError) as caught:
+        await handle.query("__stack_trace", rpc_timeout=timedelta(seconds=5))
+    # Temporal waits for a poller until a second before the deadline, then names the cause
+    # instead of answering DEADLINE_EXCEEDED.
+    assert loop.time() - began < 5
+    assert caught.value.status == RPCStatusCode.FAILED_PRECONDITION
+    assert "no poller seen for task queue recently" in caught.value.message

@@ -131,15 +131,17 @@ class TaskQueue:
     @property
     def alive(self) -> bool:
         """Someone polls this queue (for a sticky queue: its worker is still there)."""
-        if self.closed:
-            return False
-        recent = time.monotonic() - self.last_poll_time < STICKY_ALIVE_SECONDS
+        return not self.closed and self.polled_within(STICKY_ALIVE_SECONDS)
+
+    def polled_within(self, seconds: float) -> bool:
+        """A poller waits here, or a poll began here within `seconds`."""
+        recent = time.monotonic() - self.last_poll_time < seconds
         return recent or self._pollers.idle() > 0
 
-    async def poller_seen_recently(self) -> bool:
-        """Whether a worker polls this queue (matching/sticky.py asks of sticky queues);
-        a shared queue also asks the other processes."""
-        return self.alive
+    async def poller_seen_recently(self, within: float = STICKY_ALIVE_SECONDS) -> bool:
+        """Whether a worker polls this queue (matching/sticky.py asks of sticky queues,
+        queries of the queue they wait on); a shared queue also asks the other processes."""
+        return not self.closed and self.polled_within(within)
 
     def resolved(self, key: str) -> None:
         """The task was started (or found stale): forget it."""

@@ -240,14 +240,14 @@ class SharedTaskQueue(TaskQueue):
         row = PollerRow(self.namespace_id, self.name, self.kind, identity, build_id, time.time_ns())
         self._spawner.spawn(self._shared.record_pollers([row]), f"sharing poller {identity}")
 
-    async def poller_seen_recently(self) -> bool:
+    async def poller_seen_recently(self, within: float = STICKY_ALIVE_SECONDS) -> bool:
         """A poller waits or polled here, or in another process (whose waiting pollers
         are refreshed in the store by its `tick`)."""
-        if self.alive:
-            return True
         if self.closed:
             return False
-        window = STICKY_ALIVE_SECONDS + POLLER_SHARE_SECONDS
+        if self.polled_within(within):
+            return True
+        window = within + POLLER_SHARE_SECONDS
         since = time.time_ns() - int(window * 1e9)
         return bool(await self._shared.get_pollers(self.namespace_id, self.name, self.kind, since))
 
