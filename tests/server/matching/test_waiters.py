@@ -144,3 +144,14 @@ async def test_a_leaving_worker_s_polls_answer_empty_and_others_wait_on() -> Non
     assert pollers.hand("x"), "the other worker's poller still waits"
     assert await staying == "x"
     assert requeued == []
+
+
+async def test_a_taken_poller_keeps_its_build_id() -> None:
+    pollers: WaitingPollers[str] = WaitingPollers()
+    task = asyncio.create_task(pollers.wait(5, "a", requeue=lambda item: None, build_id="b-1"))
+    await settle()
+    taken = pollers.take_idle()
+    assert taken is not None
+    assert pollers.build_id(taken[0]) == "b-1"
+    taken[0].set_result("x")
+    assert await task == "x"

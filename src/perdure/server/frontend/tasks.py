@@ -73,8 +73,9 @@ class TaskRpcs(FrontendContext):
 
         async def start_task(row: TaskRow) -> WorkflowTaskStart | None:
             return await record_workflow_task_started(
-                self.history, self.queries, ns, row, request.identity
-            )
+                self.history, self.queries, ns, row, request.identity,
+                build_id=request.worker_version_capabilities.build_id,
+            )  # fmt: skip
 
         async def start_query(task: QueryTask) -> rr.PollWorkflowTaskQueueResponse | None:
             try:
@@ -90,6 +91,7 @@ class TaskRpcs(FrontendContext):
             start_task=start_task,
             start_query=start_query,
             worker_key=request.worker_instance_key,
+            build_id=request.worker_version_capabilities.build_id,
         )
         if polled is None:
             return rr.PollWorkflowTaskQueueResponse()

@@ -157,6 +157,10 @@ class TaskQueue:
             return None
         return self._pollers.take_idle()
 
+    def poller_build_id(self, waiter: asyncio.Future[Polled]) -> str:
+        """The build id a poller from `take_idle_poller` polled with."""
+        return self._pollers.build_id(waiter)
+
     def give_back_poller(self, waiter: asyncio.Future[Polled]) -> None:
         self._pollers.give_back(waiter)
 
@@ -190,6 +194,7 @@ class TaskQueue:
             self.pollers[identity] = PollerInfo(identity, now, build_id=build_id)
         else:
             info.last_access = now
+            info.build_id = build_id
         if len(self.pollers) > 64:
             cutoff = now - POLLER_MEMORY_SECONDS
             for name in [n for n, p in self.pollers.items() if p.last_access < cutoff]:
@@ -215,7 +220,9 @@ class TaskQueue:
                 after = rows[-1].seq
             self._backlog_overflow = True
 
-    async def poll(self, timeout: float, identity: str = "", worker_key: str = "") -> Polled | None:
+    async def poll(
+        self, timeout: float, identity: str = "", worker_key: str = "", build_id: str = ""
+    ) -> Polled | None:
         """The next query or task, or None after `timeout` seconds (or once the worker
         instance `worker_key` shuts down)."""
         while self._queries:
@@ -231,6 +238,7 @@ class TaskQueue:
             requeue=self.requeue,
             waiting=self._poller_waiting,
             worker_key=worker_key,
+            build_id=build_id,
         )
 
     def release_worker(self, worker_key: str) -> int:

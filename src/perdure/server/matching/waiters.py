@@ -26,6 +26,8 @@ class WaitingPollers(Generic[T]):
         self._waiters: collections.deque[asyncio.Future[T]] = collections.deque()
         self._identities: dict[asyncio.Future[T], str] = {}
         """The identity of each waiting poller (a task started for it records it)."""
+        self._build_ids: dict[asyncio.Future[T], str] = {}
+        """The build id each waiting poller polled with (recorded on what it starts)."""
         self._workers: dict[asyncio.Future[T], str] = {}
         """The worker instance key of each waiting poller that sent one (ShutdownWorker)."""
 
@@ -54,6 +56,10 @@ class WaitingPollers(Generic[T]):
                 return waiter, self._identities.get(waiter, "")
         return None
 
+    def build_id(self, waiter: asyncio.Future[T]) -> str:
+        """The build id of a waiting (or just taken) poller."""
+        return self._build_ids.get(waiter, "")
+
     def give_back(self, waiter: asyncio.Future[T]) -> None:
         """A poller from `take_idle` waits on, first in line."""
         if not waiter.done():
@@ -67,6 +73,7 @@ class WaitingPollers(Generic[T]):
         requeue: Callable[[T], None],
         waiting: Callable[[], None] | None = None,
         worker_key: str = "",
+        build_id: str = "",
     ) -> T | None:
         """Wait up to `timeout` seconds for an item (None: none came, or the poller's
         worker shut down). `waiting` runs once this poller is in line (a shared queue
@@ -77,6 +84,8 @@ class WaitingPollers(Generic[T]):
         self._identities[waiter] = identity
         if worker_key:
             self._workers[waiter] = worker_key
+        if build_id:
+            self._build_ids[waiter] = build_id
         if waiting is not None:
             waiting()
         try:
@@ -92,6 +101,7 @@ class WaitingPollers(Generic[T]):
         finally:
             self._identities.pop(waiter, None)
             self._workers.pop(waiter, None)
+            self._build_ids.pop(waiter, None)
             if not waiter.done():
                 waiter.cancel()
 
