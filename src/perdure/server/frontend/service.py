@@ -7,6 +7,7 @@ store.
 
 from __future__ import annotations
 
+from perdure.server.frontend.activity_operator import ActivityOperatorRpcs
 from perdure.server.frontend.deletion import DeletionRpcs
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
@@ -33,6 +34,7 @@ class Frontend(
     VisibilityRpcs,
     DeletionRpcs,
     ResetRpcs,
+    ActivityOperatorRpcs,
 ):
     """Validates each request and turns it into history, matching and store calls."""
 

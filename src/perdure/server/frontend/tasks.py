@@ -296,8 +296,12 @@ class TaskRpcs(FrontendContext):
         check_payloads(request.details, "details")
         ns, target = await self._by_token(request.task_token)
         details = request.details if request.HasField("details") else None
-        cancel = await record_activity_task_heartbeat(self.history, ns, target, details)
-        return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+        answer = await record_activity_task_heartbeat(self.history, ns, target, details)
+        return rr.RecordActivityTaskHeartbeatResponse(
+            cancel_requested=answer.cancel_requested,
+            activity_paused=answer.paused,
+            activity_reset=answer.reset,
+        )
 
     async def RecordActivityTaskHeartbeatById(
         self, request: rr.RecordActivityTaskHeartbeatByIdRequest, deadline: Deadline
@@ -307,8 +311,12 @@ class TaskRpcs(FrontendContext):
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
         details = request.details if request.HasField("details") else None
-        cancel = await record_activity_task_heartbeat(self.history, ns, target, details)
-        return rr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+        answer = await record_activity_task_heartbeat(self.history, ns, target, details)
+        return rr.RecordActivityTaskHeartbeatByIdResponse(
+            cancel_requested=answer.cancel_requested,
+            activity_paused=answer.paused,
+            activity_reset=answer.reset,
+        )
 
 
 def _queue_name(task_queue: tq_pb2.TaskQueue) -> str:
