@@ -233,6 +233,7 @@ class PerdureServer:
     async def _stop_background(self) -> None:
         await self.timers.stop()
         await self.sticky_routing.close()
+        await self.frontend.namespace_deletion.close()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -54,6 +54,7 @@ def namespace_description(ns: Namespace) -> rr.DescribeNamespaceResponse:
             sync_update=True,
             async_update=True,
             worker_poll_complete_on_shutdown=True,
+            worker_heartbeats=True,
         )
     )
     resp.config.CopyFrom(ns.config)
@@ -242,6 +243,8 @@ class SystemRpcs(FrontendContext):
         self, request: rr.ShutdownWorkerRequest, deadline: Deadline
     ) -> rr.ShutdownWorkerResponse:
         ns = await self.namespaces.get(request.namespace)
+        if request.HasField("worker_heartbeat"):
+            self.workers.record(ns.id, [request.worker_heartbeat])
         if request.worker_instance_key:
             self.matching.release_worker(ns.id, request.worker_instance_key)
         if request.sticky_task_queue:
@@ -252,5 +255,6 @@ class SystemRpcs(FrontendContext):
     async def RecordWorkerHeartbeat(
         self, request: rr.RecordWorkerHeartbeatRequest, deadline: Deadline
     ) -> rr.RecordWorkerHeartbeatResponse:
-        await self.namespaces.get(request.namespace)
+        ns = await self.namespaces.get(request.namespace)
+        self.workers.record(ns.id, list(request.worker_heartbeat))
         return rr.RecordWorkerHeartbeatResponse()
