@@ -18,10 +18,18 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
 from temporalio import activity, workflow
+from temporalio.api.activity.v1 import ActivityOptions
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.api.workflowservice.v1 import PauseActivityRequest
+from temporalio.api.workflowservice.v1 import (
+    PauseActivityRequest,
+    ResetActivityRequest,
+    UnpauseActivityRequest,
+    UpdateActivityOptionsRequest,
+)
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import RetryPolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -174,3 +182,45 @@ async def test_an_unknown_activity_is_not_found(
         )
     assert caught.value.status == RPCStatusCode.NOT_FOUND
     await handle.terminate()
+
+
+async def test_the_workflow_service_forms(
+    any_server: ServerProcess, official_client: Client, worker: Worker, task_queue: str
+) -> None:
+    """PauseActivity, UpdateActivityOptions, UnpauseActivity and ResetActivity, as SDK
+    clients call them (by activity id, or by type)."""
+    key, handle = await _start(official_client, task_queue)
+    service = official_client.workflow_service
+    execution = WorkflowExecution(workflow_id=handle.id)
+    await service.pause_activity(
+        PauseActivityRequest(
+            namespace="default", execution=execution, type="op_beating", reason="by type"
+        )
+    )
+    paused = await _wait_pending(
+        handle, lambda p: p.state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
+    )
+    assert paused.pause_info.manual.reason == "by type"  # type: ignore[attr-defined]
+    updated = await service.update_activity_options(
+        UpdateActivityOptionsRequest(
+            namespace="default",
+            execution=execution,
+            id="beat-1",
+            activity_options=ActivityOptions(heartbeat_timeout=Duration(seconds=5)),
+            update_mask=FieldMask(paths=["heartbeat_timeout"]),
+        )
+    )
+    assert updated.activity_options.heartbeat_timeout.seconds == 5
+    assert updated.activity_options.start_to_close_timeout.seconds == 60
+    await service.reset_activity(
+        ResetActivityRequest(
+            namespace="default", execution=execution, id="beat-1", keep_paused=True
+        )
+    )
+    pending = await _wait_pending(handle, lambda p: p.attempt == 1)
+    assert pending.paused  # type: ignore[attr-defined]
+    await service.unpause_activity(
+        UnpauseActivityRequest(namespace="default", execution=execution, id="beat-1")
+    )
+    assert await handle.result() == "run 2 attempt 1 details [beat]"
+    assert RUNS[key] == 2
