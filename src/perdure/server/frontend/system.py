@@ -247,6 +247,8 @@ class SystemRpcs(FrontendContext):
             self.workers.record(ns.id, [request.worker_heartbeat])
         if request.worker_instance_key:
             self.matching.release_worker(ns.id, request.worker_instance_key)
+            if isinstance(self.store, SharedStore):  # its polls may wait in other processes
+                self.store.announce_worker_left(ns.id, request.worker_instance_key)
         if request.sticky_task_queue:
             for row in self.matching.close_sticky(ns.id, request.sticky_task_queue):
                 await move_off_sticky(self.history, ns, row.workflow_id, row.run_id)
