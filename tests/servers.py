@@ -131,7 +131,10 @@ def start_temporal_server(
     args = [
         str(TEMPORAL_BIN), "server", "start-dev", "--headless",
         "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db_path),
-        "--log-level", "error", *(extra_args or []),
+        "--log-level", "error",
+        # Polls of a worker that shuts down end at once (what Perdure does).
+        "--dynamic-config-value", "frontend.enableCancelWorkerPollsOnShutdown=true",
+        *(extra_args or []),
     ]  # fmt: skip
     log_path = workdir / f"temporal-{port}.log"
     log = log_path.open("ab")

@@ -34,7 +34,8 @@ from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge, shared_queue_factory
-from perdure.server.namespaces import NamespaceRegistry
+from perdure.server.matching.sticky import StickyRouting
+from perdure.server.namespaces import Namespace, NamespaceRegistry
 from perdure.server.store import open_store
 from perdure.server.store.base import Store, TaskRow
 from perdure.server.store.shared import SharedStore
@@ -107,6 +108,7 @@ class PerdureServer:
         self.settings = settings_from(config.dynamic_config)
         for warning in self.settings.warnings:
             log.warning("%s", warning)
+        self.sticky_routing = StickyRouting(self.matching, self._move_off_sticky)
         self.history = HistoryService(
             store,
             clock,
@@ -118,6 +120,7 @@ class PerdureServer:
                 query_router=self.query_router,
                 new_id=HistoryService.new_id,
                 skipper=self.skipper,
+                sticky=self.sticky_routing,
             ),
             build_visibility_row=build_visibility_row,
         )
@@ -220,6 +223,9 @@ class PerdureServer:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def _move_off_sticky(self, ns: Namespace, workflow_id: str, run_id: str) -> None:
+        await move_off_sticky(self.history, ns, workflow_id, run_id)
+
     def _reroute_sticky(self, row: TaskRow) -> None:
         """Matching's answer to a task for a sticky queue whose worker left."""
 
@@ -235,6 +241,8 @@ class PerdureServer:
 
     async def _stop_background(self) -> None:
         await self.timers.stop()
+        await self.sticky_routing.close()
+        await self.frontend.namespace_deletion.close()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

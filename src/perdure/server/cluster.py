@@ -33,6 +33,7 @@ from perdure.server.store.shared import (
     QueryNotice,
     SharedStore,
     TaskNotice,
+    WorkerLeftNotice,
 )
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,8 @@ class Cluster:
                     self.bridge.answered(query_id)
             case NamespaceNotice(namespace_id):
                 self.namespaces.forget(namespace_id)
+            case WorkerLeftNotice(ns, key):
+                self.matching.release_worker(ns, key)
 
     def on_resync(self) -> None:
         """Notices may have been missed: look again at everything that waits for one."""

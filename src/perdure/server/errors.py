@@ -123,6 +123,10 @@ class Internal(ServiceError):
     """A bug or an unexpected failure."""
 
 
+class Unimplemented(ServiceError):
+    """A Temporal feature Perdure's server does not have; the message names it."""
+
+
 class MultiOperationFailed(ServiceError):
     """ExecuteMultiOperation: operation `failed_index` of `count` failed with `error`, the
     others were aborted. Its status is `error`'s; the transport lists every operation's

@@ -152,6 +152,7 @@ class NamespaceRegistry:
 
     async def update(self, ns: Namespace, expected_version: int) -> Namespace:
         await self._store.update_namespace(ns.record(), expected_version)
+        self.forget(ns.id)  # a renamed namespace's old name must not resolve any more
         return self._remember(ns)
 
     async def change_search_attribute_aliases(

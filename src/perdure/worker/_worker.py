@@ -360,6 +360,7 @@ class Worker:
                 activities=activities,
                 activity_hooks=self._activity_worker,
                 poll_failures=poll_failures,
+                worker_instance_key=self._worker_instance_key,
             )
 
     def config(self, *, active_config: bool = False) -> WorkerConfig:
@@ -506,7 +507,7 @@ class Worker:
                 request, timeout=timedelta(seconds=5)
             )
         except Exception as err:
-            # Older servers (and Perdure's, for now) may not have it: only an optimisation.
+            # Older servers may not have it: the worker's own polls end anyway.
             logger.debug("ShutdownWorker failed: %s", err)
 
     async def shutdown(self) -> None:

@@ -157,6 +157,7 @@ class WorkflowWorker:
         activities: Sequence[Callable[..., Any]] = (),
         activity_hooks: ActivityHooks | None = None,
         poll_failures: PollFailures | None = None,
+        worker_instance_key: str = "",
     ) -> None:
         """Configure the worker; nothing runs until :py:meth:`run`.
 
@@ -198,7 +199,8 @@ class WorkflowWorker:
         self._handlers: set[asyncio.Task[None]] = set()
         self._pollers: list[asyncio.Task[None]] = []
         self._shutdown = asyncio.Event()
-        self._worker_instance_key = str(uuid.uuid4())
+        self._worker_instance_key = worker_instance_key or str(uuid.uuid4())
+        """Sent with every poll, and by the Worker's ShutdownWorker, which then ends them."""
         self.sticky_task_queue = (
             f"{identity}-{uuid.uuid4().hex}" if max_cached_workflows > 0 else ""
         )

@@ -7,6 +7,7 @@ out backlog rows the way FOR UPDATE SKIP LOCKED would (each row to one claimer).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -20,7 +21,7 @@ from perdure.server.matching.shared import (
     encode_answer,
 )
 from perdure.server.store.base import TaskKind, TaskRow
-from perdure.server.store.shared import QueryTaskRow
+from perdure.server.store.shared import PollerRow, QueryTaskRow
 
 
 class FakeShared:
@@ -32,6 +33,7 @@ class FakeShared:
         self.released: list[str] = []
         self.queries: list[QueryTaskRow] = []
         self.answers: dict[str, bytes] = {}
+        self.pollers: list[PollerRow] = []
 
     async def claim_tasks(
         self, namespace_id: str, task_queue: str, kind: TaskKind, limit: int
@@ -58,6 +60,14 @@ class FakeShared:
 
     async def drop_query(self, query_id: str) -> bool:
         return True
+
+    async def record_pollers(self, pollers: Sequence[PollerRow]) -> None:
+        self.pollers.extend(pollers)
+
+    async def get_pollers(
+        self, namespace_id: str, task_queue: str, kind: TaskKind, since: int
+    ) -> list[PollerRow]:
+        return [p for p in self.pollers if p.task_queue == task_queue and p.last_access >= since]
 
 
 def row(key: str, lease_owner: str = "") -> TaskRow:
@@ -188,3 +198,24 @@ def test_answers_round_trip() -> None:
         QueryAnswer(False, error_message="boom"),
     ):
         assert decode_answer(encode_answer(answer)) == answer
+
+
+async def test_a_sticky_queue_polled_in_another_process_is_alive(store: FakeShared) -> None:
+    q = queue(store, TaskKind.WORKFLOW)
+    assert not await q.poller_seen_recently()  # nobody polls it anywhere
+    old = time.time_ns() - 60 * 1_000_000_000
+    store.pollers.append(PollerRow("ns", "tq", TaskKind.WORKFLOW, "dead", "", old))
+    assert not await q.poller_seen_recently()  # a worker gone a minute ago
+    store.pollers.append(PollerRow("ns", "tq", TaskKind.WORKFLOW, "w", "", time.time_ns()))
+    assert await q.poller_seen_recently()
+
+
+async def test_the_tick_refreshes_the_rows_of_waiting_pollers(store: FakeShared) -> None:
+    q = queue(store, TaskKind.WORKFLOW)
+    poll = asyncio.create_task(q.poll(5, "waiter"))
+    await settle()
+    q._shared_pollers.clear()  # as if its row was written long ago
+    q.tick()
+    await settle()
+    assert [p.identity for p in store.pollers] == ["waiter"]
+    poll.cancel()

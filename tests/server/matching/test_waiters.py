@@ -127,3 +127,31 @@ async def test_wake_all_releases_every_poller() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert pollers.idle() == 0
+
+
+async def test_a_leaving_worker_s_polls_answer_empty_and_others_wait_on() -> None:
+    pollers: WaitingPollers[str] = WaitingPollers()
+    requeued: list[str] = []
+    leaving = [
+        asyncio.create_task(pollers.wait(5, "a", requeue=requeued.append, worker_key="k1"))
+        for _ in range(2)
+    ]
+    staying = asyncio.create_task(pollers.wait(5, "b", requeue=requeued.append, worker_key="k2"))
+    await settle()
+    assert pollers.release_worker("k1") == 2
+    assert await asyncio.gather(*leaving) == [None, None]
+    assert pollers.idle() == 1
+    assert pollers.hand("x"), "the other worker's poller still waits"
+    assert await staying == "x"
+    assert requeued == []
+
+
+async def test_a_taken_poller_keeps_its_build_id() -> None:
+    pollers: WaitingPollers[str] = WaitingPollers()
+    task = asyncio.create_task(pollers.wait(5, "a", requeue=lambda item: None, build_id="b-1"))
+    await settle()
+    taken = pollers.take_idle()
+    assert taken is not None
+    assert pollers.build_id(taken[0]) == "b-1"
+    taken[0].set_result("x")
+    assert await task == "x"

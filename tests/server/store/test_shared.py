@@ -29,6 +29,7 @@ from perdure.server.store.shared import (
     QueryTaskRow,
     SharedStore,
     TaskNotice,
+    WorkerLeftNotice,
     decode_notice,
     encode_notice,
 )
@@ -69,6 +70,7 @@ def test_notices_round_trip() -> None:
         QueryNotice("ns", "q"),
         AnswerNotice("owner", "qid"),
         NamespaceNotice("ns-id"),
+        WorkerLeftNotice("ns-id", "worker-key"),
     ):
         assert decode_notice(encode_notice(n)) == n
     assert decode_notice("z\x1fwhat") is None

@@ -297,7 +297,8 @@ def fail(
     last_heartbeat_details: common_pb2.Payloads | None = None,
 ) -> None:
     """The worker reported a failed attempt: retry it or record the failure."""
-    if last_heartbeat_details is not None and last_heartbeat_details.payloads:
+    reset = info.reset_requested  # an operator reset it: its progress is dropped
+    if not reset and last_heartbeat_details is not None and last_heartbeat_details.payloads:
         info.heartbeat_details = last_heartbeat_details
     decision = _retry_decision(ex, info, failure)
     if decision.backoff is not None:
@@ -325,6 +326,9 @@ def _schedule_retry(
     _end_attempt_timers(ex, info)
     info.last_failure = failure
     info.last_worker_identity = identity or info.started_identity
+    if info.reset_requested:  # an operator reset the activity while this attempt ran
+        info.reset_requested = False
+        info.attempt = 1
     info.attempt += 1
     info.state = ActivityState.BACKOFF
     info.started_time = 0
@@ -370,12 +374,27 @@ def request_cancel(ex: Execution, info: ActivityInfo, wft_completed_event_id: in
         _drop(ex, info)
 
 
-def heartbeat(ex: Execution, info: ActivityInfo, details: common_pb2.Payloads | None) -> bool:
-    """Record a heartbeat; returns whether cancellation was requested."""
+@dataclass(frozen=True, slots=True)
+class HeartbeatAnswer:
+    """What a heartbeat's answer tells the worker: stop, and why."""
+
+    cancel_requested: bool
+    paused: bool = False
+    reset: bool = False
+
+
+def heartbeat(
+    ex: Execution, info: ActivityInfo, details: common_pb2.Payloads | None
+) -> HeartbeatAnswer:
+    """Record a heartbeat; the answer says whether the workflow asked to cancel, or an
+    operator paused or reset the activity (engine/activity_ops.py)."""
     info.last_heartbeat_time = ex.now
-    if details is not None and (details.payloads or info.heartbeat_details is not None):
+    # An attempt an operator reset keeps beating until it hears of it: its progress is
+    # not the next attempt's.
+    fresh = not info.reset_requested
+    if fresh and details is not None and (details.payloads or info.heartbeat_details is not None):
         info.heartbeat_details = details
-    return info.cancel_requested
+    return HeartbeatAnswer(info.cancel_requested, info.paused, info.reset_requested)
 
 
 def timeout_failure(
@@ -432,7 +451,8 @@ def fire_timer(ex: Execution, ref: TimerRef) -> None:
     if info.attempt != ref.attempt:
         return
     if kind == TimerKind.ACTIVITY_RETRY and info.state == ActivityState.BACKOFF:
-        enqueue(ex, info)
+        if not info.paused:  # a paused activity's retry waits for the unpause
+            enqueue(ex, info)
     elif kind == TimerKind.ACTIVITY_SCHEDULE_TO_START and info.state == ActivityState.SCHEDULED:
         _schedule_to_start_timed_out(ex, info)
     elif kind == TimerKind.ACTIVITY_START_TO_CLOSE and info.state == ActivityState.STARTED:

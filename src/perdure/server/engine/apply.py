@@ -98,6 +98,10 @@ NOT_REBUILT: dict[str, str] = {
     "ActivityInfo.last_heartbeat_time": "heartbeats write no events",
     "ActivityInfo.heartbeat_details": "likewise",
     "ActivityInfo.paused": "pausing writes no event",
+    "ActivityInfo.pause_time": "likewise",
+    "ActivityInfo.pause_identity": "likewise",
+    "ActivityInfo.pause_reason": "likewise",
+    "ActivityInfo.reset_requested": "resetting writes no event",
     "ChildInfo.run_id": (
         "a child that starts after its parent closed is noted in state only (a closed run "
         "writes no events); ChildWorkflowExecutionStarted records the others"

@@ -7,6 +7,7 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.workflow.v1 import message_pb2 as workflow_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
+from perdure.server.engine import activity_ops
 from perdure.server.engine.retry import duration
 from perdure.server.engine.state import ActivityInfo, ActivityState, ExecutionState
 
@@ -107,6 +108,15 @@ def _pending_activity(info: ActivityInfo) -> workflow_pb2.PendingActivityInfo:
     out.activity_type.name = info.activity_type
     if info.cancel_requested:
         out.state = wf_enums.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+    elif info.paused:
+        out.state = (
+            wf_enums.PENDING_ACTIVITY_STATE_PAUSE_REQUESTED
+            if info.state == ActivityState.STARTED
+            else wf_enums.PENDING_ACTIVITY_STATE_PAUSED
+        )
+        out.pause_info.pause_time.FromNanoseconds(info.pause_time)
+        out.pause_info.manual.identity = info.pause_identity
+        out.pause_info.manual.reason = info.pause_reason
     elif info.state == ActivityState.STARTED:
         out.state = wf_enums.PENDING_ACTIVITY_STATE_STARTED
     else:
@@ -129,4 +139,5 @@ def _pending_activity(info: ActivityInfo) -> workflow_pb2.PendingActivityInfo:
         out.last_failure.CopyFrom(info.last_failure)
     if info.priority is not None:
         out.priority.CopyFrom(info.priority)
+    out.activity_options.CopyFrom(activity_ops.options(info))
     return out

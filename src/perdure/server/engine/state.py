@@ -105,6 +105,13 @@ class ActivityInfo:
     cancel_requested_event_id: int = 0
     priority: common_pb2.Priority | None = None
     paused: bool = False
+    """An operator paused it (PauseActivity): no new attempt starts until unpaused."""
+    pause_time: Nanos = 0
+    pause_identity: str = ""
+    pause_reason: str = ""
+    reset_requested: bool = False
+    """ResetActivity while an attempt ran: its heartbeats answer `activity_reset`, and the
+    attempts count again from 1 once it ends."""
 
     @property
     def started(self) -> bool:

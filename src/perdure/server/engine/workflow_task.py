@@ -118,8 +118,11 @@ class StartedWorkflowTask:
     """Scheduled and started events of a transient attempt, shown but not written."""
 
 
-def start(ex: Execution, seq: int, *, identity: str, request_id: str) -> StartedWorkflowTask:
-    """A worker polled workflow task `seq`: record it as started."""
+def start(
+    ex: Execution, seq: int, *, identity: str, request_id: str, build_id: str = ""
+) -> StartedWorkflowTask:
+    """A worker polled workflow task `seq`: record it as started (with the build id the
+    worker polled with, so a later build can tell which build ran each task)."""
     st = ex.state
     wt = st.workflow_task
     if not st.running or wt is None or wt.seq != seq or wt.started:
@@ -134,6 +137,8 @@ def start(ex: Execution, seq: int, *, identity: str, request_id: str) -> Started
         history_size_bytes=st.history_size_bytes,
     )
     _suggest_continue_as_new(ex, attrs)
+    if build_id:
+        attrs.worker_version.build_id = build_id
     transient: list[HistoryEvent] = []
     if not wt.scheduled_event_written:
         # Ids are assigned now: nothing can be written while the task runs (events buffer).

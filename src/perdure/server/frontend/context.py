@@ -16,6 +16,7 @@ from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge
+from perdure.server.matching.workers import WorkerRegistry
 from perdure.server.namespaces import Namespace, NamespaceRegistry
 from perdure.server.store.base import Store
 from perdure.server.visibility import decode_search_attributes
@@ -39,6 +40,8 @@ class FrontendContext:
     min_retention_seconds: float
     """Shortest namespace retention accepted (Temporal's is 1 hour; tests lower it)."""
     cluster_id: str
+    workers: WorkerRegistry
+    """The workers known from their heartbeats (ListWorkers)."""
 
     def check_start(self, ns: Namespace, request: StartRequest) -> None:
         """Validate a start (plain, signal-with-start, or update-with-start's) and its sizes."""

@@ -55,6 +55,7 @@ STATUS_CODES: dict[type[errors.ServiceError], grpc.StatusCode] = {
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.Canceled: grpc.StatusCode.CANCELLED,
     errors.Internal: grpc.StatusCode.INTERNAL,
+    errors.Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
 }
 """Error class -> the gRPC status Temporal answers it with (subclasses: their nearest base)."""
 

@@ -7,20 +7,27 @@ store.
 
 from __future__ import annotations
 
+from perdure.server.frontend.activity_operator import ActivityOperatorRpcs
+from perdure.server.frontend.clusters import ClusterRpcs
 from perdure.server.frontend.deletion import DeletionRpcs
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
+from perdure.server.frontend.namespace_deletion import NamespaceDeletionRpcs
 from perdure.server.frontend.reset import ResetRpcs
 from perdure.server.frontend.system import MIN_RETENTION_SECONDS, SystemRpcs
 from perdure.server.frontend.tasks import TaskRpcs
+from perdure.server.frontend.unsupported import UnsupportedRpcs
 from perdure.server.frontend.visibility import VisibilityRpcs
+from perdure.server.frontend.workers import WorkerRpcs
 from perdure.server.frontend.workflows import WorkflowRpcs
+from perdure.server.history.api.delete_namespace import NamespaceDeletion
 from perdure.server.history.history_pages import HistoryPages
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge
+from perdure.server.matching.workers import WorkerRegistry
 from perdure.server.namespaces import NamespaceRegistry
 from perdure.server.store.base import Store
 
@@ -33,6 +40,11 @@ class Frontend(
     VisibilityRpcs,
     DeletionRpcs,
     ResetRpcs,
+    ActivityOperatorRpcs,
+    WorkerRpcs,
+    NamespaceDeletionRpcs,
+    ClusterRpcs,
+    UnsupportedRpcs,
 ):
     """Validates each request and turns it into history, matching and store calls."""
 
@@ -50,6 +62,7 @@ class Frontend(
         limits: Limits = DEFAULT,
         cluster_id: str = "perdure",
         min_retention_seconds: float = MIN_RETENTION_SECONDS,
+        workers: WorkerRegistry | None = None,
     ) -> None:
         self.namespaces = namespaces
         self.history = history
@@ -63,3 +76,5 @@ class Frontend(
         self.queries = queries
         self.query_router = query_router
         self.query_bridge = query_bridge
+        self.workers = workers or WorkerRegistry()
+        self.namespace_deletion = NamespaceDeletion(history, namespaces, visibility_dialect)

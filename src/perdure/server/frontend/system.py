@@ -41,6 +41,7 @@ def _capabilities() -> rr.GetSystemInfoResponse.Capabilities:
         sdk_metadata=True,
         eager_workflow_start=True,
         count_group_by_execution_status=True,
+        build_id_based_versioning=True,
     )
 
 
@@ -49,7 +50,11 @@ def namespace_description(ns: Namespace) -> rr.DescribeNamespaceResponse:
     resp.namespace_info.CopyFrom(ns.info)
     resp.namespace_info.capabilities.CopyFrom(
         namespace_pb2.NamespaceInfo.Capabilities(
-            eager_workflow_start=True, sync_update=True, async_update=True
+            eager_workflow_start=True,
+            sync_update=True,
+            async_update=True,
+            worker_poll_complete_on_shutdown=True,
+            worker_heartbeats=True,
         )
     )
     resp.config.CopyFrom(ns.config)
@@ -238,6 +243,12 @@ class SystemRpcs(FrontendContext):
         self, request: rr.ShutdownWorkerRequest, deadline: Deadline
     ) -> rr.ShutdownWorkerResponse:
         ns = await self.namespaces.get(request.namespace)
+        if request.HasField("worker_heartbeat"):
+            self.workers.record(ns.id, [request.worker_heartbeat])
+        if request.worker_instance_key:
+            self.matching.release_worker(ns.id, request.worker_instance_key)
+            if isinstance(self.store, SharedStore):  # its polls may wait in other processes
+                self.store.announce_worker_left(ns.id, request.worker_instance_key)
         if request.sticky_task_queue:
             for row in self.matching.close_sticky(ns.id, request.sticky_task_queue):
                 await move_off_sticky(self.history, ns, row.workflow_id, row.run_id)
@@ -246,5 +257,6 @@ class SystemRpcs(FrontendContext):
     async def RecordWorkerHeartbeat(
         self, request: rr.RecordWorkerHeartbeatRequest, deadline: Deadline
     ) -> rr.RecordWorkerHeartbeatResponse:
-        await self.namespaces.get(request.namespace)
+        ns = await self.namespaces.get(request.namespace)
+        self.workers.record(ns.id, list(request.worker_heartbeat))
         return rr.RecordWorkerHeartbeatResponse()

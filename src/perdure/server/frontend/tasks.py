@@ -61,6 +61,8 @@ class TaskRpcs(FrontendContext):
     ) -> rr.PollWorkflowTaskQueueResponse:
         wait = task_poll_seconds(deadline, LONG_POLL_SECONDS)
         ns = await self.namespaces.get(request.namespace)
+        if self.matching.worker_left(ns.id, request.worker_instance_key):
+            return rr.PollWorkflowTaskQueueResponse()
         queue = self.matching.queue_for_poller(
             ns.id,
             _queue_name(request.task_queue),
@@ -72,8 +74,9 @@ class TaskRpcs(FrontendContext):
 
         async def start_task(row: TaskRow) -> WorkflowTaskStart | None:
             return await record_workflow_task_started(
-                self.history, self.queries, ns, row, request.identity
-            )
+                self.history, self.queries, ns, row, request.identity,
+                build_id=request.worker_version_capabilities.build_id,
+            )  # fmt: skip
 
         async def start_query(task: QueryTask) -> rr.PollWorkflowTaskQueueResponse | None:
             try:
@@ -88,6 +91,8 @@ class TaskRpcs(FrontendContext):
             wait,
             start_task=start_task,
             start_query=start_query,
+            worker_key=request.worker_instance_key,
+            build_id=request.worker_version_capabilities.build_id,
         )
         if polled is None:
             return rr.PollWorkflowTaskQueueResponse()
@@ -172,6 +177,8 @@ class TaskRpcs(FrontendContext):
     ) -> rr.PollActivityTaskQueueResponse:
         wait = task_poll_seconds(deadline, LONG_POLL_SECONDS)
         ns = await self.namespaces.get(request.namespace)
+        if self.matching.worker_left(ns.id, request.worker_instance_key):
+            return rr.PollActivityTaskQueueResponse()
         queue = self.matching.queue_for_poller(
             ns.id,
             _queue_name(request.task_queue),
@@ -188,6 +195,7 @@ class TaskRpcs(FrontendContext):
             request.identity,
             wait,
             start_task=start_task,
+            worker_key=request.worker_instance_key,
         )
         return polled if polled is not None else rr.PollActivityTaskQueueResponse()
 
@@ -290,8 +298,12 @@ class TaskRpcs(FrontendContext):
         check_payloads(request.details, "details")
         ns, target = await self._by_token(request.task_token)
         details = request.details if request.HasField("details") else None
-        cancel = await record_activity_task_heartbeat(self.history, ns, target, details)
-        return rr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+        answer = await record_activity_task_heartbeat(self.history, ns, target, details)
+        return rr.RecordActivityTaskHeartbeatResponse(
+            cancel_requested=answer.cancel_requested,
+            activity_paused=answer.paused,
+            activity_reset=answer.reset,
+        )
 
     async def RecordActivityTaskHeartbeatById(
         self, request: rr.RecordActivityTaskHeartbeatByIdRequest, deadline: Deadline
@@ -301,8 +313,12 @@ class TaskRpcs(FrontendContext):
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
         details = request.details if request.HasField("details") else None
-        cancel = await record_activity_task_heartbeat(self.history, ns, target, details)
-        return rr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+        answer = await record_activity_task_heartbeat(self.history, ns, target, details)
+        return rr.RecordActivityTaskHeartbeatByIdResponse(
+            cancel_requested=answer.cancel_requested,
+            activity_paused=answer.paused,
+            activity_reset=answer.reset,
+        )
 
 
 def _queue_name(task_queue: tq_pb2.TaskQueue) -> str:

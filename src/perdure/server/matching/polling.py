@@ -36,12 +36,14 @@ async def poll_workflow_task(
     *,
     start_task: StartWorkflowTask,
     start_query: StartQueryTask,
+    worker_key: str = "",
+    build_id: str = "",
 ) -> WorkflowTaskStart | rr.PollWorkflowTaskQueueResponse | None:
     """A started workflow task (its history still to add), a query task's response, or
-    None when nothing came within `timeout` seconds."""
+    None when nothing came within `timeout` seconds (or the worker `worker_key` left)."""
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
-        item = await queue.poll(left, identity)
+        item = await queue.poll(left, identity, worker_key, build_id)
         if item is None:
             break
         if isinstance(item, Handoff):
@@ -63,12 +65,18 @@ async def poll_workflow_task(
 
 
 async def poll_activity_task(
-    queue: TaskQueue, identity: str, timeout: float, *, start_task: StartActivityTask
+    queue: TaskQueue,
+    identity: str,
+    timeout: float,
+    *,
+    start_task: StartActivityTask,
+    worker_key: str = "",
 ) -> rr.PollActivityTaskQueueResponse | None:
-    """A started activity task, or None when nothing came within `timeout` seconds."""
+    """A started activity task, or None when nothing came within `timeout` seconds (or
+    the worker `worker_key` left)."""
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
-        item = await queue.poll(left, identity)
+        item = await queue.poll(left, identity, worker_key)
         if item is None:
             break
         if isinstance(item, Handoff):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import ExecutionState
 from perdure.server.matching.queries import QueryRegistry, QueryTask
-from perdure.server.matching.queues import Matching
+from perdure.server.matching.queues import Matching, TaskQueue
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import TaskKind
 
@@ -20,22 +20,25 @@ class QueryRouter:
         self._queries = queries
         self._matching = matching
 
-    def route(self, ns: Namespace, st: ExecutionState, task: QueryTask) -> None:
+    def route(self, ns: Namespace, st: ExecutionState, task: QueryTask) -> TaskQueue | None:
         """Send a query the way that sees everything the workflow has been sent (called
-        under the run's lock, so its workflow task cannot start or end meanwhile)."""
+        under the run's lock, so its workflow task cannot start or end meanwhile); returns
+        the task queue it went to as a query task of its own, if it did."""
         wt = st.workflow_task
         if st.running and wt is not None:
             if wt.started:
                 self._queries.wait_for_task_end(task)
             else:
                 self._queries.ride_next_task(task)
-            return
+            return None
         self._queries.add(task)
         sticky = st.sticky_task_queue and self._matching.find(
             ns.id, st.sticky_task_queue, TaskKind.WORKFLOW
         )
         name = st.sticky_task_queue if sticky and sticky.alive else st.task_queue
-        self._matching.queue(ns.id, name, TaskKind.WORKFLOW).offer_query(task)
+        queue = self._matching.queue(ns.id, name, TaskKind.WORKFLOW)
+        queue.offer_query(task)
+        return queue
 
     def reroute_waiting(self, ns: Namespace, ex: Execution) -> None:
         """After a commit: queries that waited for the run's running task to end go on."""

@@ -30,6 +30,8 @@ BACKLOG_PAGE = 500
 POLLER_MEMORY_SECONDS = 300.0
 STICKY_ALIVE_SECONDS = 10.0
 """A sticky queue polled this recently (or being polled) still has its worker."""
+LEFT_WORKER_MEMORY_SECONDS = 120.0
+"""How long the polls of a worker instance that shut down are still answered empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +131,17 @@ class TaskQueue:
     @property
     def alive(self) -> bool:
         """Someone polls this queue (for a sticky queue: its worker is still there)."""
-        if self.closed:
-            return False
-        recent = time.monotonic() - self.last_poll_time < STICKY_ALIVE_SECONDS
+        return not self.closed and self.polled_within(STICKY_ALIVE_SECONDS)
+
+    def polled_within(self, seconds: float) -> bool:
+        """A poller waits here, or a poll began here within `seconds`."""
+        recent = time.monotonic() - self.last_poll_time < seconds
         return recent or self._pollers.idle() > 0
+
+    async def poller_seen_recently(self, within: float = STICKY_ALIVE_SECONDS) -> bool:
+        """Whether a worker polls this queue (matching/sticky.py asks of sticky queues,
+        queries of the queue they wait on); a shared queue also asks the other processes."""
+        return not self.closed and self.polled_within(within)
 
     def resolved(self, key: str) -> None:
         """The task was started (or found stale): forget it."""
@@ -147,6 +156,10 @@ class TaskQueue:
         if self.closed or self._idle() <= 0:
             return None
         return self._pollers.take_idle()
+
+    def poller_build_id(self, waiter: asyncio.Future[Polled]) -> str:
+        """The build id a poller from `take_idle_poller` polled with."""
+        return self._pollers.build_id(waiter)
 
     def give_back_poller(self, waiter: asyncio.Future[Polled]) -> None:
         self._pollers.give_back(waiter)
@@ -181,6 +194,7 @@ class TaskQueue:
             self.pollers[identity] = PollerInfo(identity, now, build_id=build_id)
         else:
             info.last_access = now
+            info.build_id = build_id
         if len(self.pollers) > 64:
             cutoff = now - POLLER_MEMORY_SECONDS
             for name in [n for n, p in self.pollers.items() if p.last_access < cutoff]:
@@ -206,8 +220,11 @@ class TaskQueue:
                 after = rows[-1].seq
             self._backlog_overflow = True
 
-    async def poll(self, timeout: float, identity: str = "") -> Polled | None:
-        """The next query or task, or None after `timeout` seconds."""
+    async def poll(
+        self, timeout: float, identity: str = "", worker_key: str = "", build_id: str = ""
+    ) -> Polled | None:
+        """The next query or task, or None after `timeout` seconds (or once the worker
+        instance `worker_key` shuts down)."""
         while self._queries:
             query = self._queries.popleft()
             if query.waiting:
@@ -216,8 +233,17 @@ class TaskQueue:
         if ready is not None:
             return ready
         return await self._pollers.wait(
-            timeout, identity, requeue=self.requeue, waiting=self._poller_waiting
+            timeout,
+            identity,
+            requeue=self.requeue,
+            waiting=self._poller_waiting,
+            worker_key=worker_key,
+            build_id=build_id,
         )
+
+    def release_worker(self, worker_key: str) -> int:
+        """ShutdownWorker: that worker instance's waiting polls answer empty."""
+        return self._pollers.release_worker(worker_key)
 
     async def _take_ready(self) -> TaskRow | None:
         """A task this queue holds (reading the stored backlog when it may have more)."""
@@ -257,6 +283,8 @@ class Matching:
         """`queue_factory` makes the queues (matching/shared.py's on a shared database)."""
         self.store = store
         self._queues: dict[tuple[str, str, TaskKind], TaskQueue] = {}
+        self._left: dict[tuple[str, str], float] = {}
+        """(namespace id, worker instance key) of workers that shut down -> when."""
         self.reroute_sticky = reroute_sticky
         self._new_queue: QueueFactory = queue_factory or (
             lambda ns, name, kind: TaskQueue(ns, name, kind, store)
@@ -326,6 +354,26 @@ class Matching:
         queue.sticky = True
         queue.wake_all()
         return queue.drain()
+
+    def release_worker(self, namespace_id: str, worker_key: str) -> int:
+        """A worker instance shut down: its polls waiting here answer empty at once, so
+        no task goes to a worker that is leaving (Temporal: worker_poll_complete_on_shutdown),
+        and so do its polls that arrive a little later. Returns how many were answered."""
+        now = time.monotonic()
+        self._left[(namespace_id, worker_key)] = now
+        for left, at in list(self._left.items()):
+            if now - at > LEFT_WORKER_MEMORY_SECONDS:
+                del self._left[left]
+        return sum(
+            queue.release_worker(worker_key)
+            for (ns_id, _, _), queue in self._queues.items()
+            if ns_id == namespace_id
+        )
+
+    def worker_left(self, namespace_id: str, worker_key: str) -> bool:
+        """The worker instance shut down recently: its late polls answer empty."""
+        at = self._left.get((namespace_id, worker_key)) if worker_key else None
+        return at is not None and time.monotonic() - at <= LEFT_WORKER_MEMORY_SECONDS
 
     def shutdown(self) -> None:
         for queue in self._queues.values():

@@ -30,6 +30,7 @@ from temporalio.api.query.v1 import message_pb2 as query_pb2
 from perdure.server.matching.queries import QueryAnswer, QueryRegistry, QueryTask
 from perdure.server.matching.queues import (
     POLLER_MEMORY_SECONDS,
+    STICKY_ALIVE_SECONDS,
     Handoff,
     Polled,
     QueueFactory,
@@ -42,8 +43,9 @@ log = logging.getLogger(__name__)
 
 QUERY_ROW_TTL = 5 * 60 * 1_000_000_000
 """Query rows older than this are swept (their asker gave up or died long ago)."""
-POLLER_SHARE_SECONDS = 10.0
-"""A poller's row is refreshed at most this often by each process."""
+POLLER_SHARE_SECONDS = 3.0
+"""A poller's row is refreshed at most this often by each process (while it waits, by
+the tick): other processes judge a sticky queue alive by these rows."""
 PROXY_TTL = 120.0
 """Seconds a claimed query waits here for its worker's answer (callers wait 30 s)."""
 
@@ -222,8 +224,12 @@ class SharedTaskQueue(TaskQueue):
         return self.bridge.store
 
     def record_poller(self, identity: str, build_id: str = "") -> None:
-        """Also tell the other processes (DescribeTaskQueue), at most every few seconds."""
+        """Also tell the other processes (DescribeTaskQueue, sticky liveness), at most
+        every few seconds."""
         super().record_poller(identity, build_id)
+        self._share_poller(identity, build_id)
+
+    def _share_poller(self, identity: str, build_id: str) -> None:
         now = time.monotonic()
         if now - self._shared_pollers.get(identity, -POLLER_SHARE_SECONDS) < POLLER_SHARE_SECONDS:
             return
@@ -233,6 +239,17 @@ class SharedTaskQueue(TaskQueue):
             self._shared_pollers = {i: t for i, t in self._shared_pollers.items() if t > cutoff}
         row = PollerRow(self.namespace_id, self.name, self.kind, identity, build_id, time.time_ns())
         self._spawner.spawn(self._shared.record_pollers([row]), f"sharing poller {identity}")
+
+    async def poller_seen_recently(self, within: float = STICKY_ALIVE_SECONDS) -> bool:
+        """A poller waits or polled here, or in another process (whose waiting pollers
+        are refreshed in the store by its `tick`)."""
+        if self.closed:
+            return False
+        if self.polled_within(within):
+            return True
+        window = within + POLLER_SHARE_SECONDS
+        since = time.time_ns() - int(window * 1e9)
+        return bool(await self._shared.get_pollers(self.namespace_id, self.name, self.kind, since))
 
     def _idle(self) -> int:
         """Waiting pollers that no task is promised to yet."""
@@ -305,6 +322,9 @@ class SharedTaskQueue(TaskQueue):
         """The fallback poll: notices may have been lost, leases may have lapsed."""
         self._maybe_backlog = True
         self._maybe_queries = True
+        for identity in self._pollers.waiting_identities():
+            info = self.pollers.get(identity)
+            self._share_poller(identity, info.build_id if info is not None else "")
         self._kick()
 
     def _kick(self) -> None:

@@ -58,6 +58,7 @@ from perdure.server.store.shared import (
     QueryNotice,
     QueryTaskRow,
     TaskNotice,
+    WorkerLeftNotice,
     encode_notice,
 )
 from perdure.server.store.sqlstore import SqlStore
@@ -178,6 +179,9 @@ class PostgresStore(SqlStore):
     async def create_namespace(self, record: NamespaceRecord) -> None:
         await self._write(plans.plan_create_namespace(self.sql, record))
         self._notifier.send([encode_notice(NamespaceNotice(record.id))])
+
+    def announce_worker_left(self, namespace_id: str, worker_instance_key: str) -> None:
+        self._notifier.send([encode_notice(WorkerLeftNotice(namespace_id, worker_instance_key))])
 
     async def update_namespace(self, record: NamespaceRecord, expected_version: int) -> None:
         await self._write(plans.plan_update_namespace(self.sql, record, expected_version))

@@ -84,7 +84,17 @@ class NamespaceNotice:
     namespace_id: str
 
 
-Notice = TaskNotice | ExecutionNotice | QueryNotice | AnswerNotice | NamespaceNotice
+@dataclass(frozen=True, slots=True)
+class WorkerLeftNotice:
+    """A worker instance shut down (ShutdownWorker): its polls end in every process."""
+
+    namespace_id: str
+    worker_instance_key: str
+
+
+Notice = (
+    TaskNotice | ExecutionNotice | QueryNotice | AnswerNotice | NamespaceNotice | WorkerLeftNotice
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +183,9 @@ class SharedStore(Store, Protocol):
     ) -> list[PollerRow]:
         """Pollers of a queue seen by any process since then."""
 
+    def announce_worker_left(self, namespace_id: str, worker_instance_key: str) -> None:
+        """Tell every process (this one too) that a worker instance shut down."""
+
     def listen(self, on_notice: Callable[[Notice], None], on_resync: Callable[[], None]) -> None:
         """Deliver other processes' notices (and this one's) until the store closes.
 
@@ -193,6 +206,8 @@ def encode_notice(notice: Notice) -> str:
             fields = ["a", origin, query_id]
         case NamespaceNotice(namespace_id):
             fields = ["n", namespace_id]
+        case WorkerLeftNotice(ns, key):
+            fields = ["w", ns, key]
     return _SEP.join(fields)
 
 
@@ -211,6 +226,8 @@ def decode_notice(payload: str) -> Notice | None:
             return AnswerNotice(f[0], f[1])
         if kind == "n" and len(f) == 1:
             return NamespaceNotice(f[0])
+        if kind == "w" and len(f) >= 2:
+            return WorkerLeftNotice(f[0], _SEP.join(f[1:]))
     except ValueError:
         return None
     return None

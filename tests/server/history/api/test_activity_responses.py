@@ -106,7 +106,7 @@ async def test_canceling_closes_the_activity(env: Env, by_id: bool) -> None:
 async def test_a_heartbeat_keeps_its_details(env: Env, by_id: bool) -> None:
     target = await _running(env, by_id=by_id)
     cancel = await record_activity_task_heartbeat(env.history, env.ns, target, payloads(b"3"))
-    assert cancel is False
+    assert not cancel.cancel_requested and not cancel.paused and not cancel.reset
 
     def details(st: object) -> bytes:
         info = st.activity_by_id("a1")  # type: ignore[attr-defined]

@@ -43,7 +43,10 @@ def start_for_waiting_pollers(
         try:
             if row.kind == TaskKind.WORKFLOW:
                 seq = parse_workflow_task_key(row.key)
-                started = workflow_task.start(ex, seq, identity=identity, request_id=request_id)
+                started = workflow_task.start(
+                    ex, seq, identity=identity, request_id=request_id,
+                    build_id=queue.poller_build_id(waiter),
+                )  # fmt: skip
                 task = WorkflowTaskStart(poll_response(ex, started, queries), started)
             else:
                 scheduled_event_id, attempt = parse_activity_task_key(row.key)

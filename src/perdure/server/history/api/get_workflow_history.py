@@ -4,7 +4,8 @@ Pages are read from history's event reads (the cached tail, else the store) and 
 with history_pages.py's tokens. With `wait_new_event` a read that finds nothing new
 waits on the run's history watchers (only for its close with the CLOSE_EVENT filter)
 until something is written or the caller's time is up, then answers with a token that
-resumes where it stopped.
+resumes where it stopped; while the run is open every such answer carries one, also
+with events (`temporal workflow show --follow` follows until the run closes).
 """
 
 from __future__ import annotations
@@ -54,8 +55,13 @@ async def get_workflow_history(
         resp = await _page(pages, ns, st, request, token)
         left = wait_until - loop.time()
         if not wait or resp.history.events or not st.running or left <= 0:
-            if wait and not resp.history.events and st.running:
-                resp.next_page_token = request.next_page_token or _resume_token(st, token)
+            if wait and st.running and not resp.next_page_token:
+                # A follower goes on until the run closes, as with Temporal.
+                resp.next_page_token = (
+                    _after_token(st, resp.history.events[-1].event_id)
+                    if resp.history.events
+                    else request.next_page_token or _resume_token(st, token)
+                )
             return resp
         try:
             await asyncio.wait_for(waiter.wait(), left)
@@ -95,6 +101,11 @@ async def _page(
     elif token is not None and token.transient:
         resp.history.events.extend(token.transient)
     return resp
+
+
+def _after_token(st: ExecutionState, event_id: int) -> bytes:
+    """Where a long poll that returned events up to `event_id` resumes."""
+    return HistoryPages.token(st.run_id, event_id + 1, 0, [])
 
 
 def _resume_token(st: ExecutionState, token: PageToken | None) -> bytes:

@@ -1,7 +1,8 @@
 """RecordActivityTaskHeartbeat (and ById): a running attempt reports progress.
 
 The heartbeat keeps its details (a retry sees them) and pushes its heartbeat deadline
-back; the answer tells the worker whether the workflow asked to cancel the activity.
+back; the answer tells the worker whether the workflow asked to cancel the activity, or
+an operator paused or reset it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ async def record_activity_task_heartbeat(
     ns: Namespace,
     target: StartedActivity,
     details: common_pb2.Payloads | None,
-) -> bool:
-    """Record the heartbeat; True when cancellation of the activity was requested."""
+) -> activities.HeartbeatAnswer:
+    """Record the heartbeat; the answer says whether the attempt should stop, and why."""
 
-    def beat(ex: Execution, info: ActivityInfo) -> bool:
+    def beat(ex: Execution, info: ActivityInfo) -> activities.HeartbeatAnswer:
         return activities.heartbeat(ex, info, details)
 
     return await update_started_activity(history, ns, target, beat)

@@ -30,6 +30,7 @@ async def record_workflow_task_started(
     ns: Namespace,
     row: TaskRow,
     identity: str,
+    build_id: str = "",
 ) -> WorkflowTaskStart | None:
     """Start the workflow task of `row` for the poller `identity`; None when the task is
     stale (started or dropped meanwhile, or its run is gone): the row is of no use."""
@@ -37,7 +38,9 @@ async def record_workflow_task_started(
     request_id = history.new_id()
 
     def start(ex: Execution) -> WorkflowTaskStart:
-        started = workflow_task.start(ex, seq, identity=identity, request_id=request_id)
+        started = workflow_task.start(
+            ex, seq, identity=identity, request_id=request_id, build_id=build_id
+        )
         return WorkflowTaskStart(poll_response(ex, started, queries), started)
 
     try:

@@ -1,0 +1,76 @@
+"""Build ids: the server records which worker build ran each workflow task.
+
+The official worker sends its build id in `worker_version_capabilities` when it polls
+and in `worker_version_stamp` when it completes a task; Temporal records it as
+`worker_version.build_id` on WorkflowTaskStarted and WorkflowTaskCompleted, and says so
+in GetSystemInfo (`build_id_based_versioning`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from tests.e2e import official_workflows as wf
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _worker(client: Client, task_queue: str, build_id: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[wf.WaitForSignal],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        build_id=build_id,
+        max_cached_workflows=0,
+    )
+
+
+async def test_system_info_reports_build_id_based_versioning(
+    official_client: Client, any_server: object
+) -> None:
+    info = await official_client.workflow_service.get_system_info(GetSystemInfoRequest())
+    assert info.capabilities.build_id_based_versioning
+
+
+def _builds(events: list[HistoryEvent]) -> list[tuple[str, str]]:
+    """(event type, recorded build id) of the workflow task started/completed events."""
+    out = []
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            out.append(
+                ("started", e.workflow_task_started_event_attributes.worker_version.build_id)
+            )
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            attrs = e.workflow_task_completed_event_attributes
+            out.append(("completed", attrs.worker_version.build_id))
+    return out
+
+
+async def test_workflow_task_events_name_the_build_that_ran_them(
+    official_client: Client, any_server: object, task_queue: str
+) -> None:
+    handle = await official_client.start_workflow(
+        wf.WaitForSignal.run, 1, id=f"wf-{uuid.uuid4().hex[:12]}", task_queue=task_queue
+    )
+    async with _worker(official_client, task_queue, "build-a"):
+        for _ in range(100):
+            if _builds(list((await handle.fetch_history()).events))[1:]:
+                break
+            await asyncio.sleep(0.1)
+    await handle.signal(wf.WaitForSignal.add, "a")
+    async with _worker(official_client, task_queue, "build-b"):
+        assert await handle.result() == ["a"]
+    builds = _builds(list((await handle.fetch_history()).events))
+    assert builds == [
+        ("started", "build-a"), ("completed", "build-a"),
+        ("started", "build-b"), ("completed", "build-b"),
+    ]  # fmt: skip
