@@ -18,7 +18,7 @@ import binascii
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from aiohttp import web
@@ -132,9 +132,7 @@ class HttpApi:
             response = await self._dispatcher.call(call, message, deadline_after(None))
         except Exception as err:
             error = as_service_error(err)
-            return error_response(
-                status_code(error), error.message, _details(error), pretty=pretty
-            )
+            return error_response(status_code(error), error.message, _details(error), pretty=pretty)
         return _json_response(message_to_json(response, shorthand=shorthand), pretty=pretty)
 
 
@@ -198,12 +196,12 @@ def _set_path(message: Message, path: list[str], text: str, *, strict: bool) -> 
 
 def _field(message: Message, name: str) -> FieldDescriptor | None:
     d = message.DESCRIPTOR
-    found: FieldDescriptor | None = d.fields_by_name.get(name)
+    found = d.fields_by_name.get(name)
     if found is not None:
-        return found
+        return cast(FieldDescriptor, found)
     for field in d.fields:
         if field.json_name == name:
-            return field
+            return cast(FieldDescriptor, field)
     return None
 
 
@@ -241,11 +239,13 @@ def _convert(field: FieldDescriptor, text: str) -> Any:
                 return base64.urlsafe_b64decode(padded)
         if kind == FieldDescriptor.TYPE_ENUM:
             enum = field.enum_type
+            assert enum is not None
             by_name = enum.values_by_name.get(text)
             if by_name is not None:
                 return by_name.number
             return enum.values_by_number[int(text)].number
         if kind == FieldDescriptor.TYPE_MESSAGE:
+            assert field.message_type is not None
             value = message_factory.GetMessageClass(field.message_type)()
             json_format.Parse(json.dumps(text), value)
             return value

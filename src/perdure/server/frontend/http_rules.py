@@ -113,7 +113,7 @@ class Router:
         for rule in sorted(rules, key=lambda r: -r.literals):
             self._by_length.setdefault(len(rule.segments), []).append(rule)
 
-    def match(self, http_method: str, raw_path: str) -> Match | None | str:
+    def match(self, http_method: str, raw_path: str) -> Match | str | None:
         """The match; "method" when the path matches but not with this method; None when
         no rule has the path.
 

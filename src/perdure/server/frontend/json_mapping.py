@@ -16,7 +16,7 @@ import base64
 import binascii
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -225,8 +225,7 @@ def _reach(name: str, descriptor: Descriptor) -> bool:
         changed = False
         for full_name, d in seen.items():
             if full_name not in bearing and any(
-                f.message_type is not None and f.message_type.full_name in bearing
-                for f in d.fields
+                f.message_type is not None and f.message_type.full_name in bearing for f in d.fields
             ):
                 bearing.add(full_name)
                 changed = True
@@ -288,7 +287,7 @@ def message_from_json(value: Any, message: Message) -> None:
             f"request body must be a JSON object for {message.DESCRIPTOR.full_name}"
         )
     try:
-        expanded = _expand(message.DESCRIPTOR, value)
+        expanded = _expand(cast(Descriptor, message.DESCRIPTOR), value)
         json_format.ParseDict(expanded, message)
     except json_format.ParseError as err:
         raise JsonMappingError(str(err)) from None
