@@ -167,6 +167,7 @@ function resultOf(out) {
 }
 
 function field(label, ...value) {
+  if (value.every((v) => v === "" || v === null || v === undefined)) return null;
   return [h("dt", {}, label), h("dd", {}, ...value)];
 }
 
