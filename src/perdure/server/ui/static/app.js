@@ -44,7 +44,7 @@ function go(path) {
 
 async function route() {
   if (cleanup) { cleanup(); cleanup = null; }
-  const parts = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  const parts = location.pathname.replace(/^\/+|\/+$/g, "").split("/").map(decodeURIComponent);
   const ns = parts[0] === "namespaces" && parts[1] ? parts[1] : "default";
   const base = `/namespaces/${encodeURIComponent(ns)}`;
   mount(nav, link(`${base}/workflows`, "Workflows"), link(`${base}/schedules`, "Schedules"), link("/namespaces", "Namespaces"));
