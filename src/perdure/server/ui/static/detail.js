@@ -166,6 +166,12 @@ function resultOf(out) {
   return null;
 }
 
+/** A workflow's result is one value: show it, not a list of one. */
+function single(values) {
+  if (values === undefined) return null;
+  return values.length === 1 ? values[0] : values;
+}
+
 function field(label, ...value) {
   if (value.every((v) => v === "" || v === null || v === undefined)) return null;
   return [h("dt", {}, label), h("dd", {}, ...value)];
@@ -207,7 +213,7 @@ function drawIO(el, events) {
     const a = attributesOf(last);
     switch (last.eventType) {
       case "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED":
-        outcome = h("pre", { id: "workflow-result" }, pretty(decodePayloads(a.result) ?? null)); break;
+        outcome = h("pre", { id: "workflow-result" }, pretty(single(decodePayloads(a.result)))); break;
       case "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED":
         outcome = failureView(a.failure); break;
       case "EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED":
