@@ -330,6 +330,11 @@ def _serve(command: str, config: ServerConfigType, log_level: str) -> int:
         return _cannot_start(command, taken)
 
     async def serve() -> int:
+        # Handlers first: a SIGTERM that comes while the server starts stops it cleanly.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         try:
             server = await PerdureServer.start(config)
         except (OSError, StoreError) as err:
@@ -348,10 +353,6 @@ def _serve(command: str, config: ServerConfigType, log_level: str) -> int:
             ui_host = config.ui_host or config.host
             print(f"Perdure Web UI: http://{ui_host}:{server.ui_port}", file=sys.stderr)
         sys.stderr.flush()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await server.stop()
         return 0

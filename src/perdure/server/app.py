@@ -166,9 +166,10 @@ class PerdureServer:
         server = cls(config, store, clock)
         try:
             await server._prepare()
+            # HTTP first: once gRPC listens (what clients and tests wait for), all ports do.
+            await server._serve_http()
             if config.serve_grpc:
                 await server._serve()
-            await server._serve_http()
         except BaseException:
             await server._stop_sites()
             if server._grpc is not None:
