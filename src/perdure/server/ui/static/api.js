@@ -79,15 +79,3 @@ export const api = {
   taskQueue: (ns, name, type) =>
     call("GET", `/namespaces/${seg(ns)}/task-queues/${seg(name)}`, { params: { taskQueueType: type } }),
 };
-
-/** Every page of a run's history. */
-export async function fullHistory(ns, id, runId) {
-  const events = [];
-  let token;
-  do {
-    const page = await api.historyPage(ns, id, runId, token);
-    events.push(...((page.history && page.history.events) || []));
-    token = page.nextPageToken;
-  } while (token);
-  return events;
-}

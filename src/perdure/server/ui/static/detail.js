@@ -1,6 +1,6 @@
 // Workflow detail: summary, input and result, history table and timeline, pending work,
 // call stack, and the actions (signal, query, update, cancel, terminate, reset).
-import { api, fullHistory } from "./api.js";
+import { api } from "./api.js";
 import {
   h, link, mount, pretty, formatTime, formatSeconds, statusBadge, eventName,
   decodePayload, decodePayloads, confirmAction,
@@ -24,7 +24,9 @@ export function workflowPath(ns, id, runId, tab = "history") {
 }
 
 export async function renderDetail(main, ns, workflowId, runId, tab) {
-  const state = { timer: null, describe: null, events: [], tab: tab || "history" };
+  const state = {
+    timer: null, describe: null, events: [], complete: false, loads: 0, tab: tab || "history",
+  };
   const header = h("div", { class: "title-row" });
   const error = h("div", { class: "error", role: "alert", id: "detail-error" });
   const notice = h("div", { class: "notice", id: "action-result" });
@@ -35,17 +37,33 @@ export async function renderDetail(main, ns, workflowId, runId, tab) {
   const follow = h("input", { type: "checkbox", id: "follow" });
   mount(main, header, error, notice, summary, io, tabBar, body);
 
+  // The first page of history is shown at once; the rest streams in behind it.
   async function load() {
+    const mine = ++state.loads;
     try {
-      const [describe, events] = await Promise.all([
+      const [describe, first] = await Promise.all([
         api.describe(ns, workflowId, runId),
-        fullHistory(ns, workflowId, runId),
+        api.historyPage(ns, workflowId, runId),
       ]);
+      if (mine !== state.loads) return;
       state.describe = describe;
-      state.events = events;
+      state.events = eventsOf(first);
       if (!runId) runId = describe.workflowExecutionInfo.execution.runId;
+      state.complete = !first.nextPageToken;
       mount(error);
       draw();
+      let token = first.nextPageToken;
+      while (token) {
+        const page = await api.historyPage(ns, workflowId, runId, token);
+        if (mine !== state.loads) return;
+        state.events.push(...eventsOf(page));
+        token = page.nextPageToken;
+      }
+      if (!state.complete) {
+        state.complete = true;
+        drawIO(io, state.events, true);
+        drawTab();
+      }
     } catch (err) {
       mount(error, `Could not load workflow ${workflowId}: ${err.message}`);
     }
@@ -66,7 +84,7 @@ export async function renderDetail(main, ns, workflowId, runId, tab) {
       h("button", { id: "refresh", onclick: load }, "↻"),
       actions());
     drawSummary(summary, ns, state.describe, state.events);
-    drawIO(io, state.events);
+    drawIO(io, state.events, state.complete);
     mount(tabBar, TABS.map(([key, label]) => link(workflowPath(ns, workflowId, runId, key),
       h("span", { class: state.tab === key ? "tab active" : "tab", "data-tab": key }, label))));
     drawTab();
@@ -83,7 +101,8 @@ export async function renderDetail(main, ns, workflowId, runId, tab) {
         .then((out) => mount(body, h("pre", { id: "stack-trace" }, String(decodePayloads(out.queryResult || [])[0] ?? ""))))
         .catch((err) => mount(body, h("div", { class: "error" }, `No call stack: ${err.message}`)));
     } else {
-      mount(body, renderTimeline(state.events, running(), { compact: true }), historyTable(state.events));
+      mount(body, renderTimeline(state.events, running(), { compact: true }),
+        historyTable(state.events, state.complete));
     }
   }
 
@@ -204,11 +223,15 @@ function drawSummary(el, ns, describe, events) {
   ));
 }
 
-function drawIO(el, events) {
+function eventsOf(page) {
+  return (page.history && page.history.events) || [];
+}
+
+function drawIO(el, events, complete) {
   const started = events.find((e) => e.eventType === "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED");
-  const last = events[events.length - 1];
+  const last = complete ? events[events.length - 1] : null;
   const input = started ? decodePayloads(attributesOf(started).input) : undefined;
-  let outcome = h("span", { class: "muted" }, "Running");
+  let outcome = h("span", { class: "muted" }, complete ? "Running" : "Loading history…");
   if (last) {
     const a = attributesOf(last);
     switch (last.eventType) {
@@ -259,8 +282,35 @@ function briefAttributes(event) {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-function historyTable(events) {
+const CHUNK = 500;
+
+/** The history as a table, CHUNK rows at a time: more are added as the reader scrolls
+ * to the end (a 10,000-event history is not laid out at once). */
+function historyTable(events, complete) {
   const tbody = h("tbody", {});
+  const count = h("span", { id: "history-count", "data-total": events.length, "data-complete": String(complete) },
+    `${events.length} events${complete ? "" : " (loading…)"}`);
+  const more = h("button", { id: "history-more", type: "button" }, "Show more");
+  const sentinel = h("div", { class: "muted history-more" }, more);
+  let shown = 0;
+  const showMore = () => {
+    appendEvents(tbody, events.slice(shown, shown + CHUNK));
+    shown = Math.min(shown + CHUNK, events.length);
+    sentinel.hidden = shown >= events.length;
+    mount(more, `Show more (${shown} of ${events.length} shown)`);
+  };
+  more.addEventListener("click", showMore);
+  showMore();
+  new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting) && shown < events.length) showMore();
+  }).observe(sentinel);
+  return h("div", { class: "table-wrap" }, h("div", { class: "muted" }, count),
+    h("table", { class: "grid", id: "history-table" },
+      h("thead", {}, h("tr", {}, ["ID", "Time", "Event", "Details"].map((c) => h("th", {}, c)))),
+      tbody), sentinel);
+}
+
+function appendEvents(tbody, events) {
   const fragment = document.createDocumentFragment();
   for (const event of events) {
     const details = h("tr", { class: "event-details", hidden: true });
@@ -278,9 +328,6 @@ function historyTable(events) {
     fragment.append(rowEl, details);
   }
   tbody.appendChild(fragment);
-  return h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "history-table" },
-    h("thead", {}, h("tr", {}, ["ID", "Time", "Event", "Details"].map((c) => h("th", {}, c)))),
-    tbody));
 }
 
 function pendingActivities(describe) {

@@ -44,12 +44,18 @@ export function pretty(value) {
   return JSON.stringify(value, null, 2);
 }
 
+// One formatter for every time shown: Date.toLocaleString builds a new one per call,
+// which costs seconds over a 10,000-event history.
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, {
+  year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", fractionalSecondDigits: 3, hour12: false,
+});
+
 export function formatTime(text) {
   if (!text || text.startsWith("0001-")) return "";
   const d = new Date(text);
   if (Number.isNaN(d.getTime())) return text;
-  return d.toLocaleString(undefined, { hour12: false }) +
-    "." + String(d.getMilliseconds()).padStart(3, "0");
+  return TIME_FORMAT.format(d);
 }
 
 /** A duration in seconds as "1h 2m 3.4s". */

@@ -1,6 +1,6 @@
 // The workflow list: list-filter search with helpers, counts by status, paging, refresh.
 import { api } from "./api.js";
-import { h, link, mount, formatTime, statusBadge, STATUS } from "./dom.js";
+import { h, link, mount, formatTime, statusBadge, decodePayload, STATUS } from "./dom.js";
 
 const PAGE_SIZE = 50;
 const RANGES = { "": "Any time", "1h": "Last hour", "24h": "Last 24 hours", "168h": "Last 7 days" };
@@ -60,13 +60,25 @@ export async function renderList(main, ns, params) {
     load();
   }
 
+  // One count grouped by status (Temporal's GROUP BY ExecutionStatus); a count per
+  // status where the filter cannot be grouped.
+  async function statusCounts() {
+    try {
+      const out = await api.countWorkflows(ns, `${state.query} GROUP BY ExecutionStatus`.trim());
+      const found = new Map((out.groups || []).map((g) => [decodePayload(g.groupValues[0]), g.count]));
+      return [out.count || "0", Object.values(STATUS).map((s) => [s, found.get(s) || "0"])];
+    } catch {
+      const all = await api.countWorkflows(ns, state.query);
+      return [all.count || "0", await Promise.all(Object.values(STATUS).map(async (s) => {
+        try { return [s, (await api.countWorkflows(ns, withStatus(state.query, s))).count || "0"]; }
+        catch { return [s, "?"]; }
+      }))];
+    }
+  }
+
   async function loadCounts() {
-    const all = await api.countWorkflows(ns, state.query);
-    const items = [h("button", { class: "count", onclick: () => setQuery(state.query) }, `All ${all.count || 0}`)];
-    const results = await Promise.all(Object.values(STATUS).map(async (s) => {
-      try { return [s, (await api.countWorkflows(ns, withStatus(state.query, s))).count || "0"]; }
-      catch { return [s, "?"]; }
-    }));
+    const [total, results] = await statusCounts();
+    const items = [h("button", { class: "count", onclick: () => setQuery(state.query) }, `All ${total}`)];
     for (const [s, n] of results) {
       if (n === "0") continue;
       items.push(h("button", {
