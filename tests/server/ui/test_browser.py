@@ -6,7 +6,6 @@ run's temporary directory (their folder is printed) or PERDURE_UI_SCREENSHOTS.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import uuid
@@ -52,6 +51,10 @@ class UiFlow:
     @workflow.signal
     def approve(self, who: str) -> None:
         self.approver = who
+
+    @workflow.query
+    def waiting_for(self, prefix: str) -> str:
+        return f"{prefix}: {self.approver or 'nobody yet'}"
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +170,22 @@ async def test_list_detail_signal_and_terminate(
         )
         await browser.screenshot(shots / "05-pending-activity-failure.png")
 
+        # A query through its form; the call stack from a worker.
+        await browser.click("#action-query")
+        await browser.fill("#query-name", "waiting_for")
+        await browser.fill("#query-args", '["approver"]')
+        await browser.click("#confirm-yes")
+        await browser.wait_for(
+            "document.querySelector('#query-result') && document.querySelector"
+            "('#query-result').textContent.includes('approver: nobody yet')"
+        )
+        await browser.click("[data-tab=stack-trace]")
+        await browser.wait_for(
+            "document.querySelector('#stack-trace') &&"
+            " document.querySelector('#stack-trace').textContent.includes('workflow: UiFlow')"
+        )
+        await browser.screenshot(shots / "05b-call-stack.png")
+
         # Follow mode on, then a signal through the form: the result appears by itself.
         await browser.click("[data-tab=history]")
         await browser.wait_for("document.querySelector('#history-table')")
@@ -226,4 +245,21 @@ async def test_namespaces_and_schedules_pages(
         "('main p, main .error')].some(e => !e.textContent.includes('Loading'))"
     )
     await browser.screenshot(shots / "09-schedules.png")
-    await asyncio.sleep(0)
+
+    # The dark theme, and a phone-sized screen.
+    await browser.goto(f"{base}/namespaces/default/workflows")
+    await browser.click("#theme-toggle")
+    await browser.wait_for("document.documentElement.dataset.theme === 'dark'")
+    await browser.wait_for("document.querySelector('#workflow-table')")
+    await browser.screenshot(shots / "10-dark-theme.png")
+    await browser.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
+    )
+    await browser.goto(f"{base}/namespaces/default/workflows")
+    await browser.wait_for("document.querySelector('#workflow-table')")
+    overflow = await browser.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth + 1"
+    )
+    await browser.screenshot(shots / "11-phone.png")
+    assert overflow, "the page is wider than a phone's screen"
