@@ -62,8 +62,14 @@ async def test_http_port_limits_and_errors(
     async with session.post(api, data=b"x" * (MAX_BODY_BYTES + 1)) as r:
         assert r.status == 429
         assert (await r.json())["code"] == 8
-    async with session.post(api, data=b"[1]") as r:
-        assert r.status == 400 and (await r.json())["code"] == 3
+    for body in (
+        b"[1]",
+        b"\xff\xfe{",
+        b"[" * 100_000,
+        b'{"input": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ):
+        async with session.post(api, data=body) as r:
+            assert r.status == 400 and (await r.json())["code"] == 3, body[:20]
     async with session.get(api + "?pretty") as r:
         text = await r.text()
         assert r.status == 404 and text.startswith('{\n  "code": 5')

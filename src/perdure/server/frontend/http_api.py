@@ -155,8 +155,12 @@ async def _read_request(request: web.Request, found: Match) -> Message:
                 value = parse_json(body)
             except (ValueError, UnicodeDecodeError) as err:
                 raise BadRequest(f"invalid JSON body: {err}") from None
+            except RecursionError:
+                raise BadRequest("invalid JSON body: nested too deeply") from None
             try:
                 message_from_json(value, message)
+            except RecursionError:
+                raise BadRequest("request body nested too deeply") from None
             except JsonMappingError as err:
                 raise BadRequest(str(err).split("\n", 1)[0]) from None
     else:
