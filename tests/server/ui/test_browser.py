@@ -158,7 +158,11 @@ async def test_list_detail_signal_and_terminate(
         await browser.wait_for("document.querySelector('tr.event-details:not([hidden]) pre')")
         await browser.screenshot(shots / "03-workflow-history.png")
         await browser.click("[data-tab=timeline]")
-        await browser.wait_for("document.querySelector('#timeline [data-kind=activity]')")
+        await browser.wait_for(
+            "document.querySelector('#timeline [data-kind=activity][data-outcome=retrying]')"
+            " && document.querySelector('#timeline').textContent.includes('boom for order-1')",
+            timeout=40,
+        )
         await browser.screenshot(shots / "04-workflow-timeline.png")
 
         # The failing activity's last failure, as the pending activity shows it.

@@ -92,7 +92,7 @@ export async function renderDetail(main, ns, workflowId, runId, tab) {
 
   function drawTab() {
     if (state.tab === "timeline") {
-      mount(body, renderTimeline(state.events, running()));
+      mount(body, renderTimeline(state.events, running(), { pending: state.describe.pendingActivities }));
     } else if (state.tab === "pending-activities") {
       mount(body, pendingActivities(state.describe), pendingChildren(ns, state.describe));
     } else if (state.tab === "stack-trace") {
@@ -101,7 +101,9 @@ export async function renderDetail(main, ns, workflowId, runId, tab) {
         .then((out) => mount(body, h("pre", { id: "stack-trace" }, String(decodePayloads(out.queryResult || [])[0] ?? ""))))
         .catch((err) => mount(body, h("div", { class: "error" }, `No call stack: ${err.message}`)));
     } else {
-      mount(body, renderTimeline(state.events, running(), { compact: true }),
+      mount(body, renderTimeline(state.events, running(), {
+        compact: true, pending: state.describe.pendingActivities,
+      }),
         historyTable(state.events, state.complete));
     }
   }

@@ -35,7 +35,9 @@ export function timelineRows(events) {
       const label = kind === "activity" ? `${(a.activityType || {}).name || "activity"} #${a.activityId}`
         : kind === "timer" ? `Timer ${a.timerId} (${a.startToFireTimeout || ""})`
           : `Child ${(a.workflowType || {}).name || ""} ${a.workflowId || ""}`;
-      const row = { label, kind, start: T(e), end: null, outcome: "pending", note: "" };
+      const row = {
+        label, kind, start: T(e), end: null, outcome: "pending", note: "", activityId: a.activityId,
+      };
       rows.set(e.eventId, row);
       out.push(row);
     } else if (e.eventType === "EVENT_TYPE_ACTIVITY_TASK_STARTED") {
@@ -57,9 +59,26 @@ export function timelineRows(events) {
   return out;
 }
 
-export function renderTimeline(events, running, { compact = false } = {}) {
+/** Retries still under way are not in history yet: the pending activities tell them. */
+function notePending(rows, pending) {
+  const byId = new Map((pending || []).map((p) => [p.activityId, p]));
+  for (const row of rows) {
+    const p = row.outcome === "pending" && byId.get(row.activityId);
+    if (!p) continue;
+    const bits = [];
+    if (p.attempt > 1) bits.push(`attempt ${p.attempt}`);
+    if (p.lastFailure) bits.push(`last failure: ${p.lastFailure.message || ""}`);
+    if (bits.length) {
+      row.note = bits.join(" · ");
+      row.outcome = p.lastFailure ? "retrying" : row.outcome;
+    }
+  }
+}
+
+export function renderTimeline(events, running, { compact = false, pending = [] } = {}) {
   if (!events.length) return h("div", {});
   const rows = timelineRows(events);
+  notePending(rows, pending);
   const begin = T(events[0]);
   const finish = Math.max(running ? Date.now() : T(events[events.length - 1]), begin + 1);
   const span = finish - begin;
