@@ -137,6 +137,31 @@ async def test_list_detail_signal_and_terminate(
         )
         assert statuses and set(statuses) == {"Completed"}
         await browser.screenshot(shots / "02-filtered-by-status.png")
+        # Paging by the next-page token, one row a page.
+        query = quote(f'TaskQueue = "{task_queue}"')
+        await browser.goto(f"{base}/namespaces/default/workflows?query={query}&pageSize=1")
+        seen = []
+        for _ in range(3):
+            await browser.wait_for(
+                "document.querySelectorAll('#workflow-table tbody tr[data-workflow-id]').length"
+                f" === 1 && !{json.dumps(seen)}.includes(document.querySelector"
+                "('#workflow-table tbody tr[data-workflow-id]').dataset.workflowId)"
+            )
+            seen.append(
+                await browser.evaluate(
+                    "document.querySelector('#workflow-table tbody tr').dataset.workflowId"
+                )
+            )
+            if len(seen) < 3:
+                await browser.click("#next-page")
+        assert sorted(seen) == sorted([approve_id, evil_id, f"ui-done-{tag}"])
+        await browser.click("#prev-page")
+        await browser.wait_for(
+            "document.querySelector('#workflow-table tbody tr').dataset.workflowId"
+            f" === {json.dumps(seen[1])}"
+        )
+        await browser.screenshot(shots / "02b-paging.png")
+
         await browser.fill("#list-query", f'WorkflowId = "{approve_id}"')
         await browser.click("#search-button")
         await browser.wait_for(f"document.querySelector({json.dumps(row)})")

@@ -30,6 +30,8 @@ function withStatus(query, status) {
 
 export async function renderList(main, ns, params) {
   const state = { query: params.get("query") || "", tokens: [""], page: 0, timer: null };
+  const asked = Number.parseInt(params.get("pageSize") || "", 10);
+  const pageSize = asked > 0 && asked <= 1000 ? asked : PAGE_SIZE;
   const input = h("input", {
     id: "list-query", type: "search", value: state.query, placeholder: 'e.g. WorkflowType = "Order" AND ExecutionStatus = "Running"',
     "aria-label": "list filter",
@@ -94,7 +96,7 @@ export async function renderList(main, ns, params) {
     const token = state.tokens[state.page];
     try {
       const [page] = await Promise.all([
-        api.listWorkflows(ns, state.query, PAGE_SIZE, token || undefined),
+        api.listWorkflows(ns, state.query, pageSize, token || undefined),
         loadCounts().catch(() => mount(counts)),
       ]);
       const rows = page.executions || [];
