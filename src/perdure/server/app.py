@@ -25,6 +25,7 @@ from perdure.server.cluster import Cluster
 from perdure.server.commit_effects import ServerCommitEffects
 from perdure.server.dynamic_config import settings_from
 from perdure.server.frontend.dispatch import Dispatcher
+from perdure.server.frontend.http_api import HttpApi, Site, api_app
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
 from perdure.server.frontend.testing import TestServiceRpcs, test_service_handler
@@ -42,6 +43,7 @@ from perdure.server.store.shared import SharedStore
 from perdure.server.timers.dispatch import TimerDispatcher
 from perdure.server.timers.queue import TimerQueue
 from perdure.server.timers.skipping import TimeSkipper
+from perdure.server.ui import ui_app
 from perdure.server.visibility import add_search_attributes
 from perdure.server.visibility.rows import build_visibility_row
 
@@ -73,6 +75,12 @@ class ServerConfig:
     dynamic_config: Mapping[str, object] = field(default_factory=dict)
     """Temporal's dynamic config keys and values, for the settings Perdure has
     (server/dynamic_config.py); other keys are ignored with a warning."""
+    http_port: int | None = None
+    """Serve Temporal's HTTP/JSON API on host:http_port (0: any free port); None: not."""
+    ui_port: int | None = None
+    """Serve the Web UI (and the HTTP API under /api/) on ui_host:ui_port; None: not."""
+    ui_host: str | None = None
+    """Where the Web UI listens (default: `host`)."""
 
 
 class PerdureServer:
@@ -155,6 +163,11 @@ class PerdureServer:
         self.dispatcher = Dispatcher(self.frontend, interceptors=())
         """Every transport's calls go through it (frontend/dispatch.py)."""
         self._grpc: grpc.aio.Server | None = None
+        self.http_api = HttpApi(self.dispatcher)
+        """Temporal's HTTP/JSON API over the same dispatcher (frontend/http_api.py)."""
+        self._sites: list[Site] = []
+        self.http_port: int | None = None
+        self.ui_port: int | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.port = config.port
 
@@ -165,9 +178,14 @@ class PerdureServer:
         server = cls(config, store, clock)
         try:
             await server._prepare()
+            # HTTP first: once gRPC listens (what clients and tests wait for), all ports do.
+            await server._serve_http()
             if config.serve_grpc:
                 await server._serve()
         except BaseException:
+            await server._stop_sites()
+            if server._grpc is not None:
+                await server._grpc.stop(0)
             await server._stop_background()
             await store.close()
             raise
@@ -218,6 +236,26 @@ class PerdureServer:
         self._grpc = server
         log.info("Perdure server listening on %s:%d", self.config.host, self.port)
 
+    async def _serve_http(self) -> None:
+        """The HTTP API and Web UI ports, when configured."""
+        host = self.config.host
+        if self.config.http_port is not None:
+            site = await Site.start(api_app(self.http_api), host, self.config.http_port)
+            self._sites.append(site)
+            self.http_port = site.port
+            log.info("Perdure HTTP API listening on %s:%d", host, site.port)
+        if self.config.ui_port is not None:
+            ui_host = self.config.ui_host or host
+            site = await Site.start(ui_app(self.http_api), ui_host, self.config.ui_port)
+            self._sites.append(site)
+            self.ui_port = site.port
+            log.info("Perdure Web UI at http://%s:%d", ui_host, site.port)
+
+    async def _stop_sites(self) -> None:
+        for site in self._sites:
+            await site.stop()
+        self._sites.clear()
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
@@ -252,6 +290,7 @@ class PerdureServer:
         if self.skipper is not None:
             await self.skipper.stop()
         self.matching.shutdown()
+        await self._stop_sites()
         if self._grpc is not None:
             await self._grpc.stop(grace)
         await self._stop_background()

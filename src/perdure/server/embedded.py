@@ -48,16 +48,18 @@ class EmbeddedOptions:
     """Custom search attributes to register in every namespace (name -> IndexedValueType)."""
     time_skipping: bool = False
     """A virtual clock that jumps to the next deadline when nothing runs."""
+    serve_ui: str | None = None
+    """Also serve the Web UI (and the HTTP API under /api/) at this "host:port" or "port"."""
 
 
 def _camel(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
 
 
-def _listen_address(serve_grpc: str) -> tuple[str, int]:
-    host, sep, port = serve_grpc.rpartition(":")
+def _listen_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
     if not port.isdigit():
-        raise ValueError(f"serve_grpc must be 'port' or 'host:port', not {serve_grpc!r}")
+        raise ValueError(f"expected 'port' or 'host:port', not {address!r}")
     return (host if sep and host else "127.0.0.1"), int(port)
 
 
@@ -114,7 +116,7 @@ class EmbeddedServer:
     @classmethod
     async def start(cls, options: EmbeddedOptions) -> EmbeddedServer:
         """Start an engine: on the caller's loop, or on its own when it serves gRPC."""
-        if options.serve_grpc is None:
+        if options.serve_grpc is None and options.serve_ui is None:
             return await cls._start(options, None)
         loop = EngineLoop()
         try:
@@ -131,6 +133,7 @@ class EmbeddedServer:
     @classmethod
     async def _start(cls, options: EmbeddedOptions, loop: EngineLoop | None) -> EmbeddedServer:
         host, port = _listen_address(options.serve_grpc or "0")
+        ui_host, ui_port = _listen_address(options.serve_ui or "0")
         config = ServerConfig(
             host=host,
             port=port,
@@ -139,6 +142,8 @@ class EmbeddedServer:
             search_attributes=dict(options.search_attributes),
             serve_grpc=options.serve_grpc is not None,
             time_skipping=options.time_skipping,
+            ui_port=ui_port if options.serve_ui is not None else None,
+            ui_host=ui_host,
         )
         server = await PerdureServer.start(config)
         if options.time_skipping:
@@ -152,6 +157,15 @@ class EmbeddedServer:
         if not self.server.config.serve_grpc:
             return None
         return f"{self.server.config.host}:{self.server.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        """Where the Web UI of this engine is (``serve_ui``), if it is served."""
+        if self.server.ui_port is None:
+            return None
+        return (
+            f"http://{self.server.config.ui_host or self.server.config.host}:{self.server.ui_port}"
+        )
 
     def handler(self, service: str, rpc: str) -> Handler | None:
         """The method serving `rpc` (snake_case) of `service` ("workflow", "operator",

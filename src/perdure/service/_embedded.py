@@ -14,7 +14,8 @@ Targets (``<db>`` is what ``perdure server --db`` takes):
 
 Query parameters: ``serve_grpc=[host:]port`` also serves the engine over gRPC (port 0:
 any free port; see :py:attr:`EmbeddedServiceClient.grpc_target`), so that another
-process (the ``temporal`` CLI, an official-SDK worker) can use it; ``namespace=<name>``
+process (the ``temporal`` CLI, an official-SDK worker) can use it; ``serve_ui=[host:]port``
+serves the Web UI (and the HTTP API under /api/) of the engine; ``namespace=<name>``
 (repeatable) creates namespaces besides "default", the first of them being the client's
 namespace unless ``Client.connect`` is given one; ``instance=<name>`` keeps engines on
 the same database apart. Any other parameter stays part of a PostgreSQL URL.
@@ -50,7 +51,7 @@ from perdure.service._grpc import (
 )
 
 SCHEME = "embedded://"
-_OPTIONS = ("serve_grpc", "namespace", "instance")
+_OPTIONS = ("serve_grpc", "serve_ui", "namespace", "instance")
 _GRPC_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
@@ -78,12 +79,15 @@ class EmbeddedTarget:
         rest = target.removeprefix(SCHEME)
         db, _, query = rest.partition("?")
         serve_grpc: str | None = None
+        serve_ui: str | None = None
         namespaces = ["default"]
         instance = ""
         others: list[tuple[str, str]] = []
         for name, value in parse_qsl(query, keep_blank_values=True):
             if name == "serve_grpc":
                 serve_grpc = value or "0"
+            elif name == "serve_ui":
+                serve_ui = value or "0"
             elif name == "namespace":
                 namespaces.append(value)
             elif name == "instance":
@@ -101,7 +105,10 @@ class EmbeddedTarget:
         if not db:
             raise ValueError(f"No database in {target!r}; use embedded://:memory: or a path")
         options = EmbeddedOptions(
-            db=db, serve_grpc=serve_grpc, namespaces=tuple(dict.fromkeys(namespaces))
+            db=db,
+            serve_grpc=serve_grpc,
+            namespaces=tuple(dict.fromkeys(namespaces)),
+            serve_ui=serve_ui,
         )
         return cls(options, instance, namespaces[1] if len(namespaces) > 1 else None)
 
@@ -216,6 +223,11 @@ class EmbeddedServiceClient(ServiceClient):
     def grpc_target(self) -> str | None:
         """``host:port`` where the engine also serves gRPC (``serve_grpc``), else None."""
         return self._engine.grpc_target
+
+    @property
+    def ui_url(self) -> str | None:
+        """The Web UI's address when the target asks for it (``serve_ui``), else None."""
+        return self._engine.ui_url
 
     def update_rpc_metadata(self, metadata: Mapping[str, str | bytes]) -> None:
         """Nothing to replace: calls in this process carry no headers (the engine's
