@@ -9,7 +9,7 @@ name, until one is registered. Running signal and update handlers are tracked fo
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +37,22 @@ class HandlerExecution:
 class HandlerRegistry:
     """Handler definitions by name (None = dynamic), buffered signals, running handlers."""
 
-    def __init__(self, defn: _Definition, workflow_object: Callable[[], Any]) -> None:
-        """``workflow_object``: the workflow object, which method handlers are bound to."""
+    def __init__(
+        self,
+        defn: _Definition,
+        workflow_object: Callable[[], Any],
+        builtin_queries: Mapping[str | None, _QueryDefinition] | None = None,
+    ) -> None:
+        """``workflow_object``: the workflow object, which method handlers are bound to.
+
+        ``builtin_queries`` (stack trace, metadata) take precedence, as in temporalio.
+        """
         self._workflow_object = workflow_object
         self._signals: dict[str | None, _SignalDefinition] = dict(defn.signals)
-        self._queries: dict[str | None, _QueryDefinition] = dict(defn.queries)
+        self._queries: dict[str | None, _QueryDefinition] = {
+            **defn.queries,
+            **(builtin_queries or {}),
+        }
         self._updates: dict[str | None, _UpdateDefinition] = dict(defn.updates)
         self._buffered_signals: dict[str, list[jobs.SignalWorkflow]] = {}
         self._running_signals: dict[int, HandlerExecution] = {}
@@ -61,6 +72,16 @@ class HandlerRegistry:
     def update(self, name: str) -> _UpdateDefinition | None:
         """The definition that handles update ``name`` (named, else dynamic)."""
         return self._updates.get(name) or self._updates.get(None)
+
+    def definitions(
+        self,
+    ) -> tuple[list[_QueryDefinition], list[_SignalDefinition], list[_UpdateDefinition]]:
+        """Every query, signal and update definition registered now (for the metadata query)."""
+        return (
+            list(self._queries.values()),
+            list(self._signals.values()),
+            list(self._updates.values()),
+        )
 
     def known_queries(self) -> str:
         """Names of the registered queries, for error messages."""

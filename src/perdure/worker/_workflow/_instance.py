@@ -42,6 +42,7 @@ from perdure.worker._interceptor import (
     WorkflowInterceptorClassInput,
 )
 from perdure.worker._workflow import _jobs as jobs
+from perdure.worker._workflow._builtin_queries import BuiltinQueries
 from perdure.worker._workflow._command_buffer import CommandBuffer
 from perdure.worker._workflow._conversion import Conversion
 from perdure.worker._workflow._determinism import Patches, SeededRandom
@@ -124,7 +125,15 @@ class WorkflowInstance(_Runtime):
         )
         self._properties = WorkflowProperties(info, conversion.payload_converter, commands)
         self._outcome = outcome = WorkflowOutcome(loop, mode, commands, conversion)
-        self._registry = registry = HandlerRegistry(details.defn, lambda: self._main.object)
+        builtins = BuiltinQueries(
+            workflow_type=info.workflow_type,
+            tasks=tasks.live,
+            definitions=lambda: self._registry.definitions(),
+            current_details=lambda: self._current_details,
+        )
+        self._registry = registry = HandlerRegistry(
+            details.defn, lambda: self._main.object, builtins.definitions()
+        )
         self._root_inbound = root = RootInbound(registry, lambda: self._main.object)
         self._outbound = Outbound(
             info=info,
