@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from types import FrameType
 from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import Any
 
 from temporalio.api.sdk.v1 import (
