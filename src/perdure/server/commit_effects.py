@@ -3,7 +3,8 @@
 Tasks a commit adds start at once for a poller waiting here (history/api/direct_dispatch)
 or go to matching; on a shared database they are leased first (matching/shared.py).
 Timers go to the timer queue; each changed run lets the queries waiting for its workflow
-task go on, and, when time is virtual, tells the time skipper what is in flight.
+task go on, and, when time is virtual, tells the time skipper what is in flight; with
+metrics on, closed runs are counted (server/metrics.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from perdure.server.history.api.direct_dispatch import start_for_waiting_pollers
 from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import DirectDispatch, Matching
+from perdure.server.metrics import ServerMetrics
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import TaskRow, TimerRow
 from perdure.server.timers.queue import TimerQueue
@@ -31,6 +33,7 @@ class ServerCommitEffects:
         query_router: QueryRouter,
         new_id: Callable[[], str],
         skipper: TimeSkipper | None = None,
+        metrics: ServerMetrics | None = None,
     ) -> None:
         self._matching = matching
         self._timers = timers
@@ -38,6 +41,7 @@ class ServerCommitEffects:
         self._query_router = query_router
         self._new_id = new_id
         self._skipper = skipper
+        self._metrics = metrics
 
     def dispatch_directly(self, ns: Namespace, ex: Execution) -> list[DirectDispatch]:
         return start_for_waiting_pollers(ex, self._matching, self._queries, self._new_id)
@@ -61,3 +65,5 @@ class ServerCommitEffects:
         self._query_router.reroute_waiting(ns, ex)
         if self._skipper is not None:
             self._skipper.on_commit(ns, ex)
+        if self._metrics is not None:
+            self._metrics.run_committed(ns, ex)
