@@ -18,7 +18,9 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-LabelValues = tuple[str, ...]
+LabelValues = tuple[str, ...] | tuple[tuple[str, str], ...]
+"""Label values in the family's ``labelnames`` order; for a family without fixed names
+(``labelnames=None``, the SDK's user metrics), sorted ``(name, value)`` pairs."""
 
 LATENCY_BUCKETS_SECONDS = (
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
@@ -36,13 +38,23 @@ BYTES_BUCKETS = tuple(float(1 << n) for n in range(10, 27, 2))
 class _Family:
     kind = ""
 
-    def __init__(self, name: str, help: str, labelnames: Sequence[str]) -> None:
+    def __init__(self, name: str, help: str, labelnames: Sequence[str] | None) -> None:
         self.name = name
         self.help = help
-        self.labelnames = tuple(labelnames)
+        self.labelnames = None if labelnames is None else tuple(labelnames)
 
     def lines(self) -> Iterable[str]:
         raise NotImplementedError
+
+    def _labels(self, values: Any, extra: str = "") -> str:
+        if self.labelnames is None:
+            pairs: Iterable[tuple[str, str]] = values
+        else:
+            pairs = zip(self.labelnames, values, strict=True)
+        parts = [f'{n}="{_escape_value(str(v))}"' for n, v in pairs]
+        if extra:
+            parts.append(extra)
+        return "{" + ",".join(parts) + "}" if parts else ""
 
 
 class Counter(_Family):
@@ -50,7 +62,7 @@ class Counter(_Family):
 
     kind = "counter"
 
-    def __init__(self, name: str, help: str, labelnames: Sequence[str]) -> None:
+    def __init__(self, name: str, help: str, labelnames: Sequence[str] | None) -> None:
         super().__init__(name, help, labelnames)
         self.series: dict[LabelValues, float] = {}
 
@@ -65,7 +77,7 @@ class Counter(_Family):
 
     def lines(self) -> Iterable[str]:
         for labels, value in list(self.series.items()):
-            yield f"{self.name}{_labels(self.labelnames, labels)} {_number(value)}"
+            yield f"{self.name}{self._labels(labels)} {_number(value)}"
 
 
 class Gauge(_Family):
@@ -77,7 +89,7 @@ class Gauge(_Family):
         self,
         name: str,
         help: str,
-        labelnames: Sequence[str],
+        labelnames: Sequence[str] | None,
         callback: Callable[[], Iterable[tuple[LabelValues, float]]] | None = None,
     ) -> None:
         super().__init__(name, help, labelnames)
@@ -98,7 +110,7 @@ class Gauge(_Family):
         if self._callback is not None:
             items.extend(self._callback())
         for labels, value in items:
-            yield f"{self.name}{_labels(self.labelnames, labels)} {_number(value)}"
+            yield f"{self.name}{self._labels(labels)} {_number(value)}"
 
 
 class Histogram(_Family):
@@ -107,7 +119,7 @@ class Histogram(_Family):
     kind = "histogram"
 
     def __init__(
-        self, name: str, help: str, labelnames: Sequence[str], buckets: Sequence[float]
+        self, name: str, help: str, labelnames: Sequence[str] | None, buckets: Sequence[float]
     ) -> None:
         super().__init__(name, help, labelnames)
         self.buckets = tuple(sorted(buckets))
@@ -134,10 +146,10 @@ class Histogram(_Family):
             for bound, n in zip((*self.buckets, math.inf), row[:-1], strict=True):
                 running += n
                 le = "+Inf" if bound == math.inf else _number(bound)
-                where = _labels(self.labelnames, labels, f'le="{le}"')
+                where = self._labels(labels, f'le="{le}"')
                 yield f"{self.name}_bucket{where} {_number(running)}"
-            yield f"{self.name}_sum{_labels(self.labelnames, labels)} {_number(row[-1])}"
-            yield f"{self.name}_count{_labels(self.labelnames, labels)} {_number(running)}"
+            yield f"{self.name}_sum{self._labels(labels)} {_number(row[-1])}"
+            yield f"{self.name}_count{self._labels(labels)} {_number(running)}"
 
 
 F = TypeVar("F", bound=_Family)
@@ -149,7 +161,7 @@ class Registry:
     def __init__(self) -> None:
         self._families: dict[str, _Family] = {}
 
-    def counter(self, name: str, help: str, labelnames: Sequence[str] = ()) -> Counter:
+    def counter(self, name: str, help: str, labelnames: Sequence[str] | None = ()) -> Counter:
         """The counter ``name`` (created on first use)."""
         return self._get(name, lambda: Counter(name, help, labelnames), Counter)
 
@@ -157,7 +169,7 @@ class Registry:
         self,
         name: str,
         help: str,
-        labelnames: Sequence[str] = (),
+        labelnames: Sequence[str] | None = (),
         callback: Callable[[], Iterable[tuple[LabelValues, float]]] | None = None,
     ) -> Gauge:
         """The gauge ``name`` (created on first use)."""
@@ -167,7 +179,7 @@ class Registry:
         self,
         name: str,
         help: str,
-        labelnames: Sequence[str] = (),
+        labelnames: Sequence[str] | None = (),
         buckets: Sequence[float] = LATENCY_BUCKETS_SECONDS,
     ) -> Histogram:
         """The histogram ``name`` (created on first use)."""
@@ -232,13 +244,6 @@ def parse_address(address: str) -> tuple[str, int]:
     """``host:port`` (``:port`` or a bare port means every interface)."""
     host, _, port = address.rpartition(":")
     return (host.strip("[]") or "0.0.0.0"), int(port)
-
-
-def _labels(names: tuple[str, ...], values: LabelValues, extra: str = "") -> str:
-    parts = [f'{n}="{_escape_value(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
 
 
 def _escape_value(value: str) -> str:

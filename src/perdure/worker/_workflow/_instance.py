@@ -50,6 +50,7 @@ from perdure.worker._workflow._handler_registry import HandlerRegistry
 from perdure.worker._workflow._handlers import Handlers, RootInbound
 from perdure.worker._workflow._loop import WorkflowEventLoop
 from perdure.worker._workflow._main import WorkflowMain, execute_input
+from perdure.worker._workflow._metrics import ReplaySafeMeter
 from perdure.worker._workflow._mode import RunMode
 from perdure.worker._workflow._outbound import Outbound, RootOutbound
 from perdure.worker._workflow._outbound_calls import OutboundCalls
@@ -84,6 +85,8 @@ class InstanceDetails:
     worker_failure_exception_types: Sequence[type[BaseException]] = ()
     extern_functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     deadlock_timeout: float = 0.0
+    metric_meter: perdure.common.MetricMeter = perdure.common.MetricMeter.noop
+    """The worker's meter (namespace and task queue attached); silent during replay here."""
 
 
 class WorkflowInstance(_Runtime):
@@ -100,6 +103,8 @@ class WorkflowInstance(_Runtime):
         self._history_size = 0
         self._continue_as_new_suggested = False
         self._current_details = ""
+        self._metric_meter = details.metric_meter
+        self._replay_safe_meter: perdure.common.MetricMeter | None = None
 
         self._mode = mode = RunMode()
         self._commands = commands = CommandBuffer(mode)
@@ -388,8 +393,17 @@ class WorkflowInstance(_Runtime):
         return self._conversion.payload_converter
 
     def workflow_metric_meter(self) -> perdure.common.MetricMeter:
-        """Metrics from workflow code are not recorded yet: the no-op meter."""
-        return perdure.common.MetricMeter.noop
+        """The worker's meter with the workflow type attached; records nothing on replay."""
+        if self._replay_safe_meter is None:
+            if self._metric_meter is perdure.common.MetricMeter.noop:
+                self._replay_safe_meter = self._metric_meter
+            else:
+                meter = self._metric_meter.with_additional_attributes(
+                    {"workflow_type": self._info.workflow_type}
+                )
+                mode = self._mode
+                self._replay_safe_meter = ReplaySafeMeter(meter, lambda: mode.replaying)
+        return self._replay_safe_meter
 
     def workflow_cancellation_reason(self) -> str | None:
         """Why cancellation was requested."""
