@@ -298,7 +298,7 @@ class Worker:
         self._unregister_eager_start: Callable[[], None] | None = None
 
         poll_failures = PollFailures(task_queue)
-        runtime = client.service_client.config.runtime or Runtime.default()
+        runtime = _runtime_of(client)
         metrics = (
             None
             if runtime.metric_meter is perdure.common.MetricMeter.noop
@@ -614,3 +614,10 @@ def _warn_if_executor_too_small(
             f"but activity_executor's max_workers is only {max_workers}",
             stacklevel=3,
         )
+
+
+def _runtime_of(client: Any) -> Runtime:
+    """The runtime the client was connected with (a client stand-in has none)."""
+    config = getattr(getattr(client, "service_client", None), "config", None)
+    runtime: Runtime | None = getattr(config, "runtime", None)
+    return runtime or Runtime.default()
