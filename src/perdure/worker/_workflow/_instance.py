@@ -97,7 +97,9 @@ class WorkflowInstance(_Runtime):
         info = self._info = details.info
         self._defn = details.defn
         self._start = details.start
-        self._extern_functions = dict(details.extern_functions)
+        self._extern_functions = {
+            name: _unguarded(fn) for name, fn in details.extern_functions.items()
+        }
         self._random = SeededRandom(details.randomness_seed)
         self._history_length = 0
         self._history_size = 0
@@ -152,9 +154,9 @@ class WorkflowInstance(_Runtime):
         )
         self._calls = OutboundCalls(mode, root.outbound, self._outbound)
         input = execute_input(details.defn, details.start, conversion)
-        inbound: WorkflowInboundInterceptor = root
-        for cls in reversed(details.interceptor_classes):
-            inbound = cls(inbound)
+        # Interceptors may call the workflow API when built (extern_functions(), info()):
+        # build the chain with the run's loop current.
+        inbound = loop.run_outside(lambda: _chain(root, details.interceptor_classes))
         self._main = WorkflowMain(
             defn=details.defn,
             input=input,
@@ -174,7 +176,7 @@ class WorkflowInstance(_Runtime):
             conversion=conversion,
             outcome=outcome,
         )
-        inbound.init(RootOutbound(self._outbound))
+        loop.run_outside(lambda: inbound.init(RootOutbound(self._outbound)))
 
     @staticmethod
     def interceptor_classes(
@@ -568,3 +570,24 @@ class WorkflowInstance(_Runtime):
     def workflow_continue_as_new(self, *args: Any, **options: Any) -> NoReturn:
         """Raise ContinueAsNewError through the outbound interceptors."""
         self._calls.continue_as_new(*args, **options)
+
+
+def _chain(
+    root: WorkflowInboundInterceptor, classes: Sequence[type[WorkflowInboundInterceptor]]
+) -> WorkflowInboundInterceptor:
+    inbound = root
+    for cls in reversed(classes):
+        inbound = cls(inbound)
+    return inbound
+
+
+def _unguarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An extern function runs outside the determinism guard, as outside temporalio's
+    sandbox: interceptors use them for exactly what workflow code may not do (the tracing
+    interceptor creates spans, whose ids come from ``random``)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with guard_suspended():
+            return fn(*args, **kwargs)
+
+    return call
