@@ -32,7 +32,9 @@ __all__ = [
 ]
 
 
-class TracingInterceptor(
+# The official class types its hooks with temporalio's interceptor classes, which
+# Perdure's mirror in shape, not in type: hence the ignore.
+class TracingInterceptor(  # type: ignore[misc]
     _official.TracingInterceptor,
     perdure.client.Interceptor,
     perdure.worker.Interceptor,

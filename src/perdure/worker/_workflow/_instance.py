@@ -245,6 +245,10 @@ class WorkflowInstance(_Runtime):
                     self._info.workflow_id,
                     self._info.run_id,
                     exc_info=failure,
+                    extra={
+                        "temporal_workflow": self._info._logger_details(),
+                        "__temporal_error_identifier": "WorkflowTaskFailure",
+                    },
                 )
         if self._commands.has_terminal():
             with guard_suspended():
