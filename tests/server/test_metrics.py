@@ -9,6 +9,8 @@ Perdure's server only.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -69,11 +71,9 @@ class MetricsServer:
 
 class Scrape:
     def __init__(self, text: str) -> None:
-        self.samples = [
-            (s.name, s.labels, s.value)
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-        ]
+        families = list(text_string_to_metric_families(text))
+        self.families = {family.name for family in families}
+        self.samples = [(s.name, s.labels, s.value) for family in families for s in family.samples]
 
     def names(self) -> set[str]:
         return {name for name, _, _ in self.samples}
@@ -222,3 +222,22 @@ async def test_perdure_own_metrics(
     failed = {"namespace": "no-such-ns", "service_name": "frontend"}
     assert errors.total("service_errors", **failed) >= 1
     assert errors.total("service_error_with_type", error_type="serviceerror_NamespaceNotFound") >= 1
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "perdure-server.json"
+
+
+def test_dashboard_queries_only_metrics_the_server_has(metrics_server: MetricsServer) -> None:
+    """docs/grafana/perdure-server.json: every metric a panel queries is served (on
+    Temporal's server too, except Perdure's own)."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    queried = {m for e in exprs for m in re.findall(r"([a-z_][a-z0-9_]*)\s*[{\[]", e)}
+    assert len(queried) >= 15
+    scrape = metrics_server.scrape()
+    own = metrics_server.server.kind == "temporal"
+    for name in sorted(queried):
+        if own and name.startswith(("perdure_", "timer_task_lateness")):
+            continue
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in scrape.families or family in scrape.families, name
