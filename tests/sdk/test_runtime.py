@@ -123,6 +123,14 @@ async def test_prometheus_metrics_of_sdk_and_code(any_server: ServerProcess) -> 
         == 1
     )
     assert _total(samples, "temporal_worker_start", **common) == 1
+    slots = {
+        labels["worker_type"]: value
+        for n, labels, value in samples
+        if n == "temporal_worker_task_slots_available" and labels["task_queue"] == task_queue
+    }
+    assert set(slots) == {"WorkflowWorker", "ActivityWorker", "LocalActivityWorker"}
+    assert slots["LocalActivityWorker"] == 100  # none taken: no local activity ran
+    assert 0 < slots["WorkflowWorker"] <= 100
     assert _total(samples, "temporal_request", operation="StartWorkflowExecution") == 1
     assert _total(samples, "temporal_request", operation="RespondWorkflowTaskCompleted") >= 3
     assert (

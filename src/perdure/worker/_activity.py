@@ -131,8 +131,14 @@ class _ActivityWorker:
         self._max_concurrent_polls = max(1, max_concurrent_polls)
         self._no_remote_activities = no_remote_activities
         self._max_task_queue_activities_per_second = max_task_queue_activities_per_second
-        self._slots = SlotPool(max_concurrent_activities)
-        self._local_slots = SlotPool(max_concurrent_local_activities)
+        self._slots = SlotPool(
+            max_concurrent_activities,
+            on_change=metrics.slot_gauges("ActivityWorker") if metrics is not None else None,
+        )
+        self._local_slots = SlotPool(
+            max_concurrent_local_activities,
+            on_change=metrics.slot_gauges("LocalActivityWorker") if metrics is not None else None,
+        )
         self._rate_limiter = RateLimiter(max_activities_per_second)
 
         named, dynamic = _register(activities, activity_executor, shared_state_manager)

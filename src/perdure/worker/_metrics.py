@@ -13,6 +13,7 @@ call on a meter per event; with the no-op meter they cost nothing worth measurin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -105,8 +106,14 @@ class WorkerMetrics:
 
     # ------------------------------------------------------------------ slots
 
-    def slots(self, worker_type: str, available: int, used: int) -> None:
-        """The slots of ``worker_type`` (WorkflowWorker, ActivityWorker) now."""
-        attributes = {"worker_type": worker_type}
-        self._slots_available.set(available, attributes)
-        self._slots_used.set(used, attributes)
+    def slot_gauges(self, worker_type: str) -> Callable[[int, int], None]:
+        """What a ``SlotPool`` of ``worker_type`` (WorkflowWorker, ActivityWorker,
+        LocalActivityWorker) calls with its free and taken slots."""
+        available = self._slots_available.with_additional_attributes({"worker_type": worker_type})
+        used = self._slots_used.with_additional_attributes({"worker_type": worker_type})
+
+        def changed(free: int, taken: int) -> None:
+            available.set(free)
+            used.set(taken)
+
+        return changed

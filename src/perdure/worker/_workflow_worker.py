@@ -198,7 +198,10 @@ class WorkflowWorker:
         self._hooks = activity_hooks
         self._debug_mode = debug_mode
         self._polls = max(1, max_concurrent_workflow_task_polls)
-        self._slots = SlotPool(max(1, max_concurrent_workflow_tasks))
+        self._slots = SlotPool(
+            max(1, max_concurrent_workflow_tasks),
+            on_change=metrics.slot_gauges("WorkflowWorker") if metrics is not None else None,
+        )
         self._runs: OrderedDict[str, WorkflowRun] = OrderedDict()
         self._locks: dict[str, list[Any]] = {}  # run id -> [lock, tasks using it]
         self._handlers: set[asyncio.Task[None]] = set()
