@@ -32,6 +32,7 @@ class StuckSomewhere:
     @workflow.run
     async def run(self) -> str:
         workflow.set_current_details("waiting for **finish**")
+        workflow.set_query_handler("added", lambda: 1, description="Added at run time.")
         await self.wait_for_finish()
         return "finished"
 
@@ -75,6 +76,7 @@ async def test_stack_and_metadata_queries(any_server: ServerProcess, task_queue:
         assert meta.current_details == "waiting for **finish**"
         queries = {q.name: q.description for q in meta.definition.query_definitions}
         assert queries["state"] == "Whether finish arrived."
+        assert queries["added"] == "Added at run time."
         assert {"__stack_trace", "__temporal_workflow_metadata"} <= set(queries)
         assert [(s.name, s.description) for s in meta.definition.signal_definitions] == [
             ("finish", "Lets the run end.")

@@ -120,13 +120,16 @@ class HandlerRegistry:
     # ------------------------------------------------------------------ registration
 
     def set_signal_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        description: str | None = None,
     ) -> tuple[_SignalDefinition | None, list[jobs.SignalWorkflow]]:
         """Register or remove a signal handler; returns it and the buffered signals it takes."""
         if handler is None:
             self._signals.pop(name, None)
             return None, []
-        defn = _SignalDefinition(name=name, fn=handler, is_method=False)
+        defn = _SignalDefinition(name=name, fn=handler, is_method=False, description=description)
         self._signals[name] = defn
         if name:
             pending = self._buffered_signals.pop(name, [])
@@ -135,24 +138,32 @@ class HandlerRegistry:
             self._buffered_signals.clear()
         return defn, pending
 
-    def set_query_handler(self, name: str | None, handler: Callable[..., Any] | None) -> None:
+    def set_query_handler(
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        description: str | None = None,
+    ) -> None:
         """Register or remove a query handler."""
         if handler is None:
             self._queries.pop(name, None)
             return
-        self._queries[name] = _QueryDefinition(name=name, fn=handler, is_method=False)
+        self._queries[name] = _QueryDefinition(
+            name=name, fn=handler, is_method=False, description=description
+        )
 
     def set_update_handler(
         self,
         name: str | None,
         handler: Callable[..., Any] | None,
         validator: Callable[..., Any] | None,
+        description: str | None = None,
     ) -> None:
         """Register or remove an update handler (and its validator)."""
         if handler is None:
             self._updates.pop(name, None)
             return
-        defn = _UpdateDefinition(name=name, fn=handler, is_method=False)
+        defn = _UpdateDefinition(name=name, fn=handler, is_method=False, description=description)
         if validator is not None:
             defn.set_validator(validator)
         self._updates[name] = defn

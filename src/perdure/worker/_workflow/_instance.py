@@ -519,27 +519,37 @@ class WorkflowInstance(_Runtime):
         return self._registry.update_validator(name)
 
     def workflow_set_signal_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        *,
+        description: str | None = None,
     ) -> None:
         """Register or remove a signal handler; buffered signals for it are delivered."""
-        self._handlers.set_signal_handler(name, handler)
+        self._handlers.set_signal_handler(name, handler, description)
 
     def workflow_set_query_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        *,
+        description: str | None = None,
     ) -> None:
         """Register or remove a query handler."""
         self._mode.check_writable("set query handler")
-        self._registry.set_query_handler(name, handler)
+        self._registry.set_query_handler(name, handler, description)
 
     def workflow_set_update_handler(
         self,
         name: str | None,
         handler: Callable[..., Any] | None,
         validator: Callable[..., Any] | None,
+        *,
+        description: str | None = None,
     ) -> None:
         """Register or remove an update handler (and its validator)."""
         self._mode.check_writable("set update handler")
-        self._registry.set_update_handler(name, handler, validator)
+        self._registry.set_update_handler(name, handler, validator, description)
 
     def workflow_all_handlers_finished(self) -> bool:
         """No signal or update handler is running."""
