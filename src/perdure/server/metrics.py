@@ -47,6 +47,7 @@ _CLOSE_COUNTERS: dict[int, str] = {
     _Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW: "workflow_continued_as_new",
 }
 _POLLS = {"PollWorkflowTaskQueue": "Workflow", "PollActivityTaskQueue": "Activity"}
+_STICKY = int(TaskQueueKind.TASK_QUEUE_KIND_STICKY)  # an enum wrapper lookup is slow
 _OPERATION_LABELS = ("operation", "namespace", "service_name")
 _QUEUE_LABELS = ("namespace", "taskqueue", "task_type", "partition", "service_name")
 _CLOSE_LABELS = ("namespace", "taskqueue", "workflowType", "operation", "service_name")
@@ -147,7 +148,7 @@ class ServerMetrics:
 
     def _record_poll(self, task_type: str, namespace: str, request: Any, response: Any) -> None:
         queue = request.task_queue
-        sticky = queue.kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY
+        sticky = queue.kind == _STICKY
         name = (queue.normal_name or queue.name) if sticky else queue.name
         labels = (namespace, name, task_type, "__sticky__" if sticky else "0", "matching")
         if not response.task_token:
@@ -159,8 +160,9 @@ class ServerMetrics:
             if task_type == "Workflow"
             else response.current_attempt_scheduled_time
         )
-        if scheduled.seconds and response.started_time.seconds:
-            latency = (response.started_time.ToNanoseconds() - scheduled.ToNanoseconds()) / 1e9
+        started = response.started_time
+        if scheduled.seconds and started.seconds:
+            latency = (started.seconds - scheduled.seconds) + (started.nanos - scheduled.nanos) / 1e9
             self._schedule_to_start.observe(labels, max(latency, 0.0))
 
     # ------------------------------------------------------------------ history
