@@ -54,6 +54,8 @@ class MetricsFlow:
             raise ApplicationError("told to fail", non_retryable=True)
         if outcome == "wait":
             await workflow.wait_condition(lambda: False)
+        if outcome == "again":
+            workflow.continue_as_new("ok")
         return echoed
 
 
@@ -137,6 +139,31 @@ async def _run_three(client: Client, task_queue: str) -> None:
                 break
             await asyncio.sleep(0.1)
         await waiting.terminate("enough")
+
+
+async def _run_other_closes(client: Client, task_queue: str) -> None:
+    """One run is cancelled, one times out, one continues as new (then completes)."""
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[MetricsFlow],
+        activities=[metrics_echo],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        run = MetricsFlow.run
+        tag = uuid.uuid4().hex[:8]
+        cancelled = await client.start_workflow(
+            run, "wait", id=f"cancel-{tag}", task_queue=task_queue
+        )
+        timing_out = await client.start_workflow(
+            run, "wait", id=f"timeout-{tag}", task_queue=task_queue,
+            run_timeout=timedelta(seconds=2),
+        )  # fmt: skip
+        assert await client.execute_workflow(run, "again", id=f"can-{tag}", task_queue=task_queue)
+        await cancelled.cancel()
+        for handle in (cancelled, timing_out):
+            with pytest.raises(WorkflowFailureError):
+                await asyncio.wait_for(handle.result(), 30)
 
 
 async def _settled(server: MetricsServer, check: Callable[[Scrape], None]) -> None:
@@ -227,17 +254,32 @@ async def test_perdure_own_metrics(
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "perdure-server.json"
 
 
-def test_dashboard_queries_only_metrics_the_server_has(metrics_server: MetricsServer) -> None:
-    """docs/grafana/perdure-server.json: every metric a panel queries is served (on
-    Temporal's server too, except Perdure's own)."""
+async def test_dashboard_queries_only_metrics_the_server_has(
+    metrics_server: MetricsServer, client: Client, task_queue: str
+) -> None:
+    """docs/grafana/perdure-server.json: every metric a panel queries is served once
+    workflows ran (on Temporal's server too, except Perdure's own)."""
     dashboard = json.loads(DASHBOARD.read_text())
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     queried = {m for e in exprs for m in re.findall(r"([a-z_][a-z0-9_]*)\s*[{\[]", e)}
     assert len(queried) >= 15
-    scrape = metrics_server.scrape()
-    own = metrics_server.server.kind == "temporal"
-    for name in sorted(queried):
-        if own and name.startswith(("perdure_", "timer_task_lateness")):
-            continue
-        family = re.sub(r"_(bucket|sum|count)$", "", name)
-        assert name in scrape.families or family in scrape.families, name
+    before = metrics_server.scrape()
+    await _run_three(client, task_queue)
+    await _run_other_closes(client, task_queue)
+    with pytest.raises(RPCError):  # an error, for the panel of errors
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace="no-such-ns")
+        )
+    temporal = metrics_server.server.kind == "temporal"
+    closes = {"namespace": "default", "taskqueue": task_queue, "workflowType": "MetricsFlow"}
+
+    def all_served(scrape: Scrape) -> None:
+        for name in sorted(queried):
+            if temporal and name.startswith(("perdure_", "timer_task_lateness")):
+                continue
+            family = re.sub(r"_(bucket|sum|count)$", "", name)
+            assert name in scrape.families or family in scrape.families, name
+        for counter in ("workflow_cancel", "workflow_timeout", "workflow_continued_as_new"):
+            assert scrape.total(counter, **closes) - before.total(counter, **closes) == 1
+
+    await _settled(metrics_server, all_served)
