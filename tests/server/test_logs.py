@@ -17,7 +17,12 @@ from temporalio.client import Client
 
 from perdure.server.frontend.deadline import Deadline
 from perdure.server.frontend.dispatch import Call, Dispatcher
-from perdure.server.logs import ContextFilter, JsonFormatter, RequestLogContext
+from perdure.server.logs import (
+    ContextFilter,
+    JsonFormatter,
+    RequestLogContext,
+    execution_context,
+)
 from tests.servers import start_perdure_server
 
 pytestmark = pytest.mark.timeout(60)
@@ -55,12 +60,14 @@ async def test_records_carry_the_request_context() -> None:
         call = Call("WorkflowService", "GetWorkflowExecutionHistory", peer="ipv4:1.2.3.4")
         await dispatcher.call(call, request, None)
         logging.getLogger("perdure.server").warning("outside any request")
+        with execution_context(workflow_id="wf2", run_id="r2", timer="t1"):
+            logging.getLogger("perdure.server.timers").info("timer fired")
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
 
     entries = [json.loads(line) for line in records]
-    inside, access, outside = entries
+    inside, access, outside, timer = entries
     assert inside["msg"] == "run r1 looked at"
     assert inside["level"] == "warning" and inside["logger"] == "perdure.server.history"
     assert (inside["namespace"], inside["workflow_id"], inside["run_id"]) == ("ns1", "wf1", "r1")
@@ -70,6 +77,7 @@ async def test_records_carry_the_request_context() -> None:
     assert access["outcome"] == "ok" and access["peer"] == "ipv4:1.2.3.4"
     assert access["workflow_id"] == "wf1"
     assert "namespace" not in outside and outside["msg"] == "outside any request"
+    assert (timer["workflow_id"], timer["run_id"], timer["timer"]) == ("wf2", "r2", "t1")
 
 
 async def test_server_writes_json_lines(tmp_path: Path) -> None:

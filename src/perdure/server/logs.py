@@ -6,16 +6,19 @@ the fields a log shipper filters on (``namespace``, ``workflow_id``, ``run_id``,
 (a ``CallInterceptor`` of frontend/dispatch.py) puts them in a context variable for the
 duration of the call, and a logging filter copies them onto each record made meanwhile.
 It also writes the access log: one debug record per request, with its outcome and
-duration. Fields passed with ``extra=`` appear too.
+duration. Durable timers fire with their run's ids in the context (``execution_context``).
+Fields passed with ``extra=`` appear too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,6 +84,16 @@ class RequestLogContext:
                     extra={"peer": call.peer, "outcome": outcome},
                 )
             _context.reset(token)
+
+
+@contextlib.contextmanager
+def execution_context(**fields: str) -> Iterator[None]:
+    """Records made inside carry these fields (work that no request started: timers)."""
+    token = _context.set({k: v for k, v in fields.items() if v})
+    try:
+        yield
+    finally:
+        _context.reset(token)
 
 
 class ContextFilter(logging.Filter):

@@ -162,7 +162,9 @@ class ServerMetrics:
         )
         started = response.started_time
         if scheduled.seconds and started.seconds:
-            latency = (started.seconds - scheduled.seconds) + (started.nanos - scheduled.nanos) / 1e9
+            latency = (started.seconds - scheduled.seconds) + (
+                started.nanos - scheduled.nanos
+            ) / 1e9
             self._schedule_to_start.observe(labels, max(latency, 0.0))
 
     # ------------------------------------------------------------------ history
