@@ -13,13 +13,15 @@ it runs (worker/_workflow/_loop.py, activity/_context.py), and runs extern funct
 outside the determinism guard; that is what lets the official interceptor run here
 unchanged, and what this class builds on rather than re-implementing it.
 
+``workflow.completed_span(name)`` records a span from workflow code (not on replay).
+
 Needs the ``opentelemetry`` extra: ``pip install 'perdure[opentelemetry]'``.
 """
 
 from __future__ import annotations
 
 import temporalio.contrib.opentelemetry as _official
-from temporalio.contrib.opentelemetry import TracingWorkflowInboundInterceptor
+from temporalio.contrib.opentelemetry import TracingWorkflowInboundInterceptor, workflow
 from temporalio.contrib.opentelemetry._interceptor import default_text_map_propagator
 
 import perdure.client
@@ -29,6 +31,7 @@ __all__ = [
     "TracingInterceptor",
     "TracingWorkflowInboundInterceptor",
     "default_text_map_propagator",
+    "workflow",
 ]
 
 

@@ -23,12 +23,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Tracer
 from temporalio import activity as t_activity
 from temporalio import workflow as t_workflow
+from temporalio.contrib.opentelemetry import workflow as official_tracing
 
 import perdure.client
 import perdure.worker
 from perdure import activity as p_activity
 from perdure import workflow as p_workflow
 from perdure.contrib.opentelemetry import TracingInterceptor
+from perdure.contrib.opentelemetry import workflow as perdure_tracing
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(120)
@@ -68,6 +70,7 @@ class OfficialParent:
         child = await t_workflow.execute_child_workflow(
             "TracedChild", text, id=f"{t_workflow.info().workflow_id}-child"
         )
+        official_tracing.completed_span("Checkpoint", attributes={"stage": "child done"})
         await t_workflow.wait_condition(lambda: self.done)
         return f"{echoed}/{child}/{','.join(self.signals)}"
 
@@ -107,6 +110,7 @@ class PerdureParent:
         child = await p_workflow.execute_child_workflow(
             "TracedChild", text, id=f"{p_workflow.info().workflow_id}-child"
         )
+        perdure_tracing.completed_span("Checkpoint", attributes={"stage": "child done"})
         await p_workflow.wait_condition(lambda: self.done)
         return f"{echoed}/{child}/{','.join(self.signals)}"
 
@@ -148,6 +152,7 @@ async def _run(target: str, client_sdk: str, worker_sdk: str) -> list[ReadableSp
             workflows=[parent, child],
             activities=[echo],
             interceptors=[TracingInterceptor(TRACER)],
+            max_cached_workflows=0,  # every task replays: workflow spans must not repeat
         )
     client: Any
     if client_sdk == "temporalio":
@@ -170,7 +175,7 @@ async def _run(target: str, client_sdk: str, worker_sdk: str) -> list[ReadableSp
 
 
 def _traces(spans: list[ReadableSpan]) -> list[list[str]]:
-    """Span names per trace (sorted), with every parent inside its trace."""
+    """Span names per trace (sorted, repeats kept), with every parent inside its trace."""
     by_trace: dict[int, list[ReadableSpan]] = {}
     for span in spans:
         assert span.context is not None
@@ -180,7 +185,7 @@ def _traces(spans: list[ReadableSpan]) -> list[list[str]]:
         ids = {s.context.span_id for s in trace if s.context is not None}
         roots = [s for s in trace if s.parent is None or s.parent.span_id not in ids]
         assert len(roots) == 1, f"one root per trace: {[s.name for s in roots]}"
-        traces.append(sorted({s.name for s in trace}))
+        traces.append(sorted(s.name for s in trace))
     return sorted(traces)
 
 
@@ -208,5 +213,6 @@ async def test_one_trace_across_sdks(
         "RunWorkflow:TracedChild",
         "SignalWorkflow:add",
         "HandleSignal:add",
+        "Checkpoint",
     }
     assert expected <= names
