@@ -309,10 +309,13 @@ class _Sink:
 
 
 class _PrometheusSink(_Sink):
+    """Records into the registry; a lock, as sync activities record from their threads."""
+
     def __init__(self, registry: Registry, config: PrometheusConfig) -> None:
         self._registry = registry
         self._config = config
         self._overrides = dict(config.histogram_bucket_overrides or {})
+        self._lock = threading.Lock()
 
     def _name(self, metric: _Metric, unit: str | None) -> str:
         name = metric.name
@@ -324,7 +327,8 @@ class _PrometheusSink(_Sink):
         name = self._name(metric, metric.unit)
         if self._config.counters_total_suffix:
             name += "_total"
-        self._registry.counter(name, metric.description or name, None).inc(labels, value)
+        with self._lock:
+            self._registry.counter(name, metric.description or name, None).inc(labels, value)
 
     def histogram(self, metric: _Metric, value: float, labels: _Pairs) -> None:
         self._observe(metric, self._name(metric, metric.unit), value, labels, DEFAULT_BUCKETS)
@@ -343,12 +347,14 @@ class _PrometheusSink(_Sink):
         self, metric: _Metric, name: str, value: float, labels: _Pairs, buckets: Sequence[float]
     ) -> None:
         buckets = self._overrides.get(metric.name, buckets)
-        family = self._registry.histogram(name, metric.description or name, None, buckets)
-        family.observe(labels, value)
+        with self._lock:
+            family = self._registry.histogram(name, metric.description or name, None, buckets)
+            family.observe(labels, value)
 
     def gauge(self, metric: _Metric, value: float, labels: _Pairs) -> None:
         name = self._name(metric, metric.unit)
-        self._registry.gauge(name, metric.description or name, None).set(labels, value)
+        with self._lock:
+            self._registry.gauge(name, metric.description or name, None).set(labels, value)
 
 
 class _BufferSink(_Sink):
