@@ -9,7 +9,7 @@ runs (from the commit effects, commit_effects.py); ``poll_success``, ``poll_time
 and ``task_schedule_to_start_latency`` by task queue (from the poll responses);
 ``persistence_requests``/``_errors``/``_latency`` for history commits; timer lateness;
 ``approximate_backlog_count`` per queue (read at scrape time). Perdure's own, prefixed
-``perdure_``: history cache lookups and hits, rows per commit, the SQLite group commit.
+``perdure_``: history cache lookups and hits, runs per commit, the SQLite group commit.
 
 Recording is a few dict operations on the event loop; nothing here runs when metrics are
 off (the composition root passes no interceptor and no observer).
