@@ -138,7 +138,8 @@ def _wait_ready(server: Server, timeout: float) -> None:
 
 
 def start_server(kind: str, workdir: Path, *, profile_to: Path | None = None) -> Server:
-    """A fresh `temporal` or `perdure` dev server on a new SQLite file under `workdir`."""
+    """A fresh `temporal` or `perdure` (`perdure-metrics`: with --metrics-port) dev server
+    on a new SQLite file under `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     if kind == "temporal":
@@ -153,6 +154,8 @@ def start_server(kind: str, workdir: Path, *, profile_to: Path | None = None) ->
             "--port", str(port), "--db-filename", str(workdir / "perdure.db"),
             "--log-level", "warning",
         ]  # fmt: skip
+        if kind == "perdure-metrics":  # recorded as always, served on a port of its own
+            args += ["--metrics-port", str(free_port())]
         if profile_to is not None:
             args = [
                 str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--gil",

@@ -17,9 +17,11 @@ CONFIGS: dict[str, tuple[str, str, str]] = {
     "b": ("perdure", "temporalio", "(b) Perdure + official SDK"),
     "c": ("perdure", "perdure", "(c) Perdure + Perdure SDK"),
     "d": ("temporal", "perdure", "(d) Temporal + Perdure SDK"),
+    # (b) with the server's Prometheus metrics on: what metrics cost.
+    "e": ("perdure-metrics", "temporalio", "(e) Perdure --metrics-port + official SDK"),
 }
 # Each Perdure configuration against the all-Temporal baseline it replaces a part of.
-RATIOS = [("b", "a"), ("c", "a"), ("d", "a")]
+RATIOS = [("b", "a"), ("c", "a"), ("d", "a"), ("e", "b")]
 
 WORKLOAD_TITLES = {
     "W1": "W1 1 activity",

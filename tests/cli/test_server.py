@@ -66,10 +66,13 @@ def test_config_file_settings(tmp_path: Path) -> None:
     }
     path.write_text('[server]\nhost = "0.0.0.0"\n')
     assert load_config(path) == {"host": "0.0.0.0"}
+    path.write_text('metrics_port = 9090\nlog_format = "json"\n')
+    assert load_config(path) == {"metrics_port": 9090, "log_format": "json"}
     for bad, message in (
         ('dbb = "x"\n', "unknown settings"),
         ('port = "7233"\n', "port must be a int"),
         ('log_level = "loud"\n', "log_level must be one of"),
+        ('log_format = "xml"\n', "log_format must be one of"),
         ('[search_attributes]\nX = "Colour"\n', "expected KEY=TYPE"),
         ("port = \n", "cannot read"),
     ):
@@ -193,6 +196,18 @@ def test_start_refuses_a_port_in_use(command: str, tmp_path: Path) -> None:
         )
     _one_line_refusal(out, command, f"cannot listen on 127.0.0.1:{port}: Address already in use")
     assert not (tmp_path / "a.db").exists()  # refused before the database is touched
+
+
+def test_start_dev_refuses_a_metrics_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        out = perdure(
+            "server", "start-dev", "--ip", "127.0.0.1", "--port", "0", "--metrics-port", port,
+            "--db", str(tmp_path / "a.db"),
+        )  # fmt: skip
+    _one_line_refusal(out, "start-dev", f"cannot listen on 127.0.0.1:{port}")
 
 
 def _unreadable_databases(tmp_path: Path) -> Iterator[tuple[Path, str]]:

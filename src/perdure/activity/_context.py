@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import temporalio.activity
+
 import perdure.common
 import perdure.converter
 from perdure.converter._payload import _TransferTypePayloadConverter
@@ -161,11 +163,16 @@ class _Context:
 
     @staticmethod
     def set(context: _Context) -> contextvars.Token[_Context]:
+        # temporalio.activity's API (info(), heartbeat(), ...) reads the same context:
+        # code and interceptors written against it (the official TracingInterceptor)
+        # run in Perdure's activities too.
+        _official_context.set(context)
         return _current_context.set(context)
 
     @staticmethod
     def reset(token: contextvars.Token[_Context]) -> None:
         _current_context.reset(token)
+        _official_context.set(_current_context.get(None))
 
     @property
     def logger_details(self) -> Mapping[str, Any]:
@@ -201,6 +208,7 @@ class _Context:
 
 
 _current_context: contextvars.ContextVar[_Context] = contextvars.ContextVar("perdure_activity")
+_official_context: contextvars.ContextVar[Any] = temporalio.activity._current_context
 
 
 class _CompleteAsyncError(BaseException):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from perdure.server.app import ServerConfig as ServerConfigType
 
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 def default_db_path() -> Path:
@@ -143,9 +144,27 @@ def _add_common(parser: argparse.ArgumentParser, *, defaults: bool = True) -> No
             " with a warning"
         ),
     )
+    parser.add_argument(
+        "--log-format",
+        default="text" if defaults else None,
+        choices=LOG_FORMATS,
+        help="text, or json: one JSON object per line with the request's namespace, "
+        "workflow id and run id",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics at http://IP:PORT/metrics (default: no metrics)",
+    )
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, log_format: str = "text") -> None:
+    if log_format == "json":
+        from perdure.server.logs import configure_json_logging
+
+        configure_json_logging(level)
+        return
     logging.basicConfig(
         level={"warn": "WARNING"}.get(level, level.upper()),
         stream=sys.stderr,
@@ -179,6 +198,8 @@ def run_start_dev(args: argparse.Namespace) -> int:
         dynamic_config=dynamic,
         http_port=args.http_port,
         ui_host=args.ui_ip,
+        metrics_port=args.metrics_port,
+        request_log_context=args.log_format == "json" or args.log_level == "debug",
     )
     if args.http_port:
         taken = _port_taken(args.ip, args.http_port)
@@ -196,7 +217,7 @@ def run_start_dev(args: argparse.Namespace) -> int:
             if derived > 65535 or _port_taken(args.ui_ip or args.ip, derived) is not None:
                 derived = 0
             config.ui_port = derived
-    return _serve("start-dev", config, args.log_level)
+    return _serve("start-dev", config, args.log_level, args.log_format)
 
 
 def _dynamic_config(file_values: dict[str, Any], flags: list[str]) -> dict[str, object]:
@@ -222,7 +243,7 @@ class ConfigError(Exception):
 
 _CONFIG_KEYS = {
     "db", "host", "port", "namespaces", "search_attributes", "log_level", "migrate",
-    "dynamic_config", "http_port",
+    "dynamic_config", "http_port", "metrics_port", "log_format",
 }  # fmt: skip
 
 
@@ -247,13 +268,15 @@ def load_config(path: Path | None) -> dict[str, Any]:
     types: dict[str, type | tuple[type, ...]] = {
         "db": str, "host": str, "port": int, "namespaces": list,
         "search_attributes": dict, "log_level": str, "migrate": bool,
-        "dynamic_config": dict, "http_port": int,
+        "dynamic_config": dict, "http_port": int, "metrics_port": int, "log_format": str,
     }  # fmt: skip
     for key, value in data.items():
         if not isinstance(value, types[key]):
             raise ConfigError(f"{path}: {key} must be a {types[key].__name__}")  # type: ignore[union-attr]
     if data.get("log_level", "info") not in LOG_LEVELS:
         raise ConfigError(f"{path}: log_level must be one of {', '.join(LOG_LEVELS)}")
+    if data.get("log_format", "text") not in LOG_FORMATS:
+        raise ConfigError(f"{path}: log_format must be one of {', '.join(LOG_FORMATS)}")
     attrs: dict[str, int] = {}
     for name, kind in data.get("search_attributes", {}).items():
         try:
@@ -286,6 +309,8 @@ def run_start(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"perdure server start: {e}", file=sys.stderr)
         return 2
+    log_level = args.log_level or file.get("log_level", "info")
+    log_format = args.log_format or file.get("log_format", "text")
     config = ServerConfig(
         host=args.ip or file.get("host", "0.0.0.0"),
         port=args.port if args.port is not None else file.get("port", 7233),
@@ -295,8 +320,12 @@ def run_start(args: argparse.Namespace) -> int:
         migrate=migrate,
         dynamic_config=dynamic,
         http_port=args.http_port if args.http_port is not None else file.get("http_port"),
+        metrics_port=args.metrics_port
+        if args.metrics_port is not None
+        else file.get("metrics_port"),
+        request_log_context=log_format == "json" or log_level == "debug",
     )
-    return _serve("start", config, args.log_level or file.get("log_level", "info"))
+    return _serve("start", config, log_level, log_format)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -364,13 +393,15 @@ def _port_taken(host: str, port: int) -> str | None:
     return None
 
 
-def _serve(command: str, config: ServerConfigType, log_level: str) -> int:
+def _serve(command: str, config: ServerConfigType, log_level: str, log_format: str = "text") -> int:
     from perdure.server.app import PerdureServer
     from perdure.server.store.base import StoreError
 
-    _configure_logging(log_level)
+    _configure_logging(log_level, log_format)
     shown = _redact(config.db)
     taken = _port_taken(config.host, config.port)
+    if taken is None and config.metrics_port:
+        taken = _port_taken(config.host, config.metrics_port)
     if taken is not None:
         return _cannot_start(command, taken)
 

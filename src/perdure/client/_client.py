@@ -12,6 +12,7 @@ from temporalio.api.workflowservice.v1.request_response_pb2 import PollWorkflowT
 
 from perdure.common import HeaderCodecBehavior, QueryRejectCondition, _arg_or_args, _arg_unset
 from perdure.converter import DataConverter
+from perdure.runtime import Runtime
 from perdure.service import (
     ConnectConfig,
     DnsLoadBalancingConfig,
@@ -155,6 +156,7 @@ class Client(_StartMethods, _ScheduleMethods):
         dns_load_balancing_config: DnsLoadBalancingConfig | None = None,
         grpc_compression: GrpcCompression = GrpcCompression.GZIP,
         header_codec_behavior: HeaderCodecBehavior = HeaderCodecBehavior.NO_CODEC,
+        runtime: Runtime | None = None,
     ) -> Self:
         """Connect to a server, or start Perdure's engine in this process.
 
@@ -198,6 +200,7 @@ class Client(_StartMethods, _ScheduleMethods):
             dns_load_balancing_config: Round-robin over the target's addresses.
             grpc_compression: Transport compression.
             header_codec_behavior: Whether the payload codec also encodes headers.
+            runtime: Where metrics of the client and its workers go (perdure.runtime).
         """
         config = ConnectConfig(
             target_host=target_host,
@@ -212,6 +215,7 @@ class Client(_StartMethods, _ScheduleMethods):
             http_connect_proxy_config=http_connect_proxy_config,
             dns_load_balancing_config=dns_load_balancing_config,
             grpc_compression=grpc_compression,
+            runtime=runtime,
         )
         connect: Callable[[ConnectConfig], Awaitable[ServiceClient]] = ServiceClient.connect
         for plugin in reversed(plugins):

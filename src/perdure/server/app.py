@@ -14,32 +14,36 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
+from perdure._prometheus import MetricsHttpServer
 from perdure.server.clock import Clock, RealClock, VirtualClock
 from perdure.server.cluster import Cluster
 from perdure.server.commit_effects import ServerCommitEffects
 from perdure.server.dynamic_config import settings_from
-from perdure.server.frontend.dispatch import Dispatcher
+from perdure.server.frontend.dispatch import CallInterceptor, Dispatcher
 from perdure.server.frontend.http_api import HttpApi, Site, api_app
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
 from perdure.server.frontend.testing import TestServiceRpcs, test_service_handler
 from perdure.server.history.api.reset_sticky_task_queue import move_off_sticky
 from perdure.server.history.service import HistoryService
+from perdure.server.logs import RequestLogContext
 from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge, shared_queue_factory
 from perdure.server.matching.sticky import StickyRouting
+from perdure.server.metrics import ServerMetrics
 from perdure.server.namespaces import Namespace, NamespaceRegistry
 from perdure.server.store import open_store
-from perdure.server.store.base import Store, TaskRow
+from perdure.server.store.base import Store, TaskRow, TimerRow
 from perdure.server.store.shared import SharedStore
+from perdure.server.store.sqlite import SQLiteStore
 from perdure.server.timers.dispatch import TimerDispatcher
 from perdure.server.timers.queue import TimerQueue
 from perdure.server.timers.skipping import TimeSkipper
@@ -81,6 +85,12 @@ class ServerConfig:
     """Serve the Web UI (and the HTTP API under /api/) on ui_host:ui_port; None: not."""
     ui_host: str | None = None
     """Where the Web UI listens (default: `host`)."""
+    metrics_port: int | None = None
+    """Serve Prometheus metrics at http://host:metrics_port/metrics (server/metrics.py);
+    None: no metrics are recorded at all. 0 picks a free port."""
+    request_log_context: bool = False
+    """Put each request's namespace, workflow id and run id on the log records made while
+    serving it, and log every request at debug level (server/logs.py)."""
 
 
 class PerdureServer:
@@ -91,6 +101,9 @@ class PerdureServer:
         self.config = config
         self.store = store
         self.clock = clock
+        self.metrics = ServerMetrics() if config.metrics_port is not None else None
+        """Set when metrics are on (`config.metrics_port`)."""
+        self.metrics_server: MetricsHttpServer | None = None
         self.namespaces = NamespaceRegistry(store)
         self.queries = QueryRegistry()
         shared = store if isinstance(store, SharedStore) else None
@@ -129,8 +142,10 @@ class PerdureServer:
                 new_id=HistoryService.new_id,
                 skipper=self.skipper,
                 sticky=self.sticky_routing,
+                metrics=self.metrics,
             ),
             build_visibility_row=build_visibility_row,
+            observer=self.metrics,
         )
         self.timer_dispatcher = TimerDispatcher(self.history, self.namespaces)
         self.cluster = (
@@ -160,7 +175,12 @@ class PerdureServer:
             min_retention_seconds=config.min_retention_seconds,
             limits=self.settings.limits,
         )
-        self.dispatcher = Dispatcher(self.frontend, interceptors=())
+        interceptors: list[CallInterceptor] = []
+        if config.request_log_context:
+            interceptors.append(RequestLogContext())
+        if self.metrics is not None:
+            interceptors.append(self.metrics)
+        self.dispatcher = Dispatcher(self.frontend, interceptors=interceptors)
         """Every transport's calls go through it (frontend/dispatch.py)."""
         self._grpc: grpc.aio.Server | None = None
         self.http_api = HttpApi(self.dispatcher)
@@ -207,7 +227,40 @@ class PerdureServer:
             self.cluster.start()
         if self.skipper is not None:
             self.skipper.start()
-        self._spawn(self.timers.run(self.timer_dispatcher.fire))
+        fire: Callable[[TimerRow], Awaitable[None]] = self.timer_dispatcher.fire
+        if self.metrics is not None:
+            fire = self._watch_metrics(self.metrics)
+        self._spawn(self.timers.run(fire))
+
+    def _watch_metrics(self, metrics: ServerMetrics) -> Callable[[TimerRow], Awaitable[None]]:
+        """Start serving /metrics; returns the timer firing that records lateness."""
+        metrics.watch_backlog(self._backlog)
+        if isinstance(self.store, SQLiteStore):
+            sqlite = self.store
+            metrics.watch_group_commit(lambda: (sqlite.transactions, sqlite.writes))
+        port = self.config.metrics_port or 0
+        self.metrics_server = metrics.serve(self.config.host, port)
+        log.info("Metrics on http://%s:%d/metrics", self.config.host, self.metrics_server.port)
+        dispatcher, clock = self.timer_dispatcher, self.clock
+
+        async def fire(row: TimerRow) -> None:
+            metrics.timer_fired((clock.now_ns() - row.fire_time) / 1e9)
+            await dispatcher.fire(row)
+
+        return fire
+
+    def _backlog(self) -> list[tuple[str, str, str, int]]:
+        names = self.namespaces.cached_names()
+        return [
+            (
+                names.get(q.namespace_id, q.namespace_id),
+                q.name,
+                q.kind.name.title(),
+                q.backlog_hint,
+            )
+            for q in self.matching.all_queues()
+            if not q.sticky
+        ]
 
     async def _serve(self) -> None:
         server = grpc.aio.server(
@@ -297,4 +350,6 @@ class PerdureServer:
         if self.cluster is not None:
             await self.cluster.stop()
         await self.store.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         log.info("Perdure server stopped")

@@ -4,7 +4,8 @@ Tasks a commit adds start at once for a poller waiting here (history/api/direct_
 or go to matching; on a shared database they are leased first (matching/shared.py).
 Timers go to the timer queue; each changed run lets the queries waiting for its workflow
 task go on, moves a task scheduled on a sticky queue whose worker is gone to the normal
-queue, and, when time is virtual, tells the time skipper what is in flight.
+queue, and, when time is virtual, tells the time skipper what is in flight; with metrics
+on, closed runs are counted (server/metrics.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from perdure.server.matching.queries import QueryRegistry
 from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import DirectDispatch, Matching
 from perdure.server.matching.sticky import StickyRouting
+from perdure.server.metrics import ServerMetrics
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import TaskRow, TimerRow
 from perdure.server.timers.queue import TimerQueue
@@ -34,6 +36,7 @@ class ServerCommitEffects:
         new_id: Callable[[], str],
         skipper: TimeSkipper | None = None,
         sticky: StickyRouting | None = None,
+        metrics: ServerMetrics | None = None,
     ) -> None:
         """`sticky` moves tasks off sticky queues whose worker is gone (matching/sticky.py)."""
         self._matching = matching
@@ -43,6 +46,7 @@ class ServerCommitEffects:
         self._new_id = new_id
         self._skipper = skipper
         self._sticky = sticky
+        self._metrics = metrics
 
     def dispatch_directly(self, ns: Namespace, ex: Execution) -> list[DirectDispatch]:
         return start_for_waiting_pollers(ex, self._matching, self._queries, self._new_id)
@@ -68,3 +72,5 @@ class ServerCommitEffects:
             self._sticky.run_committed(ns, ex)
         if self._skipper is not None:
             self._skipper.on_commit(ns, ex)
+        if self._metrics is not None:
+            self._metrics.run_committed(ns, ex)

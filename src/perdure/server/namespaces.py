@@ -103,6 +103,10 @@ class NamespaceRegistry:
         self._by_id[ns.id] = entry
         return ns
 
+    def cached_names(self) -> dict[str, str]:
+        """Namespace names by id, of those cached now (for metric labels)."""
+        return {ns_id: entry[1].name for ns_id, entry in list(self._by_id.items())}
+
     def forget(self, namespace_id: str) -> None:
         """Another server process changed the namespace: read it again next time."""
         entry = self._by_id.pop(namespace_id, None)

@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from temporalio.api.workflowservice.v1 import request_response_pb2 as ws
 
 from perdure.service._config import ConnectConfig
+from perdure.service._metrics import RequestMetrics
 from perdure.service._services import OperatorService, TestService, WorkflowService
 
 ServiceRequest = TypeVar("ServiceRequest", bound=Message)
@@ -57,6 +58,8 @@ class ServiceClient(ABC):
     def __init__(self, config: ConnectConfig) -> None:
         """Set up the typed service facades over this client."""
         self.config = config
+        self.request_metrics = _request_metrics(config)
+        """Set when the runtime records metrics (service/_metrics.py); read by the services."""
         self.workflow_service = WorkflowService(self)
         self.operator_service = OperatorService(self)
         self.test_service = TestService(self)
@@ -121,3 +124,13 @@ class ServiceClient(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional: not every transport holds resources
         """Release the connection (calls after this fail)."""
+
+
+def _request_metrics(config: ConnectConfig) -> RequestMetrics | None:
+    from perdure.common import MetricMeter
+    from perdure.runtime import Runtime
+
+    runtime = config.runtime or Runtime.default()
+    if runtime.metric_meter is MetricMeter.noop:
+        return None
+    return RequestMetrics(runtime.metric_meter, runtime.metric_prefix)

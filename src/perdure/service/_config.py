@@ -8,7 +8,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from perdure.runtime import Runtime
 
 
 @dataclass
@@ -148,6 +151,9 @@ class ConnectConfig:
     """Transport compression."""
     connect_timeout: timedelta | None = None
     """Time allowed for the first contact with the server."""
+    runtime: Runtime | None = None
+    """Where the connection's and its workers' metrics go (perdure.runtime); None: the
+    default runtime."""
 
     def __post_init__(self) -> None:
         """Default the identity to ``<pid>@<hostname>``, like the official SDKs."""

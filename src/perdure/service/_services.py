@@ -89,6 +89,21 @@ class _Rpc(Generic[ReqT, RespT]):
                 timeout=timeout,
             )
 
+        metrics = client.request_metrics
+        if metrics is not None:
+            operation = self.request_type.__name__.removesuffix("Request")
+            plain = call
+
+            async def call(
+                req: ReqT,
+                retry: bool = False,
+                metadata: Mapping[str, str | bytes] = _NO_METADATA,
+                timeout: timedelta | None = None,
+            ) -> RespT:
+                return await metrics.measure(
+                    operation, req, lambda: plain(req, retry, metadata, timeout)
+                )
+
         call.__name__ = call.__qualname__ = name
         obj.__dict__[name] = call  # cache: later lookups skip the descriptor
         return call

@@ -51,6 +51,7 @@ from perdure.worker._activity_run import (
 )
 from perdure.worker._activity_sync import SharedStateManager
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._metrics import WorkerMetrics
 from perdure.worker._poll_failures import PollFailures
 from perdure.worker._slots import RateLimiter, SlotPool
 
@@ -98,6 +99,7 @@ class _ActivityWorker:
         interceptors: Sequence[Interceptor],
         client: Client | None,
         metric_meter: perdure.common.MetricMeter = perdure.common.MetricMeter.noop,
+        metrics: WorkerMetrics | None = None,
         max_concurrent_activities: int = 100,
         max_concurrent_local_activities: int = 100,
         max_activities_per_second: float | None = None,
@@ -129,8 +131,14 @@ class _ActivityWorker:
         self._max_concurrent_polls = max(1, max_concurrent_polls)
         self._no_remote_activities = no_remote_activities
         self._max_task_queue_activities_per_second = max_task_queue_activities_per_second
-        self._slots = SlotPool(max_concurrent_activities)
-        self._local_slots = SlotPool(max_concurrent_local_activities)
+        self._slots = SlotPool(
+            max_concurrent_activities,
+            on_change=metrics.slot_gauges("ActivityWorker") if metrics is not None else None,
+        )
+        self._local_slots = SlotPool(
+            max_concurrent_local_activities,
+            on_change=metrics.slot_gauges("LocalActivityWorker") if metrics is not None else None,
+        )
         self._rate_limiter = RateLimiter(max_activities_per_second)
 
         named, dynamic = _register(activities, activity_executor, shared_state_manager)
@@ -155,6 +163,8 @@ class _ActivityWorker:
             heartbeat=self._heartbeat,
             decode_headers=decode_headers,
         )
+        self.metrics = metrics
+        """The worker's own metrics (worker/_metrics.py), when the runtime records them."""
         self._process_shutdown: threading.Event | None = None
         self._running: dict[bytes, RunningActivity] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -359,7 +369,19 @@ class _ActivityWorker:
             self._arm_local_timeout(running)
             if self._grace_expired:
                 running.request_cancel(CancelReason.WORKER_SHUTDOWN, _Details(worker_shutdown=True))
+            started = time.monotonic()
             response = await execute_task(self._env, running)
+            if self.metrics is not None:
+                task = running.task
+                self.metrics.activity_started(
+                    task.current_attempt_scheduled_time, task.started_time
+                )
+                self.metrics.activity_done(
+                    task.activity_type.name,
+                    task.workflow_type.name,
+                    time.monotonic() - started,
+                    failed=isinstance(response, RespondActivityTaskFailedRequest),
+                )
             await self._finish_heartbeats(
                 running, flush=not isinstance(response, RespondActivityTaskCompletedRequest)
             )

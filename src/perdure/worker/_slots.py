@@ -11,17 +11,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 
 
 class SlotPool:
     """Task slots: a counting semaphore with a non-blocking acquire (asyncio's has none)."""
 
-    def __init__(self, size: int) -> None:
-        """`size` slots, all free."""
+    def __init__(self, size: int, on_change: Callable[[int, int], None] | None = None) -> None:
+        """`size` slots, all free; `on_change(free, taken)` is told of every change (the
+        worker's slot gauges; a slot a poller holds while it polls counts as taken)."""
         if size < 1:
             raise ValueError("Slot count must be positive")
+        self._size = size
         self._free = size
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._on_change = on_change
+        if on_change is not None:
+            on_change(size, 0)
 
     @property
     def free(self) -> int:
@@ -32,6 +38,8 @@ class SlotPool:
         """Take a slot if one is free and nobody waits for it."""
         if self._free > 0 and not self._waiters:
             self._free -= 1
+            if self._on_change is not None:
+                self._on_change(self._free, self._size - self._free)
             return True
         return False
 
@@ -59,6 +67,8 @@ class SlotPool:
                 waiter.set_result(None)
                 return
         self._free += 1
+        if self._on_change is not None:
+            self._on_change(self._free, self._size - self._free)
 
 
 class RateLimiter:

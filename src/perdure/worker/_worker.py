@@ -25,11 +25,13 @@ from typing_extensions import TypedDict
 
 import perdure.common
 from perdure.common import HeaderCodecBehavior
+from perdure.runtime import Runtime
 from perdure.service import RPCError
 from perdure.worker._activity import _ActivityWorker
 from perdure.worker._activity_sync import SharedStateManager
 from perdure.worker._build_id import load_default_build_id
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._metrics import WorkerMetrics
 from perdure.worker._poll_failures import PollFailures
 
 if TYPE_CHECKING:
@@ -296,6 +298,14 @@ class Worker:
         self._unregister_eager_start: Callable[[], None] | None = None
 
         poll_failures = PollFailures(task_queue)
+        runtime = _runtime_of(client)
+        metrics = (
+            None
+            if runtime.metric_meter is perdure.common.MetricMeter.noop
+            else WorkerMetrics(
+                runtime.metric_meter, runtime.metric_prefix, client.namespace, task_queue
+            )
+        )
         self._activity_worker: _ActivityWorker | None = None
         if activities:
             _warn_if_executor_too_small(activity_executor, max_concurrent_activities)
@@ -315,7 +325,8 @@ class Worker:
                 data_converter=client.data_converter,
                 interceptors=all_interceptors,
                 client=client,
-                metric_meter=perdure.common.MetricMeter.noop,
+                metric_meter=runtime.metric_meter,
+                metrics=metrics,
                 max_concurrent_activities=max_concurrent_activities or 100,
                 max_concurrent_local_activities=max_concurrent_local_activities or 100,
                 max_activities_per_second=max_activities_per_second,
@@ -361,6 +372,7 @@ class Worker:
                 activity_hooks=self._activity_worker,
                 poll_failures=poll_failures,
                 worker_instance_key=self._worker_instance_key,
+                metrics=metrics,
             )
 
     def config(self, *, active_config: bool = False) -> WorkerConfig:
@@ -603,3 +615,10 @@ def _warn_if_executor_too_small(
             f"but activity_executor's max_workers is only {max_workers}",
             stacklevel=3,
         )
+
+
+def _runtime_of(client: Any) -> Runtime:
+    """The runtime the client was connected with (a client stand-in has none)."""
+    config = getattr(getattr(client, "service_client", None), "config", None)
+    runtime: Runtime | None = getattr(config, "runtime", None)
+    return runtime or Runtime.default()

@@ -79,9 +79,11 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 import perdure
+import perdure.common
 import perdure.converter
 from perdure.service import RPCError, RPCStatusCode, WorkflowService
 from perdure.worker._interceptor import Interceptor
+from perdure.worker._metrics import WorkerMetrics
 from perdure.worker._poll_failures import PollFailures
 from perdure.worker._slots import SlotPool
 from perdure.worker._workflow import _codec, _guard
@@ -158,10 +160,12 @@ class WorkflowWorker:
         activity_hooks: ActivityHooks | None = None,
         poll_failures: PollFailures | None = None,
         worker_instance_key: str = "",
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         """Configure the worker; nothing runs until :py:meth:`run`.
 
         ``poll_failures`` is shared with the worker's other pollers (one warning per outage).
+        ``metrics``: the worker's metrics (worker/_metrics.py), when the runtime records them.
         """
         definitions, dynamic = RunConfig.collect(workflows)
         extern: dict[str, Callable[..., Any]] = {}
@@ -179,7 +183,9 @@ class WorkflowWorker:
             ),
             extern_functions=extern,
             debug_mode=debug_mode,
+            metric_meter=metrics.meter if metrics is not None else perdure.common.MetricMeter.noop,
         )
+        self._metrics = metrics
         self._service = service
         self._namespace = namespace
         self._task_queue = task_queue
@@ -193,7 +199,10 @@ class WorkflowWorker:
         self._hooks = activity_hooks
         self._debug_mode = debug_mode
         self._polls = max(1, max_concurrent_workflow_task_polls)
-        self._slots = SlotPool(max(1, max_concurrent_workflow_tasks))
+        self._slots = SlotPool(
+            max(1, max_concurrent_workflow_tasks),
+            on_change=metrics.slot_gauges("WorkflowWorker") if metrics is not None else None,
+        )
         self._runs: OrderedDict[str, WorkflowRun] = OrderedDict()
         self._locks: dict[str, list[Any]] = {}  # run id -> [lock, tasks using it]
         self._handlers: set[asyncio.Task[None]] = set()
@@ -366,6 +375,8 @@ class WorkflowWorker:
         ):
             self._evict(run_id, "history does not continue the cached run")
             run = None
+        if self._metrics is not None:
+            self._metrics.cache_lookup(task.workflow_type.name, run is not None, len(self._runs))
         if run is None:
             if first != 1:
                 events = await self._full_history(task.workflow_execution)
@@ -401,6 +412,8 @@ class WorkflowWorker:
 
     async def _handle_workflow_task(self, task: PollWorkflowTaskQueueResponse) -> None:
         received = time.monotonic()
+        if self._metrics is not None:
+            self._metrics.workflow_task_polled(task.scheduled_time, task.started_time)
         events = await self._history_of(task)
         await self._decode(events, task)
         run, events = await self._run_for(task, events)
@@ -426,7 +439,9 @@ class WorkflowWorker:
                 logger.exception("Workflow task of run %s could not be processed", run.run_id)
                 await self._fail(task, run, err, UNHANDLED)
                 return
-            response = await self._complete(task, run, query_results, force=force)
+            response = await self._complete(
+                task, run, query_results, force=force, received=received
+            )
             if response is None:
                 return
             if not response.HasField("workflow_task"):
@@ -437,6 +452,8 @@ class WorkflowWorker:
                 return
             task = response.workflow_task
             received = time.monotonic()
+            if self._metrics is not None:
+                self._metrics.workflow_task_polled(task.scheduled_time, task.started_time)
             events = await self._history_of(task)
             await self._decode(events, task)
 
@@ -488,6 +505,7 @@ class WorkflowWorker:
         query_results: dict[str, WorkflowQueryResult],
         *,
         force: bool,
+        received: float,
     ) -> RespondWorkflowTaskCompletedResponse | None:
         commands = run.replay.outgoing_commands()
         reserved = self._reserve_eager(commands)
@@ -531,6 +549,13 @@ class WorkflowWorker:
             self._evict(run.run_id, "task completion failed")
             return None
         self._dispatch_eager(response, reserved)
+        if self._metrics is not None:
+            self._metrics.workflow_task_done(
+                run.workflow_type,
+                time.monotonic() - received,
+                [c.command_type for c in commands],
+                failed=False,
+            )
         if response.reset_history_event_id:
             run.replay.reset_to(response.reset_history_event_id)
         if run.replay.have_seen_terminal_event or any(
@@ -588,6 +613,8 @@ class WorkflowWorker:
             error,
         )
         self._evict(run.run_id, "workflow task failed")
+        if self._metrics is not None:
+            self._metrics.workflow_task_done(run.workflow_type, 0.0, [], failed=True)
         if task.attempt > 1:
             return  # as the official SDK: later attempts time out instead (the retry backoff)
         request = RespondWorkflowTaskFailedRequest(

@@ -217,9 +217,11 @@ def get_signal_handler(name: str) -> Callable[..., Any] | None:
     return _Runtime.current().workflow_get_signal_handler(name)
 
 
-def set_signal_handler(name: str, handler: Callable[..., Any] | None) -> None:
+def set_signal_handler(
+    name: str, handler: Callable[..., Any] | None, *, description: str | None = None
+) -> None:
     """Register (or with None, remove) a signal handler; buffered signals reach it."""
-    _Runtime.current().workflow_set_signal_handler(name, handler)
+    _Runtime.current().workflow_set_signal_handler(name, handler, description=description)
 
 
 def get_dynamic_signal_handler() -> Callable[..., Any] | None:
@@ -227,9 +229,11 @@ def get_dynamic_signal_handler() -> Callable[..., Any] | None:
     return _Runtime.current().workflow_get_signal_handler(None)
 
 
-def set_dynamic_signal_handler(handler: Callable[..., Any] | None) -> None:
+def set_dynamic_signal_handler(
+    handler: Callable[..., Any] | None, *, description: str | None = None
+) -> None:
     """Register (or remove) the handler of signals that have no handler of their own."""
-    _Runtime.current().workflow_set_signal_handler(None, handler)
+    _Runtime.current().workflow_set_signal_handler(None, handler, description=description)
 
 
 def get_query_handler(name: str) -> Callable[..., Any] | None:
@@ -237,9 +241,11 @@ def get_query_handler(name: str) -> Callable[..., Any] | None:
     return _Runtime.current().workflow_get_query_handler(name)
 
 
-def set_query_handler(name: str, handler: Callable[..., Any] | None) -> None:
+def set_query_handler(
+    name: str, handler: Callable[..., Any] | None, *, description: str | None = None
+) -> None:
     """Register (or with None, remove) a query handler."""
-    _Runtime.current().workflow_set_query_handler(name, handler)
+    _Runtime.current().workflow_set_query_handler(name, handler, description=description)
 
 
 def get_dynamic_query_handler() -> Callable[..., Any] | None:
@@ -247,9 +253,11 @@ def get_dynamic_query_handler() -> Callable[..., Any] | None:
     return _Runtime.current().workflow_get_query_handler(None)
 
 
-def set_dynamic_query_handler(handler: Callable[..., Any] | None) -> None:
+def set_dynamic_query_handler(
+    handler: Callable[..., Any] | None, *, description: str | None = None
+) -> None:
     """Register (or remove) the handler of queries that have no handler of their own."""
-    _Runtime.current().workflow_set_query_handler(None, handler)
+    _Runtime.current().workflow_set_query_handler(None, handler, description=description)
 
 
 def get_update_handler(name: str) -> Callable[..., Any] | None:
@@ -262,9 +270,12 @@ def set_update_handler(
     handler: Callable[..., Any] | None,
     *,
     validator: Callable[..., None] | None = None,
+    description: str | None = None,
 ) -> None:
     """Register (or with None, remove) an update handler and its optional validator."""
-    _Runtime.current().workflow_set_update_handler(name, handler, validator)
+    _Runtime.current().workflow_set_update_handler(
+        name, handler, validator, description=description
+    )
 
 
 def get_dynamic_update_handler() -> Callable[..., Any] | None:
@@ -273,7 +284,12 @@ def get_dynamic_update_handler() -> Callable[..., Any] | None:
 
 
 def set_dynamic_update_handler(
-    handler: Callable[..., Any] | None, *, validator: Callable[..., None] | None = None
+    handler: Callable[..., Any] | None,
+    *,
+    validator: Callable[..., None] | None = None,
+    description: str | None = None,
 ) -> None:
     """Register (or remove) the handler of updates that have no handler of their own."""
-    _Runtime.current().workflow_set_update_handler(None, handler, validator)
+    _Runtime.current().workflow_set_update_handler(
+        None, handler, validator, description=description
+    )

@@ -154,13 +154,21 @@ class _Runtime(ABC):
 
     @abstractmethod
     def workflow_set_query_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        *,
+        description: str | None = None,
     ) -> None:
         """Set or remove a query handler."""
 
     @abstractmethod
     def workflow_set_signal_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        *,
+        description: str | None = None,
     ) -> None:
         """Set or remove a signal handler (buffered signals are delivered to it)."""
 
@@ -170,6 +178,8 @@ class _Runtime(ABC):
         name: str | None,
         handler: Callable[..., Any] | None,
         validator: Callable[..., Any] | None,
+        *,
+        description: str | None = None,
     ) -> None:
         """Set or remove an update handler."""
 

@@ -52,6 +52,18 @@ class CommitEffects(Protocol):
         ...
 
 
+class HistoryObserver(Protocol):
+    """Watches the history service's cache and commits (the server's metrics)."""
+
+    def cache_lookup(self, hit: bool) -> None:
+        """A run's state was looked up in the cache."""
+        ...
+
+    def committed(self, namespace: str, runs: int, seconds: float, ok: bool) -> None:
+        """A commit of `runs` runs took `seconds`; `ok`: it was durable."""
+        ...
+
+
 class NoEffects:
     """A history service that only reads and writes the store (tools, unit tests)."""
 

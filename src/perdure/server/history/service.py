@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -30,7 +31,7 @@ from perdure.server.engine.execution import Execution, HistoryEvent
 from perdure.server.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from perdure.server.engine.state import ExecutionState
 from perdure.server.errors import NotFound, Unavailable
-from perdure.server.history.effects import CommitEffects, NoEffects
+from perdure.server.history.effects import CommitEffects, HistoryObserver, NoEffects
 from perdure.server.history.rows import current_row, store_rows, visibility_row
 from perdure.server.history.watchers import HistoryWatchers
 from perdure.server.matching.queues import DirectDispatch
@@ -133,10 +134,11 @@ class HistoryService:
         cache_size: int = 10_000,
         build_visibility_row: VisibilityBuilder = lambda st, ns: visibility_row(st),
         settings: EngineSettings = DEFAULT_SETTINGS,
+        observer: HistoryObserver | None = None,
     ) -> None:
         """`effects`: what commits set off in the rest of the server (history/effects.py);
         none for a history that only reads and writes the store. `settings`: the
-        engine's thresholds, given to every transition."""
+        engine's thresholds, given to every transition. `observer`: metrics."""
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -146,6 +148,7 @@ class HistoryService:
         self._cache_size = cache_size
         self._locks = _KeyedLocks()
         self._visibility_row = build_visibility_row
+        self._observer = observer
         self._shared = store if isinstance(store, SharedStore) else None
         """Set when other server processes commit to the same database (store/shared.py):
         the cache may then be stale, so reads check the stored version."""
@@ -171,6 +174,8 @@ class HistoryService:
         cached copy is still the stored version (one small query)."""
         cache_key = (key.namespace_id, key.run_id)
         cached = self._cache.get(cache_key)
+        if self._observer is not None:
+            self._observer.cache_lookup(cached is not None)
         if cached is not None:
             self._cache.move_to_end(cache_key)
             if not refresh or self._shared is None:
@@ -378,6 +383,7 @@ class HistoryService:
                 current = CurrentWrite(current_expected, current_row(st))
         if tasks_added:
             tasks_added = self._effects.lease_tasks(tasks_added)
+        started = time.perf_counter()
         try:
             await self.store.commit(
                 Commit(
@@ -395,6 +401,8 @@ class HistoryService:
                 )
             )
         except BaseException:
+            if self._observer is not None:
+                self._observer.committed(ns.name, len(runs), time.perf_counter() - started, False)
             # The transitions changed the cached states in place; whether or not the
             # commit landed (a lost connection leaves that open), reload them next time.
             for ex, _ in runs:
@@ -404,6 +412,8 @@ class HistoryService:
             if tasks_added:
                 self._effects.abandon_leases(tasks_added)
             raise
+        if self._observer is not None:
+            self._observer.committed(ns.name, len(runs), time.perf_counter() - started, True)
         for (ex, _), write in zip(runs, writes, strict=True):
             st = ex.state
             cached = CachedRun(st, write.new_version, ex.start_attributes)

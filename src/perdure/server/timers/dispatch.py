@@ -12,6 +12,7 @@ from perdure.server.errors import NamespaceNotFound, NotFound
 from perdure.server.history.api.delete_workflow import expire
 from perdure.server.history.outbox import OUTBOX_KINDS, Outbox
 from perdure.server.history.service import HistoryService
+from perdure.server.logs import execution_context
 from perdure.server.namespaces import NamespaceRegistry
 from perdure.server.store.base import TaskAlreadyClaimed, TimerRow
 
@@ -57,6 +58,10 @@ class TimerDispatcher:
         self._outbox = Outbox(history, namespaces)
 
     async def fire(self, row: TimerRow) -> None:
+        with execution_context(workflow_id=row.workflow_id, run_id=row.run_id, timer=row.key):
+            await self._fire(row)
+
+    async def _fire(self, row: TimerRow) -> None:
         ref = TimerRef.decode(row.data)
         try:
             if ref.kind in OUTBOX_KINDS:

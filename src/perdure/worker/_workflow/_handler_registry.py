@@ -9,7 +9,7 @@ name, until one is registered. Running signal and update handlers are tracked fo
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +37,22 @@ class HandlerExecution:
 class HandlerRegistry:
     """Handler definitions by name (None = dynamic), buffered signals, running handlers."""
 
-    def __init__(self, defn: _Definition, workflow_object: Callable[[], Any]) -> None:
-        """``workflow_object``: the workflow object, which method handlers are bound to."""
+    def __init__(
+        self,
+        defn: _Definition,
+        workflow_object: Callable[[], Any],
+        builtin_queries: Mapping[str | None, _QueryDefinition] | None = None,
+    ) -> None:
+        """``workflow_object``: the workflow object, which method handlers are bound to.
+
+        ``builtin_queries`` (stack trace, metadata) take precedence, as in temporalio.
+        """
         self._workflow_object = workflow_object
         self._signals: dict[str | None, _SignalDefinition] = dict(defn.signals)
-        self._queries: dict[str | None, _QueryDefinition] = dict(defn.queries)
+        self._queries: dict[str | None, _QueryDefinition] = {
+            **defn.queries,
+            **(builtin_queries or {}),
+        }
         self._updates: dict[str | None, _UpdateDefinition] = dict(defn.updates)
         self._buffered_signals: dict[str, list[jobs.SignalWorkflow]] = {}
         self._running_signals: dict[int, HandlerExecution] = {}
@@ -61,6 +72,16 @@ class HandlerRegistry:
     def update(self, name: str) -> _UpdateDefinition | None:
         """The definition that handles update ``name`` (named, else dynamic)."""
         return self._updates.get(name) or self._updates.get(None)
+
+    def definitions(
+        self,
+    ) -> tuple[list[_QueryDefinition], list[_SignalDefinition], list[_UpdateDefinition]]:
+        """Every query, signal and update definition registered now (for the metadata query)."""
+        return (
+            list(self._queries.values()),
+            list(self._signals.values()),
+            list(self._updates.values()),
+        )
 
     def known_queries(self) -> str:
         """Names of the registered queries, for error messages."""
@@ -99,13 +120,16 @@ class HandlerRegistry:
     # ------------------------------------------------------------------ registration
 
     def set_signal_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        description: str | None = None,
     ) -> tuple[_SignalDefinition | None, list[jobs.SignalWorkflow]]:
         """Register or remove a signal handler; returns it and the buffered signals it takes."""
         if handler is None:
             self._signals.pop(name, None)
             return None, []
-        defn = _SignalDefinition(name=name, fn=handler, is_method=False)
+        defn = _SignalDefinition(name=name, fn=handler, is_method=False, description=description)
         self._signals[name] = defn
         if name:
             pending = self._buffered_signals.pop(name, [])
@@ -114,24 +138,32 @@ class HandlerRegistry:
             self._buffered_signals.clear()
         return defn, pending
 
-    def set_query_handler(self, name: str | None, handler: Callable[..., Any] | None) -> None:
+    def set_query_handler(
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        description: str | None = None,
+    ) -> None:
         """Register or remove a query handler."""
         if handler is None:
             self._queries.pop(name, None)
             return
-        self._queries[name] = _QueryDefinition(name=name, fn=handler, is_method=False)
+        self._queries[name] = _QueryDefinition(
+            name=name, fn=handler, is_method=False, description=description
+        )
 
     def set_update_handler(
         self,
         name: str | None,
         handler: Callable[..., Any] | None,
         validator: Callable[..., Any] | None,
+        description: str | None = None,
     ) -> None:
         """Register or remove an update handler (and its validator)."""
         if handler is None:
             self._updates.pop(name, None)
             return
-        defn = _UpdateDefinition(name=name, fn=handler, is_method=False)
+        defn = _UpdateDefinition(name=name, fn=handler, is_method=False, description=description)
         if validator is not None:
             defn.set_validator(validator)
         self._updates[name] = defn

@@ -127,10 +127,15 @@ class Handlers:
         self._conversion = conversion
         self._outcome = outcome
 
-    def set_signal_handler(self, name: str | None, handler: Callable[..., Any] | None) -> None:
+    def set_signal_handler(
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        description: str | None = None,
+    ) -> None:
         """Register or remove a signal handler; buffered signals for it are delivered."""
         self._mode.check_writable("set signal handler")
-        defn, pending = self._registry.set_signal_handler(name, handler)
+        defn, pending = self._registry.set_signal_handler(name, handler, description)
         if defn is not None:
             for job in pending:
                 self._process_signal(defn, job)

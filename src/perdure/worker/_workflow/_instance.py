@@ -42,6 +42,7 @@ from perdure.worker._interceptor import (
     WorkflowInterceptorClassInput,
 )
 from perdure.worker._workflow import _jobs as jobs
+from perdure.worker._workflow._builtin_queries import BuiltinQueries
 from perdure.worker._workflow._command_buffer import CommandBuffer
 from perdure.worker._workflow._conversion import Conversion
 from perdure.worker._workflow._determinism import Patches, SeededRandom
@@ -49,6 +50,7 @@ from perdure.worker._workflow._handler_registry import HandlerRegistry
 from perdure.worker._workflow._handlers import Handlers, RootInbound
 from perdure.worker._workflow._loop import WorkflowEventLoop
 from perdure.worker._workflow._main import WorkflowMain, execute_input
+from perdure.worker._workflow._metrics import ReplaySafeMeter
 from perdure.worker._workflow._mode import RunMode
 from perdure.worker._workflow._outbound import Outbound, RootOutbound
 from perdure.worker._workflow._outbound_calls import OutboundCalls
@@ -83,6 +85,8 @@ class InstanceDetails:
     worker_failure_exception_types: Sequence[type[BaseException]] = ()
     extern_functions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     deadlock_timeout: float = 0.0
+    metric_meter: perdure.common.MetricMeter = perdure.common.MetricMeter.noop
+    """The worker's meter (namespace and task queue attached); silent during replay here."""
 
 
 class WorkflowInstance(_Runtime):
@@ -93,12 +97,16 @@ class WorkflowInstance(_Runtime):
         info = self._info = details.info
         self._defn = details.defn
         self._start = details.start
-        self._extern_functions = dict(details.extern_functions)
+        self._extern_functions = {
+            name: _unguarded(fn) for name, fn in details.extern_functions.items()
+        }
         self._random = SeededRandom(details.randomness_seed)
         self._history_length = 0
         self._history_size = 0
         self._continue_as_new_suggested = False
         self._current_details = ""
+        self._metric_meter = details.metric_meter
+        self._replay_safe_meter: perdure.common.MetricMeter | None = None
 
         self._mode = mode = RunMode()
         self._commands = commands = CommandBuffer(mode)
@@ -124,7 +132,15 @@ class WorkflowInstance(_Runtime):
         )
         self._properties = WorkflowProperties(info, conversion.payload_converter, commands)
         self._outcome = outcome = WorkflowOutcome(loop, mode, commands, conversion)
-        self._registry = registry = HandlerRegistry(details.defn, lambda: self._main.object)
+        builtins = BuiltinQueries(
+            workflow_type=info.workflow_type,
+            tasks=tasks.live,
+            definitions=lambda: self._registry.definitions(),
+            current_details=lambda: self._current_details,
+        )
+        self._registry = registry = HandlerRegistry(
+            details.defn, lambda: self._main.object, builtins.definitions()
+        )
         self._root_inbound = root = RootInbound(registry, lambda: self._main.object)
         self._outbound = Outbound(
             info=info,
@@ -138,9 +154,9 @@ class WorkflowInstance(_Runtime):
         )
         self._calls = OutboundCalls(mode, root.outbound, self._outbound)
         input = execute_input(details.defn, details.start, conversion)
-        inbound: WorkflowInboundInterceptor = root
-        for cls in reversed(details.interceptor_classes):
-            inbound = cls(inbound)
+        # Interceptors may call the workflow API when built (extern_functions(), info()):
+        # build the chain with the run's loop current.
+        inbound = loop.run_outside(lambda: _chain(root, details.interceptor_classes))
         self._main = WorkflowMain(
             defn=details.defn,
             input=input,
@@ -160,7 +176,7 @@ class WorkflowInstance(_Runtime):
             conversion=conversion,
             outcome=outcome,
         )
-        inbound.init(RootOutbound(self._outbound))
+        loop.run_outside(lambda: inbound.init(RootOutbound(self._outbound)))
 
     @staticmethod
     def interceptor_classes(
@@ -229,6 +245,10 @@ class WorkflowInstance(_Runtime):
                     self._info.workflow_id,
                     self._info.run_id,
                     exc_info=failure,
+                    extra={
+                        "temporal_workflow": self._info._logger_details(),
+                        "__temporal_error_identifier": "WorkflowTaskFailure",
+                    },
                 )
         if self._commands.has_terminal():
             with guard_suspended():
@@ -379,8 +399,17 @@ class WorkflowInstance(_Runtime):
         return self._conversion.payload_converter
 
     def workflow_metric_meter(self) -> perdure.common.MetricMeter:
-        """Metrics from workflow code are not recorded yet: the no-op meter."""
-        return perdure.common.MetricMeter.noop
+        """The worker's meter with the workflow type attached; records nothing on replay."""
+        if self._replay_safe_meter is None:
+            if self._metric_meter is perdure.common.MetricMeter.noop:
+                self._replay_safe_meter = self._metric_meter
+            else:
+                meter = self._metric_meter.with_additional_attributes(
+                    {"workflow_type": self._info.workflow_type}
+                )
+                mode = self._mode
+                self._replay_safe_meter = ReplaySafeMeter(meter, lambda: mode.replaying)
+        return self._replay_safe_meter
 
     def workflow_cancellation_reason(self) -> str | None:
         """Why cancellation was requested."""
@@ -490,27 +519,37 @@ class WorkflowInstance(_Runtime):
         return self._registry.update_validator(name)
 
     def workflow_set_signal_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        *,
+        description: str | None = None,
     ) -> None:
         """Register or remove a signal handler; buffered signals for it are delivered."""
-        self._handlers.set_signal_handler(name, handler)
+        self._handlers.set_signal_handler(name, handler, description)
 
     def workflow_set_query_handler(
-        self, name: str | None, handler: Callable[..., Any] | None
+        self,
+        name: str | None,
+        handler: Callable[..., Any] | None,
+        *,
+        description: str | None = None,
     ) -> None:
         """Register or remove a query handler."""
         self._mode.check_writable("set query handler")
-        self._registry.set_query_handler(name, handler)
+        self._registry.set_query_handler(name, handler, description)
 
     def workflow_set_update_handler(
         self,
         name: str | None,
         handler: Callable[..., Any] | None,
         validator: Callable[..., Any] | None,
+        *,
+        description: str | None = None,
     ) -> None:
         """Register or remove an update handler (and its validator)."""
         self._mode.check_writable("set update handler")
-        self._registry.set_update_handler(name, handler, validator)
+        self._registry.set_update_handler(name, handler, validator, description)
 
     def workflow_all_handlers_finished(self) -> bool:
         """No signal or update handler is running."""
@@ -545,3 +584,24 @@ class WorkflowInstance(_Runtime):
     def workflow_continue_as_new(self, *args: Any, **options: Any) -> NoReturn:
         """Raise ContinueAsNewError through the outbound interceptors."""
         self._calls.continue_as_new(*args, **options)
+
+
+def _chain(
+    root: WorkflowInboundInterceptor, classes: Sequence[type[WorkflowInboundInterceptor]]
+) -> WorkflowInboundInterceptor:
+    inbound = root
+    for cls in reversed(classes):
+        inbound = cls(inbound)
+    return inbound
+
+
+def _unguarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An extern function runs outside the determinism guard, as outside temporalio's
+    sandbox: interceptors use them for exactly what workflow code may not do (the tracing
+    interceptor creates spans, whose ids come from ``random``)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with guard_suspended():
+            return fn(*args, **kwargs)
+
+    return call

@@ -68,6 +68,10 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._cancel_timer = cancel_timer
         self._register_task = register_task
         self._perdure_runtime = runtime
+        # temporalio.workflow's API looks for its runtime under this name: with it, code
+        # and interceptors written against temporalio.workflow (the official
+        # TracingInterceptor, for one) run on this loop, served by the same instance.
+        setattr(self, "__temporal_workflow_runtime", runtime)
         self._name = name
         self.time_ns = 0
         self.deleting = False

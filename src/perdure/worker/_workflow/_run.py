@@ -19,6 +19,7 @@ from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.protocol.v1 import Message
 
+import perdure.common
 import perdure.converter
 from perdure.exceptions import ApplicationError
 from perdure.worker._workflow import _jobs as jobs
@@ -63,6 +64,7 @@ class RunConfig:
     execute_local_activity: Execute | None = None
     extern_functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     debug_mode: bool = False
+    metric_meter: perdure.common.MetricMeter = perdure.common.MetricMeter.noop
 
     @staticmethod
     def collect(workflows: Iterable[type]) -> tuple[dict[str, _Definition], _Definition | None]:
@@ -177,6 +179,7 @@ class WorkflowRun:
                 worker_failure_exception_types=self.config.failure_exception_types,
                 extern_functions=self.config.extern_functions,
                 deadlock_timeout=0.0 if self.config.debug_mode else DEADLOCK_TIMEOUT,
+                metric_meter=self.config.metric_meter,
             )
         )
 

@@ -30,6 +30,10 @@ class WorkflowTasks:
         if hasattr(task, "_log_destroy_pending"):
             task._log_destroy_pending = False
 
+    def live(self) -> list[asyncio.Task[Any]]:
+        """The tasks not done yet (for the stack trace queries)."""
+        return list(self._tasks)
+
     def cancel_all(self) -> list[asyncio.Task[Any]]:
         """Cancel every live task (eviction); returns them."""
         tasks = list(self._tasks)
