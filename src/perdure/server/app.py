@@ -34,6 +34,7 @@ from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge, shared_queue_factory
 from perdure.server.namespaces import NamespaceRegistry
+from perdure.server.schedules.scheduler import Scheduler
 from perdure.server.store import open_store
 from perdure.server.store.base import Store, TaskRow
 from perdure.server.store.shared import SharedStore
@@ -114,6 +115,7 @@ class PerdureServer:
             build_visibility_row=build_visibility_row,
         )
         self.timer_dispatcher = TimerDispatcher(self.history, self.namespaces)
+        self.scheduler = Scheduler(store, self.history, self.namespaces, clock)
         self.cluster = (
             Cluster(
                 store=shared,
@@ -137,6 +139,7 @@ class PerdureServer:
             visibility_dialect=dialect,
             queries=self.queries,
             query_router=self.query_router,
+            scheduler=self.scheduler,
             query_bridge=self.query_bridge,
             min_retention_seconds=config.min_retention_seconds,
         )
@@ -178,6 +181,7 @@ class PerdureServer:
         if self.skipper is not None:
             self.skipper.start()
         self._spawn(self.timers.run(self.timer_dispatcher.fire))
+        self._spawn(self.scheduler.run())
 
     async def _serve(self) -> None:
         server = grpc.aio.server(
@@ -226,6 +230,7 @@ class PerdureServer:
 
     async def _stop_background(self) -> None:
         await self.timers.stop()
+        await self.scheduler.stop()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

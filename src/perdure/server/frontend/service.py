@@ -11,6 +11,7 @@ from perdure.server.frontend.deletion import DeletionRpcs
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
 from perdure.server.frontend.reset import ResetRpcs
+from perdure.server.frontend.schedules import ScheduleRpcs
 from perdure.server.frontend.system import MIN_RETENTION_SECONDS, SystemRpcs
 from perdure.server.frontend.tasks import TaskRpcs
 from perdure.server.frontend.visibility import VisibilityRpcs
@@ -22,6 +23,7 @@ from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge
 from perdure.server.namespaces import NamespaceRegistry
+from perdure.server.schedules.scheduler import Scheduler
 from perdure.server.store.base import Store
 
 
@@ -33,6 +35,7 @@ class Frontend(
     VisibilityRpcs,
     DeletionRpcs,
     ResetRpcs,
+    ScheduleRpcs,
 ):
     """Validates each request and turns it into history, matching and store calls."""
 
@@ -46,6 +49,7 @@ class Frontend(
         visibility_dialect: str,
         queries: QueryRegistry,
         query_router: QueryRouter,
+        scheduler: Scheduler,
         query_bridge: QueryBridge | None = None,
         limits: Limits = DEFAULT,
         cluster_id: str = "perdure",
@@ -63,3 +67,4 @@ class Frontend(
         self.queries = queries
         self.query_router = query_router
         self.query_bridge = query_bridge
+        self.scheduler = scheduler

@@ -41,6 +41,7 @@ def _capabilities() -> rr.GetSystemInfoResponse.Capabilities:
         sdk_metadata=True,
         eager_workflow_start=True,
         count_group_by_execution_status=True,
+        supports_schedules=True,
     )
 
 

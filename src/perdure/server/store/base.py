@@ -374,10 +374,52 @@ class Page(Generic[T]):
     next_page_token: bytes = b""
 
 
+# --------------------------------------------------------------------------- schedules
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    """One schedule: `state` belongs to server/schedules/."""
+
+    namespace_id: str
+    schedule_id: str
+    state: bytes
+    version: int = 1
+    wake_time: Nanos | None = None
+    """When the scheduler must next process it; None: never (paused, or done)."""
+
+
+class ScheduleStore(Protocol):
+    """What the scheduler and the schedule RPCs need from the database."""
+
+    async def create_schedule(self, record: ScheduleRecord) -> None:
+        """Insert at version 1; `AlreadyExists` when the id is taken in the namespace."""
+
+    async def update_schedule(self, record: ScheduleRecord, expected_version: int) -> None:
+        """Replace (the record carries expected_version + 1); `ConditionFailed` when the
+        stored version differs or the schedule is gone."""
+
+    async def delete_schedule(self, namespace_id: str, schedule_id: str) -> bool:
+        """Remove; False when there was nothing to remove."""
+
+    async def get_schedule(self, namespace_id: str, schedule_id: str) -> ScheduleRecord | None: ...
+
+    async def list_schedules(
+        self, namespace_id: str, after_id: str, limit: int
+    ) -> list[ScheduleRecord]:
+        """Schedules of a namespace in id order, ids greater than `after_id`."""
+
+    async def due_schedules(self, until: Nanos, limit: int) -> list[ScheduleRecord]:
+        """Schedules whose wake time is at or before `until`, earliest first."""
+
+    async def next_schedule_wake(self) -> Nanos | None:
+        """The earliest wake time of any schedule."""
+
+
 # --------------------------------------------------------------------------- the contract
 
 
-class Store(Protocol):
+class Store(ScheduleStore, Protocol):
     """The async storage contract. Methods raise `Unavailable` when the database is gone.
 
     Reads see every commit that returned before they were called (read-your-writes).

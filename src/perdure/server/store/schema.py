@@ -239,6 +239,7 @@ TABLES = (
     VISIBILITY_TABLE,
     "query_tasks",
     "pollers",
+    "schedules",
 )
 """Every data table (schema_version aside)."""
 
@@ -302,10 +303,17 @@ def _v3(d: Dialect) -> list[str]:
     return [d.render(s) for s in _V3]
 
 
+def _v4_schedules(d: Dialect) -> list[str]:
+    from perdure.server.store.schedules import SCHEDULES_DDL
+
+    return [d.render(s) for s in SCHEDULES_DDL]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1),
     Migration(2, "leases for tasks and timers; query tasks between processes", _v2),
     Migration(3, "pollers seen by any server process", _v3),
+    Migration(4, "schedules", _v4_schedules),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
