@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from temporalio.api.common.v1 import message_pb2 as common_pb
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
-from temporalio.api.enums.v1 import workflow_pb2 as enums_common
+
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.history.v1 import message_pb2 as history_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
@@ -307,7 +307,7 @@ class Scheduler:
                 return None, last.workflow_execution_failed_event_attributes.failure
             if last.HasField("workflow_execution_timed_out_event_attributes"):
                 failure = failure_pb.Failure(message="workflow timed out")
-                failure.timeout_failure_info.timeout_type = enums_common.TIMEOUT_TYPE_START_TO_CLOSE
+                failure.timeout_failure_info.timeout_type = wf_enums.TIMEOUT_TYPE_START_TO_CLOSE
                 return None, failure
         return None, None
 
