@@ -23,7 +23,6 @@ from collections.abc import Callable
 
 from temporalio.api.common.v1 import message_pb2 as common_pb
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
-
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.history.v1 import message_pb2 as history_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
