@@ -275,11 +275,7 @@ def _check_id(schedule_id: str) -> None:
 def _apply_patch(state: ScheduleState, patch: sched_pb.SchedulePatch, now: int) -> None:
     if patch.HasField("trigger_immediately"):
         trigger = patch.trigger_immediately
-        at = (
-            trigger.scheduled_time.ToNanoseconds()
-            if trigger.HasField("scheduled_time")
-            else now
-        )
+        at = trigger.scheduled_time.ToNanoseconds() if trigger.HasField("scheduled_time") else now
         machine.trigger(state, at, trigger.overlap_policy, str(uuid.uuid4()))
     for b in patch.backfill_request:
         machine.backfill(
