@@ -237,7 +237,10 @@ class BufferDecision:
 
 
 def process_buffer(state: ScheduleState) -> BufferDecision:
-    """Apply the overlap policies to the buffer; the buffer keeps what must wait."""
+    """Apply the overlap policies to the buffer; the buffer keeps what must wait.
+
+    A scheduled (not manual) start spends a remaining action here, and is dropped when
+    the schedule was paused or ran out of actions while it waited."""
     running = bool(state.running)
     starts: list[BufferedStart] = []
     keep: list[BufferedStart] = []
@@ -245,6 +248,12 @@ def process_buffer(state: ScheduleState) -> BufferDecision:
     for b in state.buffer:
         policy = resolve(state, b.overlap)
         if policy == ALLOW_ALL or not running:
+            if not b.manual:
+                if not _can_take_scheduled(state):
+                    continue
+                st = state.schedule.state
+                if st.limited_actions:
+                    st.remaining_actions -= 1
             starts.append(b)
             running = True
             continue
@@ -270,10 +279,7 @@ def process_buffer(state: ScheduleState) -> BufferDecision:
 def record_start(
     state: ScheduleState, start: BufferedStart, workflow_id: str, run_id: str, now: int
 ) -> None:
-    """A start happened: count it, remember it, and spend a remaining action."""
-    st = state.schedule.state
-    if not start.manual and st.limited_actions and st.remaining_actions > 0:
-        st.remaining_actions -= 1
+    """A start happened: count it and remember it."""
     state.action_count += 1
     state.running.append(Running(workflow_id, run_id))
     result = sched_pb.ScheduleActionResult(
