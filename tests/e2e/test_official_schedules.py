@@ -365,23 +365,114 @@ async def test_bad_input(official_client: Client, task_queue: str) -> None:
             await _create(official_client, sid, good)
     finally:
         await handle.delete()
+    missing = _id("missing")
     with pytest.raises(RPCError) as err:
-        await official_client.get_schedule_handle(_id("missing")).describe()
+        await official_client.get_schedule_handle(missing).describe()
     assert err.value.status == RPCStatusCode.NOT_FOUND
+    assert err.value.message == f"workflow not found for ID: temporal-sys-scheduler:{missing}"
     with pytest.raises(RPCError) as err:
         await official_client.get_schedule_handle(_id("missing")).delete()
     assert err.value.status == RPCStatusCode.NOT_FOUND
-    for spec in (
-        ScheduleSpec(cron_expressions=["not a cron"]),
-        ScheduleSpec(cron_expressions=["0 25 * * *"]),
-        ScheduleSpec(
-            intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))],
-            time_zone_name="Mars/Olympus_Mons",
+    for spec, message in (
+        (ScheduleSpec(cron_expressions=["not a cron"]), "CronString does not have 5-7 fields"),
+        (ScheduleSpec(cron_expressions=["0 25 * * *"]), None),
+        (
+            ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(0))]),
+            "interval is too small",
+        ),
+        (
+            ScheduleSpec(
+                intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))],
+                time_zone_name="Mars/Olympus_Mons",
+            ),
+            "unknown time zone Mars/Olympus_Mons",
         ),
     ):
         with pytest.raises(RPCError) as err:
             await _create(official_client, _id("bad"), Schedule(action=good.action, spec=spec))
         assert err.value.status == RPCStatusCode.INVALID_ARGUMENT, spec
+        assert err.value.message.startswith("Invalid schedule spec: ")
+        if message is not None:
+            assert err.value.message == f"Invalid schedule spec: {message}"
+
+
+async def test_stale_conflict_token_is_ignored(official_client: Client, task_queue: str) -> None:
+    """As Temporal's scheduler does: an update based on an older version is dropped."""
+    sid = _id("sched")
+    handle = await _create(
+        official_client,
+        sid,
+        Schedule(
+            action=_action("SchedCounter", _id("wf"), task_queue),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+            state=ScheduleState(paused=True, note="a"),
+        ),
+    )
+    try:
+        service = official_client.workflow_service
+        req = rr.DescribeScheduleRequest(namespace="default", schedule_id=sid)
+        first = await service.describe_schedule(req)
+        for note, token in (("b", first.conflict_token), ("c", first.conflict_token)):
+            schedule = sched_pb.Schedule()
+            schedule.CopyFrom(first.schedule)
+            schedule.state.notes = note
+            await service.update_schedule(
+                rr.UpdateScheduleRequest(
+                    namespace="default",
+                    schedule_id=sid,
+                    schedule=schedule,
+                    conflict_token=token,
+                    request_id=_id("r"),
+                )
+            )
+        await asyncio.sleep(0.5)
+        last = await service.describe_schedule(req)
+        assert last.schedule.state.notes == "b"
+        assert last.conflict_token != first.conflict_token
+    finally:
+        await handle.delete()
+
+
+async def test_list_query_and_count(official_client: Client, task_queue: str) -> None:
+    sid = _id("sched")
+    handle = await _create(
+        official_client,
+        sid,
+        Schedule(
+            action=_action("SchedCounter", _id("wf"), task_queue),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+            state=ScheduleState(paused=True),
+        ),
+    )
+    try:
+
+        async def found() -> None:
+            paused = [
+                s.id
+                async for s in await official_client.list_schedules("TemporalSchedulePaused = true")
+            ]
+            assert sid in paused
+            running = [
+                s.id
+                async for s in await official_client.list_schedules(
+                    "TemporalSchedulePaused = false"
+                )
+            ]
+            assert sid not in running
+
+        await eventually(found)
+        count = await official_client.workflow_service.count_schedules(
+            rr.CountSchedulesRequest(namespace="default")
+        )
+        assert count.count >= 1
+        with pytest.raises(RPCError) as err:
+            await official_client.workflow_service.list_schedules(
+                rr.ListSchedulesRequest(namespace="default", query="bad query (((")
+            )
+        assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert err.value.message.startswith("invalid query: malformed SQL query: syntax error")
+    finally:
+        await handle.delete()
 
 
 def test_spec_proto_names() -> None:

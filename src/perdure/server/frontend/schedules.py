@@ -117,7 +117,7 @@ class ScheduleRpcs(FrontendContext):
         ns = await self.namespaces.get(request.namespace)
         _check_id(request.schedule_id)
         if not await self.store.delete_schedule(ns.id, request.schedule_id):
-            raise NotFound("schedule not found")
+            raise schedule_not_found(request.schedule_id)
         return rr.DeleteScheduleResponse()
 
     # ------------------------------------------------------------------ reads
@@ -224,7 +224,7 @@ class ScheduleRpcs(FrontendContext):
     async def _load(self, ns: Namespace, schedule_id: str) -> ScheduleState:
         record = await self.store.get_schedule(ns.id, schedule_id)
         if record is None:
-            raise NotFound("schedule not found")
+            raise schedule_not_found(schedule_id)
         return ScheduleState.decode(record.state)
 
     def _checked_schedule(self, ns: Namespace, schedule: sched_pb.Schedule) -> sched_pb.Schedule:
@@ -263,6 +263,11 @@ class ScheduleRpcs(FrontendContext):
         if st.limited_actions and st.remaining_actions < 0:
             raise InvalidArgument("RemainingActions must not be negative")
         return out
+
+
+def schedule_not_found(schedule_id: str) -> NotFound:
+    """Temporal's message names the schedule's internal workflow."""
+    return NotFound(f"workflow not found for ID: temporal-sys-scheduler:{schedule_id}")
 
 
 def _check_id(schedule_id: str) -> None:

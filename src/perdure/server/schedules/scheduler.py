@@ -126,7 +126,9 @@ class Scheduler:
             for _ in range(MAX_ATTEMPTS):
                 record = await self._store.get_schedule(namespace_id, schedule_id)
                 if record is None:
-                    raise NotFound("schedule not found")
+                    raise NotFound(
+                        f"workflow not found for ID: temporal-sys-scheduler:{schedule_id}"
+                    )
                 state = ScheduleState.decode(record.state)
                 change(state)
                 state.update_time = self._clock.now_ns()

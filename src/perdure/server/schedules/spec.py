@@ -63,6 +63,11 @@ _DOW = _Field("day_of_week", 0, 7, "*", _DAYS)
 # --------------------------------------------------------------------------- parsing
 
 
+def invalid_spec(detail: str) -> InvalidArgument:
+    """Temporal's refusal of a spec: "Invalid schedule spec: <detail>"."""
+    return InvalidArgument(f"Invalid schedule spec: {detail}")
+
+
 def _value(text: str, f: _Field) -> int:
     lowered = text.lower()
     for i, name in enumerate(f.names):
@@ -71,7 +76,7 @@ def _value(text: str, f: _Field) -> int:
     try:
         return int(text)
     except ValueError:
-        raise InvalidArgument(f"invalid {f.name} value: {text!r}") from None
+        raise invalid_spec(f"{f.name} value {text!r} is not valid") from None
 
 
 def _full_name(f: _Field, i: int) -> str:
@@ -91,9 +96,9 @@ def _ranges(text: str, f: _Field) -> list[sched_pb.Range]:
             try:
                 step = int(step_text)
             except ValueError:
-                raise InvalidArgument(f"invalid {f.name} step: {step_text!r}") from None
+                raise invalid_spec(f"{f.name} step {step_text!r} is not valid") from None
             if step <= 0:
-                raise InvalidArgument(f"invalid {f.name} step: {step_text!r}")
+                raise invalid_spec(f"{f.name} step {step_text!r} is not valid")
         if part == "*":
             if f is _YEAR and step == 1:
                 continue  # every year: no range
@@ -160,7 +165,7 @@ def parse_cron_string(text: str) -> ParsedCron:
     elif len(fields) == 7:
         second, minute, hour, dom, month, dow, year = fields
     else:
-        raise InvalidArgument(f"invalid cron string: {original!r}")
+        raise invalid_spec("CronString does not have 5-7 fields")
     cal = sched_pb.CalendarSpec(
         second=second,
         minute=minute,
@@ -177,7 +182,7 @@ def parse_cron_string(text: str) -> ParsedCron:
 def _every_seconds(text: str, original: str) -> int:
     match = _EVERY_PART.match(text.strip())
     if match is None:
-        raise InvalidArgument(f"invalid cron string: {original!r}")
+        raise invalid_spec(f"invalid interval in CronString {original!r}")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
@@ -199,7 +204,7 @@ def canonical_spec(spec: sched_pb.ScheduleSpec) -> sched_pb.ScheduleSpec:
             out.interval.append(parsed.interval)
         if parsed.timezone:
             if out.timezone_name and out.timezone_name != parsed.timezone:
-                raise InvalidArgument("invalid cron string: time zone conflicts with timezone_name")
+                raise invalid_spec("CronString time zone conflicts with timezone_name")
             out.timezone_name = parsed.timezone
     for cal in spec.exclude_calendar:
         out.exclude_structured_calendar.append(calendar_to_structured(cal))
@@ -249,9 +254,7 @@ def _values(ranges: Sequence[sched_pb.Range], f: _Field) -> frozenset[int] | Non
         end = max(r.end, r.start)
         step = r.step or 1
         if r.start < f.low or end > f.high or step < 0:
-            raise InvalidArgument(
-                f"invalid calendar spec: {f.name} range {r.start}-{r.end} is out of range"
-            )
+            raise invalid_spec(f"{f.name} range {r.start}-{r.end} is out of range")
         out.update(range(r.start, end + 1, step))
     if f is _DOW and 7 in out:
         out = (out - {7}) | {0}
@@ -394,7 +397,7 @@ def _zone(name: str) -> dt.tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidArgument(f"invalid time zone name: {name!r}") from None
+        raise invalid_spec(f"unknown time zone {name}") from None
 
 
 def compile_spec(spec: sched_pb.ScheduleSpec) -> CompiledSpec:
@@ -406,19 +409,19 @@ def compile_spec(spec: sched_pb.ScheduleSpec) -> CompiledSpec:
         every = iv.interval.ToNanoseconds()
         phase = iv.phase.ToNanoseconds()
         if every < SECOND or every % SECOND:
-            raise InvalidArgument("Interval is too small or not whole seconds")
+            raise invalid_spec("interval is too small")
         if phase < 0 or phase >= every or phase % SECOND:
-            raise InvalidArgument(
-                "Phase must be non-negative, whole seconds, less than the interval"
+            raise invalid_spec(
+                "phase must be whole seconds, not negative and less than the interval"
             )
         intervals.append((every // SECOND, phase // SECOND))
     start = spec.start_time.seconds if spec.HasField("start_time") else None
     end = spec.end_time.seconds if spec.HasField("end_time") else None
     if start is not None and end is not None and end < start:
-        raise InvalidArgument("invalid schedule spec: end_time is before start_time")
+        raise invalid_spec("end_time is before start_time")
     jitter = spec.jitter.ToMilliseconds() if spec.HasField("jitter") else 0
     if jitter < 0:
-        raise InvalidArgument("invalid schedule spec: jitter is negative")
+        raise invalid_spec("jitter is negative")
     return CompiledSpec(
         calendars=tuple(_compile_calendar(c) for c in spec.structured_calendar),
         intervals=tuple(intervals),
