@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 
+from perdure.server.batch.runner import BatchRunner
 from perdure.server.clock import Clock, RealClock, VirtualClock
 from perdure.server.cluster import Cluster
 from perdure.server.commit_effects import ServerCommitEffects
@@ -43,6 +44,7 @@ from perdure.server.timers.queue import TimerQueue
 from perdure.server.timers.skipping import TimeSkipper
 from perdure.server.visibility import add_search_attributes
 from perdure.server.visibility.rows import build_visibility_row
+from perdure.server.visibility.sql import compile_query
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,16 @@ class PerdureServer:
         )
         self.timer_dispatcher = TimerDispatcher(self.history, self.namespaces)
         self.scheduler = Scheduler(store, self.history, self.namespaces, clock)
+        dialect = getattr(getattr(store, "dialect", None), "name", "sqlite")
+        self.batch_runner = BatchRunner(
+            store,
+            self.history,
+            self.namespaces,
+            clock,
+            lambda ns, query: compile_query(
+                query, aliases=ns.search_attribute_aliases, dialect=dialect
+            ),
+        )
         self.cluster = (
             Cluster(
                 store=shared,
@@ -130,7 +142,6 @@ class PerdureServer:
             else None
         )
         """Set when other server processes share the database (PostgreSQL)."""
-        dialect = getattr(getattr(store, "dialect", None), "name", "sqlite")
         self.frontend = Frontend(
             namespaces=self.namespaces,
             history=self.history,
@@ -140,6 +151,7 @@ class PerdureServer:
             queries=self.queries,
             query_router=self.query_router,
             scheduler=self.scheduler,
+            batch_runner=self.batch_runner,
             query_bridge=self.query_bridge,
             min_retention_seconds=config.min_retention_seconds,
         )
@@ -182,6 +194,7 @@ class PerdureServer:
             self.skipper.start()
         self._spawn(self.timers.run(self.timer_dispatcher.fire))
         self._spawn(self.scheduler.run())
+        self._spawn(self.batch_runner.run())
 
     async def _serve(self) -> None:
         server = grpc.aio.server(
@@ -231,6 +244,7 @@ class PerdureServer:
     async def _stop_background(self) -> None:
         await self.timers.stop()
         await self.scheduler.stop()
+        await self.batch_runner.stop()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

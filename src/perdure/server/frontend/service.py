@@ -7,6 +7,8 @@ store.
 
 from __future__ import annotations
 
+from perdure.server.batch.runner import BatchRunner
+from perdure.server.frontend.batch import BatchRpcs
 from perdure.server.frontend.deletion import DeletionRpcs
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
@@ -36,6 +38,7 @@ class Frontend(
     DeletionRpcs,
     ResetRpcs,
     ScheduleRpcs,
+    BatchRpcs,
 ):
     """Validates each request and turns it into history, matching and store calls."""
 
@@ -50,6 +53,7 @@ class Frontend(
         queries: QueryRegistry,
         query_router: QueryRouter,
         scheduler: Scheduler,
+        batch_runner: BatchRunner,
         query_bridge: QueryBridge | None = None,
         limits: Limits = DEFAULT,
         cluster_id: str = "perdure",
@@ -68,3 +72,4 @@ class Frontend(
         self.query_router = query_router
         self.query_bridge = query_bridge
         self.scheduler = scheduler
+        self.batch_runner = batch_runner

@@ -416,10 +416,48 @@ class ScheduleStore(Protocol):
         """The earliest wake time of any schedule."""
 
 
+# --------------------------------------------------------------------------- batch operations
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """One batch operation: `data` belongs to server/batch/."""
+
+    namespace_id: str
+    job_id: str
+    state: int
+    """temporal.api.enums.v1.BatchOperationState (RUNNING until it ends)."""
+    start_time: Nanos
+    data: bytes
+    version: int = 1
+
+
+class BatchStore(Protocol):
+    """What the batch runner and the batch RPCs need from the database."""
+
+    async def create_batch(self, record: BatchRecord) -> None:
+        """Insert at version 1; `AlreadyExists` when the job id is taken."""
+
+    async def update_batch(self, record: BatchRecord, expected_version: int) -> None:
+        """Replace (version becomes expected_version + 1); `ConditionFailed`."""
+
+    async def get_batch(self, namespace_id: str, job_id: str) -> BatchRecord | None: ...
+
+    async def list_batches(
+        self, namespace_id: str, before: tuple[Nanos, str] | None, limit: int
+    ) -> list[BatchRecord]:
+        """Newest first; `before` is the (start_time, job_id) of the last row seen."""
+
+    async def batches_in_state(
+        self, state: int, namespace_id: str | None, limit: int
+    ) -> list[BatchRecord]:
+        """Batches in one state, in one namespace or all."""
+
+
 # --------------------------------------------------------------------------- the contract
 
 
-class Store(ScheduleStore, Protocol):
+class Store(ScheduleStore, BatchStore, Protocol):
     """The async storage contract. Methods raise `Unavailable` when the database is gone.
 
     Reads see every commit that returned before they were called (read-your-writes).

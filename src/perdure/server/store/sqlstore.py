@@ -30,6 +30,7 @@ from perdure.server.store.base import (
     VisibilityQuery,
     VisibilityRow,
 )
+from perdure.server.store.batches import BatchSqlMixin, BatchStatements
 from perdure.server.store.dialect import Dialect
 from perdure.server.store.rows import Row
 from perdure.server.store.schedules import ScheduleSqlMixin, ScheduleStatements
@@ -40,17 +41,22 @@ _GROUPABLE = frozenset(VISIBILITY_COLUMN_TYPES)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class SqlStore(ScheduleSqlMixin, abc.ABC):
+class SqlStore(ScheduleSqlMixin, BatchSqlMixin, abc.ABC):
     """A `Store` over SQL; subclasses connect, run reads and apply write plans."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.sql = Statements(dialect)
         self._schedule_sql = ScheduleStatements(dialect)
+        self._batch_sql = BatchStatements(dialect)
 
     @property
     def schedule_sql(self) -> ScheduleStatements:
         return self._schedule_sql
+
+    @property
+    def batch_sql(self) -> BatchStatements:
+        return self._batch_sql
 
     @abc.abstractmethod
     async def _fetch(self, sql: str, params: Sequence[SqlValue]) -> list[Row]:
