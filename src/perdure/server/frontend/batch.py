@@ -123,8 +123,6 @@ class BatchRpcs(FrontendContext):
         resp.start_time.FromNanoseconds(job.start_time)
         if job.close_time:
             resp.close_time.FromNanoseconds(job.close_time)
-        for e in r.executions:
-            resp.executions.add(workflow_id=e.workflow_id, run_id=e.run_id)
         return resp
 
     async def ListBatchOperations(
