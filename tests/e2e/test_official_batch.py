@@ -167,9 +167,12 @@ async def test_delete_by_query(official_client: Client) -> None:
 
     async def gone() -> None:
         for h in handles:
-            with pytest.raises(RPCError) as err:
+            try:
                 await h.describe()
-            assert err.value.status == RPCStatusCode.NOT_FOUND
+            except RPCError as err:
+                assert err.status == RPCStatusCode.NOT_FOUND
+            else:
+                raise AssertionError(f"{h.id} is still there")
 
     await eventually(gone)
 
