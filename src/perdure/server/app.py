@@ -127,6 +127,7 @@ class PerdureServer:
             lambda ns, query: compile_query(
                 query, aliases=ns.search_attribute_aliases, dialect=dialect
             ),
+            shared=shared is not None,
         )
         self.cluster = (
             Cluster(

@@ -54,8 +54,13 @@ class BatchRunner:
         namespaces: NamespaceRegistry,
         clock: Clock,
         compile_query: CompileQuery,
+        *,
+        shared: bool = False,
     ) -> None:
+        """`shared`: other server processes use the database too, so a lease held by
+        another owner may be alive; without, it is a leftover of this server's past."""
         self._store = store
+        self._shared = shared
         self._history = history
         self._namespaces = namespaces
         self._clock = clock
@@ -90,9 +95,17 @@ class BatchRunner:
         if (record.namespace_id, record.job_id) in self._running:
             return
         job = BatchJob.decode(record.data)
-        if job.owner and job.owner != self.owner and job.lease_until > self._clock.now_ns():
+        if self._held_elsewhere(job):
             return
         self._spawn(record)
+
+    def _held_elsewhere(self, job: BatchJob) -> bool:
+        return (
+            self._shared
+            and bool(job.owner)
+            and job.owner != self.owner
+            and job.lease_until > self._clock.now_ns()
+        )
 
     def _spawn(self, record: BatchRecord) -> None:
         key = (record.namespace_id, record.job_id)
@@ -122,8 +135,7 @@ class BatchRunner:
         if record is None or record.state != jobs.RUNNING:
             raise JobStopped
         job = BatchJob.decode(record.data)
-        now = self._clock.now_ns()
-        if job.owner and job.owner != self.owner and job.lease_until > now:
+        if self._held_elsewhere(job):
             raise JobStopped
         job.owner = self.owner
         return job, await self._save(job, record.version)
