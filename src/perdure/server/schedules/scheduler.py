@@ -7,7 +7,9 @@ schedule: reload it, note which of its started workflows closed, buffer the time
 came (machine.py), apply the overlap policy, start workflows through the history
 operations, and store the state conditionally on the version it read.
 
-Exactly once per scheduled time, across crashes and processes: a start's workflow id
+On a database shared by several server processes, a process fires only the schedules it
+holds a lease on (renewed as it fires them; taken over by another process once it
+lapses). Exactly once per scheduled time, across crashes and processes: a start's workflow id
 (`<id>-<nominal time>`) and request id derive from the nominal time, so repeating a
 start that committed before a crash (or on another process) finds the same run; the
 state's conditional write then lets only one processing of a version stand.
@@ -38,6 +40,7 @@ from perdure.server.schedules import machine
 from perdure.server.schedules.machine import BufferedStart, Running, ScheduleState
 from perdure.server.schedules.spec import SECOND
 from perdure.server.store.base import ConditionFailed, ExecutionKey, ScheduleRecord, Store
+from perdure.server.store.shared import SharedStore
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,9 @@ class Scheduler:
         self, store: Store, history: HistoryService, namespaces: NamespaceRegistry, clock: Clock
     ) -> None:
         self._store = store
+        self._shared = store if isinstance(store, SharedStore) else None
+        """Other server processes use the database: fire only the schedules this process
+        holds a lease on (store/shared.py), so each due fire is taken by one process."""
         self._history = history
         self._namespaces = namespaces
         self._clock = clock
@@ -80,13 +86,19 @@ class Scheduler:
                 for ns_id, schedule_id in urgent:
                     await self.process(ns_id, schedule_id)
                 now = self._clock.now_ns()
-                due = await self._store.due_schedules(now, DUE_BATCH)
+                if self._shared is not None:
+                    due = await self._shared.claim_schedules(now, DUE_BATCH)
+                else:
+                    due = await self._store.due_schedules(now, DUE_BATCH)
                 if due:
                     await asyncio.gather(
                         *(self.process(r.namespace_id, r.schedule_id) for r in due)
                     )
                     continue
-                wake = await self._store.next_schedule_wake()
+                if self._shared is not None:
+                    wake = await self._shared.next_claimable_schedule_wake()
+                else:
+                    wake = await self._store.next_schedule_wake()
             except Exception:  # the database may be down: try again shortly
                 log.exception("scheduler pass failed")
                 wake = self._clock.now_ns() + RETRY_DELAY

@@ -29,6 +29,8 @@ SCHEDULES_DDL = [
     state {BLOB} NOT NULL,
     version {INT} NOT NULL,
     wake_time {INT},
+    lease_owner {TEXT},
+    lease_until {INT},
     PRIMARY KEY (namespace_id, schedule_id)
 )""",
     "CREATE INDEX schedules_by_wake_time ON schedules (wake_time) WHERE wake_time IS NOT NULL",
@@ -36,6 +38,7 @@ SCHEDULES_DDL = [
 
 
 _COLUMNS = "namespace_id, schedule_id, state, version, wake_time"
+SCHEDULE_COLUMNS = _COLUMNS
 
 
 class ScheduleStatements:
@@ -61,7 +64,7 @@ class ScheduleStatements:
         self.next_wake = q("SELECT MIN(wake_time) FROM schedules WHERE wake_time IS NOT NULL")
 
 
-def _record(row: Row) -> ScheduleRecord:
+def schedule_record(row: Row) -> ScheduleRecord:
     return ScheduleRecord(
         namespace_id=row[0],
         schedule_id=row[1],
@@ -133,16 +136,18 @@ class ScheduleSqlMixin(abc.ABC):
 
     async def get_schedule(self, namespace_id: str, schedule_id: str) -> ScheduleRecord | None:
         found = await self._fetch(self.schedule_sql.get, (namespace_id, schedule_id))
-        return _record(found[0]) if found else None
+        return schedule_record(found[0]) if found else None
 
     async def list_schedules(
         self, namespace_id: str, after_id: str, limit: int
     ) -> list[ScheduleRecord]:
         found = await self._fetch(self.schedule_sql.list, (namespace_id, after_id, limit))
-        return [_record(r) for r in found]
+        return [schedule_record(r) for r in found]
 
     async def due_schedules(self, until: Nanos, limit: int) -> list[ScheduleRecord]:
-        return [_record(r) for r in await self._fetch(self.schedule_sql.due, (until, limit))]
+        return [
+            schedule_record(r) for r in await self._fetch(self.schedule_sql.due, (until, limit))
+        ]
 
     async def next_schedule_wake(self) -> Nanos | None:
         found = await self._fetch(self.schedule_sql.next_wake, ())
