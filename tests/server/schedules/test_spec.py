@@ -127,3 +127,13 @@ def test_jitter_is_deterministic_bounded_and_capped_by_the_next_time() -> None:
     compiled = compile_spec(spec)
     for t in compiled.times(_ns(2024, 1, 1), _ns(2024, 1, 1, 0, 5), "seed"):
         assert 0 <= t.actual - t.nominal < 10 * SECOND
+
+
+def test_dst_gap_times_never_happen_and_repeated_ones_happen_twice() -> None:
+    gap = sched_pb.ScheduleSpec(cron_string=["30 2 * * *"], timezone_name="America/New_York")
+    assert [t.day for t in _times(gap, _ns(2024, 3, 9), _ns(2024, 3, 12))] == [9, 11]
+    repeat = sched_pb.ScheduleSpec(cron_string=["30 1 3 11 *"], timezone_name="America/New_York")
+    assert _times(repeat, _ns(2024, 11, 3), _ns(2024, 11, 4)) == [
+        datetime(2024, 11, 3, 5, 30, tzinfo=UTC),  # 1:30 EDT
+        datetime(2024, 11, 3, 6, 30, tzinfo=UTC),  # 1:30 EST
+    ]

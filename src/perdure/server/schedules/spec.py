@@ -344,8 +344,11 @@ class CompiledSpec:
         return any(c.matches(local) for c in self.excluded)
 
     def _calendar_next(self, cal: _Calendar, after: int, bound: int | None) -> int | None:
-        """The first second after `after` that `cal` matches in the spec's zone (stop
-        looking past `bound`, which another part of the spec already gives)."""
+        """The first second after `after` whose wall-clock time in the spec's zone `cal`
+        matches (stop looking past `bound`, which another part of the spec already gives).
+
+        As Temporal: a wall-clock time that a DST change skips never happens, and one it
+        repeats happens twice."""
         start = dt.datetime.fromtimestamp(after, self.zone)
         day = start.date()
         last = dt.date(MAX_YEAR, 12, 31)
@@ -362,20 +365,42 @@ class CompiledSpec:
                 day = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
                 continue
             if cal.matches_day(day):
-                first = day == start.date()
+                # On a day with a DST change, wall-clock order is not time order: look at
+                # every candidate of the day and keep the earliest.
+                changes = self._offset(day) != self._offset(day + dt.timedelta(days=1))
+                prune = day == start.date() and not changes
+                best: int | None = None
                 for h in hours:
-                    if first and h < start.hour:
+                    if prune and h < start.hour:
                         continue
                     for m in minutes:
-                        if first and h == start.hour and m < start.minute:
+                        if prune and h == start.hour and m < start.minute:
                             continue
                         for s in seconds:
                             local = dt.datetime(day.year, day.month, day.day, h, m, s)
-                            t = int(local.replace(tzinfo=self.zone).timestamp())
-                            if t > after:
-                                return t
+                            for t in self._instants(local):
+                                if t > after and (best is None or t < best):
+                                    best = t
+                            if best is not None and not changes:
+                                return best
+                if best is not None:
+                    return best
             day += dt.timedelta(days=1)
         return None
+
+    def _offset(self, day: dt.date) -> dt.timedelta | None:
+        return dt.datetime(day.year, day.month, day.day, tzinfo=self.zone).utcoffset()
+
+    def _instants(self, local: dt.datetime) -> list[int]:
+        """The seconds since the epoch at which the zone's clocks show `local`: none in a
+        DST gap, two in a repeated hour."""
+        out: list[int] = []
+        for fold in (0, 1):
+            t = int(local.replace(tzinfo=self.zone, fold=fold).timestamp())
+            shown = dt.datetime.fromtimestamp(t, self.zone).replace(tzinfo=None)
+            if shown == local and t not in out:
+                out.append(t)
+        return out
 
 
 def jitter_ms(nominal_s: int, seed: str, max_ms: int) -> int:
