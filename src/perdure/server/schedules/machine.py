@@ -279,9 +279,12 @@ def process_buffer(state: ScheduleState) -> BufferDecision:
 def record_start(
     state: ScheduleState, start: BufferedStart, workflow_id: str, run_id: str, now: int
 ) -> None:
-    """A start happened: count it and remember it."""
+    """A start happened: count it and remember it. As Temporal, a run started under
+    ALLOW_ALL is not tracked as running (it overlaps nothing, and its outcome is not
+    handed on)."""
     state.action_count += 1
-    state.running.append(Running(workflow_id, run_id))
+    if resolve(state, start.overlap) != ALLOW_ALL:
+        state.running.append(Running(workflow_id, run_id))
     result = sched_pb.ScheduleActionResult(
         start_workflow_status=wf_enums.WORKFLOW_EXECUTION_STATUS_RUNNING
     )

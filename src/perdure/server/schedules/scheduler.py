@@ -18,10 +18,11 @@ state's conditional write then lets only one processing of a version stand.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from temporalio.api.common.v1 import message_pb2 as common_pb
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
@@ -49,7 +50,8 @@ RUNNING_RECHECK = 30 * SECOND
 notice (a run closed by another process, or before a restart)."""
 RETRY_DELAY = SECOND
 MAX_ATTEMPTS = 20
-DUE_BATCH = 500
+IN_FLIGHT = 500
+"""Schedules processed at once (each waits on its commits most of the time)."""
 _RUNNING = wf_enums.WORKFLOW_EXECUTION_STATUS_RUNNING
 _TERMINATED = wf_enums.WORKFLOW_EXECUTION_STATUS_TERMINATED
 
@@ -68,8 +70,12 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._stopped = False
         self._urgent: set[tuple[str, str]] = set()
+        self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._again: set[tuple[str, str]] = set()
+        self._progress = asyncio.Event()
+        """Set when a processing ends (or a poke comes): the loop may fetch more."""
         self._watched: dict[str, asyncio.Task[None]] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     # ------------------------------------------------------------------ loop
 
@@ -77,23 +83,34 @@ class Scheduler:
         """The schedule changed (or one of its runs closed): process it now."""
         self._urgent.add((namespace_id, schedule_id))
         self._wake.set()
+        self._progress.set()
 
     async def run(self) -> None:
+        """Keep up to IN_FLIGHT due schedules in processing; fetch more as they finish
+        (pipelined, so one slow schedule does not hold up a whole batch), and sleep until
+        the next wake time when none is due."""
         while not self._stopped:
             self._wake.clear()
             try:
                 urgent, self._urgent = self._urgent, set()
-                for ns_id, schedule_id in urgent:
-                    await self.process(ns_id, schedule_id)
+                for key in urgent:
+                    self._launch(key)
                 now = self._clock.now_ns()
+                limit = IN_FLIGHT + len(self._in_flight)  # those in flight are still due
                 if self._shared is not None:
-                    due = await self._shared.claim_schedules(now, DUE_BATCH)
+                    due = await self._shared.claim_schedules(now, limit)
                 else:
-                    due = await self._store.due_schedules(now, DUE_BATCH)
-                if due:
-                    await asyncio.gather(
-                        *(self.process(r.namespace_id, r.schedule_id) for r in due)
-                    )
+                    due = await self._store.due_schedules(now, limit)
+                fresh = [
+                    k for r in due if (k := (r.namespace_id, r.schedule_id)) not in self._in_flight
+                ]
+                for key in fresh[: max(0, IN_FLIGHT - len(self._in_flight))]:
+                    self._launch(key)
+                if fresh:
+                    await self._until_at_most(IN_FLIGHT // 2)
+                    continue
+                if self._in_flight:
+                    await self._until_at_most(0)
                     continue
                 if self._shared is not None:
                     wake = await self._shared.next_claimable_schedule_wake()
@@ -107,24 +124,59 @@ class Scheduler:
             deadline = wake if wake is not None else self._clock.now_ns() + 60 * SECOND
             await self._clock.sleep_until(deadline, self._wake)
 
+    def _launch(self, key: tuple[str, str]) -> None:
+        if key in self._in_flight:
+            self._again.add(key)  # once the current processing is done
+            return
+        task = asyncio.ensure_future(self.process(*key))
+        self._in_flight[key] = task
+
+        def done(_: object) -> None:
+            self._in_flight.pop(key, None)
+            if key in self._again:
+                self._again.discard(key)
+                self._urgent.add(key)
+                self._wake.set()
+            self._progress.set()
+
+        task.add_done_callback(done)
+
+    async def _until_at_most(self, n: int) -> None:
+        """Wait until at most `n` schedules are in processing (or a poke arrives)."""
+        while len(self._in_flight) > n and not self._urgent and not self._stopped:
+            self._progress.clear()
+            await self._progress.wait()
+
     async def stop(self) -> None:
         self._stopped = True
         self._wake.set()
-        for task in list(self._watched.values()):
+        self._progress.set()
+        tasks = [*self._watched.values(), *self._in_flight.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._watched.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # ------------------------------------------------------------------ one schedule
 
     async def process(self, namespace_id: str, schedule_id: str) -> None:
         """Bring one schedule up to date: closes, due times, overlap, starts."""
-        lock = self._locks.setdefault((namespace_id, schedule_id), asyncio.Lock())
-        async with lock:
-            try:
-                await self._process(namespace_id, schedule_id)
-            finally:
-                if not lock.locked():
-                    self._locks.pop((namespace_id, schedule_id), None)
+        async with self._lock((namespace_id, schedule_id)):
+            await self._process(namespace_id, schedule_id)
+
+    @contextlib.asynccontextmanager
+    async def _lock(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        """One change or processing of a schedule at a time in this process."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     async def modify(
         self, namespace_id: str, schedule_id: str, change: Callable[[ScheduleState], None]
@@ -133,8 +185,7 @@ class Scheduler:
 
         `change` may raise a ServiceError to refuse; NotFound when there is no schedule.
         """
-        lock = self._locks.setdefault((namespace_id, schedule_id), asyncio.Lock())
-        async with lock:
+        async with self._lock((namespace_id, schedule_id)):
             for _ in range(MAX_ATTEMPTS):
                 record = await self._store.get_schedule(namespace_id, schedule_id)
                 if record is None:
