@@ -163,7 +163,7 @@ class ScheduleRpcs(FrontendContext):
         if page_size < 0:
             raise InvalidArgument("Invalid maximum_page_size")
         page_size = min(page_size, MAX_PAGE_SIZE)
-        selected = ScheduleFilter(request.query, ns)
+        selected = ScheduleFilter(request.query)
         after = request.next_page_token.decode() if request.next_page_token else ""
         now = self.history.clock.now_ns()
         resp = rr.ListSchedulesResponse()
@@ -191,7 +191,7 @@ class ScheduleRpcs(FrontendContext):
         self, request: rr.CountSchedulesRequest, deadline: Deadline
     ) -> rr.CountSchedulesResponse:
         ns = await self.namespaces.get(request.namespace)
-        selected = ScheduleFilter(request.query, ns)
+        selected = ScheduleFilter(request.query)
         count, after = 0, ""
         while True:
             records = await self.store.list_schedules(ns.id, after, MAX_PAGE_SIZE)

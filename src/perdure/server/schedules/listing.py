@@ -14,7 +14,6 @@ from temporalio.api.common.v1 import message_pb2 as common_pb
 from temporalio.api.schedule.v1 import message_pb2 as sched_pb
 
 from perdure.server.errors import InvalidArgument
-from perdure.server.namespaces import Namespace
 from perdure.server.schedules import machine
 from perdure.server.schedules.machine import ScheduleState
 from perdure.server.visibility.query import (
@@ -53,7 +52,7 @@ def list_info(state: ScheduleState, now: int) -> sched_pb.ScheduleListInfo:
 class ScheduleFilter:
     """A ListSchedules/CountSchedules query; InvalidArgument when it does not parse."""
 
-    def __init__(self, query: str, ns: Namespace) -> None:
+    def __init__(self, query: str) -> None:
         self._where: Expr | None = None
         if query.strip():
             parsed = parse_query(query)
