@@ -140,6 +140,15 @@ async def test_interval_fires_with_temporal_ids_and_attributes(
             assert "TemporalScheduledById" in attrs.indexed_fields
             assert "TemporalScheduledStartTime" in attrs.indexed_fields
             assert wf_desc.workflow_type == "SchedCounter"
+
+        async def listed_by_schedule() -> None:
+            found = [
+                w async for w in official_client.list_workflows(f"TemporalScheduledById = '{sid}'")
+            ]
+            assert len(found) >= 2
+            assert all(w.id.startswith(base + "-") for w in found)
+
+        await eventually(listed_by_schedule)
     finally:
         await handle.delete()
     with pytest.raises(RPCError) as err:
