@@ -28,7 +28,7 @@ WORKLOAD_TITLES = {
     "W4": "W4 signal round trip",
     "W5": "W5 fan-out 100 activities",
     "W6": "W6 100 seq. activities",
-    "W7": "W7 1,000 schedules every second",
+    "W7": "W7 every-second schedules",
 }
 
 Getter = Callable[[dict[str, Any]], float | None]

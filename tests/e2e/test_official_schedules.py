@@ -486,3 +486,86 @@ async def test_list_query_and_count(official_client: Client, task_queue: str) ->
 
 def test_spec_proto_names() -> None:
     assert "interval" in sched_pb.ScheduleSpec.DESCRIPTOR.fields_by_name
+
+
+async def test_buffer_one_keeps_one_start_for_when_the_run_ends(
+    official_client: Client, worker: Worker, task_queue: str
+) -> None:
+    sid, base = _id("sched"), _id("wf")
+    handle = await _create(
+        official_client,
+        sid,
+        Schedule(
+            action=_action("SchedWait", base, task_queue),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=1))]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE),
+        ),
+    )
+    try:
+
+        async def buffered() -> ScheduleDescription:
+            d = await handle.describe()
+            raw = d.raw_description.info
+            assert d.info.num_actions == 1
+            assert raw.buffer_size == 1 and raw.buffer_dropped == 0
+            assert d.info.num_actions_skipped_overlap >= 1
+            return d
+
+        first = (await eventually(buffered)).info.running_actions[0].workflow_id
+        await official_client.get_workflow_handle(first).terminate("next")
+
+        async def second_started() -> ScheduleDescription:
+            d = await handle.describe()
+            assert d.info.num_actions >= 2
+            assert len(d.info.running_actions) == 1
+            assert d.info.running_actions[0].workflow_id != first
+            return d
+
+        await eventually(second_started)
+        await handle.pause()
+        for action in (await handle.describe()).info.running_actions:
+            await official_client.get_workflow_handle(action.workflow_id).terminate("done")
+    finally:
+        await handle.delete()
+
+
+@pytest.mark.parametrize(
+    ("policy", "status"),
+    [
+        (ScheduleOverlapPolicy.TERMINATE_OTHER, WorkflowExecutionStatus.TERMINATED),
+        (ScheduleOverlapPolicy.CANCEL_OTHER, WorkflowExecutionStatus.CANCELED),
+    ],
+)
+async def test_terminate_and_cancel_other(
+    official_client: Client,
+    worker: Worker,
+    task_queue: str,
+    policy: ScheduleOverlapPolicy,
+    status: WorkflowExecutionStatus,
+) -> None:
+    sid, base = _id("sched"), _id("wf")
+    handle = await _create(
+        official_client,
+        sid,
+        Schedule(
+            action=_action("SchedWait", base, task_queue),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=2))]),
+            policy=SchedulePolicy(overlap=policy),
+        ),
+    )
+    try:
+
+        async def replaced() -> ScheduleDescription:
+            d = await handle.describe()
+            assert d.info.num_actions >= 2
+            assert len(d.info.running_actions) == 1
+            return d
+
+        desc = await eventually(replaced)
+        await handle.pause()
+        first = min(a.action.workflow_id for a in desc.info.recent_actions)
+        assert (await official_client.get_workflow_handle(first).describe()).status == status
+        for action in (await handle.describe()).info.running_actions:
+            await official_client.get_workflow_handle(action.workflow_id).terminate("done")
+    finally:
+        await handle.delete()

@@ -55,7 +55,7 @@ def test_buffer_one_keeps_one_and_drops_the_rest() -> None:
     st = _state(overlap=machine.BUFFER_ONE)
     _start_all(st, T0 + 10 * SECOND)
     _start_all(st, T0 + 40 * SECOND)
-    assert len(st.buffer) == 1 and st.buffer_dropped == 2
+    assert len(st.buffer) == 1 and st.overlap_skipped == 2 and st.buffer_dropped == 0
     machine.record_close(
         st, st.running[0], wf_enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, None, None
     )

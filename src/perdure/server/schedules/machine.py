@@ -261,7 +261,7 @@ def process_buffer(state: ScheduleState) -> BufferDecision:
             state.overlap_skipped += 1
         elif policy == BUFFER_ONE:
             if any(resolve(state, k.overlap) == BUFFER_ONE for k in keep):
-                state.buffer_dropped += 1
+                state.overlap_skipped += 1  # as Temporal counts it (buffer_dropped: full)
             else:
                 keep.append(b)
         elif policy == BUFFER_ALL:
