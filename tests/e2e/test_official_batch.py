@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
+from google.protobuf.empty_pb2 import Empty
 from temporalio.api.batch.v1 import message_pb2 as batch_pb
 from temporalio.api.enums.v1 import BatchOperationState, BatchOperationType, EventType
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
@@ -298,3 +299,58 @@ async def test_bad_batch_requests(official_client: Client) -> None:
         )
     assert err.value.status == RPCStatusCode.NOT_FOUND
     assert err.value.message == f"workflow not found for ID: {missing}"
+
+
+async def test_reset_to_the_last_workflow_task(official_client: Client, task_queue: str) -> None:
+    """Each execution gets a new run from its last completed workflow task."""
+    from temporalio.api.common.v1 import ResetOptions
+    from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+    from tests.e2e.official_workflows import Forever
+
+    tag = f"bz-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[Forever],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handles = [
+            await official_client.start_workflow(
+                Forever.run, id=f"{tag}-{i}", task_queue=task_queue
+            )
+            for i in range(2)
+        ]
+
+        async def tasks_done() -> None:
+            for h in handles:
+                kinds = [e.event_type async for e in h.fetch_history_events()]
+                assert EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in kinds
+            count = await official_client.count_workflows(f"WorkflowId STARTS_WITH '{tag}-'")
+            assert count.count == 2
+
+        await eventually(tasks_done)
+        job = f"job-{tag}"
+        reset = batch_pb.BatchOperationReset(
+            identity="ops", options=ResetOptions(last_workflow_task=Empty())
+        )
+        await _start_batch(
+            official_client,
+            rr.StartBatchOperationRequest(
+                namespace=NS,
+                job_id=job,
+                reason="redo",
+                visibility_query=f"WorkflowId STARTS_WITH '{tag}-' AND ExecutionStatus = 'Running'",
+                reset_operation=reset,
+            ),
+        )
+        d = await _finished(official_client, job)
+        assert d.operation_type == BatchOperationType.BATCH_OPERATION_TYPE_RESET_WORKFLOW
+        assert (d.total_operation_count, d.complete_operation_count) == (2, 2)
+        for h in handles:
+            old = official_client.get_workflow_handle(h.id, run_id=h.result_run_id)
+            assert (await old.describe()).status == WorkflowExecutionStatus.TERMINATED
+            current = await official_client.get_workflow_handle(h.id).describe()
+            assert current.run_id != h.result_run_id
+            assert current.status == WorkflowExecutionStatus.RUNNING
+            await official_client.get_workflow_handle(h.id).terminate("test over")

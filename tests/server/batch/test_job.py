@@ -24,8 +24,31 @@ def test_operation_types_are_the_workflow_ones_temporal_reports() -> None:
         jobs.operation_type(rr.StartBatchOperationRequest())
     with pytest.raises(InvalidArgument, match="not supported"):
         jobs.operation_type(
+            rr.StartBatchOperationRequest(
+                update_workflow_options_operation=batch_pb.BatchOperationUpdateWorkflowExecutionOptions()
+            )
+        )
+    with pytest.raises(InvalidArgument, match=r"provided reset type \(0\) is not supported"):
+        jobs.operation_type(
             rr.StartBatchOperationRequest(reset_operation=batch_pb.BatchOperationReset())
         )
+
+
+def test_reset_targets() -> None:
+    from google.protobuf.empty_pb2 import Empty
+    from temporalio.api.common.v1 import message_pb2 as common_pb
+
+    def target(**options: object) -> str | int:
+        op = batch_pb.BatchOperationReset(options=common_pb.ResetOptions(**options))  # type: ignore[arg-type]
+        return jobs.reset_target(op)
+
+    assert target(first_workflow_task=Empty()) == jobs.FIRST_WORKFLOW_TASK
+    assert target(last_workflow_task=Empty()) == jobs.LAST_WORKFLOW_TASK
+    assert target(workflow_task_id=7) == 7
+    with pytest.raises(InvalidArgument, match="not supported"):
+        target(build_id="b1")
+    legacy = batch_pb.BatchOperationReset(reset_type=2)  # type: ignore[arg-type]
+    assert jobs.reset_target(legacy) == jobs.LAST_WORKFLOW_TASK
 
 
 def test_progress_and_round_trip() -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import msgpack
+from temporalio.api.batch.v1 import message_pb2 as batch_pb
 from temporalio.api.enums.v1 import batch_operation_pb2 as batch_enums
+from temporalio.api.enums.v1 import reset_pb2 as reset_enums
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.errors import InvalidArgument
@@ -24,6 +26,7 @@ TERMINATE = batch_enums.BATCH_OPERATION_TYPE_TERMINATE_WORKFLOW
 CANCEL = batch_enums.BATCH_OPERATION_TYPE_CANCEL_WORKFLOW
 SIGNAL = batch_enums.BATCH_OPERATION_TYPE_SIGNAL_WORKFLOW
 DELETE = batch_enums.BATCH_OPERATION_TYPE_DELETE_WORKFLOW
+RESET = batch_enums.BATCH_OPERATION_TYPE_RESET_WORKFLOW
 
 DEFAULT_RPS = 50.0
 """Operations per second when the request names none (Temporal's batcher default)."""
@@ -43,12 +46,38 @@ def operation_type(request: rr.StartBatchOperationRequest) -> int:
         "cancellation_operation": CANCEL,
         "signal_operation": SIGNAL,
         "deletion_operation": DELETE,
+        "reset_operation": RESET,
     }
     if which is None:
         raise InvalidArgument(REQUIRED)
     if which not in kinds:
         raise InvalidArgument(f"The operation type {which} is not supported by this server")
+    if which == "reset_operation":
+        reset_target(request.reset_operation)
     return kinds[which]
+
+
+FIRST_WORKFLOW_TASK = "first"
+LAST_WORKFLOW_TASK = "last"
+
+
+def reset_target(op: batch_pb.BatchOperationReset) -> str | int:
+    """Where a batch reset goes: the first or last workflow task, or an event id.
+    InvalidArgument for what this server cannot resolve (a build id)."""
+    if op.HasField("options"):
+        target = op.options.WhichOneof("target")
+        if target == "first_workflow_task":
+            return FIRST_WORKFLOW_TASK
+        if target == "last_workflow_task":
+            return LAST_WORKFLOW_TASK
+        if target == "workflow_task_id":
+            return op.options.workflow_task_id
+        raise InvalidArgument(f"provided reset target ({target}) is not supported.")
+    if op.reset_type == reset_enums.RESET_TYPE_FIRST_WORKFLOW_TASK:
+        return FIRST_WORKFLOW_TASK
+    if op.reset_type == reset_enums.RESET_TYPE_LAST_WORKFLOW_TASK:
+        return LAST_WORKFLOW_TASK
+    raise InvalidArgument(f"provided reset type ({op.reset_type}) is not supported.")
 
 
 def identity_of(request: rr.StartBatchOperationRequest) -> str:

@@ -6,8 +6,9 @@ dies leaves a lease that lapses and another takes the job over). The runner read
 job's query to the end, then acts on each execution through the history operations at
 the job's rate, saving its place and counters about once a second; after a crash it
 resumes from the last saved place, repeating at most the operations of that second
-(terminate, cancel and delete of a closed or gone execution count as done, so a repeat
-is harmless; a repeated signal is a signal sent twice, as with Temporal's batcher).
+(terminate, cancel and delete of a closed or gone execution count as done, and a reset
+repeats with its request id, so a repeat is harmless; a repeated signal is a signal sent
+twice, as with Temporal's batcher).
 """
 
 from __future__ import annotations
@@ -17,19 +18,28 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from temporalio.api.enums.v1 import event_type_pb2 as event_types
+from temporalio.api.history.v1 import message_pb2 as history_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.batch import job as jobs
 from perdure.server.batch.job import BatchJob
 from perdure.server.clock import Clock
-from perdure.server.errors import NotFound, ServiceError
+from perdure.server.errors import InvalidArgument, NotFound, ServiceError
 from perdure.server.history.api.delete_workflow import delete_workflow
 from perdure.server.history.api.request_cancel_workflow import request_cancel_workflow
+from perdure.server.history.api.reset_workflow import reset_workflow
 from perdure.server.history.api.signal_workflow import signal_workflow
 from perdure.server.history.api.terminate_workflow import terminate_workflow
 from perdure.server.history.service import HistoryService
 from perdure.server.namespaces import Namespace, NamespaceRegistry
-from perdure.server.store.base import BatchRecord, ConditionFailed, Store, VisibilityQuery
+from perdure.server.store.base import (
+    BatchRecord,
+    ConditionFailed,
+    ExecutionKey,
+    Store,
+    VisibilityQuery,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +48,9 @@ LEASE = 30 * SECOND
 SAVE_EVERY = SECOND
 SCAN_EVERY = 10.0
 LIST_PAGE = 1000
+
+_WFT_SCHEDULED = event_types.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+_WFT_COMPLETED = event_types.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 
 CompileQuery = Callable[[Namespace, str], VisibilityQuery]
 
@@ -227,6 +240,8 @@ class BatchRunner:
                 signal.workflow_execution.workflow_id = workflow_id
                 signal.workflow_execution.run_id = run_id
                 await signal_workflow(self._history, ns, signal)
+            elif job.operation == jobs.RESET:
+                await self._reset(ns, job, workflow_id, run_id)
             elif job.operation == jobs.DELETE:
                 delete = rr.DeleteWorkflowExecutionRequest(namespace=ns.name)
                 delete.workflow_execution.workflow_id = workflow_id
@@ -236,6 +251,63 @@ class BatchRunner:
             if job.operation == jobs.SIGNAL:
                 raise
             # Closed already, or gone: nothing left to terminate, cancel or delete.
+
+    async def _reset(self, ns: Namespace, job: BatchJob, workflow_id: str, run_id: str) -> None:
+        op = job.request.reset_operation
+        target = jobs.reset_target(op)
+        run_id = await self._history.resolve_run_id(ns, workflow_id, run_id)
+        if isinstance(target, int):
+            event_id = target
+        else:
+            event_id = await self._workflow_task_event(ns, workflow_id, run_id, target)
+        reset = rr.ResetWorkflowExecutionRequest(
+            namespace=ns.name,
+            reason=job.request.reason,
+            workflow_task_finish_event_id=event_id,
+            request_id=f"batch-{job.job_id}-{run_id}",
+            identity=op.identity,
+        )
+        reset.workflow_execution.workflow_id = workflow_id
+        reset.workflow_execution.run_id = run_id
+        options = op.options
+        reset.reset_reapply_type = options.reset_reapply_type or op.reset_reapply_type
+        reset.reset_reapply_exclude_types.extend(options.reset_reapply_exclude_types)
+        reset.post_reset_operations.extend(op.post_reset_operations)
+        await reset_workflow(self._history, ns, reset)
+
+    async def _workflow_task_event(
+        self, ns: Namespace, workflow_id: str, run_id: str, which: str
+    ) -> int:
+        """The event a reset to the first or last workflow task names: that task's
+        completed event, or, when no task completed, the event after its scheduling."""
+        key = ExecutionKey(ns.id, workflow_id, run_id)
+        first_scheduled = first_completed = last_completed = 0
+        next_id = 1
+        while True:
+            batches = await self._store.read_history(key, next_id, 1000)
+            events = [
+                e
+                for b in batches
+                for e in history_pb.History.FromString(b.data).events
+                if e.event_id >= next_id
+            ]
+            if not events:
+                break
+            for e in events:
+                if e.event_type == _WFT_COMPLETED:
+                    first_completed = first_completed or e.event_id
+                    last_completed = e.event_id
+                elif e.event_type == _WFT_SCHEDULED:
+                    first_scheduled = first_scheduled or e.event_id
+            if which == jobs.FIRST_WORKFLOW_TASK and first_completed:
+                break
+            next_id = events[-1].event_id + 1
+        completed = first_completed if which == jobs.FIRST_WORKFLOW_TASK else last_completed
+        if completed:
+            return completed
+        if first_scheduled:
+            return first_scheduled + 1
+        raise InvalidArgument("unable to find any scheduled or completed task")
 
     # ------------------------------------------------------------------ stop
 
