@@ -4,11 +4,11 @@ A job is claimed by one server process (a lease in its row, taken and renewed by
 conditional writes, so on a shared database exactly one process runs it; a process that
 dies leaves a lease that lapses and another takes the job over). The runner reads the
 job's query to the end, then acts on each execution through the history operations at
-the job's rate, saving its place and counters about once a second; after a crash it
-resumes from the last saved place, repeating at most the operations of that second
-(terminate, cancel and delete of a closed or gone execution count as done, and a reset
-repeats with its request id, so a repeat is harmless; a repeated signal is a signal sent
-twice, as with Temporal's batcher).
+the job's rate, saving its place and counters about once a second (less often for a
+very big job, whose lease is longer to match); after a crash it resumes from the last
+saved place, repeating the operations done since (terminate, cancel and delete of a
+closed or gone execution count as done, and a reset repeats with its request id, so a
+repeat is harmless; a repeated signal is a signal sent twice, as with Temporal's batcher).
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 SECOND = 1_000_000_000
 LEASE = 30 * SECOND
 SAVE_EVERY = SECOND
+SAVE_BYTES_PER_SECOND = 100_000
+"""A job's row holds its targets, so a big job saves its place less often: about this
+many bytes a second at most (a 100,000-execution job, ~6 MB, saves once a minute)."""
 SCAN_EVERY = 10.0
 LIST_PAGE = 1000
 
@@ -136,7 +139,7 @@ class BatchRunner:
             ns = await self._namespaces.get_by_id(namespace_id)
             if job.targets is None:
                 job.targets = await self._targets(ns, job.request)
-                version = await self._save(job, version)
+                version = await self._save(job, version, _cadence(job)[1])
             await self._work(ns, job, version)
         except JobStopped:
             return
@@ -153,10 +156,10 @@ class BatchRunner:
         job.owner = self.owner
         return job, await self._save(job, record.version)
 
-    async def _save(self, job: BatchJob, version: int) -> int:
+    async def _save(self, job: BatchJob, version: int, lease: int = LEASE) -> int:
         """Store the job's progress with a renewed lease; JobStopped if it changed."""
         if job.state == jobs.RUNNING:
-            job.lease_until = self._clock.now_ns() + LEASE
+            job.lease_until = self._clock.now_ns() + lease
         record = BatchRecord(job.namespace_id, job.job_id, job.state, job.start_time, job.encode())
         try:
             await self._store.update_batch(record, version)
@@ -187,6 +190,7 @@ class BatchRunner:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         last_save = self._clock.now_ns()
+        save_every, lease = _cadence(job)
         while job.cursor < len(job.targets):
             delay = next_at - loop.time()
             if delay > 0:
@@ -198,9 +202,10 @@ class BatchRunner:
                 job.advance(True)
             except ServiceError as err:
                 job.advance(False, f"{workflow_id}: {err.message}")
-            if self._clock.now_ns() - last_save >= SAVE_EVERY:
-                version = await self._save(job, version)
+            if self._clock.now_ns() - last_save >= save_every:
+                version = await self._save(job, version, lease)
                 last_save = self._clock.now_ns()
+        save_every, lease = _cadence(job)
         job.finish(self._clock.now_ns())
         await self._save(job, version)
 
@@ -333,3 +338,10 @@ class BatchRunner:
                 task.cancel()
             return
         raise NotFound(f"batch operation {job_id}: too many concurrent changes")
+
+
+def _cadence(job: BatchJob) -> tuple[int, int]:
+    """How often a job saves its place, and how long its lease must last (longer than
+    that, so that no other process takes a job that is still running)."""
+    save_every = max(SAVE_EVERY, SECOND * len(job.encode()) // SAVE_BYTES_PER_SECOND)
+    return save_every, max(LEASE, 3 * save_every)
