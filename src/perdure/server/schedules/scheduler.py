@@ -205,7 +205,11 @@ class Scheduler:
                 break
             else:
                 raise ConditionFailed(f"schedule {schedule_id}: too many concurrent changes")
-            await self._process(namespace_id, schedule_id)
+            try:
+                await self._process(namespace_id, schedule_id)
+            except Exception:  # the change is stored: the loop processes it later
+                log.exception("schedule %s: processing after a change failed", schedule_id)
+                self.poke(namespace_id, schedule_id)
         return state
 
     async def _process(self, namespace_id: str, schedule_id: str) -> None:
