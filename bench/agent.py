@@ -32,6 +32,11 @@ SLEEP_SECONDS = 2.0
 # Workload -> (workflow name, argument); W3 and W4 have their own shapes.
 SEQUENTIAL_STEPS = {"W1": 1, "W2": 10, "W6": 100}
 FAN_OUT = 100
+SCHEDULE_SECONDS = 60.0
+"""W7: how long the schedules fire in the measured phase."""
+UNPOLLED_QUEUE = "bench-w7-unpolled"
+"""W7's scheduled workflows go to a queue no worker polls: the scheduler's own cost and
+lateness are measured, not the running of 1,000 workflows a second."""
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -155,9 +160,10 @@ async def _pool(count: int, in_flight: int, one: Callable[[int], Awaitable[float
 class Driver:
     """Starts workflows of one workload through one client and times them."""
 
-    def __init__(self, client: Any, workload: str) -> None:
+    def __init__(self, client: Any, workload: str, sdk: str = "temporalio") -> None:
         self.client = client
         self.workload = workload
+        self.sdk = sdk
         self.prefix = f"{workload}-{uuid.uuid4().hex[:8]}"
 
     def _id(self, tag: str, i: int) -> str:
@@ -231,6 +237,59 @@ class Driver:
             out.setdefault("first_error", history.first_error)
         return out
 
+    async def schedules(self, count: int, in_flight: int) -> dict[str, Any]:
+        """W7: `count` schedules firing every second (ALLOW_ALL) for a minute; then each
+        schedule's recent actions tell how late its fires started."""
+        c = importlib.import_module(f"{self.sdk}.client")
+        ids = [self._id("s", i) for i in range(count)]
+        created: dict[str, float] = {}
+
+        async def create(i: int) -> float:
+            await self.client.create_schedule(
+                ids[i],
+                c.Schedule(
+                    action=c.ScheduleActionStartWorkflow(
+                        "Sequential", 0, id=ids[i], task_queue=UNPOLLED_QUEUE
+                    ),
+                    spec=c.ScheduleSpec(
+                        intervals=[c.ScheduleIntervalSpec(every=timedelta(seconds=1))]
+                    ),
+                    policy=c.SchedulePolicy(overlap=c.ScheduleOverlapPolicy.ALLOW_ALL),
+                ),
+            )
+            created[ids[i]] = time.time()
+            return 0.0
+
+        creating = await _pool(count, in_flight, create)
+        await _mark("loaded")
+        await asyncio.sleep(SCHEDULE_SECONDS)
+        await _mark("end")
+        late: list[float] = []
+        fired = due = 0
+
+        async def read(i: int) -> float:
+            nonlocal fired, due
+            if ids[i] not in created:
+                return 0.0
+            d = await self.client.get_schedule_handle(ids[i]).describe()
+            fired += d.info.num_actions
+            due += int(time.time() - created[ids[i]])
+            for action in d.info.recent_actions:
+                late.append((action.started_at - action.scheduled_at).total_seconds())
+            return 0.0
+
+        reading = await _pool(count, 20, read)
+        out: dict[str, Any] = {
+            "schedules": len(created),
+            "fire_late_ms": summarize(late),
+            "fires_taken_ratio": round(fired / due, 3) if due else None,
+        }
+        errors = creating.errors + reading.errors
+        if errors:
+            out["errors"] = errors
+            out["first_error"] = creating.first_error or reading.first_error
+        return out
+
 
 def timer_lateness(history: Any) -> tuple[float, float | None]:
     """Seconds from the timer's due time to TimerFired, and to the next WFT started."""
@@ -254,7 +313,7 @@ def timer_lateness(history: Any) -> tuple[float, float | None]:
 
 async def run_driver(args: argparse.Namespace) -> dict[str, Any]:
     client = await _connect(args.sdk, args.target)
-    driver = Driver(client, args.workload)
+    driver = Driver(client, args.workload, args.sdk)
     result: dict[str, Any] = {}
     steps = SEQUENTIAL_STEPS.get(args.workload, FAN_OUT if args.workload == "W5" else 0)
     if args.warmup:
@@ -262,6 +321,10 @@ async def run_driver(args: argparse.Namespace) -> dict[str, Any]:
         result["warmup"] = warm.result()
         if warm.errors == args.warmup:
             raise RuntimeError(f"every warm-up workflow failed: {warm.first_error}")
+    if args.workload == "W7":  # marks "unloaded" before creating, "loaded", "end"
+        await _mark("unloaded")
+        result["loaded"] = await driver.schedules(args.count, args.in_flight)
+        return result
     await _mark("unloaded")
     if args.unloaded and args.workload != "W3":
         unloaded = await _pool(args.unloaded, 1, lambda i: driver.one("u", i))

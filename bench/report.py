@@ -30,6 +30,7 @@ WORKLOAD_TITLES = {
     "W4": "W4 signal round trip",
     "W5": "W5 fan-out 100 activities",
     "W6": "W6 100 seq. activities",
+    "W7": "W7 every-second schedules",
 }
 
 Getter = Callable[[dict[str, Any]], float | None]
@@ -56,6 +57,18 @@ def metrics_for(workload: str) -> list[tuple[str, list[Getter]]]:
         ("server peak RSS MiB", [lambda s: _dig(s, "rss_mb", "server")]),
         ("worker peak RSS MiB", [lambda s: _dig(s, "rss_mb", "worker")]),
     ]
+    if workload == "W7":
+        return [
+            (
+                "fire late p50/p99/max ms",
+                [
+                    lambda s, p=p: _dig(s, "result", "loaded", "fire_late_ms", p)
+                    for p in ("p50", "p99", "max")
+                ],
+            ),
+            ("fires taken / due", [lambda s: _dig(s, "result", "loaded", "fires_taken_ratio")]),
+            *cost,
+        ]
     if workload == "W3":
         return [
             ("start rate (wf/s)", [lambda s: _dig(s, "result", "loaded", "start_rate_per_s")]),

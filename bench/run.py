@@ -29,7 +29,7 @@ from bench.procs import REPO, Server, cpu_seconds, peak_rss_mb, start_server
 from bench.report import CONFIGS, failures, markdown
 
 RESULTS = REPO / "bench" / "results"
-ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6"]
+ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ def default_loads(scale: float, unloaded: int, warmup: int) -> dict[str, Load]:
         "W4": Load(n(2000), 100, unloaded, warmup, 1200),
         "W5": Load(n(50), 10, max(1, unloaded // 5), min(warmup, 5), 1800),
         "W6": Load(n(100), 100, max(1, unloaded // 5), min(warmup, 5), 1800),
+        # W7: schedules (not workflows), created 50 at a time, then a minute of fires.
+        "W7": Load(n(1000), 50, 0, 0, 900),
     }
 
 

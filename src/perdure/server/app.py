@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 
 from perdure._prometheus import MetricsHttpServer
+from perdure.server.batch.runner import BatchRunner
 from perdure.server.clock import Clock, RealClock, VirtualClock
 from perdure.server.cluster import Cluster
 from perdure.server.commit_effects import ServerCommitEffects
@@ -40,6 +41,7 @@ from perdure.server.matching.shared import QueryBridge, shared_queue_factory
 from perdure.server.matching.sticky import StickyRouting
 from perdure.server.metrics import ServerMetrics
 from perdure.server.namespaces import Namespace, NamespaceRegistry
+from perdure.server.schedules.scheduler import Scheduler
 from perdure.server.store import open_store
 from perdure.server.store.base import Store, TaskRow, TimerRow
 from perdure.server.store.shared import SharedStore
@@ -50,6 +52,7 @@ from perdure.server.timers.skipping import TimeSkipper
 from perdure.server.ui import ui_app
 from perdure.server.visibility import add_search_attributes
 from perdure.server.visibility.rows import build_visibility_row
+from perdure.server.visibility.sql import compile_query
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +151,18 @@ class PerdureServer:
             observer=self.metrics,
         )
         self.timer_dispatcher = TimerDispatcher(self.history, self.namespaces)
+        self.scheduler = Scheduler(store, self.history, self.namespaces, clock)
+        dialect = getattr(getattr(store, "dialect", None), "name", "sqlite")
+        self.batch_runner = BatchRunner(
+            store,
+            self.history,
+            self.namespaces,
+            clock,
+            lambda ns, query: compile_query(
+                query, aliases=ns.search_attribute_aliases, dialect=dialect
+            ),
+            shared=shared is not None,
+        )
         self.cluster = (
             Cluster(
                 store=shared,
@@ -162,7 +177,6 @@ class PerdureServer:
             else None
         )
         """Set when other server processes share the database (PostgreSQL)."""
-        dialect = getattr(getattr(store, "dialect", None), "name", "sqlite")
         self.frontend = Frontend(
             namespaces=self.namespaces,
             history=self.history,
@@ -171,6 +185,8 @@ class PerdureServer:
             visibility_dialect=dialect,
             queries=self.queries,
             query_router=self.query_router,
+            scheduler=self.scheduler,
+            batch_runner=self.batch_runner,
             query_bridge=self.query_bridge,
             min_retention_seconds=config.min_retention_seconds,
             limits=self.settings.limits,
@@ -231,6 +247,8 @@ class PerdureServer:
         if self.metrics is not None:
             fire = self._watch_metrics(self.metrics)
         self._spawn(self.timers.run(fire))
+        self._spawn(self.scheduler.run())
+        self._spawn(self.batch_runner.run())
 
     def _watch_metrics(self, metrics: ServerMetrics) -> Callable[[TimerRow], Awaitable[None]]:
         """Start serving /metrics; returns the timer firing that records lateness."""
@@ -334,6 +352,8 @@ class PerdureServer:
         await self.timers.stop()
         await self.sticky_routing.close()
         await self.frontend.namespace_deletion.close()
+        await self.scheduler.stop()
+        await self.batch_runner.stop()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

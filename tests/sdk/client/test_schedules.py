@@ -29,7 +29,6 @@ from tests.sdk.client.conftest import Env
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.perdure_missing("schedules")
 async def test_schedule_lifecycle(env: Env) -> None:
     schedule_id = f"sched-{uuid.uuid4().hex[:10]}"
     action = ScheduleActionStartWorkflow(

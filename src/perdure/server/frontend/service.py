@@ -7,13 +7,16 @@ store.
 
 from __future__ import annotations
 
+from perdure.server.batch.runner import BatchRunner
 from perdure.server.frontend.activity_operator import ActivityOperatorRpcs
+from perdure.server.frontend.batch import BatchRpcs
 from perdure.server.frontend.clusters import ClusterRpcs
 from perdure.server.frontend.deletion import DeletionRpcs
 from perdure.server.frontend.interactions import InteractionRpcs
 from perdure.server.frontend.limits import DEFAULT, Limits
 from perdure.server.frontend.namespace_deletion import NamespaceDeletionRpcs
 from perdure.server.frontend.reset import ResetRpcs
+from perdure.server.frontend.schedules import ScheduleRpcs
 from perdure.server.frontend.system import MIN_RETENTION_SECONDS, SystemRpcs
 from perdure.server.frontend.tasks import TaskRpcs
 from perdure.server.frontend.unsupported import UnsupportedRpcs
@@ -29,6 +32,7 @@ from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge
 from perdure.server.matching.workers import WorkerRegistry
 from perdure.server.namespaces import NamespaceRegistry
+from perdure.server.schedules.scheduler import Scheduler
 from perdure.server.store.base import Store
 
 
@@ -44,6 +48,8 @@ class Frontend(
     WorkerRpcs,
     NamespaceDeletionRpcs,
     ClusterRpcs,
+    ScheduleRpcs,
+    BatchRpcs,
     UnsupportedRpcs,
 ):
     """Validates each request and turns it into history, matching and store calls."""
@@ -58,6 +64,8 @@ class Frontend(
         visibility_dialect: str,
         queries: QueryRegistry,
         query_router: QueryRouter,
+        scheduler: Scheduler,
+        batch_runner: BatchRunner,
         query_bridge: QueryBridge | None = None,
         limits: Limits = DEFAULT,
         cluster_id: str = "perdure",
@@ -78,3 +86,5 @@ class Frontend(
         self.query_bridge = query_bridge
         self.workers = workers or WorkerRegistry()
         self.namespace_deletion = NamespaceDeletion(history, namespaces, visibility_dialect)
+        self.scheduler = scheduler
+        self.batch_runner = batch_runner

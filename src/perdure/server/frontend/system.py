@@ -42,6 +42,7 @@ def _capabilities() -> rr.GetSystemInfoResponse.Capabilities:
         eager_workflow_start=True,
         count_group_by_execution_status=True,
         build_id_based_versioning=True,
+        supports_schedules=True,
     )
 
 

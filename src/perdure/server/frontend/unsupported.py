@@ -14,20 +14,12 @@ from google.protobuf.message import Message
 from perdure.server.errors import Unimplemented
 from perdure.server.frontend.deadline import Deadline
 
-_SCHEDULES = "schedules"
 _NEXUS = "Nexus"
 _DEPLOYMENTS = "worker deployments"
 _BUILD_ID_RULES = "worker versioning by build id rules"
 _STANDALONE_ACTIVITIES = "standalone activities"
 
 UNSUPPORTED: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "CreateSchedule", "DescribeSchedule", "UpdateSchedule", "PatchSchedule",
-            "ListScheduleMatchingTimes", "DeleteSchedule", "ListSchedules", "CountSchedules",
-        ],
-        _SCHEDULES,
-    ),
     **dict.fromkeys(
         [
             "PollNexusTaskQueue", "RespondNexusTaskCompleted", "RespondNexusTaskFailed",
@@ -71,11 +63,6 @@ UNSUPPORTED: dict[str, str] = {
             "DeleteActivityExecution",
         ],
         _STANDALONE_ACTIVITIES,
-    ),
-    **dict.fromkeys(
-        ["StartBatchOperation", "StopBatchOperation", "DescribeBatchOperation",
-         "ListBatchOperations"],
-        "batch operations",
     ),
     **dict.fromkeys(
         ["CreateWorkflowRule", "DescribeWorkflowRule", "DeleteWorkflowRule",

@@ -374,10 +374,90 @@ class Page(Generic[T]):
     next_page_token: bytes = b""
 
 
+# --------------------------------------------------------------------------- schedules
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    """One schedule: `state` belongs to server/schedules/."""
+
+    namespace_id: str
+    schedule_id: str
+    state: bytes
+    version: int = 1
+    wake_time: Nanos | None = None
+    """When the scheduler must next process it; None: never (paused, or done)."""
+
+
+class ScheduleStore(Protocol):
+    """What the scheduler and the schedule RPCs need from the database."""
+
+    async def create_schedule(self, record: ScheduleRecord) -> None:
+        """Insert at version 1; `AlreadyExists` when the id is taken in the namespace."""
+
+    async def update_schedule(self, record: ScheduleRecord, expected_version: int) -> None:
+        """Replace (the record carries expected_version + 1); `ConditionFailed` when the
+        stored version differs or the schedule is gone."""
+
+    async def delete_schedule(self, namespace_id: str, schedule_id: str) -> bool:
+        """Remove; False when there was nothing to remove."""
+
+    async def get_schedule(self, namespace_id: str, schedule_id: str) -> ScheduleRecord | None: ...
+
+    async def list_schedules(
+        self, namespace_id: str, after_id: str, limit: int
+    ) -> list[ScheduleRecord]:
+        """Schedules of a namespace in id order, ids greater than `after_id`."""
+
+    async def due_schedules(self, until: Nanos, limit: int) -> list[ScheduleRecord]:
+        """Schedules whose wake time is at or before `until`, earliest first."""
+
+    async def next_schedule_wake(self) -> Nanos | None:
+        """The earliest wake time of any schedule."""
+
+
+# --------------------------------------------------------------------------- batch operations
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """One batch operation: `data` belongs to server/batch/."""
+
+    namespace_id: str
+    job_id: str
+    state: int
+    """temporal.api.enums.v1.BatchOperationState (RUNNING until it ends)."""
+    start_time: Nanos
+    data: bytes
+    version: int = 1
+
+
+class BatchStore(Protocol):
+    """What the batch runner and the batch RPCs need from the database."""
+
+    async def create_batch(self, record: BatchRecord) -> None:
+        """Insert at version 1; `AlreadyExists` when the job id is taken."""
+
+    async def update_batch(self, record: BatchRecord, expected_version: int) -> None:
+        """Replace (version becomes expected_version + 1); `ConditionFailed`."""
+
+    async def get_batch(self, namespace_id: str, job_id: str) -> BatchRecord | None: ...
+
+    async def list_batches(
+        self, namespace_id: str, before: tuple[Nanos, str] | None, limit: int
+    ) -> list[BatchRecord]:
+        """Newest first; `before` is the (start_time, job_id) of the last row seen."""
+
+    async def batches_in_state(
+        self, state: int, namespace_id: str | None, limit: int
+    ) -> list[BatchRecord]:
+        """Batches in one state, in one namespace or all."""
+
+
 # --------------------------------------------------------------------------- the contract
 
 
-class Store(Protocol):
+class Store(ScheduleStore, BatchStore, Protocol):
     """The async storage contract. Methods raise `Unavailable` when the database is gone.
 
     Reads see every commit that returned before they were called (read-your-writes).

@@ -34,6 +34,7 @@ from perdure.server.store.base import (
     ExecutionSnapshot,
     NamespaceRecord,
     Nanos,
+    ScheduleRecord,
     SqlValue,
     StoreError,
     TaskAlreadyClaimed,
@@ -46,8 +47,10 @@ from perdure.server.store.dialect import POSTGRES
 from perdure.server.store.pg_listen import Listener, Notifier
 from perdure.server.store.plans import Step
 from perdure.server.store.rows import Row
+from perdure.server.store.schedules import SCHEDULE_COLUMNS, schedule_record
 from perdure.server.store.schema import SCHEMA_VERSION, SCHEMA_VERSION_DDL, pending_migrations
 from perdure.server.store.shared import (
+    SCHEDULE_LEASE,
     TASK_LEASE,
     TIMER_GRACE,
     AnswerNotice,
@@ -84,6 +87,17 @@ _CLAIM_TIMERS = (
     " WHERE key IN (SELECT key FROM timers WHERE fire_time <= %s"
     " AND (lease_owner = %s OR lease_until IS NULL OR lease_until < %s)"
     f" ORDER BY fire_time, key LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING {_TIMERS}"
+)
+_CLAIM_SCHEDULES = (
+    "UPDATE schedules SET lease_owner = %s, lease_until = %s"
+    " WHERE (namespace_id, schedule_id) IN (SELECT namespace_id, schedule_id FROM schedules"
+    " WHERE wake_time IS NOT NULL AND wake_time <= %s"
+    " AND (lease_owner = %s OR lease_until IS NULL OR lease_until < %s)"
+    f" ORDER BY wake_time LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING {SCHEDULE_COLUMNS}"
+)
+_NEXT_SCHEDULE_WAKE = (
+    "SELECT MIN(CASE WHEN lease_owner = %s OR lease_until IS NULL THEN wake_time"
+    " ELSE GREATEST(wake_time, lease_until) END) FROM schedules WHERE wake_time IS NOT NULL"
 )
 _REFRESH = (
     "SELECT CASE WHEN version = %s THEN NULL ELSE state END, version FROM executions"
@@ -239,9 +253,27 @@ class PostgresStore(SqlStore):
         )
         return sorted((rows.timer(r) for r in found), key=lambda t: (t.fire_time, t.key))
 
+    async def claim_schedules(self, until: Nanos, limit: int) -> list[ScheduleRecord]:
+        now = _now()
+        found = await self._fetch(
+            _CLAIM_SCHEDULES, (self.owner, now + SCHEDULE_LEASE, until, self.owner, now, limit)
+        )
+        return sorted(
+            (schedule_record(r) for r in found), key=lambda s: (s.wake_time or 0, s.schedule_id)
+        )
+
+    async def next_claimable_schedule_wake(self) -> Nanos | None:
+        found = await self._fetch(_NEXT_SCHEDULE_WAKE, (self.owner,))
+        return None if not found or found[0][0] is None else int(found[0][0])
+
     async def release_leases(self) -> None:
         await self._write(
             [
+                Step(
+                    "UPDATE schedules SET lease_owner = NULL, lease_until = NULL"
+                    " WHERE lease_owner = %s",
+                    [(self.owner,)],
+                ),
                 Step(
                     "UPDATE tasks SET lease_owner = NULL, lease_until = NULL"
                     " WHERE lease_owner = %s",

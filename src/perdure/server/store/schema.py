@@ -239,6 +239,8 @@ TABLES = (
     VISIBILITY_TABLE,
     "query_tasks",
     "pollers",
+    "schedules",
+    "batch_operations",
 )
 """Every data table (schema_version aside)."""
 
@@ -302,10 +304,18 @@ def _v3(d: Dialect) -> list[str]:
     return [d.render(s) for s in _V3]
 
 
+def _v4_schedules_and_batches(d: Dialect) -> list[str]:
+    from perdure.server.store.batches import BATCHES_DDL
+    from perdure.server.store.schedules import SCHEDULES_DDL
+
+    return [d.render(s) for s in [*SCHEDULES_DDL, *BATCHES_DDL]]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1),
     Migration(2, "leases for tasks and timers; query tasks between processes", _v2),
     Migration(3, "pollers seen by any server process", _v3),
+    Migration(4, "schedules and batch operations", _v4_schedules_and_batches),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -29,6 +29,7 @@ from perdure.server.store.base import (
     ExecutionKey,
     ExecutionSnapshot,
     Nanos,
+    ScheduleRecord,
     Store,
     TaskKind,
     TaskRow,
@@ -40,6 +41,9 @@ TASK_LEASE = 10 * SECOND
 """How long a claimed task stays with its process (it starts in milliseconds)."""
 TIMER_GRACE = 10 * SECOND
 """How long after its due time a timer stays with its process before others take it."""
+SCHEDULE_LEASE = 10 * SECOND
+"""A process keeps the schedules it fires; another takes them over this long after the
+owner stopped renewing (it died)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +150,14 @@ class SharedStore(Store, Protocol):
 
     async def release_leases(self) -> None:
         """Give back every task and timer this process holds (a clean shutdown)."""
+
+    async def claim_schedules(self, until: Nanos, limit: int) -> list[ScheduleRecord]:
+        """Schedules due by `until` that are this process's or nobody's (a lapsed lease),
+        earliest first, leased to this process for SCHEDULE_LEASE."""
+
+    async def next_claimable_schedule_wake(self) -> Nanos | None:
+        """The earliest time a schedule becomes due for this process: its wake time, or
+        when another live process's lease on it lapses."""
 
     async def refresh_execution(
         self, key: ExecutionKey, known_version: int

@@ -30,8 +30,10 @@ from perdure.server.store.base import (
     VisibilityQuery,
     VisibilityRow,
 )
+from perdure.server.store.batches import BatchSqlMixin, BatchStatements
 from perdure.server.store.dialect import Dialect
 from perdure.server.store.rows import Row
+from perdure.server.store.schedules import ScheduleSqlMixin, ScheduleStatements
 from perdure.server.store.schema import VISIBILITY_COLUMN_TYPES
 from perdure.server.store.statements import Statements
 
@@ -39,12 +41,22 @@ _GROUPABLE = frozenset(VISIBILITY_COLUMN_TYPES)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class SqlStore(abc.ABC):
+class SqlStore(ScheduleSqlMixin, BatchSqlMixin, abc.ABC):
     """A `Store` over SQL; subclasses connect, run reads and apply write plans."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.sql = Statements(dialect)
+        self._schedule_sql = ScheduleStatements(dialect)
+        self._batch_sql = BatchStatements(dialect)
+
+    @property
+    def schedule_sql(self) -> ScheduleStatements:
+        return self._schedule_sql
+
+    @property
+    def batch_sql(self) -> BatchStatements:
+        return self._batch_sql
 
     @abc.abstractmethod
     async def _fetch(self, sql: str, params: Sequence[SqlValue]) -> list[Row]:
