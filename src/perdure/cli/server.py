@@ -17,6 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.api.enums.v1 import common_pb2 as common_enums
 
+from perdure.cli.security import (
+    SECTIONS,
+    SettingsError,
+    add_authorization_flags,
+    add_tls_flags,
+    exposure_problem,
+    security_settings,
+)
+
 if TYPE_CHECKING:
     from perdure.server.app import ServerConfig as ServerConfigType
 
@@ -74,6 +83,7 @@ def add_commands(commands: Any) -> None:
     # Temporal's 1 hour minimum (seconds), so that retention can be seen deleting runs.
     dev.add_argument("--min-retention", type=float, default=3600.0, help=argparse.SUPPRESS)
     dev.add_argument("--headless", action="store_true", help="accepted for temporal compatibility")
+    add_tls_flags(dev)
     dev.set_defaults(run=run_start_dev)
 
     prod = sub.add_parser(
@@ -88,7 +98,13 @@ def add_commands(commands: Any) -> None:
     )
     prod.add_argument("-c", "--config", type=Path, help="TOML file with the settings below")
     prod.add_argument("--db", metavar="URL", help="database URL (postgresql://...; env PERDURE_DB)")
-    prod.add_argument("--ip", "--host", dest="ip", help="address to listen on (default 0.0.0.0)")
+    prod.add_argument(
+        "--ip",
+        "--host",
+        dest="ip",
+        help="address to listen on (default 127.0.0.1; another needs TLS, authorization"
+        " or --insecure)",
+    )
     prod.add_argument("-p", "--port", type=int, help="gRPC port (default 7233)")
     prod.add_argument(
         "--migrate",
@@ -97,6 +113,8 @@ def add_commands(commands: Any) -> None:
         help="apply pending schema migrations at start (default: refuse an old schema)",
     )
     _add_common(prod, defaults=False)
+    add_tls_flags(prod)
+    add_authorization_flags(prod)
     prod.set_defaults(run=run_start)
 
     mig = sub.add_parser(
@@ -145,6 +163,11 @@ def run_start_dev(args: argparse.Namespace) -> int:
         except OSError as err:
             return _cannot_start("start-dev", f"cannot create {path.parent}: {err.strerror}")
         db = str(path)
+    try:
+        tls, _ = security_settings(args, {}, Path.cwd())
+    except SettingsError as e:
+        print(f"perdure server start-dev: {e}", file=sys.stderr)
+        return 2
     config = ServerConfig(
         host=args.ip,
         port=args.port,
@@ -152,6 +175,7 @@ def run_start_dev(args: argparse.Namespace) -> int:
         namespaces=tuple(args.namespace),
         search_attributes=dict(args.search_attribute),
         min_retention_seconds=args.min_retention,
+        tls=tls,
     )
     return _serve("start-dev", config, args.log_level)
 
@@ -172,7 +196,12 @@ def load_config(path: Path | None) -> dict[str, Any]:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from e
+    sections = {k: data.pop(k) for k in SECTIONS if k in data}
     data = data.get("server", data)
+    sections.update({k: data.pop(k) for k in SECTIONS if k in data})
+    for name, section in sections.items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table")
     unknown = set(data) - _CONFIG_KEYS
     if unknown:
         raise ConfigError(
@@ -195,7 +224,7 @@ def load_config(path: Path | None) -> dict[str, Any]:
             raise ConfigError(f"{path}: search_attributes: {e}") from e
     if attrs:
         data["search_attributes"] = attrs
-    return dict(data)
+    return {**data, **sections}
 
 
 def run_start(args: argparse.Namespace) -> int:
@@ -214,13 +243,32 @@ def run_start(args: argparse.Namespace) -> int:
         )
         return 2
     migrate = args.migrate if args.migrate is not None else file.get("migrate", False)
+    base = args.config.parent if args.config is not None else Path.cwd()
+    try:
+        tls, interceptors = security_settings(args, file, base)
+    except SettingsError as e:
+        print(f"perdure server start: {e}", file=sys.stderr)
+        return 2
+    host = args.ip or file.get("host", "127.0.0.1")
+    problem = exposure_problem(host, tls is not None, bool(interceptors), args.insecure)
+    if problem is not None:
+        print(f"perdure server start: {problem}", file=sys.stderr)
+        return 2
+    if args.insecure and tls is None and not interceptors:
+        print(
+            f"perdure server start: WARNING: serving {host} without TLS or authorization:"
+            " anyone who reaches it can do anything",
+            file=sys.stderr,
+        )
     config = ServerConfig(
-        host=args.ip or file.get("host", "0.0.0.0"),
+        host=host,
         port=args.port if args.port is not None else file.get("port", 7233),
         db=db,
         namespaces=tuple(dict.fromkeys([*file.get("namespaces", []), *args.namespace])),
         search_attributes={**file.get("search_attributes", {}), **dict(args.search_attribute)},
         migrate=migrate,
+        tls=tls,
+        interceptors=interceptors,
     )
     return _serve("start", config, args.log_level or file.get("log_level", "info"))
 
@@ -303,13 +351,14 @@ def _serve(command: str, config: ServerConfigType, log_level: str) -> int:
     async def serve() -> int:
         try:
             server = await PerdureServer.start(config)
-        except (OSError, StoreError) as err:
+        except (OSError, StoreError, ValueError) as err:  # ValueError: TLS files
             return _cannot_start(command, err)
         except Exception as err:  # the database drivers' own (bad URL, authentication, ...)
             logging.getLogger("perdure").debug("start failed", exc_info=True)
             return _cannot_start(command, f"{type(err).__name__}: {err}")
         print(
-            f"Perdure server: {config.host}:{server.port}  (database: {shown})",
+            f"Perdure server: {config.host}:{server.port}{' (TLS)' if config.tls else ''}"
+            f"  (database: {shown})",
             file=sys.stderr,
             flush=True,
         )
@@ -317,6 +366,8 @@ def _serve(command: str, config: ServerConfigType, log_level: str) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if server.certificates is not None:
+            loop.add_signal_handler(signal.SIGHUP, server.certificates.reload)
         await stop.wait()
         await server.stop()
         return 0

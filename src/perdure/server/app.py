@@ -23,7 +23,7 @@ import grpc
 from perdure.server.clock import Clock, RealClock, VirtualClock
 from perdure.server.cluster import Cluster
 from perdure.server.commit_effects import ServerCommitEffects
-from perdure.server.frontend.dispatch import Dispatcher
+from perdure.server.frontend.dispatch import CallInterceptor, Dispatcher
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
 from perdure.server.frontend.testing import TestServiceRpcs, test_service_handler
@@ -34,6 +34,7 @@ from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching
 from perdure.server.matching.shared import QueryBridge, shared_queue_factory
 from perdure.server.namespaces import NamespaceRegistry
+from perdure.server.security.tls import CertificateSource, ServerTLSConfig
 from perdure.server.store import open_store
 from perdure.server.store.base import Store, TaskRow
 from perdure.server.store.shared import SharedStore
@@ -68,14 +69,30 @@ class ServerConfig:
     time_skipping: bool = False
     """A virtual clock that jumps to the next deadline when nothing runs, driven through
     Temporal's TestService (served beside the frontend)."""
+    tls: ServerTLSConfig | None = None
+    """Serve TLS (mutual TLS with client CAs) instead of plaintext (security/tls.py)."""
+    interceptors: Sequence[CallInterceptor] = ()
+    """Run around every call, in order (authorization, rate limits: frontend/dispatch.py)."""
 
 
 class PerdureServer:
     """Start with `await PerdureServer.start(config)`; stop with `await server.stop()`."""
 
-    def __init__(self, config: ServerConfig, store: Store, clock: Clock) -> None:
-        """`clock` is a `VirtualClock` when `config.time_skipping` is set."""
+    def __init__(
+        self,
+        config: ServerConfig,
+        store: Store,
+        clock: Clock,
+        certificates: CertificateSource | None = None,
+    ) -> None:
+        """`clock` is a `VirtualClock` when `config.time_skipping` is set; `certificates`
+        are read from `config.tls` when not given."""
         self.config = config
+        self.certificates = certificates or (
+            CertificateSource(config.tls) if config.tls is not None else None
+        )
+        """The TLS certificates of every listener; `reload()` on SIGHUP, `ssl_context()`
+        for listeners other than gRPC."""
         self.store = store
         self.clock = clock
         self.namespaces = NamespaceRegistry(store)
@@ -140,7 +157,7 @@ class PerdureServer:
             query_bridge=self.query_bridge,
             min_retention_seconds=config.min_retention_seconds,
         )
-        self.dispatcher = Dispatcher(self.frontend, interceptors=())
+        self.dispatcher = Dispatcher(self.frontend, interceptors=config.interceptors)
         """Every transport's calls go through it (frontend/dispatch.py)."""
         self._grpc: grpc.aio.Server | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -148,9 +165,10 @@ class PerdureServer:
 
     @classmethod
     async def start(cls, config: ServerConfig) -> PerdureServer:
+        certificates = CertificateSource(config.tls) if config.tls is not None else None
         store = await open_store(config.db, migrate=config.migrate)
         clock = VirtualClock() if config.time_skipping else RealClock()
-        server = cls(config, store, clock)
+        server = cls(config, store, clock, certificates)
         try:
             await server._prepare()
             if config.serve_grpc:
@@ -197,14 +215,22 @@ class PerdureServer:
         server.add_generic_rpc_handlers(handlers)
         address = f"{self.config.host}:{self.config.port}"
         try:
-            self.port = server.add_insecure_port(address)
+            if self.certificates is not None:
+                self.port = server.add_secure_port(address, self.certificates.grpc_credentials())
+            else:
+                self.port = server.add_insecure_port(address)
         except RuntimeError as err:  # grpcio >= 1.60 raises instead of returning 0
             raise OSError(f"cannot listen on {address} (is the port in use?)") from err
         if self.port == 0:
             raise OSError(f"cannot listen on {address} (is the port in use?)")
         await server.start()
         self._grpc = server
-        log.info("Perdure server listening on %s:%d", self.config.host, self.port)
+        log.info(
+            "Perdure server listening on %s:%d%s",
+            self.config.host,
+            self.port,
+            " (TLS)" if self.certificates is not None else "",
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -55,6 +55,8 @@ STATUS_CODES: dict[type[errors.ServiceError], grpc.StatusCode] = {
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.Canceled: grpc.StatusCode.CANCELLED,
     errors.Internal: grpc.StatusCode.INTERNAL,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
 }
 """Error class -> the gRPC status Temporal answers it with (subclasses: their nearest base)."""
 
@@ -127,6 +129,14 @@ def _headers(context: grpc.aio.ServicerContext) -> dict[str, str]:
     return out
 
 
+def _common_name(context: grpc.aio.ServicerContext) -> str:
+    """The verified client certificate's common name (empty without mutual TLS)."""
+    names = (context.auth_context() or {}).get("x509_common_name") or ()
+    for name in names:
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+    return ""
+
+
 def _wrap(
     dispatcher: Dispatcher, service: str, name: str
 ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]:
@@ -135,7 +145,9 @@ def _wrap(
 
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
-            rpc = Call(service, name, _headers(context), context.peer() or "")
+            rpc = Call(
+                service, name, _headers(context), context.peer() or "", _common_name(context)
+            )
             return await dispatcher.call(rpc, request, deadline_after(context.time_remaining()))
         except Exception as err:
             error = as_service_error(err)
