@@ -43,7 +43,9 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def issue(cn: str, issuer: Issued | None = None, *, ca: bool = False, server: bool = True) -> Issued:
+def issue(
+    cn: str, issuer: Issued | None = None, *, ca: bool = False, server: bool = True
+) -> Issued:
     """A certificate for `cn` signed by `issuer` (self-signed when None); a leaf is valid
     for localhost and 127.0.0.1 (server) or for client authentication."""
     key = ec.generate_private_key(ec.SECP256R1())

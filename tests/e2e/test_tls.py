@@ -144,9 +144,7 @@ async def test_mutual_tls_refuses_a_client_without_certificate(
         )
 
 
-async def test_certificates_rotate_without_a_restart(
-    tmp_path: Path, pki: Pki
-) -> None:
+async def test_certificates_rotate_without_a_restart(tmp_path: Path, pki: Pki) -> None:
     """New files are picked up at the next handshake (and on SIGHUP); a connection made
     before the rotation keeps working; the process is the same throughout."""
     server = start_perdure_server(tmp_path, extra_args=_tls_args(tmp_path, pki, mutual=False))

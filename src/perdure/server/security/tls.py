@@ -49,7 +49,6 @@ class _Material:
     cert: bytes
     key: bytes
     client_ca: bytes | None
-    stamp: tuple[tuple[int, int], ...]
 
 
 def _stamp(paths: Sequence[Path]) -> tuple[tuple[int, int], ...]:
@@ -71,9 +70,10 @@ class CertificateSource:
         self.config = config
         self._lock = threading.Lock()
         self._forced = False
+        self._stamp = _stamp(self._paths)
         self._material = self._read()
         self._served: _Material | None = None
-        """What gRPC last received from `_fetch` (None: its initial configuration)."""
+        """What gRPC was last given (its initial configuration or an answer of `_fetch`)."""
         self._context = self._build_context(self._material)
         self._context_material = self._material
 
@@ -82,14 +82,13 @@ class CertificateSource:
         return (self.config.cert_file, self.config.key_file, *self.config.client_ca_files)
 
     def _read(self) -> _Material:
-        stamp = _stamp(self._paths)
         try:
             cert = self.config.cert_file.read_bytes()
             key = self.config.key_file.read_bytes()
             ca = b"".join(p.read_bytes() for p in self.config.client_ca_files) or None
         except OSError as err:
             raise TLSConfigError(f"cannot read {err.filename}: {err.strerror}") from err
-        material = _Material(cert, key, ca, stamp)
+        material = _Material(cert, key, ca)
         self._build_context(material)  # checks the PEM and that the key fits the certificate
         return material
 
@@ -105,7 +104,8 @@ class CertificateSource:
         the previous certificates and tries again at the next handshake.
         """
         with self._lock:
-            if not self._forced and _stamp(self._paths) == self._material.stamp:
+            stamp = _stamp(self._paths)
+            if not self._forced and stamp == self._stamp:
                 return self._material
             self._forced = False
             try:
@@ -113,10 +113,11 @@ class CertificateSource:
             except TLSConfigError as err:
                 log.warning("TLS certificates not reloaded, keeping the previous ones: %s", err)
                 return self._material
+            self._stamp = stamp
             if fresh != self._material:
                 log.info("TLS certificates reloaded from %s", self.config.cert_file)
-            self._material = fresh
-            return fresh
+                self._material = fresh
+            return self._material
 
     # ------------------------------------------------------------------ gRPC
 
