@@ -108,7 +108,7 @@ async def test_a_key_for_one_namespace_grants_nothing_in_another() -> None:
 
 async def test_no_or_unknown_credentials_are_unauthenticated_but_get_system_info_is_open() -> None:
     await _call("GetSystemInfo", None)
-    with pytest.raises(Unauthenticated, match="Request unauthenticated."):
+    with pytest.raises(Unauthenticated, match=r"Request unauthenticated\."):
         await _call("ListWorkflowExecutions", None)
     with pytest.raises(Unauthenticated):
         await _call("ListWorkflowExecutions", "obviously-wrong")

@@ -100,9 +100,13 @@ def test_a_jwt_from_an_unknown_signer_or_with_a_forged_alg_is_refused(
     stranger = Signers.make().token(["temporal-system:admin"])
     with pytest.raises(AuthenticationError):
         mapper.get_claims(AuthInfo(f"Bearer {stranger}"))
-    # HS256 signed with the RSA public key as the secret, under the RSA key's kid.
-    forged = jwt.encode({"permissions": ["temporal-system:admin"], "exp": 2**31},
-                        "not the secret, but long enough for HS256", algorithm="HS256", headers={"kid": "rsa-1"})  # fmt: skip
+    # HS256 under the RSA key's kid: the key decides the algorithm, not the token.
+    forged = jwt.encode(
+        {"permissions": ["temporal-system:admin"], "exp": 2**31},
+        "not the secret, but long enough for HS256",
+        algorithm="HS256",
+        headers={"kid": "rsa-1"},
+    )
     with pytest.raises(AuthenticationError):
         mapper.get_claims(AuthInfo(f"Bearer {forged}"))
 
