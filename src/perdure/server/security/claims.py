@@ -17,10 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
 from perdure.server.security.roles import ROLE_NAMES, SYSTEM_NAMESPACE, Role
 
 log = logging.getLogger(__name__)
@@ -107,6 +103,15 @@ class JwtKey:
     kid: str | None = None
 
 
+def _jwt() -> Any:
+    """PyJWT, an optional dependency (`pip install 'perdure[auth]'`) needed for JWTs only."""
+    try:
+        import jwt
+    except ImportError as err:  # pragma: no cover - depends on the installation
+        raise ValueError("JWT verification needs PyJWT: pip install 'perdure[auth]'") from err
+    return jwt
+
+
 class JwtVerifier:
     """Checks a JWT's signature against configured keys, and its `exp`, `nbf` and `aud`."""
 
@@ -124,6 +129,10 @@ class JwtVerifier:
         audience: str | None = None,
     ) -> JwtVerifier:
         """Keys from JWKS files (RSA, EC or "oct" HMAC keys) and PEM public keys."""
+        jwt = _jwt()
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
         keys: list[JwtKey] = []
         for path in jwks_files:
             try:
@@ -154,6 +163,7 @@ class JwtVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims, or `AuthenticationError` saying what is wrong."""
+        jwt = _jwt()
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as err:
