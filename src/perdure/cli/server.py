@@ -21,7 +21,9 @@ from perdure.cli.security import (
     SECTIONS,
     SettingsError,
     add_authorization_flags,
+    add_dynamic_config_flag,
     add_tls_flags,
+    dynamic_config,
     exposure_problem,
     security_settings,
 )
@@ -84,6 +86,7 @@ def add_commands(commands: Any) -> None:
     dev.add_argument("--min-retention", type=float, default=3600.0, help=argparse.SUPPRESS)
     dev.add_argument("--headless", action="store_true", help="accepted for temporal compatibility")
     add_tls_flags(dev)
+    add_dynamic_config_flag(dev)
     dev.set_defaults(run=run_start_dev)
 
     prod = sub.add_parser(
@@ -115,6 +118,7 @@ def add_commands(commands: Any) -> None:
     _add_common(prod, defaults=False)
     add_tls_flags(prod)
     add_authorization_flags(prod)
+    add_dynamic_config_flag(prod)
     prod.set_defaults(run=run_start)
 
     mig = sub.add_parser(
@@ -165,6 +169,7 @@ def run_start_dev(args: argparse.Namespace) -> int:
         db = str(path)
     try:
         tls, _ = security_settings(args, {}, Path.cwd())
+        dynamic = dynamic_config(args, {})
     except SettingsError as e:
         print(f"perdure server start-dev: {e}", file=sys.stderr)
         return 2
@@ -176,6 +181,7 @@ def run_start_dev(args: argparse.Namespace) -> int:
         search_attributes=dict(args.search_attribute),
         min_retention_seconds=args.min_retention,
         tls=tls,
+        dynamic_config=dynamic,
     )
     return _serve("start-dev", config, args.log_level)
 
@@ -246,6 +252,8 @@ def run_start(args: argparse.Namespace) -> int:
     base = args.config.parent if args.config is not None else Path.cwd()
     try:
         tls, interceptors = security_settings(args, file, base)
+        # Temporal's default namespace rate limit holds unless the settings say otherwise.
+        dynamic = dynamic_config(args, file, {"frontend.namespaceRPS": 2400})
     except SettingsError as e:
         print(f"perdure server start: {e}", file=sys.stderr)
         return 2
@@ -269,6 +277,7 @@ def run_start(args: argparse.Namespace) -> int:
         migrate=migrate,
         tls=tls,
         interceptors=interceptors,
+        dynamic_config=dynamic,
     )
     return _serve("start", config, args.log_level or file.get("log_level", "info"))
 

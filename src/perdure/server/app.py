@@ -23,7 +23,9 @@ import grpc
 from perdure.server.clock import Clock, RealClock, VirtualClock
 from perdure.server.cluster import Cluster
 from perdure.server.commit_effects import ServerCommitEffects
+from perdure.server.dynamic_config import DynamicConfig
 from perdure.server.frontend.dispatch import CallInterceptor, Dispatcher
+from perdure.server.frontend.rate_limits import RateLimitInterceptor, rate_limited
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
 from perdure.server.frontend.testing import TestServiceRpcs, test_service_handler
@@ -72,7 +74,9 @@ class ServerConfig:
     tls: ServerTLSConfig | None = None
     """Serve TLS (mutual TLS with client CAs) instead of plaintext (security/tls.py)."""
     interceptors: Sequence[CallInterceptor] = ()
-    """Run around every call, in order (authorization, rate limits: frontend/dispatch.py)."""
+    """Run around every call, in order, after the rate limits (frontend/dispatch.py)."""
+    dynamic_config: DynamicConfig = field(default_factory=DynamicConfig)
+    """Temporal's dynamic config keys Perdure honours: limits (server/dynamic_config.py)."""
 
 
 class PerdureServer:
@@ -129,6 +133,7 @@ class PerdureServer:
                 skipper=self.skipper,
             ),
             build_visibility_row=build_visibility_row,
+            history_limits=config.dynamic_config.history_limits,
         )
         self.timer_dispatcher = TimerDispatcher(self.history, self.namespaces)
         self.cluster = (
@@ -157,7 +162,12 @@ class PerdureServer:
             query_bridge=self.query_bridge,
             min_retention_seconds=config.min_retention_seconds,
         )
-        self.dispatcher = Dispatcher(self.frontend, interceptors=config.interceptors)
+        limits: list[CallInterceptor] = (
+            [RateLimitInterceptor(config.dynamic_config)]
+            if rate_limited(config.dynamic_config)
+            else []
+        )
+        self.dispatcher = Dispatcher(self.frontend, interceptors=[*limits, *config.interceptors])
         """Every transport's calls go through it (frontend/dispatch.py)."""
         self._grpc: grpc.aio.Server | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -180,6 +190,9 @@ class PerdureServer:
         return server
 
     async def _prepare(self) -> None:
+        unknown = self.config.dynamic_config.unknown_keys()
+        if unknown:
+            log.warning("dynamic config keys Perdure does not use (ignored): %s", unknown)
         for name in dict.fromkeys(["default", *self.config.namespaces]):
             ns = await self.namespaces.ensure(name)
             missing = {
