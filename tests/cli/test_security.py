@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from perdure.cli.security import exposure_problem, security_settings
+from perdure.cli.security import dynamic_config, exposure_problem, security_settings
 from perdure.cli.server import load_config
 from perdure.server.security.authorization import AuthorizationInterceptor
 from perdure.server.security.config import SettingsError
@@ -114,3 +114,19 @@ def test_start_dev_with_a_key_that_does_not_fit_the_certificate_says_so(tmp_path
     )  # fmt: skip
     assert out.returncode == 1
     assert "cannot start" in out.stderr and "do not match" in out.stderr
+
+
+def test_dynamic_config_from_the_file_and_flags(tmp_path: Path) -> None:
+    path = tmp_path / "perdure.toml"
+    path.write_text(
+        '[dynamic_config]\n"limit.historyCount.error" = 500\n"frontend.namespaceRPS" = 10\n'
+        '[dynamic_config.namespaces.orders]\n"frontend.namespaceRPS" = 50\n'
+    )
+    args = _args(dynamic_config_value=[("frontend.namespaceRPS", 20)])
+    config = dynamic_config(args, load_config(path), {"frontend.namespaceRPS": 2400})
+    assert config.number("frontend.namespaceRPS", 0) == 20  # the flag wins
+    assert config.number("frontend.namespaceRPS", 0, "orders") == 50
+    assert config.history_limits("x").count_error == 500
+    path.write_text('[dynamic_config]\n"limit.historyCount.error" = "many"\n')
+    with pytest.raises(SettingsError, match="must be a number"):
+        dynamic_config(_args(dynamic_config_value=[]), load_config(path))
