@@ -12,18 +12,9 @@ from perdure.server.frontend.dispatch import WORKFLOW_SERVICE, Call, Dispatcher
 from perdure.server.frontend.rate_limits import (
     RateLimiter,
     RateLimitInterceptor,
-    TokenBucket,
     client_key,
     rate_limited,
 )
-
-
-def test_a_bucket_holds_its_burst_and_refills_at_its_rate() -> None:
-    bucket = TokenBucket.full(rate=2, burst_ratio=2, now=0.0)
-    assert [bucket.take(0.0) for _ in range(5)] == [True, True, True, True, False]
-    assert bucket.take(0.25) is False  # half a token
-    assert bucket.take(0.5) is True
-    assert bucket.take(100.0) and bucket.tokens == 3  # never above capacity
 
 
 def test_namespaces_have_their_own_buckets_and_their_own_rates() -> None:

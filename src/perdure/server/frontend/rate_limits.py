@@ -13,7 +13,6 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from google.protobuf.message import Message
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
@@ -22,33 +21,11 @@ from perdure.server.dynamic_config import DynamicConfig
 from perdure.server.errors import ResourceExhausted
 from perdure.server.frontend.deadline import Deadline
 from perdure.server.frontend.dispatch import Call, Next
+from perdure.server.token_bucket import TokenBucket
 
 DEFAULT_BURST_RATIO = 2.0
 MAX_BUCKETS = 10_000
 """Clients remembered at once (the least recently seen are forgotten first)."""
-
-
-@dataclass
-class TokenBucket:
-    rate: float
-    capacity: float
-    tokens: float
-    updated: float
-
-    @classmethod
-    def full(cls, rate: float, burst_ratio: float, now: float) -> TokenBucket:
-        capacity = max(rate * burst_ratio, 1.0)
-        return cls(rate, capacity, capacity, now)
-
-    def take(self, now: float) -> bool:
-        """Take one token if there is one (after refilling for the time since last)."""
-        elapsed = max(now - self.updated, 0.0)
-        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class RateLimiter:

@@ -177,6 +177,9 @@ class TaskRpcs(FrontendContext):
             identity=request.identity,
             build_id=request.worker_version_capabilities.build_id,
         )
+        metadata = request.task_queue_metadata
+        if metadata.HasField("max_tasks_per_second"):
+            queue.set_dispatch_rate(metadata.max_tasks_per_second.value)
 
         async def start_task(row: TaskRow) -> rr.PollActivityTaskQueueResponse | None:
             return await record_activity_task_started(self.history, ns, row, request.identity)
