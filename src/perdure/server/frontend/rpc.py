@@ -31,7 +31,7 @@ from perdure.server.frontend.dispatch import (
     Call,
     Dispatcher,
 )
-from perdure.server.store.base import StoreError
+from perdure.server.store.base import InvalidPageToken, StoreError
 from perdure.server.store.base import Unavailable as StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,10 @@ def status_details(error: errors.ServiceError) -> bytes | None:
 def as_service_error(err: BaseException) -> errors.ServiceError:
     if isinstance(err, errors.ServiceError):
         return err
+    if isinstance(err, InvalidPageToken):
+        # A token the caller made up or took from another listing. (Temporal's
+        # visibility answers UNKNOWN here; its history answers this.)
+        return errors.InvalidArgument("Invalid NextPageToken.")
     if isinstance(err, StoreUnavailable):
         return errors.Unavailable(f"persistence unavailable: {err}")
     if isinstance(err, StoreError):
