@@ -47,7 +47,7 @@ from tests.server.engine.helpers import assert_rebuilds
 from tests.servers import ServerProcess, start_perdure_server
 
 LONG = os.environ.get("PERDURE_FUZZ", "").lower() == "long"
-EXAMPLES = int(os.environ.get("PERDURE_FUZZ_EXAMPLES", "20000" if LONG else "250"))
+EXAMPLES = int(os.environ.get("PERDURE_FUZZ_EXAMPLES", "20000" if LONG else "1000"))
 
 pytestmark = pytest.mark.timeout(3600 if LONG else 170)
 
@@ -111,7 +111,8 @@ def _strings(name: str) -> st.SearchStrategy[str]:
     if name == "query":
         junk = st.one_of(junk, st.sampled_from(["WorkflowId = 'x'", "WorkflowType =", "((("]))
     if pool:
-        return st.one_of(st.sampled_from(pool), junk)
+        # Mostly real names, so that requests get past validation into the engine.
+        return st.one_of(st.sampled_from(pool), st.sampled_from(pool), st.sampled_from(pool), junk)
     return junk
 
 

@@ -11,8 +11,15 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server.errors import PermissionDenied, Unauthenticated
 from perdure.server.frontend.deadline import Deadline
 from perdure.server.frontend.dispatch import OPERATOR_SERVICE, WORKFLOW_SERVICE, Call, Dispatcher
-from perdure.server.security.authorization import AuthorizationInterceptor
-from perdure.server.security.claims import DefaultClaimMapper, key_digest
+from perdure.server.security import (
+    AuthorizationInterceptor,
+    CallTarget,
+    Claims,
+    Decision,
+    DefaultAuthorizer,
+    DefaultClaimMapper,
+    key_digest,
+)
 from perdure.server.security.roles import Access, Scope, rule
 
 KEYS = {
@@ -127,3 +134,25 @@ def test_every_rpc_has_a_rule_and_reads_are_reads() -> None:
     assert rule("ListWorkflowExecutions").access is Access.READ
     assert rule("ResetWorkflowExecution").access is Access.WRITE
     assert rule("DeleteNamespace").access is Access.ADMIN
+
+
+class NoTerminations:
+    """A custom rule on top of the default one: nobody terminates in namespace "a"."""
+
+    def __init__(self) -> None:
+        self.default = DefaultAuthorizer()
+
+    def authorize(self, claims: Claims | None, target: CallTarget) -> Decision:
+        if target.api_name == "TerminateWorkflowExecution" and target.namespace == "a":
+            return Decision(False, "terminations are off in a")
+        return self.default.authorize(claims, target)
+
+
+async def test_a_custom_authorizer_plugs_in() -> None:
+    mapper = DefaultClaimMapper({key_digest("root"): ["temporal-system:admin"]})
+    dispatcher = Dispatcher(Everything(), [AuthorizationInterceptor(mapper, NoTerminations())])
+    call = Call(WORKFLOW_SERVICE, "TerminateWorkflowExecution", {"authorization": "Bearer root"})
+    with pytest.raises(PermissionDenied) as info:
+        await dispatcher.call(call, rr.TerminateWorkflowExecutionRequest(namespace="a"), None)
+    assert info.value.reason == "terminations are off in a"
+    await dispatcher.call(call, rr.TerminateWorkflowExecutionRequest(namespace="b"), None)
