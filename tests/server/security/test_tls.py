@@ -142,3 +142,41 @@ async def test_an_ssl_context_listener_requires_client_certificates(tmp_path: Pa
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_grpc_with_these_credentials_takes_tls_1_2_and_1_3_only(tmp_path: Path) -> None:
+    import warnings
+
+    import grpc.aio
+
+    pki = Pki.make()
+    source = CertificateSource(_config(tmp_path, pki))
+    server = grpc.aio.server()
+    port = server.add_secure_port("127.0.0.1:0", source.grpc_credentials())
+    await server.start()
+
+    async def handshake(version: ssl.TLSVersion) -> str | None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(cadata=pki.server_ca.cert_pem.decode())
+        ctx.set_alpn_protocols(["h2"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.set_ciphers("ALL:@SECLEVEL=0")
+            ctx.minimum_version = ctx.maximum_version = version
+        try:
+            _, writer = await asyncio.open_connection(
+                "127.0.0.1", port, ssl=ctx, server_hostname="localhost"
+            )
+        except (ssl.SSLError, ConnectionError):
+            return None
+        agreed: str | None = writer.get_extra_info("ssl_object").version()
+        writer.close()
+        return agreed
+
+    try:
+        assert await handshake(ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+        assert await handshake(ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+        assert await handshake(ssl.TLSVersion.TLSv1_1) is None
+        assert await handshake(ssl.TLSVersion.TLSv1) is None
+    finally:
+        await server.stop(0)
