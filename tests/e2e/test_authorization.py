@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import temporalio.client as official
@@ -23,6 +24,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 import perdure.client as ours
 from perdure.service import RPCError as OurRPCError
 from perdure.service import RPCStatusCode as OurStatus
+from tests.certs import Pki, issue
 from tests.e2e import official_workflows as wf
 from tests.server.security.jwts import Signers
 from tests.servers import REPO, ServerProcess, _wait_listening, free_port
@@ -42,18 +44,9 @@ def signers() -> Signers:
     return Signers.make()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, signers: Signers) -> Iterator[ServerProcess]:
-    work = tmp_path_factory.mktemp("authz")
-    (work / "jwks.json").write_text(json.dumps(signers.jwks()))
-    keys = "\n".join(
-        f'[[authorization.api_keys]]\nkey = "{k}"\npermissions = {json.dumps(v)}\n'
-        for k, v in KEYS.items()
-    )
-    (work / "perdure.toml").write_text(
-        'namespaces = ["auth-a", "auth-b"]\n\n'
-        '[authorization]\njwks_files = ["jwks.json"]\njwt_audience = "perdure"\n\n' + keys
-    )
+def _start(work: Path, settings: str) -> ServerProcess:
+    """`perdure server start -c` with `settings` on a SQLite file."""
+    (work / "perdure.toml").write_text(settings)
     port = free_port()
     args = [
         sys.executable, "-m", "perdure", "server", "start", "-c", str(work / "perdure.toml"),
@@ -66,6 +59,22 @@ def server(tmp_path_factory: pytest.TempPathFactory, signers: Signers) -> Iterat
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work)
     process = ServerProcess("perdure", "127.0.0.1", port, proc, log_path, work / "perdure.db", args)
     _wait_listening(process, 30)
+    return process
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, signers: Signers) -> Iterator[ServerProcess]:
+    work = tmp_path_factory.mktemp("authz")
+    (work / "jwks.json").write_text(json.dumps(signers.jwks()))
+    keys = "\n".join(
+        f'[[authorization.api_keys]]\nkey = "{k}"\npermissions = {json.dumps(v)}\n'
+        for k, v in KEYS.items()
+    )
+    process = _start(
+        work,
+        'namespaces = ["auth-a", "auth-b"]\n\n'
+        '[authorization]\njwks_files = ["jwks.json"]\njwt_audience = "perdure"\n\n' + keys,
+    )
     try:
         yield process
     finally:
@@ -160,3 +169,44 @@ async def test_perdures_sdk_sends_its_key_and_gets_the_same_answers(server: Serv
     with pytest.raises(RuntimeError, match="Request unauthenticated"):
         await ours.Client.connect(server.target, namespace="auth-a", api_key="nope", tls=False)
     assert "permission denied: StartWorkflowExecution" in server.log()
+
+
+async def test_client_certificate_names_map_to_permissions(
+    tmp_path: Path,
+) -> None:
+    """Mutual TLS plus [authorization.tls_common_names]: the certificate is the credential."""
+    pki = Pki.make(client_cn="reporting")
+    pki.server.write(tmp_path / "certs", "server")
+    (tmp_path / "certs" / "clients-ca.pem").write_bytes(pki.client_ca.cert_pem)
+    other = issue("someone-else", pki.client_ca, server=False)
+    process = _start(
+        tmp_path,
+        '[tls]\ncert_file = "certs/server.pem"\nkey_file = "certs/server-key.pem"\n'
+        'client_ca_files = ["certs/clients-ca.pem"]\n\n'
+        '[authorization.tls_common_names]\n"reporting" = ["default:read"]\n',
+    )
+
+    def tls(cert: bytes, key: bytes) -> official.TLSConfig:
+        return official.TLSConfig(
+            server_root_ca_cert=pki.server_ca.cert_pem,
+            domain="localhost",
+            client_cert=cert,
+            client_private_key=key,
+        )
+
+    try:
+        reporting = await official.Client.connect(
+            process.target, tls=tls(pki.client.cert_pem, pki.client.key_pem)
+        )
+        [w async for w in reporting.list_workflows()]
+        with pytest.raises(RPCError) as info:
+            await reporting.start_workflow("Nothing", id=_wid(), task_queue="tq")
+        assert info.value.status == RPCStatusCode.PERMISSION_DENIED
+        stranger = await official.Client.connect(
+            process.target, tls=tls(other.cert_pem, other.key_pem)
+        )
+        with pytest.raises(RPCError) as info:
+            [w async for w in stranger.list_workflows()]
+        assert info.value.status == RPCStatusCode.PERMISSION_DENIED
+    finally:
+        process.stop()
