@@ -22,7 +22,10 @@ pytestmark = pytest.mark.timeout(120)
 COUNT_LIMIT = 30
 SIZE_LIMIT = 6000
 RPS = 2
+BLOB_LIMIT = 1500
 ARGS = [
+    "--dynamic-config-value", f"limit.blobSize.error={BLOB_LIMIT}",
+    "--dynamic-config-value", "limit.blobSize.warn=1200",
     "--namespace", "limits",
     "--dynamic-config-value", f"limit.historyCount.error={COUNT_LIMIT}",
     "--dynamic-config-value", f"limit.historySize.error={SIZE_LIMIT}",
@@ -99,6 +102,25 @@ async def test_a_history_over_its_size_is_terminated(limited_server: ServerProce
         "Workflow history size exceeds limit.",
         "history-service",
     )
+
+
+async def test_a_payload_over_the_blob_size_limit_is_refused(
+    limited_server: ServerProcess,
+) -> None:
+    client = await _client(limited_server)
+    with pytest.raises(RPCError) as info:
+        await client.start_workflow(
+            "Nothing", "x" * 2000, id=f"lim-{uuid.uuid4().hex[:8]}", task_queue="x"
+        )
+    assert info.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert info.value.message == "Blob data size exceeds limit."
+    handle = await client.start_workflow(
+        "Nothing", "x" * 1000, id=f"lim-{uuid.uuid4().hex[:8]}", task_queue="x"
+    )
+    with pytest.raises(RPCError) as info:
+        await handle.signal("s", "y" * 2000)
+    assert info.value.message == "Blob data size exceeds limit."
+    await handle.terminate()
 
 
 async def test_a_namespace_over_its_request_rate_is_refused(limited_server: ServerProcess) -> None:

@@ -34,3 +34,18 @@ def test_bad_values_and_unknown_keys() -> None:
     with pytest.raises(ValueError, match="negative"):
         DynamicConfig({}, {"a": {"limit.historyCount.error": -1}})
     assert DynamicConfig({"history.foo": 1, "frontend.rps": 3}).unknown_keys() == ["history.foo"]
+
+
+def test_blob_limits_and_temporals_nesting_of_warn_and_error() -> None:
+    from perdure.server.errors import InvalidArgument
+    from perdure.server.frontend.limits import check_blob
+
+    limits = DynamicConfig(
+        {"limit.blobSize.error": 1500, "limit.blobSize.warn": 1200}
+    ).frontend_limits()
+    check_blob(1500, "input", limits)
+    with pytest.raises(InvalidArgument, match=r"^Blob data size exceeds limit\.$"):
+        check_blob(1501, "input", limits)
+    # An error limit under the warn limit does nothing, as in Temporal.
+    lax = DynamicConfig({"limit.blobSize.error": 1500}).frontend_limits()
+    check_blob(100_000, "input", lax)

@@ -161,6 +161,7 @@ class PerdureServer:
             query_router=self.query_router,
             query_bridge=self.query_bridge,
             min_retention_seconds=config.min_retention_seconds,
+            limits=config.dynamic_config.frontend_limits(),
         )
         limits: list[CallInterceptor] = (
             [RateLimitInterceptor(config.dynamic_config)]

@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 
 from perdure.server.engine.history_limits import DEFAULT as DEFAULT_HISTORY
 from perdure.server.engine.history_limits import HistoryLimits
+from perdure.server.frontend.limits import DEFAULT as DEFAULT_FRONTEND
+from perdure.server.frontend.limits import Limits
 
 KNOWN: dict[str, str] = {
     "limit.historyCount.error": "terminate a run whose history has more events",
     "limit.historyCount.warn": "log when a history passes this many events",
     "limit.historySize.error": "terminate a run whose history has more bytes",
     "limit.historySize.warn": "log when a history passes this many bytes",
+    "limit.blobSize.error": "refuse a payload (input, result, details, failure) this big",
+    "limit.blobSize.warn": "log a payload this big (and only then judge the error limit)",
     "frontend.namespaceRPS": "requests per second one namespace may make (0: no limit)",
     "frontend.namespaceBurstRatio": "burst of frontend.namespaceRPS, as a multiple of it",
     "frontend.rps": "requests per second the whole server takes (0: no limit)",
@@ -83,6 +87,17 @@ class DynamicConfig:
             count_error=int(self.number("limit.historyCount.error", d.count_error, namespace)),
             size_warn=int(self.number("limit.historySize.warn", d.size_warn, namespace)),
             size_error=int(self.number("limit.historySize.error", d.size_error, namespace)),
+        )
+
+    def frontend_limits(self) -> Limits:
+        """The payload size limit (server-wide); the memo's stays Temporal's default."""
+        d = DEFAULT_FRONTEND
+        return Limits(
+            blob_size_error=int(self.number("limit.blobSize.error", d.blob_size_error)),
+            blob_size_warn=int(self.number("limit.blobSize.warn", d.blob_size_warn)),
+            memo_size_error=d.memo_size_error,
+            search_attributes_size_error=d.search_attributes_size_error,
+            max_id_length=d.max_id_length,
         )
 
     def with_defaults(self, defaults: Mapping[str, object]) -> DynamicConfig:

@@ -142,7 +142,7 @@ class TaskRpcs(FrontendContext):
         token = tokens.decode_workflow_task(request.task_token)
         ns = await self.namespaces.get_by_id(token.namespace_id)
         for command in request.commands:
-            check_blob(command.ByteSize(), "command")
+            check_blob(command.ByteSize(), "command", self.limits)
         completed = await respond_workflow_task_completed(
             self.history,
             self.queries,
@@ -161,7 +161,7 @@ class TaskRpcs(FrontendContext):
     ) -> rr.RespondWorkflowTaskFailedResponse:
         token = tokens.decode_workflow_task(request.task_token)
         ns = await self.namespaces.get_by_id(token.namespace_id)
-        check_blob(request.failure.ByteSize(), "failure")
+        check_blob(request.failure.ByteSize(), "failure", self.limits)
         return await respond_workflow_task_failed(self.history, self.queries, ns, token, request)
 
     # ------------------------------------------------------------------ activity tasks
@@ -229,7 +229,7 @@ class TaskRpcs(FrontendContext):
     async def RespondActivityTaskFailed(
         self, request: rr.RespondActivityTaskFailedRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskFailedResponse:
-        check_blob(request.failure.ByteSize(), "failure")
+        check_blob(request.failure.ByteSize(), "failure", self.limits)
         ns, target = await self._by_token(request.task_token)
         await self._fail_activity(ns, target, request)
         return rr.RespondActivityTaskFailedResponse()
@@ -237,7 +237,7 @@ class TaskRpcs(FrontendContext):
     async def RespondActivityTaskFailedById(
         self, request: rr.RespondActivityTaskFailedByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskFailedByIdResponse:
-        check_blob(request.failure.ByteSize(), "failure")
+        check_blob(request.failure.ByteSize(), "failure", self.limits)
         ns, target = await self._by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
@@ -261,7 +261,7 @@ class TaskRpcs(FrontendContext):
     async def RespondActivityTaskCanceled(
         self, request: rr.RespondActivityTaskCanceledRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCanceledResponse:
-        check_payloads(request.details, "details")
+        check_payloads(request.details, "details", self.limits)
         ns, target = await self._by_token(request.task_token)
         await self._cancel_activity(ns, target, request)
         return rr.RespondActivityTaskCanceledResponse()
@@ -269,7 +269,7 @@ class TaskRpcs(FrontendContext):
     async def RespondActivityTaskCanceledById(
         self, request: rr.RespondActivityTaskCanceledByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCanceledByIdResponse:
-        check_payloads(request.details, "details")
+        check_payloads(request.details, "details", self.limits)
         ns, target = await self._by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
@@ -288,7 +288,7 @@ class TaskRpcs(FrontendContext):
     async def RecordActivityTaskHeartbeat(
         self, request: rr.RecordActivityTaskHeartbeatRequest, deadline: Deadline
     ) -> rr.RecordActivityTaskHeartbeatResponse:
-        check_payloads(request.details, "details")
+        check_payloads(request.details, "details", self.limits)
         ns, target = await self._by_token(request.task_token)
         details = request.details if request.HasField("details") else None
         cancel = await record_activity_task_heartbeat(self.history, ns, target, details)
@@ -297,7 +297,7 @@ class TaskRpcs(FrontendContext):
     async def RecordActivityTaskHeartbeatById(
         self, request: rr.RecordActivityTaskHeartbeatByIdRequest, deadline: Deadline
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
-        check_payloads(request.details, "details")
+        check_payloads(request.details, "details", self.limits)
         ns, target = await self._by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
