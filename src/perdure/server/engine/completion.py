@@ -147,7 +147,7 @@ def _apply(ctx: CommandContext, command: command_pb2.Command) -> None:
     handler = COMMAND_HANDLERS.get(command.command_type)
     if handler is None:
         known = command.command_type in ct.CommandType.values()
-        name = ct.CommandType.Name(command.command_type) if known else command.command_type  # type: ignore[arg-type]
+        name = ct.CommandType.Name(command.command_type) if known else command.command_type
         raise InvalidArgument(f"Unknown command type: {name}.")
     handler(ctx, command)
 
