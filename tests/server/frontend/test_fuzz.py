@@ -47,7 +47,7 @@ from tests.server.engine.helpers import assert_rebuilds
 from tests.servers import ServerProcess, start_perdure_server
 
 LONG = os.environ.get("PERDURE_FUZZ", "").lower() == "long"
-EXAMPLES = int(os.environ.get("PERDURE_FUZZ_EXAMPLES", "20000" if LONG else "1000"))
+EXAMPLES = int(os.environ.get("PERDURE_FUZZ_EXAMPLES", "20000" if LONG else "800"))
 
 pytestmark = pytest.mark.timeout(3600 if LONG else 170)
 
@@ -397,3 +397,56 @@ def test_the_generator_reaches_every_rpc_and_makes_bad_values() -> None:
 
     make()
     assert math.isnan(float("nan"))
+
+
+def test_what_the_fuzzer_found_stays_fixed(fuzz_server: tuple[ServerProcess, Rpc]) -> None:
+    """Each request once answered INTERNAL or UNAVAILABLE."""
+    from google.protobuf import timestamp_pb2
+    from temporalio.api.command.v1 import message_pb2 as command_pb2
+
+    server, rpc = fuzz_server
+    foreign = b"\x9a\x01\x01\xd9$not-a-page-token"
+
+    def code(method: str, request: Message, response: type[Message]) -> str:
+        try:
+            rpc(WF, method, request, response, 10)
+        except grpc.RpcError as err:
+            return str(err.code().name)  # type: ignore[attr-defined]
+        return "OK"
+
+    # A page token from elsewhere: an empty page (as Temporal answers) ...
+    assert code("ListNamespaces", rr.ListNamespacesRequest(next_page_token=foreign),
+                rr.ListNamespacesResponse) == "OK"  # fmt: skip
+    # ... or, for visibility, "Invalid NextPageToken." (Temporal: UNKNOWN).
+    assert code("ScanWorkflowExecutions",
+                rr.ScanWorkflowExecutionsRequest(namespace="default", next_page_token=foreign),
+                rr.ScanWorkflowExecutionsResponse) == "INVALID_ARGUMENT"  # fmt: skip
+    before_year_1 = timestamp_pb2.Timestamp(seconds=-62135596801)
+    listing = rr.ListClosedWorkflowExecutionsRequest(namespace="default")
+    listing.start_time_filter.latest_time.CopyFrom(before_year_1)
+    assert code("ListClosedWorkflowExecutions", listing,
+                rr.ListClosedWorkflowExecutionsResponse) == "OK"  # fmt: skip
+    update = rr.UpdateWorkflowExecutionRequest(namespace="default")
+    update.workflow_execution.workflow_id = POOLS.workflow_ids[0]
+    update.wait_policy.lifecycle_stage = -1  # type: ignore[assignment]
+    update.request.meta.update_id = "u"
+    update.request.input.name = "u"
+    assert code("UpdateWorkflowExecution", update,
+                rr.UpdateWorkflowExecutionResponse) == "INVALID_ARGUMENT"  # fmt: skip
+    queue = f"found-{uuid.uuid4().hex[:8]}"
+    rpc(WF, "StartWorkflowExecution", rr.StartWorkflowExecutionRequest(
+        namespace="default", workflow_id=queue, workflow_type=common_pb2.WorkflowType(name="T"),
+        task_queue=tq_pb2.TaskQueue(name=queue), request_id=queue,
+    ), rr.StartWorkflowExecutionResponse, 10)  # fmt: skip
+    polled = rpc(WF, "PollWorkflowTaskQueue", rr.PollWorkflowTaskQueueRequest(
+        namespace="default", task_queue=tq_pb2.TaskQueue(name=queue), identity="found",
+    ), rr.PollWorkflowTaskQueueResponse, 10)  # fmt: skip
+    completion = rr.RespondWorkflowTaskCompletedRequest(
+        namespace="default",
+        task_token=polled.task_token,  # type: ignore[attr-defined]
+        commands=[command_pb2.Command(command_type=21)],  # type: ignore[arg-type]
+    )
+    answer = code("RespondWorkflowTaskCompleted", completion,
+                  rr.RespondWorkflowTaskCompletedResponse)  # fmt: skip
+    assert answer == "INVALID_ARGUMENT"
+    assert server.process.poll() is None
