@@ -12,9 +12,12 @@ import pytest
 from temporalio.api.enums.v1 import EventType, ResourceExhaustedCause, ResourceExhaustedScope
 from temporalio.api.errordetails.v1 import ResourceExhaustedFailure
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import TerminatedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from tests.e2e import limits_workflows as rw
 from tests.servers import ServerProcess, start_perdure_server, start_temporal_server
 
 pytestmark = pytest.mark.timeout(120)
@@ -86,6 +89,33 @@ async def test_a_history_over_its_event_count_is_terminated(limited_server: Serv
         "Workflow history count exceeds limit.",
         "history-service",
     )
+
+
+async def test_a_workflow_whose_timers_pass_the_event_count_is_terminated(
+    limited_server: ServerProcess,
+) -> None:
+    """The transition that would take the history past the limit (a timer fires and a
+    workflow task is scheduled) is not written; the run ends terminated instead."""
+    client = await _client(limited_server)
+    task_queue = f"lim-tq-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[rw.ManyTimers],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await client.start_workflow(
+            rw.ManyTimers.run, 100, id=f"wf-{task_queue}", task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+    assert isinstance(info.value.cause, TerminatedError)
+    assert info.value.cause.message == "Workflow history count exceeds limit."
+    events = [e async for e in handle.fetch_history_events()]
+    assert len(events) == COUNT_LIMIT + 1
+    assert events[-2].event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
+    assert events[-1].workflow_execution_terminated_event_attributes.identity == "history-service"
 
 
 async def test_a_history_over_its_size_is_terminated(limited_server: ServerProcess) -> None:

@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from tests.e2e import rate_workflows as rw
+from tests.e2e import limits_workflows as rw
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(120)

@@ -25,9 +25,14 @@ def _state(count: int, size: int, *, running: bool = True) -> ExecutionState:
     return st
 
 
-def test_the_transition_that_passes_the_limit_is_kept_the_next_is_not() -> None:
+def test_the_count_is_judged_after_the_transition_less_one_event() -> None:
     assert check(HistoryMark(10, 0), _state(11, 0), LIMITS).terminate_reason is None
     assert check(HistoryMark(11, 0), _state(12, 0), LIMITS).terminate_reason == (
+        HISTORY_COUNT_EXCEEDED
+    )
+    # A transition of two events from the limit (a timer fired, a workflow task
+    # scheduled) is refused although the history was within the limit before it.
+    assert check(HistoryMark(10, 0), _state(12, 0), LIMITS).terminate_reason == (
         HISTORY_COUNT_EXCEEDED
     )
     assert check(HistoryMark(3, 1000), _state(4, 1100), LIMITS).terminate_reason is None
@@ -36,7 +41,7 @@ def test_the_transition_that_passes_the_limit_is_kept_the_next_is_not() -> None:
     )
 
 
-def test_size_is_judged_before_count() -> None:
+def test_the_size_is_judged_before_the_transition() -> None:
     verdict = check(HistoryMark(50, 5000), _state(51, 5100), LIMITS)
     assert verdict.terminate_reason == HISTORY_SIZE_EXCEEDED
 

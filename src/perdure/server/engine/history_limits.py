@@ -54,16 +54,18 @@ class HistoryMark:
 def check(before: HistoryMark, state: ExecutionState, limits: HistoryLimits) -> HistoryCheck:
     """Judge a transition that took a run's history from `before` to `state`.
 
-    As in Temporal, the error limits judge the history as it stood before the transition
-    (the transition that first passes a limit is written; the next one is not), and only
-    a run still running after the transition is terminated. A warning is given once, by
-    the transition that crosses the warn limit.
+    Temporal's rules, as its dev server shows them: the size limit judges the history
+    as it stood before the transition (its size is updated when a transition is saved);
+    the count limit judges the history the transition leaves, less one event (its count
+    reads the id the transition's last event took). Only a run still running after the
+    transition is terminated. A warning is given once, by the transition that crosses
+    the warn limit.
     """
     after = HistoryMark.of(state)
     if state.running:
         if before.size > limits.size_error:
             return HistoryCheck(HISTORY_SIZE_EXCEEDED)
-        if before.count > limits.count_error:
+        if after.count - 1 > limits.count_error:
             return HistoryCheck(HISTORY_COUNT_EXCEEDED)
     warnings = []
     if after.count > limits.count_warn >= before.count:

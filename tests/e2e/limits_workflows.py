@@ -1,5 +1,5 @@
-"""Workflows for the task queue rate limit test: many activities at once, each noting
-when it started."""
+"""Workflows for the limits tests: many activities at once (each noting when it
+started), and a history that grows a timer at a time."""
 
 from __future__ import annotations
 
@@ -31,3 +31,14 @@ class ManyActivities:
             )
         )
         return sum(results)
+
+
+@workflow.defn
+class ManyTimers:
+    """Grows its history by a timer per loop until something stops it."""
+
+    @workflow.run
+    async def run(self, count: int) -> int:
+        for _ in range(count):
+            await asyncio.sleep(0.01)
+        return count
