@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,6 +246,11 @@ class PerdureServer:
             self.port,
             " (TLS)" if self.certificates is not None else "",
         )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """For a listener other than gRPC (HTTP API, UI): the server's TLS, following
+        certificate rotation; None when the server runs without TLS."""
+        return self.certificates.ssl_context() if self.certificates is not None else None
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
