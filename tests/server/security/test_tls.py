@@ -180,3 +180,20 @@ async def test_grpc_with_these_credentials_takes_tls_1_2_and_1_3_only(tmp_path: 
         assert await handshake(ssl.TLSVersion.TLSv1) is None
     finally:
         await server.stop(0)
+
+
+async def test_the_server_offers_its_tls_to_other_listeners(tmp_path: Path) -> None:
+    from perdure.server.app import PerdureServer, ServerConfig
+
+    config = _config(tmp_path, Pki.make(), mutual=True)
+    server = await PerdureServer.start(ServerConfig(db=":memory:", serve_grpc=False, tls=config))
+    try:
+        ctx = server.ssl_context()
+        assert ctx is not None and ctx.verify_mode == ssl.CERT_REQUIRED
+    finally:
+        await server.stop()
+    plain = await PerdureServer.start(ServerConfig(db=":memory:", serve_grpc=False))
+    try:
+        assert plain.ssl_context() is None
+    finally:
+        await plain.stop()
