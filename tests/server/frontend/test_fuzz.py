@@ -93,26 +93,41 @@ POOLS = Pools()
 SEEN: collections.Counter[str] = collections.Counter()
 
 
+_CACHE: dict[tuple[str, int], st.SearchStrategy[Any]] = {}
+"""Strategies by (what, size of its pool): building them at each draw is slow."""
+
+
 def _strings(name: str) -> st.SearchStrategy[str]:
+    pool = _POOL_OF.get(name, lambda: [])()
+    key = (f"str:{name}", len(pool))
+    if key not in _CACHE:
+        _CACHE[key] = _string_strategy(name, pool)
+    return _CACHE[key]
+
+
+_POOL_OF = {
+    "namespace": lambda: POOLS.namespaces,
+    "workflow_id": lambda: POOLS.workflow_ids,
+    "run_id": lambda: POOLS.run_ids,
+    "first_execution_run_id": lambda: POOLS.run_ids,
+    "name": lambda: POOLS.task_queues,
+    "task_queue": lambda: POOLS.task_queues,
+}
+
+
+def _string_strategy(name: str, pool: list[str]) -> st.SearchStrategy[str]:
     junk = st.one_of(
         st.text(max_size=40),
         st.sampled_from(["", " ", "\x00", "a" * 1001, "ü" * 300, "default", "nope"]),
     )
-    pool: list[str] = {
-        "namespace": POOLS.namespaces,
-        "workflow_id": POOLS.workflow_ids,
-        "run_id": POOLS.run_ids,
-        "first_execution_run_id": POOLS.run_ids,
-        "name": POOLS.task_queues,
-        "task_queue": POOLS.task_queues,
-    }.get(name, [])
     if name == "run_id":
-        junk = st.one_of(junk, st.builds(lambda: str(uuid.uuid4())))
+        junk = st.one_of(junk, st.uuids().map(str))
     if name == "query":
         junk = st.one_of(junk, st.sampled_from(["WorkflowId = 'x'", "WorkflowType =", "((("]))
     if pool:
         # Mostly real names, so that requests get past validation into the engine.
-        return st.one_of(st.sampled_from(pool), st.sampled_from(pool), st.sampled_from(pool), junk)
+        real = st.sampled_from(tuple(pool))
+        return st.one_of(real, real, real, junk)
     return junk
 
 
@@ -133,18 +148,29 @@ SCALARS: dict[int, st.SearchStrategy[Any]] = {
 }
 
 
+_BYTES = st.binary(max_size=80)
+
+
 def _value(data: st.DataObject, f: FieldDescriptor, depth: int) -> Any:
     if f.type == FieldDescriptor.TYPE_MESSAGE:
         return _message(data, f.message_type, depth + 1)
     if f.type == FieldDescriptor.TYPE_ENUM:
-        known = [v.number for v in f.enum_type.values]
-        return data.draw(st.one_of(st.sampled_from(known), st.integers(-3, 1000)))
+        key = (f"enum:{f.enum_type.full_name}", 0)
+        if key not in _CACHE:
+            known = [v.number for v in f.enum_type.values]
+            _CACHE[key] = st.one_of(st.sampled_from(known), st.integers(-3, 1000))
+        return data.draw(_CACHE[key])
     if f.type == FieldDescriptor.TYPE_STRING:
         return data.draw(_strings(f.name))
     if f.type == FieldDescriptor.TYPE_BYTES:
         if "token" in f.name and POOLS.task_tokens:
-            return data.draw(st.one_of(st.sampled_from(POOLS.task_tokens), st.binary(max_size=80)))
-        return data.draw(st.binary(max_size=80))
+            key = ("tokens", len(POOLS.task_tokens))
+            if key not in _CACHE:
+                _CACHE[key] = st.one_of(
+                    st.sampled_from(list(POOLS.task_tokens)), st.binary(max_size=80)
+                )
+            return data.draw(_CACHE[key])
+        return data.draw(_BYTES)
     return data.draw(SCALARS[f.type])
 
 
