@@ -35,6 +35,11 @@ class InvalidArgument(ServiceError):
     """The request is malformed or asks for something not allowed."""
 
 
+class HistoryLimitExceeded(InvalidArgument):
+    """The run's history was past a limit: the call's transition was dropped and the run
+    terminated instead (engine/history_limits.py)."""
+
+
 class FailedPrecondition(ServiceError):
     """The request does not fit the current state of what it names."""
 

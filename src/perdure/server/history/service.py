@@ -30,7 +30,7 @@ from perdure.server.engine.execution import Execution, HistoryEvent
 from perdure.server.engine.history_limits import DEFAULT as DEFAULT_LIMITS
 from perdure.server.engine.history_limits import HistoryLimits
 from perdure.server.engine.state import ExecutionState
-from perdure.server.errors import InvalidArgument, NotFound, Unavailable
+from perdure.server.errors import HistoryLimitExceeded, NotFound, Unavailable
 from perdure.server.history.effects import CommitEffects, NoEffects
 from perdure.server.history.rows import current_row, store_rows, visibility_row
 from perdure.server.history.watchers import HistoryWatchers
@@ -266,7 +266,7 @@ class HistoryService:
                 if verdict.terminate_reason is not None:
                     self._evict(ns.id, target)
                     await self._terminate_over_limit(ns, key, verdict.terminate_reason)
-                    raise InvalidArgument(verdict.terminate_reason)
+                    raise HistoryLimitExceeded(verdict.terminate_reason)
                 try:
                     await self.commit(ns, [(ex, cached.version)], current_expected=target)
                 except TaskAlreadyClaimed:
