@@ -223,14 +223,21 @@ class DefaultClaimMapper:
         return claims
 
     def _token_claims(self, token: str) -> Claims:
-        if token.count(".") == 2 and self._jwt is not None:
-            payload = self._jwt.verify(token)
-            permissions = payload.get(self._claim, [])
-            if not isinstance(permissions, list):
-                raise AuthenticationError(f"claim {self._claim!r} is not a list")
-            return parse_permissions(permissions, str(payload.get("sub", "")))
+        key_claims = self._api_key_claims(token)
+        if key_claims is not None:
+            return key_claims
+        if self._jwt is None:
+            raise AuthenticationError("unknown API key")
+        payload = self._jwt.verify(token)
+        permissions = payload.get(self._claim, [])
+        if not isinstance(permissions, list):
+            raise AuthenticationError(f"claim {self._claim!r} is not a list")
+        return parse_permissions(permissions, str(payload.get("sub", "")))
+
+    def _api_key_claims(self, token: str) -> Claims | None:
         digest = key_digest(token)
+        found = None
         for known, claims in self._api_keys.items():
             if hmac.compare_digest(known, digest):
-                return claims
-        raise AuthenticationError("unknown API key")
+                found = claims
+        return found
