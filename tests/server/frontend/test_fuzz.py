@@ -19,7 +19,6 @@ printed at the end.)
 from __future__ import annotations
 
 import collections
-import math
 import os
 import sqlite3
 import uuid
@@ -192,8 +191,18 @@ def _message(data: st.DataObject, descriptor: Descriptor, depth: int) -> Message
     msg = cls()
     if depth > 4:
         return msg
+    # Of a oneof (a command's attributes), one member at most: setting several would
+    # leave only the last.
+    chosen = {
+        o.name: data.draw(st.sampled_from([None, *(f.name for f in o.fields)]))
+        for o in descriptor.oneofs
+    }
     for f in descriptor.fields:
-        if not data.draw(st.booleans()):
+        oneof = f.containing_oneof
+        if oneof is not None:
+            if chosen[oneof.name] != f.name:
+                continue
+        elif not data.draw(st.booleans()):
             continue
         try:
             if f.message_type is not None and f.message_type.GetOptions().map_entry:
@@ -407,6 +416,26 @@ def _check_store(db: Path | None) -> None:
         conn.close()
 
 
+def _submessages(msg: Message) -> Iterator[Message]:
+    for f, value in msg.ListFields():
+        if f.type != FieldDescriptor.TYPE_MESSAGE:
+            continue
+        values = value.values() if hasattr(value, "values") else value if f.is_repeated else [value]
+        yield from (v for v in values if isinstance(v, Message))
+
+
+def _has_negative_duration(msg: Message) -> bool:
+    if msg.DESCRIPTOR.full_name == "google.protobuf.Duration":
+        return bool(msg.seconds < 0)  # type: ignore[attr-defined]
+    return any(_has_negative_duration(sub) for sub in _submessages(msg))
+
+
+def _deepest_failure(msg: Message, depth: int = 0) -> int:
+    """The longest chain of failures (a failure's cause is one deeper) in `msg`."""
+    here = depth + (msg.DESCRIPTOR.full_name == "temporal.api.failure.v1.Failure")
+    return max([here, *(_deepest_failure(sub, here) for sub in _submessages(msg))])
+
+
 def test_the_generator_reaches_every_rpc_and_makes_bad_values() -> None:
     """The fuzzer is only as good as what it sends: every served RPC, and values
     protobuf accepts but the server must refuse."""
@@ -414,16 +443,28 @@ def test_the_generator_reaches_every_rpc_and_makes_bad_values() -> None:
     assert {"StartWorkflowExecution", "RespondWorkflowTaskCompleted", "AddSearchAttributes"} <= {
         m for _, m, _, _ in METHODS
     }
-    sample = st.data()
+    seen: collections.Counter[str] = collections.Counter()
+    known_commands = {v.number for v in rr.RespondWorkflowTaskCompletedRequest.DESCRIPTOR
+                      .fields_by_name["commands"].message_type.fields_by_name["command_type"]
+                      .enum_type.values}  # fmt: skip
 
-    @settings(max_examples=50, derandomize=True, database=None)
-    @given(sample)
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(st.data())
     def make(data: st.DataObject) -> None:
         msg = _message(data, rr.RespondWorkflowTaskCompletedRequest.DESCRIPTOR, 0)
         msg.SerializeToString()
+        assert isinstance(msg, rr.RespondWorkflowTaskCompletedRequest)
+        if any(c.command_type not in known_commands for c in msg.commands):
+            seen["invalid enum"] += 1
+        if _deepest_failure(msg) > 10:
+            seen["deep failure"] += 1
+        if msg.task_token and msg.task_token not in POOLS.task_tokens:
+            seen["bad token"] += 1
+        if _has_negative_duration(msg):
+            seen["negative duration"] += 1
 
     make()
-    assert math.isnan(float("nan"))
+    assert set(seen) == {"invalid enum", "deep failure", "negative duration", "bad token"}, seen
 
 
 def test_what_the_fuzzer_found_stays_fixed(fuzz_server: tuple[ServerProcess, Rpc]) -> None:
@@ -476,4 +517,13 @@ def test_what_the_fuzzer_found_stays_fixed(fuzz_server: tuple[ServerProcess, Rpc
     answer = code("RespondWorkflowTaskCompleted", completion,
                   rr.RespondWorkflowTaskCompletedResponse)  # fmt: skip
     assert answer == "INVALID_ARGUMENT"
+    # Timeouts and retentions of millennia (Temporal takes them) once overflowed the
+    # store's 64-bit times.
+    millennia = rr.StartWorkflowExecutionRequest(
+        namespace="fuzz", workflow_id=f"long-{queue}", request_id=f"long-{queue}",
+        workflow_type=common_pb2.WorkflowType(name="T"), task_queue=tq_pb2.TaskQueue(name=queue),
+    )  # fmt: skip
+    millennia.workflow_run_timeout.seconds = 315_576_000_000
+    millennia.workflow_start_delay.seconds = 315_576_000_000
+    assert code("StartWorkflowExecution", millennia, rr.StartWorkflowExecutionResponse) == "OK"
     assert server.process.poll() is None
