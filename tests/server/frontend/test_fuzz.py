@@ -369,8 +369,11 @@ def test_every_rpc_answers_bad_input_with_a_typed_error(
         if run_id and len(POOLS.run_ids) < 200:
             POOLS.run_ids.append(run_id)
 
-    one_call()
-    print(f"\nfuzz: {sum(SEEN.values())} requests to {len(METHODS)} RPCs; answers: {dict(SEEN)}")
+    try:
+        one_call()
+    finally:
+        sent = sum(SEEN.values())
+        print(f"\nfuzz: {sent} requests to {len(METHODS)} RPCs; answers: {dict(SEEN)}")
     assert server.process.poll() is None, f"server died:\n{server.log()[-5000:]}"
     rpc(WF, "GetSystemInfo", rr.GetSystemInfoRequest(), rr.GetSystemInfoResponse, 10)
     assert "internal error" not in server.log()
