@@ -165,6 +165,8 @@ class HistoryService:
         cached copy is still the stored version (one small query)."""
         cache_key = (key.namespace_id, key.run_id)
         cached = self._cache.get(cache_key)
+        if cached is not None and cached.state.workflow_id != key.workflow_id:
+            return None  # that run belongs to another workflow id: none by this key
         if cached is not None:
             self._cache.move_to_end(cache_key)
             if not refresh or self._shared is None:
