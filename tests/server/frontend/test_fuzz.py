@@ -453,7 +453,10 @@ def test_the_generator_reaches_every_rpc_and_makes_bad_values() -> None:
                       .fields_by_name["commands"].message_type.fields_by_name["command_type"]
                       .enum_type.values}  # fmt: skip
 
-    @settings(max_examples=300, derandomize=True, database=None)
+    @settings(
+        max_examples=300, derandomize=True, database=None, deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )  # fmt: skip
     @given(st.data())
     def make(data: st.DataObject) -> None:
         msg = _message(data, rr.RespondWorkflowTaskCompletedRequest.DESCRIPTOR, 0)
