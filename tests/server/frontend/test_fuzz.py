@@ -502,13 +502,6 @@ def test_what_the_fuzzer_found_stays_fixed(fuzz_server: tuple[ServerProcess, Rpc
     listing.start_time_filter.latest_time.CopyFrom(before_year_1)
     assert code("ListClosedWorkflowExecutions", listing,
                 rr.ListClosedWorkflowExecutionsResponse) == "OK"  # fmt: skip
-    update = rr.UpdateWorkflowExecutionRequest(namespace="default")
-    update.workflow_execution.workflow_id = POOLS.workflow_ids[0]
-    update.wait_policy.lifecycle_stage = -1  # type: ignore[assignment]
-    update.request.meta.update_id = "u"
-    update.request.input.name = "u"
-    assert code("UpdateWorkflowExecution", update,
-                rr.UpdateWorkflowExecutionResponse) == "INVALID_ARGUMENT"  # fmt: skip
     queue = f"found-{uuid.uuid4().hex[:8]}"
     rpc(WF, "StartWorkflowExecution", rr.StartWorkflowExecutionRequest(
         namespace="default", workflow_id=queue, workflow_type=common_pb2.WorkflowType(name="T"),
@@ -517,6 +510,13 @@ def test_what_the_fuzzer_found_stays_fixed(fuzz_server: tuple[ServerProcess, Rpc
     polled = rpc(WF, "PollWorkflowTaskQueue", rr.PollWorkflowTaskQueueRequest(
         namespace="default", task_queue=tq_pb2.TaskQueue(name=queue), identity="found",
     ), rr.PollWorkflowTaskQueueResponse, 10)  # fmt: skip
+    update = rr.UpdateWorkflowExecutionRequest(namespace="default")
+    update.workflow_execution.workflow_id = queue
+    update.wait_policy.lifecycle_stage = -1  # type: ignore[assignment]
+    update.request.meta.update_id = "u"
+    update.request.input.name = "u"
+    assert code("UpdateWorkflowExecution", update,
+                rr.UpdateWorkflowExecutionResponse) == "INVALID_ARGUMENT"  # fmt: skip
     completion = rr.RespondWorkflowTaskCompletedRequest(
         namespace="default",
         task_token=polled.task_token,  # type: ignore[attr-defined]
