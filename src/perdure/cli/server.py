@@ -17,6 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.api.enums.v1 import common_pb2 as common_enums
 
+from perdure.cli.security import (
+    SECTIONS,
+    SettingsError,
+    add_authorization_flags,
+    add_dynamic_config_flag,
+    add_tls_flags,
+    dynamic_config,
+    exposure_problem,
+    security_settings,
+)
+
 if TYPE_CHECKING:
     from perdure.server.app import ServerConfig as ServerConfigType
 
@@ -82,6 +93,8 @@ def add_commands(commands: Any) -> None:
     )
     dev.add_argument("--ui-ip", default=None, help="address the Web UI listens on (default --ip)")
     dev.add_argument("--headless", action="store_true", help="do not serve the Web UI")
+    add_tls_flags(dev)
+    add_dynamic_config_flag(dev)
     dev.set_defaults(run=run_start_dev)
 
     prod = sub.add_parser(
@@ -96,7 +109,13 @@ def add_commands(commands: Any) -> None:
     )
     prod.add_argument("-c", "--config", type=Path, help="TOML file with the settings below")
     prod.add_argument("--db", metavar="URL", help="database URL (postgresql://...; env PERDURE_DB)")
-    prod.add_argument("--ip", "--host", dest="ip", help="address to listen on (default 0.0.0.0)")
+    prod.add_argument(
+        "--ip",
+        "--host",
+        dest="ip",
+        help="address to listen on (default 127.0.0.1; another needs TLS, authorization"
+        " or --insecure)",
+    )
     prod.add_argument("-p", "--port", type=int, help="gRPC port (default 7233)")
     prod.add_argument("--http-port", type=int, help="serve the HTTP/JSON API on this port")
     prod.add_argument(
@@ -106,6 +125,9 @@ def add_commands(commands: Any) -> None:
         help="apply pending schema migrations at start (default: refuse an old schema)",
     )
     _add_common(prod, defaults=False)
+    add_tls_flags(prod)
+    add_authorization_flags(prod)
+    add_dynamic_config_flag(prod)
     prod.set_defaults(run=run_start)
 
     mig = sub.add_parser(
@@ -133,17 +155,6 @@ def _add_common(parser: argparse.ArgumentParser, *, defaults: bool = True) -> No
         help="custom search attribute to register at start",
     )
     parser.add_argument("--log-level", default="info" if defaults else None, choices=LOG_LEVELS)
-    parser.add_argument(
-        "--dynamic-config-value",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=(
-            "a Temporal dynamic config setting (VALUE in JSON), for the settings Perdure has"
-            " (e.g. limit.historyCount.suggestContinueAsNew=4096); other keys are ignored"
-            " with a warning"
-        ),
-    )
     parser.add_argument(
         "--log-format",
         default="text" if defaults else None,
@@ -184,8 +195,9 @@ def run_start_dev(args: argparse.Namespace) -> int:
             return _cannot_start("start-dev", f"cannot create {path.parent}: {err.strerror}")
         db = str(path)
     try:
-        dynamic = _dynamic_config({}, args.dynamic_config_value)
-    except ConfigError as e:
+        tls, _ = security_settings(args, {}, Path.cwd())
+        dynamic = dynamic_config(args, {})
+    except SettingsError as e:
         print(f"perdure server start-dev: {e}", file=sys.stderr)
         return 2
     config = ServerConfig(
@@ -200,6 +212,7 @@ def run_start_dev(args: argparse.Namespace) -> int:
         ui_host=args.ui_ip,
         metrics_port=args.metrics_port,
         request_log_context=args.log_format == "json" or args.log_level == "debug",
+        tls=tls,
     )
     if args.http_port:
         taken = _port_taken(args.ip, args.http_port)
@@ -220,30 +233,13 @@ def run_start_dev(args: argparse.Namespace) -> int:
     return _serve("start-dev", config, args.log_level, args.log_format)
 
 
-def _dynamic_config(file_values: dict[str, Any], flags: list[str]) -> dict[str, object]:
-    """The file's [dynamic_config] table, then the flags' KEY=VALUE pairs over it; checked
-    now, so that a bad value stops the start with one line."""
-    from perdure.server.dynamic_config import (
-        DynamicConfigError,
-        parse_flag_values,
-        settings_from,
-    )
-
-    try:
-        values = {**file_values, **parse_flag_values(flags)}
-        settings_from(values)
-    except DynamicConfigError as e:
-        raise ConfigError(str(e)) from e
-    return values
-
-
 class ConfigError(Exception):
     """A settings file or flag that cannot be used."""
 
 
 _CONFIG_KEYS = {
     "db", "host", "port", "namespaces", "search_attributes", "log_level", "migrate",
-    "dynamic_config", "http_port", "metrics_port", "log_format",
+    "http_port", "metrics_port", "log_format",
 }  # fmt: skip
 
 
@@ -256,10 +252,12 @@ def load_config(path: Path | None) -> dict[str, Any]:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from e
-    dynamic = data.pop("dynamic_config", None)  # a top-level [dynamic_config] table
+    sections = {k: data.pop(k) for k in SECTIONS if k in data}
     data = data.get("server", data)
-    if dynamic is not None:
-        data.setdefault("dynamic_config", dynamic)
+    sections.update({k: data.pop(k) for k in SECTIONS if k in data})
+    for name, section in sections.items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table")
     unknown = set(data) - _CONFIG_KEYS
     if unknown:
         raise ConfigError(
@@ -268,7 +266,7 @@ def load_config(path: Path | None) -> dict[str, Any]:
     types: dict[str, type | tuple[type, ...]] = {
         "db": str, "host": str, "port": int, "namespaces": list,
         "search_attributes": dict, "log_level": str, "migrate": bool,
-        "dynamic_config": dict, "http_port": int, "metrics_port": int, "log_format": str,
+        "http_port": int, "metrics_port": int, "log_format": str,
     }  # fmt: skip
     for key, value in data.items():
         if not isinstance(value, types[key]):
@@ -285,7 +283,7 @@ def load_config(path: Path | None) -> dict[str, Any]:
             raise ConfigError(f"{path}: search_attributes: {e}") from e
     if attrs:
         data["search_attributes"] = attrs
-    return dict(data)
+    return {**data, **sections}
 
 
 def run_start(args: argparse.Namespace) -> int:
@@ -304,20 +302,36 @@ def run_start(args: argparse.Namespace) -> int:
         )
         return 2
     migrate = args.migrate if args.migrate is not None else file.get("migrate", False)
+    base = args.config.parent if args.config is not None else Path.cwd()
     try:
-        dynamic = _dynamic_config(file.get("dynamic_config", {}), args.dynamic_config_value)
-    except ConfigError as e:
+        tls, interceptors = security_settings(args, file, base)
+        # Temporal's default namespace rate limit holds unless the settings say otherwise.
+        dynamic = dynamic_config(args, file, {"frontend.namespaceRPS": 2400})
+    except SettingsError as e:
         print(f"perdure server start: {e}", file=sys.stderr)
         return 2
+    host = args.ip or file.get("host", "127.0.0.1")
+    problem = exposure_problem(host, tls is not None, bool(interceptors), args.insecure)
+    if problem is not None:
+        print(f"perdure server start: {problem}", file=sys.stderr)
+        return 2
+    if args.insecure and tls is None and not interceptors:
+        print(
+            f"perdure server start: WARNING: serving {host} without TLS or authorization:"
+            " anyone who reaches it can do anything",
+            file=sys.stderr,
+        )
     log_level = args.log_level or file.get("log_level", "info")
     log_format = args.log_format or file.get("log_format", "text")
     config = ServerConfig(
-        host=args.ip or file.get("host", "0.0.0.0"),
+        host=host,
         port=args.port if args.port is not None else file.get("port", 7233),
         db=db,
         namespaces=tuple(dict.fromkeys([*file.get("namespaces", []), *args.namespace])),
         search_attributes={**file.get("search_attributes", {}), **dict(args.search_attribute)},
         migrate=migrate,
+        tls=tls,
+        interceptors=interceptors,
         dynamic_config=dynamic,
         http_port=args.http_port if args.http_port is not None else file.get("http_port"),
         metrics_port=args.metrics_port
@@ -413,21 +427,25 @@ def _serve(command: str, config: ServerConfigType, log_level: str, log_format: s
             loop.add_signal_handler(sig, stop.set)
         try:
             server = await PerdureServer.start(config)
-        except (OSError, StoreError) as err:
+        except (OSError, StoreError, ValueError) as err:  # ValueError: TLS files
             return _cannot_start(command, err)
         except Exception as err:  # the database drivers' own (bad URL, authentication, ...)
             logging.getLogger("perdure").debug("start failed", exc_info=True)
             return _cannot_start(command, f"{type(err).__name__}: {err}")
         print(
-            f"Perdure server: {config.host}:{server.port}  (database: {shown})",
+            f"Perdure server: {config.host}:{server.port}{' (TLS)' if config.tls else ''}"
+            f"  (database: {shown})",
             file=sys.stderr,
             flush=True,
         )
+        if server.certificates is not None:
+            loop.add_signal_handler(signal.SIGHUP, server.certificates.reload)
         if server.http_port is not None:
             print(f"Perdure HTTP API: {config.host}:{server.http_port}", file=sys.stderr)
         if server.ui_port is not None:
             ui_host = config.ui_host or config.host
-            print(f"Perdure Web UI: http://{ui_host}:{server.ui_port}", file=sys.stderr)
+            scheme = "https" if server.certificates is not None else "http"
+            print(f"Perdure Web UI: {scheme}://{ui_host}:{server.ui_port}", file=sys.stderr)
         sys.stderr.flush()
         await stop.wait()
         await server.stop()

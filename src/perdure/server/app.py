@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +26,10 @@ from perdure.server.batch.runner import BatchRunner
 from perdure.server.clock import Clock, RealClock, VirtualClock
 from perdure.server.cluster import Cluster
 from perdure.server.commit_effects import ServerCommitEffects
-from perdure.server.dynamic_config import settings_from
+from perdure.server.dynamic_config import DynamicConfig
 from perdure.server.frontend.dispatch import CallInterceptor, Dispatcher
 from perdure.server.frontend.http_api import HttpApi, Site, api_app
+from perdure.server.frontend.rate_limits import RateLimitInterceptor, rate_limited
 from perdure.server.frontend.rpc import generic_handlers, health_handler
 from perdure.server.frontend.service import Frontend
 from perdure.server.frontend.testing import TestServiceRpcs, test_service_handler
@@ -42,6 +44,7 @@ from perdure.server.matching.sticky import StickyRouting
 from perdure.server.metrics import ServerMetrics
 from perdure.server.namespaces import Namespace, NamespaceRegistry
 from perdure.server.schedules.scheduler import Scheduler
+from perdure.server.security.tls import CertificateSource, ServerTLSConfig
 from perdure.server.store import open_store
 from perdure.server.store.base import Store, TaskRow, TimerRow
 from perdure.server.store.shared import SharedStore
@@ -79,9 +82,12 @@ class ServerConfig:
     time_skipping: bool = False
     """A virtual clock that jumps to the next deadline when nothing runs, driven through
     Temporal's TestService (served beside the frontend)."""
-    dynamic_config: Mapping[str, object] = field(default_factory=dict)
-    """Temporal's dynamic config keys and values, for the settings Perdure has
-    (server/dynamic_config.py); other keys are ignored with a warning."""
+    tls: ServerTLSConfig | None = None
+    """Serve TLS (mutual TLS with client CAs) instead of plaintext (security/tls.py)."""
+    interceptors: Sequence[CallInterceptor] = ()
+    """Run around every call, in order, after the rate limits (frontend/dispatch.py)."""
+    dynamic_config: DynamicConfig = field(default_factory=DynamicConfig)
+    """Temporal's dynamic config keys Perdure honours: limits (server/dynamic_config.py)."""
     http_port: int | None = None
     """Serve Temporal's HTTP/JSON API on host:http_port (0: any free port); None: not."""
     ui_port: int | None = None
@@ -99,9 +105,21 @@ class ServerConfig:
 class PerdureServer:
     """Start with `await PerdureServer.start(config)`; stop with `await server.stop()`."""
 
-    def __init__(self, config: ServerConfig, store: Store, clock: Clock) -> None:
-        """`clock` is a `VirtualClock` when `config.time_skipping` is set."""
+    def __init__(
+        self,
+        config: ServerConfig,
+        store: Store,
+        clock: Clock,
+        certificates: CertificateSource | None = None,
+    ) -> None:
+        """`clock` is a `VirtualClock` when `config.time_skipping` is set; `certificates`
+        are read from `config.tls` when not given."""
         self.config = config
+        self.certificates = certificates or (
+            CertificateSource(config.tls) if config.tls is not None else None
+        )
+        """The TLS certificates of every listener; `reload()` on SIGHUP, `ssl_context()`
+        for listeners other than gRPC."""
         self.store = store
         self.clock = clock
         self.metrics = ServerMetrics() if config.metrics_port is not None else None
@@ -129,7 +147,7 @@ class PerdureServer:
             assert isinstance(clock, VirtualClock), "time skipping needs a virtual clock"
             self.skipper = TimeSkipper(clock, store, self.timers)
             self.test_service = TestServiceRpcs(self.skipper)
-        self.settings = settings_from(config.dynamic_config)
+        self.settings = config.dynamic_config.settings()
         for warning in self.settings.warnings:
             log.warning("%s", warning)
         self.sticky_routing = StickyRouting(self.matching, self._move_off_sticky)
@@ -149,6 +167,7 @@ class PerdureServer:
             ),
             build_visibility_row=build_visibility_row,
             observer=self.metrics,
+            history_limits=config.dynamic_config.history_limits,
         )
         self.timer_dispatcher = TimerDispatcher(self.history, self.namespaces)
         self.scheduler = Scheduler(store, self.history, self.namespaces, clock)
@@ -191,7 +210,14 @@ class PerdureServer:
             min_retention_seconds=config.min_retention_seconds,
             limits=self.settings.limits,
         )
-        interceptors: list[CallInterceptor] = []
+        # Rate limits first (they turn calls away cheapest), then authorization, then the
+        # log context and metrics of the calls that get through.
+        interceptors: list[CallInterceptor] = (
+            [RateLimitInterceptor(config.dynamic_config)]
+            if rate_limited(config.dynamic_config)
+            else []
+        )
+        interceptors.extend(config.interceptors)
         if config.request_log_context:
             interceptors.append(RequestLogContext())
         if self.metrics is not None:
@@ -209,9 +235,10 @@ class PerdureServer:
 
     @classmethod
     async def start(cls, config: ServerConfig) -> PerdureServer:
+        certificates = CertificateSource(config.tls) if config.tls is not None else None
         store = await open_store(config.db, migrate=config.migrate)
         clock = VirtualClock() if config.time_skipping else RealClock()
-        server = cls(config, store, clock)
+        server = cls(config, store, clock, certificates)
         try:
             await server._prepare()
             # HTTP first: once gRPC listens (what clients and tests wait for), all ports do.
@@ -228,6 +255,9 @@ class PerdureServer:
         return server
 
     async def _prepare(self) -> None:
+        unknown = self.config.dynamic_config.unknown_keys()
+        if unknown:
+            log.warning("dynamic config keys Perdure does not use (ignored): %s", unknown)
         for name in dict.fromkeys(["default", *self.config.namespaces]):
             ns = await self.namespaces.ensure(name)
             missing = {
@@ -298,26 +328,43 @@ class PerdureServer:
         server.add_generic_rpc_handlers(handlers)
         address = f"{self.config.host}:{self.config.port}"
         try:
-            self.port = server.add_insecure_port(address)
+            if self.certificates is not None:
+                self.port = server.add_secure_port(address, self.certificates.grpc_credentials())
+            else:
+                self.port = server.add_insecure_port(address)
         except RuntimeError as err:  # grpcio >= 1.60 raises instead of returning 0
             raise OSError(f"cannot listen on {address} (is the port in use?)") from err
         if self.port == 0:
             raise OSError(f"cannot listen on {address} (is the port in use?)")
         await server.start()
         self._grpc = server
-        log.info("Perdure server listening on %s:%d", self.config.host, self.port)
+        log.info(
+            "Perdure server listening on %s:%d%s",
+            self.config.host,
+            self.port,
+            " (TLS)" if self.certificates is not None else "",
+        )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """For a listener other than gRPC (HTTP API, UI): the server's TLS, following
+        certificate rotation; None when the server runs without TLS."""
+        return self.certificates.ssl_context() if self.certificates is not None else None
 
     async def _serve_http(self) -> None:
         """The HTTP API and Web UI ports, when configured."""
         host = self.config.host
         if self.config.http_port is not None:
-            site = await Site.start(api_app(self.http_api), host, self.config.http_port)
+            site = await Site.start(
+                api_app(self.http_api), host, self.config.http_port, self.ssl_context()
+            )
             self._sites.append(site)
             self.http_port = site.port
             log.info("Perdure HTTP API listening on %s:%d", host, site.port)
         if self.config.ui_port is not None:
             ui_host = self.config.ui_host or host
-            site = await Site.start(ui_app(self.http_api), ui_host, self.config.ui_port)
+            site = await Site.start(
+                ui_app(self.http_api), ui_host, self.config.ui_port, self.ssl_context()
+            )
             self._sites.append(site)
             self.ui_port = site.port
             log.info("Perdure Web UI at http://%s:%d", ui_host, site.port)

@@ -35,6 +35,11 @@ class InvalidArgument(ServiceError):
     """The request is malformed or asks for something not allowed."""
 
 
+class HistoryLimitExceeded(InvalidArgument):
+    """The run's history was past a limit: the call's transition was dropped and the run
+    terminated instead (engine/history_limits.py)."""
+
+
 class FailedPrecondition(ServiceError):
     """The request does not fit the current state of what it names."""
 
@@ -85,12 +90,30 @@ class ResourceExhausted(ServiceError):
         self,
         message: str,
         cause: int = failed_cause_pb2.RESOURCE_EXHAUSTED_CAUSE_SYSTEM_OVERLOADED,
+        scope: int = 0,
     ) -> None:
         super().__init__(message)
         self.cause = cause
+        self.scope = scope
+        """A RESOURCE_EXHAUSTED_SCOPE_* value (namespace or system), 0 when unsaid."""
 
     def details(self) -> Message:
-        return details.ResourceExhaustedFailure(cause=self.cause)  # type: ignore[arg-type]
+        return details.ResourceExhaustedFailure(cause=self.cause, scope=self.scope)  # type: ignore[arg-type]
+
+
+class PermissionDenied(ServiceError):
+    """The caller is known but its claims do not allow the call (security/authorization.py)."""
+
+    def __init__(self, message: str = "Request unauthorized.", reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def details(self) -> Message:
+        return details.PermissionDeniedFailure(reason=self.reason)
+
+
+class Unauthenticated(ServiceError):
+    """The call carries no credentials, or credentials that cannot be trusted."""
 
 
 class QueryFailed(ServiceError):

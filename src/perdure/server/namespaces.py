@@ -12,6 +12,7 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import namespace_pb2 as ns_enums
 from temporalio.api.namespace.v1 import message_pb2 as namespace_pb2
 
+from perdure.server.engine.retry import nanos
 from perdure.server.errors import InvalidArgument, NamespaceAlreadyExists, NamespaceNotFound
 from perdure.server.store.base import AlreadyExists, ConditionFailed, NamespaceRecord, Store
 
@@ -29,8 +30,7 @@ class Namespace:
 
     @property
     def retention_nanos(self) -> int:
-        r = self.config.workflow_execution_retention_ttl
-        return int(r.seconds) * 1_000_000_000 + int(r.nanos)
+        return nanos(self.config.workflow_execution_retention_ttl)
 
     @property
     def search_attribute_aliases(self) -> dict[str, str]:

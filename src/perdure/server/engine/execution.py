@@ -31,6 +31,8 @@ from perdure.server.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from perdure.server.engine.state import ExecutionState, Nanos
 
 HistoryEvent = history_pb2.HistoryEvent
+MAX_NANOS = 2**63 - 1
+"""The latest time the store holds (nanoseconds since the epoch, a signed 64-bit int)."""
 UserMetadata = user_metadata_pb2.UserMetadata
 
 
@@ -265,6 +267,9 @@ class Execution:
             self.out.tasks_removed.append(key)
 
     def add_timer(self, ref: TimerRef, fire_time: Nanos) -> None:
+        """A durable timer at `fire_time`; one past the year 2262 (a retention or timeout
+        of centuries, which Temporal accepts) waits until then: times are 64-bit nanos."""
+        fire_time = min(fire_time, MAX_NANOS)
         self.out.timers_added.append(
             NewTimer(
                 key=ref.key(self.state.run_id),

@@ -29,8 +29,14 @@ def duration(nanos: Nanos) -> Duration:
     return d
 
 
+MAX_DURATION: Nanos = 100 * 365 * 24 * 3600 * SECOND
+"""Longer durations count as this (a century): a time plus a duration stays within the
+64-bit nanoseconds the store holds. Temporal accepts such timeouts and retentions too
+(its Go durations saturate at 292 years)."""
+
+
 def nanos(d: Duration) -> Nanos:
-    return int(d.seconds) * SECOND + int(d.nanos)
+    return min(int(d.seconds) * SECOND + int(d.nanos), MAX_DURATION)
 
 
 def validate_retry_policy(policy: common_pb2.RetryPolicy) -> None:

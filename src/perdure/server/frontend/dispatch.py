@@ -36,6 +36,8 @@ class Call:
     """Request metadata with lower-case keys (gRPC metadata, HTTP headers)."""
     peer: str = ""
     """Who called, as the transport knows it (for logs and limits)."""
+    tls_common_name: str = ""
+    """The common name of the client certificate TLS verified (mutual TLS), else ""."""
 
 
 Next = Callable[[Message, Deadline], Awaitable[Message]]

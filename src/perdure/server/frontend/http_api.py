@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import logging
+import ssl
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -273,13 +274,20 @@ class Site:
         self.port = port
 
     @classmethod
-    async def start(cls, app: web.Application, host: str, port: int) -> Site:
+    async def start(
+        cls,
+        app: web.Application,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> Site:
+        """Listen on host:port (0: a free port); HTTPS with `ssl_context`."""
         runner = web.AppRunner(
             app, access_log=None, keepalive_timeout=KEEPALIVE_SECONDS, shutdown_timeout=2.0
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port, reuse_address=True)
+            site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
             await site.start()
         except BaseException:
             await runner.cleanup()

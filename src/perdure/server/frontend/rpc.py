@@ -31,7 +31,7 @@ from perdure.server.frontend.dispatch import (
     Call,
     Dispatcher,
 )
-from perdure.server.store.base import StoreError
+from perdure.server.store.base import InvalidPageToken, StoreError
 from perdure.server.store.base import Unavailable as StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ STATUS_CODES: dict[type[errors.ServiceError], grpc.StatusCode] = {
     errors.Canceled: grpc.StatusCode.CANCELLED,
     errors.Internal: grpc.StatusCode.INTERNAL,
     errors.Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
 }
 """Error class -> the gRPC status Temporal answers it with (subclasses: their nearest base)."""
 
@@ -112,6 +114,10 @@ def status_details(error: errors.ServiceError) -> bytes | None:
 def as_service_error(err: BaseException) -> errors.ServiceError:
     if isinstance(err, errors.ServiceError):
         return err
+    if isinstance(err, InvalidPageToken):
+        # A token the caller made up or took from another listing. (Temporal's
+        # visibility answers UNKNOWN here; its history answers this.)
+        return errors.InvalidArgument("Invalid NextPageToken.")
     if isinstance(err, StoreUnavailable):
         return errors.Unavailable(f"persistence unavailable: {err}")
     if isinstance(err, StoreError):
@@ -128,6 +134,14 @@ def _headers(context: grpc.aio.ServicerContext) -> dict[str, str]:
     return out
 
 
+def _common_name(context: grpc.aio.ServicerContext) -> str:
+    """The verified client certificate's common name (empty without mutual TLS)."""
+    names = (context.auth_context() or {}).get("x509_common_name") or ()
+    for name in names:
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+    return ""
+
+
 def _wrap(
     dispatcher: Dispatcher, service: str, name: str
 ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Message]]:
@@ -136,7 +150,9 @@ def _wrap(
 
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
-            rpc = Call(service, name, _headers(context), context.peer() or "")
+            rpc = Call(
+                service, name, _headers(context), context.peer() or "", _common_name(context)
+            )
             return await dispatcher.call(rpc, request, deadline_after(context.time_remaining()))
         except Exception as err:
             error = as_service_error(err)

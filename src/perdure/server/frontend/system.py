@@ -100,8 +100,12 @@ class SystemRpcs(FrontendContext):
         all_ns = sorted(await self.namespaces.list(), key=lambda n: n.name)
         if not request.namespace_filter.include_deleted:
             all_ns = [n for n in all_ns if n.active]
-        start = int(request.next_page_token or b"0")
-        size = request.page_size or 100
+        try:
+            start = int(request.next_page_token or b"0")
+        except ValueError:
+            start = len(all_ns)  # a token not ours: an empty page, as Temporal answers
+        start = max(start, 0)
+        size = request.page_size if request.page_size > 0 else 100
         page = all_ns[start : start + size]
         resp = rr.ListNamespacesResponse(namespaces=[namespace_description(n) for n in page])
         if start + size < len(all_ns):

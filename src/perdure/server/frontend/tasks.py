@@ -148,7 +148,7 @@ class TaskRpcs(FrontendContext):
         token = tokens.decode_workflow_task(request.task_token)
         ns = await self.namespaces.get_by_id(token.namespace_id)
         for command in request.commands:
-            check_blob(command.ByteSize(), "command")
+            check_blob(command.ByteSize(), "command", self.limits)
         completed = await respond_workflow_task_completed(
             self.history,
             self.queries,
@@ -167,7 +167,7 @@ class TaskRpcs(FrontendContext):
     ) -> rr.RespondWorkflowTaskFailedResponse:
         token = tokens.decode_workflow_task(request.task_token)
         ns = await self.namespaces.get_by_id(token.namespace_id)
-        check_blob(request.failure.ByteSize(), "failure")
+        check_blob(request.failure.ByteSize(), "failure", self.limits)
         return await respond_workflow_task_failed(self.history, self.queries, ns, token, request)
 
     # ------------------------------------------------------------------ activity tasks
@@ -186,6 +186,9 @@ class TaskRpcs(FrontendContext):
             identity=request.identity,
             build_id=request.worker_version_capabilities.build_id,
         )
+        metadata = request.task_queue_metadata
+        if metadata.HasField("max_tasks_per_second"):
+            queue.set_dispatch_rate(metadata.max_tasks_per_second.value)
 
         async def start_task(row: TaskRow) -> rr.PollActivityTaskQueueResponse | None:
             return await record_activity_task_started(self.history, ns, row, request.identity)
@@ -236,7 +239,7 @@ class TaskRpcs(FrontendContext):
     async def RespondActivityTaskFailed(
         self, request: rr.RespondActivityTaskFailedRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskFailedResponse:
-        check_blob(request.failure.ByteSize(), "failure")
+        check_blob(request.failure.ByteSize(), "failure", self.limits)
         ns, target = await self._by_token(request.task_token)
         await self._fail_activity(ns, target, request)
         return rr.RespondActivityTaskFailedResponse()
@@ -244,7 +247,7 @@ class TaskRpcs(FrontendContext):
     async def RespondActivityTaskFailedById(
         self, request: rr.RespondActivityTaskFailedByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskFailedByIdResponse:
-        check_blob(request.failure.ByteSize(), "failure")
+        check_blob(request.failure.ByteSize(), "failure", self.limits)
         ns, target = await self._by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
@@ -268,7 +271,7 @@ class TaskRpcs(FrontendContext):
     async def RespondActivityTaskCanceled(
         self, request: rr.RespondActivityTaskCanceledRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCanceledResponse:
-        check_payloads(request.details, "details")
+        check_payloads(request.details, "details", self.limits)
         ns, target = await self._by_token(request.task_token)
         await self._cancel_activity(ns, target, request)
         return rr.RespondActivityTaskCanceledResponse()
@@ -276,7 +279,7 @@ class TaskRpcs(FrontendContext):
     async def RespondActivityTaskCanceledById(
         self, request: rr.RespondActivityTaskCanceledByIdRequest, deadline: Deadline
     ) -> rr.RespondActivityTaskCanceledByIdResponse:
-        check_payloads(request.details, "details")
+        check_payloads(request.details, "details", self.limits)
         ns, target = await self._by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
@@ -295,7 +298,7 @@ class TaskRpcs(FrontendContext):
     async def RecordActivityTaskHeartbeat(
         self, request: rr.RecordActivityTaskHeartbeatRequest, deadline: Deadline
     ) -> rr.RecordActivityTaskHeartbeatResponse:
-        check_payloads(request.details, "details")
+        check_payloads(request.details, "details", self.limits)
         ns, target = await self._by_token(request.task_token)
         details = request.details if request.HasField("details") else None
         answer = await record_activity_task_heartbeat(self.history, ns, target, details)
@@ -308,7 +311,7 @@ class TaskRpcs(FrontendContext):
     async def RecordActivityTaskHeartbeatById(
         self, request: rr.RecordActivityTaskHeartbeatByIdRequest, deadline: Deadline
     ) -> rr.RecordActivityTaskHeartbeatByIdResponse:
-        check_payloads(request.details, "details")
+        check_payloads(request.details, "details", self.limits)
         ns, target = await self._by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from google.protobuf import timestamp_pb2
 from temporalio.api.common.v1 import message_pb2 as common_pb2
 from temporalio.api.operatorservice.v1 import request_response_pb2 as op_rr
 from temporalio.api.workflow.v1 import message_pb2 as workflow_pb2
@@ -128,9 +129,9 @@ class VisibilityRpcs(FrontendContext):
         if request.HasField("start_time_filter"):
             f = request.start_time_filter
             if f.HasField("earliest_time"):
-                parts.append(f"{time_attribute} >= {_quote(f.earliest_time.ToJsonString())}")
+                parts.append(f"{time_attribute} >= {_quote(_filter_time(f.earliest_time))}")
             if f.HasField("latest_time"):
-                parts.append(f"{time_attribute} <= {_quote(f.latest_time.ToJsonString())}")
+                parts.append(f"{time_attribute} <= {_quote(_filter_time(f.latest_time))}")
         if request.HasField("execution_filter"):
             parts.append(f"WorkflowId = {_quote(request.execution_filter.workflow_id)}")
             if request.execution_filter.run_id:
@@ -206,3 +207,16 @@ class VisibilityRpcs(FrontendContext):
         resp.custom_attributes.update(listing.custom)  # type: ignore[arg-type]
         resp.system_attributes.update(listing.system)  # type: ignore[arg-type]
         return resp
+
+
+def _filter_time(ts: timestamp_pb2.Timestamp) -> str:
+    """A filter's time as the query language writes it: before year 1 is year 1 (Temporal
+    lists nothing earlier); after 9999 is not a time its parser reads."""
+    try:
+        return str(ts.ToJsonString())
+    except ValueError:
+        if ts.seconds < 0:
+            return "0001-01-01T00:00:00Z"
+        raise InvalidArgument(
+            f"invalid query: invalid expression: unable to parse datetime ({ts.seconds} s)"
+        ) from None

@@ -26,11 +26,13 @@ from temporalio.api.history.v1 import message_pb2 as history_pb2
 
 from perdure.server import ids
 from perdure.server.clock import Clock
-from perdure.server.engine import codec, retention
+from perdure.server.engine import codec, history_limits, requests, retention
 from perdure.server.engine.execution import Execution, HistoryEvent
+from perdure.server.engine.history_limits import DEFAULT as DEFAULT_LIMITS
+from perdure.server.engine.history_limits import HistoryLimits
 from perdure.server.engine.settings import DEFAULT_SETTINGS, EngineSettings
 from perdure.server.engine.state import ExecutionState
-from perdure.server.errors import NotFound, Unavailable
+from perdure.server.errors import HistoryLimitExceeded, NotFound, Unavailable
 from perdure.server.history.effects import CommitEffects, HistoryObserver, NoEffects
 from perdure.server.history.rows import current_row, store_rows, visibility_row
 from perdure.server.history.watchers import HistoryWatchers
@@ -135,6 +137,7 @@ class HistoryService:
         build_visibility_row: VisibilityBuilder = lambda st, ns: visibility_row(st),
         settings: EngineSettings = DEFAULT_SETTINGS,
         observer: HistoryObserver | None = None,
+        history_limits: Callable[[str], HistoryLimits] = lambda namespace: DEFAULT_LIMITS,
     ) -> None:
         """`effects`: what commits set off in the rest of the server (history/effects.py);
         none for a history that only reads and writes the store. `settings`: the
@@ -149,6 +152,8 @@ class HistoryService:
         self._locks = _KeyedLocks()
         self._visibility_row = build_visibility_row
         self._observer = observer
+        self._history_limits = history_limits
+        """A namespace's name -> its history limits (engine/history_limits.py)."""
         self._shared = store if isinstance(store, SharedStore) else None
         """Set when other server processes commit to the same database (store/shared.py):
         the cache may then be stale, so reads check the stored version."""
@@ -176,6 +181,8 @@ class HistoryService:
         cached = self._cache.get(cache_key)
         if self._observer is not None:
             self._observer.cache_lookup(cached is not None)
+        if cached is not None and cached.state.workflow_id != key.workflow_id:
+            return None  # that run belongs to another workflow id: none by this key
         if cached is not None:
             self._cache.move_to_end(cache_key)
             if not refresh or self._shared is None:
@@ -257,6 +264,7 @@ class HistoryService:
                     or cached.state.cron_schedule
                 ):
                     ex.start_attributes = await self.start_attributes(cached)
+                before = history_limits.HistoryMark.of(cached.state)
                 try:
                     result = action(ex)
                 except Exception:
@@ -270,6 +278,13 @@ class HistoryService:
                 except BaseException:
                     self._evict(ns.id, target)
                     raise
+                verdict = history_limits.check(before, ex.state, self._history_limits(ns.name))
+                for warning in verdict.warnings:
+                    log.warning("%s: workflow %s run %s", warning, workflow_id, target)
+                if verdict.terminate_reason is not None:
+                    self._evict(ns.id, target)
+                    await self._terminate_over_limit(ns, key, verdict.terminate_reason)
+                    raise HistoryLimitExceeded(verdict.terminate_reason)
                 try:
                     await self.commit(ns, [(ex, cached.version)], current_expected=target)
                 except TaskAlreadyClaimed:
@@ -285,6 +300,22 @@ class HistoryService:
                     continue
                 return result
             raise Unavailable(f"too many write conflicts on workflow {workflow_id}")
+
+    async def _terminate_over_limit(self, ns: Namespace, key: ExecutionKey, reason: str) -> None:
+        """Drop the transition that passed a history limit; terminate the run instead."""
+        cached = await self._load(key)
+        if cached is None or not cached.state.running:
+            return
+        log.warning("%s: terminating workflow %s run %s", reason, key.workflow_id, key.run_id)
+        ex = Execution(cached.state, self.clock.now_ns(), ns.name)
+        requests.terminate(
+            ex, reason=reason, details=None, identity=history_limits.TERMINATE_IDENTITY
+        )
+        try:
+            await self.commit(ns, [(ex, cached.version)], current_expected=key.run_id)
+        except (ConditionFailed, TaskAlreadyClaimed):
+            self._evict(ns.id, key.run_id)
+            raise Unavailable(f"write conflict terminating {key.workflow_id}") from None
 
     async def read(
         self, ns: Namespace, workflow_id: str, run_id: str, view: Callable[[ExecutionState], T]

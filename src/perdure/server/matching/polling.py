@@ -83,6 +83,9 @@ async def poll_activity_task(
             assert isinstance(item.task, rr.PollActivityTaskQueueResponse), "an activity handoff"
             return item.task
         assert not isinstance(item, QueryTask), "activity queues carry no queries"
+        if not await queue.dispatch_turn(deadline):
+            queue.requeue(item)  # the queue's rate allows no more tasks before the deadline
+            break
         started = await _start(queue, item, start_task)
         if started is not None:
             return started

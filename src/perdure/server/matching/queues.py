@@ -24,6 +24,7 @@ from perdure.server.engine.workflow_task import StartedWorkflowTask
 from perdure.server.matching.queries import QueryTask
 from perdure.server.matching.waiters import WaitingPollers
 from perdure.server.store.base import Store, TaskKind, TaskRow
+from perdure.server.token_bucket import TokenBucket
 
 MAX_READY_IN_MEMORY = 10_000
 BACKLOG_PAGE = 500
@@ -106,6 +107,9 @@ class TaskQueue:
     _backlog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pollers: dict[str, PollerInfo] = field(default_factory=dict)
     last_poll_time: float = 0.0
+    dispatch_rate: TokenBucket | None = None
+    """Temporal's task queue rate limit (a worker's max_tasks_per_second): how fast tasks
+    of this queue may start, across all its pollers in this process."""
 
     def offer(self, row: TaskRow, *, front: bool = False) -> None:
         """A task is ready: give it to a waiting poller, or keep it."""
@@ -153,13 +157,33 @@ class TaskQueue:
 
     def take_idle_poller(self) -> tuple[asyncio.Future[Polled], str] | None:
         """A waiting poller (and its identity) for a task a commit starts directly."""
-        if self.closed or self._idle() <= 0:
-            return None
+        if self.closed or self.dispatch_rate is not None or self._idle() <= 0:
+            return None  # a rate-limited queue starts its tasks at the pace of dispatch_turn
         return self._pollers.take_idle()
 
     def poller_build_id(self, waiter: asyncio.Future[Polled]) -> str:
         """The build id a poller from `take_idle_poller` polled with."""
         return self._pollers.build_id(waiter)
+
+    def set_dispatch_rate(self, max_tasks_per_second: float) -> None:
+        """The rate the latest poller asked for (0 or less: no limit), as Temporal takes it."""
+        if max_tasks_per_second <= 0:
+            self.dispatch_rate = None
+        elif self.dispatch_rate is None or self.dispatch_rate.rate != max_tasks_per_second:
+            self.dispatch_rate = TokenBucket.full(max_tasks_per_second, 1.0, time.monotonic())
+
+    async def dispatch_turn(self, deadline: float) -> bool:
+        """Wait until the queue's rate lets one more task start; False when that would be
+        after `deadline` (time.monotonic)."""
+        while (bucket := self.dispatch_rate) is not None:
+            now = time.monotonic()
+            if bucket.take(now):
+                return True
+            wait = bucket.wait_time(now)
+            if now + wait > deadline:
+                return False
+            await asyncio.sleep(wait)
+        return True
 
     def give_back_poller(self, waiter: asyncio.Future[Polled]) -> None:
         self._pollers.give_back(waiter)

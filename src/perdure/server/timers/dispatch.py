@@ -8,7 +8,7 @@ from collections.abc import Callable
 from perdure.server.engine import activities, closing, commands, runs, workflow_task
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution
-from perdure.server.errors import NamespaceNotFound, NotFound
+from perdure.server.errors import HistoryLimitExceeded, NamespaceNotFound, NotFound
 from perdure.server.history.api.delete_workflow import expire
 from perdure.server.history.outbox import OUTBOX_KINDS, Outbox
 from perdure.server.history.service import HistoryService
@@ -74,8 +74,9 @@ class TimerDispatcher:
             await self._history.update(
                 ns, row.workflow_id, row.run_id, action_for(ref, self._history)
             )
-        except (NotFound, NamespaceNotFound):
-            # The run (or namespace) is gone: its timers go with it.
+        except (NotFound, NamespaceNotFound, HistoryLimitExceeded):
+            # The run (or namespace) is gone, or was terminated instead of taking this
+            # timer (its history was past a limit): its timers go with it.
             await self._history.store.delete_timers([row.key])
         except TaskAlreadyClaimed:
             # A later transition removed the timer (or another process fired it).

@@ -19,7 +19,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server import links
 from perdure.server.engine import updates
 from perdure.server.engine.state import ExecutionState, UpdateInfo
-from perdure.server.errors import NotFound
+from perdure.server.errors import InvalidArgument, NotFound
 from perdure.server.history.service import HistoryService
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import ExecutionKey
@@ -29,6 +29,16 @@ _LIFECYCLE = {
     updates.Stage.ACCEPTED: update_enums.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED,
     updates.Stage.COMPLETED: update_enums.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED,
 }
+
+
+def _wait_stage(value: int, default: updates.Stage) -> updates.Stage:
+    """The wait policy's stage (`default` when unset); a value the enum lacks is refused."""
+    if not value:
+        return default
+    try:
+        return updates.Stage(value)
+    except ValueError:
+        raise InvalidArgument(f"Invalid wait policy lifecycle stage: {value}.") from None
 
 
 async def update_workflow(
@@ -41,8 +51,8 @@ async def update_workflow(
     """Admit the update, then wait up to `wait_seconds` for its wait-policy stage
     (ACCEPTED when the policy names none)."""
     workflow_id = request.workflow_execution.workflow_id
-    wait_stage = updates.Stage(request.wait_policy.lifecycle_stage or updates.Stage.ACCEPTED)
     run_id = await history.resolve_run_id(ns, workflow_id, request.workflow_execution.run_id)
+    wait_stage = _wait_stage(request.wait_policy.lifecycle_stage, updates.Stage.ACCEPTED)
     await history.update(
         ns,
         workflow_id,
@@ -77,7 +87,7 @@ async def poll_workflow_update(
     ref = request.update_ref
     workflow_id = ref.workflow_execution.workflow_id
     run_id = await history.resolve_run_id(ns, workflow_id, ref.workflow_execution.run_id)
-    wait_stage = updates.Stage(request.wait_policy.lifecycle_stage or updates.Stage.ADMITTED)
+    wait_stage = _wait_stage(request.wait_policy.lifecycle_stage, updates.Stage.ADMITTED)
     run_id, stage, outcome, _ = await _await_stage(
         history, ns, workflow_id, run_id, ref.update_id, wait_stage, wait_seconds
     )
