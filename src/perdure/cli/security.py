@@ -68,7 +68,7 @@ def dynamic_config(
     try:
         return DynamicConfig(values, namespaces)
     except ValueError as err:
-        raise SettingsError(f"dynamic config: {err}") from err
+        raise SettingsError(str(err)) from err
 
 
 def add_authorization_flags(parser: argparse.ArgumentParser) -> None:

@@ -179,7 +179,7 @@ def _int(key: str, value: object) -> int:
 
 def _number(key: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DynamicConfigError(f"{key} must be a number, not {value!r}")
+        raise DynamicConfigError(f"dynamic config {key} must be a number, not {value!r}")
     if value < 0:
-        raise DynamicConfigError(f"{key} must not be negative")
+        raise DynamicConfigError(f"dynamic config {key} must not be negative")
     return float(value)
