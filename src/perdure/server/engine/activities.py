@@ -371,7 +371,9 @@ def heartbeat(ex: Execution, info: ActivityInfo, details: common_pb2.Payloads | 
 def timeout_failure(
     info: ActivityInfo, timeout_type: int, cause: failure_pb2.Failure | None = None
 ) -> failure_pb2.Failure:
-    failure = failure_pb2.Failure(message=f"activity {_TIMEOUT_NAMES[timeout_type]} timeout")
+    failure = failure_pb2.Failure(
+        message=f"activity {_TIMEOUT_NAMES[timeout_type]} timeout", source="Server"
+    )
     failure.timeout_failure_info.timeout_type = timeout_type  # type: ignore[assignment]
     if info.heartbeat_details is not None:
         failure.timeout_failure_info.last_heartbeat_details.CopyFrom(info.heartbeat_details)

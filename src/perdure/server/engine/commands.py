@@ -395,10 +395,10 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
         else st.retry_policy,
         attempt=1,
         cron_schedule=a.cron_schedule or st.cron_schedule,
-        memo=a.memo if a.HasField("memo") else st.memo,
-        search_attributes=a.search_attributes
-        if a.HasField("search_attributes")
-        else st.search_attributes,
+        # As on Temporal, the new run has the memo and search attributes the command
+        # gives, none inherited from this run.
+        memo=a.memo if a.HasField("memo") else None,
+        search_attributes=a.search_attributes if a.HasField("search_attributes") else None,
         user_metadata=st.user_metadata,
         priority=st.priority,
         first_workflow_task_backoff=backoff,

@@ -1,0 +1,94 @@
+"""Fields of events the server writes on its own, from the official SDK, against both
+servers (found by the differential runner, difftest/)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import RetryPolicy
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@activity.defn(name="RunFieldsSlow")
+async def slow() -> None:
+    await asyncio.sleep(5)
+
+
+@workflow.defn(name="RunFieldsTimesOut")
+class TimesOut:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(
+            slow,
+            start_to_close_timeout=timedelta(seconds=1),
+            retry_policy=RetryPolicy(maximum_attempts=1),
+        )
+
+
+@workflow.defn(name="RunFieldsContinues")
+class Continues:
+    @workflow.run
+    async def run(self, again: bool) -> str:
+        if again:
+            workflow.upsert_memo({"upserted": "yes"})
+            workflow.continue_as_new(False)
+        return "done"
+
+
+def _id() -> str:
+    return f"wf-{uuid.uuid4().hex[:12]}"
+
+
+async def test_an_activity_timeout_failure_comes_from_the_server(
+    official_client: Client, task_queue: str
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[TimesOut],
+        activities=[slow],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        graceful_shutdown_timeout=timedelta(seconds=1),
+    ):
+        handle = await official_client.start_workflow(TimesOut.run, id=_id(), task_queue=task_queue)
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    timed_out = [
+        e.activity_task_timed_out_event_attributes.failure
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_timed_out_event_attributes")
+    ]
+    assert [(f.message, f.source) for f in timed_out] == [
+        ("activity StartToClose timeout", "Server")
+    ]
+
+
+@pytest.mark.parametrize("start_memo", [{}, {"given": "at start"}])
+async def test_continue_as_new_carries_only_the_memo_the_command_gives(
+    official_client: Client, task_queue: str, start_memo: dict[str, str]
+) -> None:
+    # The SDK puts the start memo in the command; the server inherits nothing itself, so
+    # the upserted memo is not in the new run.
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[Continues],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await official_client.start_workflow(
+            Continues.run, True, id=_id(), task_queue=task_queue, memo=start_memo
+        )
+        assert await handle.result() == "done"
+    latest = official_client.get_workflow_handle(handle.id)
+    events = [e async for e in latest.fetch_history_events()]
+    started = events[0].workflow_execution_started_event_attributes
+    assert started.continued_execution_run_id == handle.result_run_id
+    assert sorted(started.memo.fields) == sorted(start_memo)
+    assert await (await latest.describe()).memo() == start_memo
