@@ -87,7 +87,7 @@ class Pair:
         if verdict.flaky:
             return verdict
         verdict.diffs = diffs
-        verdict.known, verdict.unknown = classify(diffs)
+        verdict.known, verdict.unknown = classify(diffs, program)
         return verdict
 
     def stop(self) -> None:

@@ -90,7 +90,7 @@ def normalise(outcome: dict[str, Any]) -> dict[str, Any]:
             if "metadata" in v and "encoding" in v.get("metadata", {}) and set(v) <= {"metadata", "data"}:
                 return walk(_decode_payload(v))
             return {
-                fix_str(k): sorted(x) if k in SORTED_KEYS else walk(x)
+                k: sorted(x) if k in SORTED_KEYS else walk(x)
                 for k, x in v.items()
                 if k not in DROPPED_KEYS and not k.endswith(("Time", "_time"))
             }

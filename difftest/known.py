@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from difftest.compare import Diff
+from difftest.program import Json, Program
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Known:
     id: str
     issue: str
     why: str
-    signature: Callable[[list[Diff]], bool]
+    signature: Callable[[list[Diff], Program], bool]
     covers: tuple[str, ...]
     """Regexes over diff paths that this root cause explains once its signature matched."""
 
@@ -39,6 +40,16 @@ def history_adds(diffs: list[Diff], event: str, side: str = "+") -> bool:
     return any(
         d.path.endswith(".eventTypes") and f"\n{side}{event}" in _text(d.temporal) for d in diffs
     )
+
+
+def held_stimuli(program: Program, predicate: Callable[[Json], bool]) -> bool:
+    """Some stimulus fired while a workflow task is held open matches `predicate`."""
+    held = {point for point, kind in program.points() if kind == "hold"}
+    return any(s["at"] in held and predicate(s) for s in program.stimuli)
+
+
+def _rejected_update(s: Json) -> bool:
+    return s["kind"] == "update" and (s.get("spec") == "reject" or s.get("name") == "missing")
 
 
 def any_diff(diffs: list[Diff], path: str, temporal: str = "", perdure: str = "") -> bool:
@@ -62,9 +73,11 @@ HISTORY_CASCADE = (
 KNOWN: list[Known] = []
 
 
-def classify(diffs: list[Diff]) -> tuple[list[tuple[Diff, Known]], list[Diff]]:
+def classify(
+    diffs: list[Diff], program: Program
+) -> tuple[list[tuple[Diff, Known]], list[Diff]]:
     """Split diffs into known ones (with the entry that explains each) and unknown ones."""
-    entries = [k for k in KNOWN if k.signature(diffs)]
+    entries = [k for k in KNOWN if k.signature(diffs, program)]
     found: list[tuple[Diff, Known]] = []
     unknown: list[Diff] = []
     for d in diffs:
@@ -78,7 +91,7 @@ def classify(diffs: list[Diff]) -> tuple[list[tuple[Diff, Known]], list[Diff]]:
 
 def attribute(id: str, issue: str, why: str, path: str) -> None:
     """A known difference confined to one attribute: it explains exactly those diffs."""
-    KNOWN.append(Known(id, issue, why, lambda ds: any_diff(ds, path), (path,)))
+    KNOWN.append(Known(id, issue, why, lambda ds, _: any_diff(ds, path), (path,)))
 
 
 attribute(
@@ -101,5 +114,41 @@ attribute(
     "Temporal records the worker's build id as worker_version.build_id on "
     "WorkflowTaskStarted and WorkflowTaskCompleted and no binary_checksum; Perdure records "
     "the build id as binary_checksum and no worker_version.",
-    r"workflowTask(Started|Completed)EventAttributes\.(workerVersion|binaryChecksum)$",
+    r"(workflowTask(Started|Completed)|activityTaskStarted)EventAttributes"
+    r"\.(workerVersion|binaryChecksum)$",
+)
+attribute(
+    "auto-reset-points",
+    "issue 18 item 8 (build ids; found by difftest)",
+    "Temporal keeps auto-reset points (per build id, the first completed workflow task) and "
+    "passes them to the next run as prev_auto_reset_points on continue-as-new; Perdure keeps "
+    "none.",
+    r"\.(prevAutoResetPoints|autoResetPoints)$",
+)
+KNOWN.append(
+    Known(
+        "unhandled-command-failure",
+        "issue 18 item 4 (command validation against the real server; found by difftest)",
+        "A workflow task that tries to close the run while new events arrived fails with cause "
+        "UnhandledCommand: Temporal's failure message is just 'UnhandledCommand' and not "
+        "non-retryable; Perdure's message explains it and sets non_retryable.",
+        lambda ds, _: any_diff(ds, r"workflowTaskFailedEventAttributes\.failure\.message$", "UnhandledCommand"),
+        (
+            r"workflowTaskFailedEventAttributes\.failure\.message$",
+            r"workflowTaskFailedEventAttributes\.failure\.serverFailureInfo\.nonRetryable$",
+        ),
+    )
+)
+KNOWN.append(
+    Known(
+        "update-admitted-during-task-speculative",
+        "issue 18 items 1-3 (update engine; found by difftest)",
+        "An update admitted while a workflow task runs, delivered after that task completes "
+        "and rejected: Temporal delivers it on a speculative workflow task and, the update "
+        "being rejected, writes none of that task's events; Perdure writes a normal workflow "
+        "task (scheduled, started, completed).",
+        lambda ds, program: history_adds(ds, "WORKFLOW_TASK_SCHEDULED")
+        and held_stimuli(program, _rejected_update),
+        HISTORY_CASCADE,
+    )
 )

@@ -205,7 +205,7 @@ def stimulus(at: Any) -> st.SearchStrategy[Json]:
                 "stage": stage,
                 "signal": sig,
             },
-            st.sampled_from(["ok", "reject", "fail", "wait", "timer", "activity"]),
+            st.sampled_from(["ok", "reject", "fail", "wait", "activity"]),
             st.sampled_from(["accepted", "completed"]),
             st.sampled_from(SIGNALS),
         ),

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio import activity, workflow
+from temporalio.api.enums.v1 import RetryState, TimeoutType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import RetryPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -29,6 +30,19 @@ class TimesOut:
             slow,
             start_to_close_timeout=timedelta(seconds=1),
             retry_policy=RetryPolicy(maximum_attempts=1),
+        )
+
+
+@workflow.defn(name="RunFieldsNeverPicked")
+class NeverPicked:
+    @workflow.run
+    async def run(self, attempts: int) -> None:
+        await workflow.execute_activity(
+            slow,
+            task_queue=workflow.info().task_queue + "-nobody",
+            schedule_to_start_timeout=timedelta(seconds=1),
+            start_to_close_timeout=timedelta(seconds=5),
+            retry_policy=RetryPolicy(maximum_attempts=attempts),
         )
 
 
@@ -68,6 +82,31 @@ async def test_an_activity_timeout_failure_comes_from_the_server(
     assert [(f.message, f.source) for f in timed_out] == [
         ("activity StartToClose timeout", "Server")
     ]
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+async def test_a_schedule_to_start_timeout_is_not_retried_and_says_timeout(
+    official_client: Client, task_queue: str, attempts: int
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[NeverPicked],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await official_client.start_workflow(
+            NeverPicked.run, attempts, id=_id(), task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    timed_out = [
+        e.activity_task_timed_out_event_attributes
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_timed_out_event_attributes")
+    ]
+    assert [
+        (t.failure.timeout_failure_info.timeout_type, t.retry_state) for t in timed_out
+    ] == [(TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START, RetryState.RETRY_STATE_TIMEOUT)]
 
 
 @pytest.mark.parametrize("start_memo", [{}, {"given": "at start"}])

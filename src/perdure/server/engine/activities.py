@@ -415,8 +415,9 @@ def fire_timer(ex: Execution, ref: TimerRef) -> None:
         enqueue(ex, info)
     elif kind == TimerKind.ACTIVITY_SCHEDULE_TO_START and info.state == ActivityState.SCHEDULED:
         ex.remove_task(activity_task_key(st.run_id, info.scheduled_event_id, info.attempt))
+        # Never retried; Temporal reports the retry state as TIMEOUT, whatever the policy.
         failure = timeout_failure(info, wf_enums.TIMEOUT_TYPE_SCHEDULE_TO_START)
-        _record_timeout(ex, info, failure, wf_enums.RETRY_STATE_NON_RETRYABLE_FAILURE)
+        _record_timeout(ex, info, failure, wf_enums.RETRY_STATE_TIMEOUT)
     elif kind == TimerKind.ACTIVITY_START_TO_CLOSE and info.state == ActivityState.STARTED:
         _attempt_timed_out(ex, info, wf_enums.TIMEOUT_TYPE_START_TO_CLOSE)
     elif kind == TimerKind.ACTIVITY_HEARTBEAT and info.state == ActivityState.STARTED:
