@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -26,59 +27,76 @@ from difftest.check import Pair, Verdict, save_regression, side_by_side
 from difftest.program import Program, programs
 
 
+@dataclass
+class Tally:
+    """What a long run saw besides unknown mismatches."""
+
+    known: Counter[str] = field(default_factory=Counter)
+    flaky: int = 0
+
+
+def one_seed(
+    pair: Pair, s: int, budget: int, deadline: float, shrink: bool, tally: Tally
+) -> Verdict | None:
+    """Generate up to `budget` programs from seed `s`; the first unknown mismatch is
+    shrunk by Hypothesis and returned (its last, smallest failing form)."""
+    failing: list[Verdict] = []
+
+    @settings(
+        max_examples=budget,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate],
+        print_blob=False,
+    )
+    @seed(s)
+    @given(programs())
+    def prop(program: Program) -> None:
+        if time.monotonic() > deadline and not failing:
+            return
+        v = pair.check(program)
+        tally.known.update({k.id for _, k in v.known})
+        tally.flaky += bool(v.flaky)
+        if v.flaky:
+            print(f"[timing-dependent program skipped]\n{v.report()}\n", flush=True)
+        if v.failed:
+            failing.append(v)
+            raise AssertionError("mismatch")
+
+    try:
+        prop()
+    except (AssertionError, Flaky):
+        return failing[-1]
+    return None
+
+
 def run(pair: Pair, count: int, first_seed: int, minutes: float, shrink: bool, save: bool) -> int:
     deadline = time.monotonic() + minutes * 60
-    known: Counter[str] = Counter()
-    flaky = 0
+    tally = Tally()
     found: list[Verdict] = []
     s = first_seed
     while pair.programs_run < count and time.monotonic() < deadline:
-        failing: list[Verdict] = []
-        phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
-
-        @settings(
-            max_examples=count - pair.programs_run,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-            phases=phases,
-            print_blob=False,
-        )
-        @seed(s)
-        @given(programs())
-        def prop(program: Program) -> None:
-            nonlocal flaky
-            if time.monotonic() > deadline and not failing:
-                return
-            v = pair.check(program)
-            known.update({k.id for _, k in v.known})
-            flaky += bool(v.flaky)
-            if v.flaky:
-                print(f"[timing-dependent program skipped]\n{v.report()}\n", flush=True)
-            if v.failed:
-                failing.append(v)
-                raise AssertionError("mismatch")
-
-        try:
-            prop()
-        except (AssertionError, Flaky):
-            v = failing[-1]
-            found.append(v)
-            print("=" * 100)
-            print(v.report())
-            print(side_by_side(v.outcomes))
-            dump = pair.logdir / f"mismatch-{len(found)}.json"
-            dump.write_text(json.dumps(v.outcomes, indent=1, default=str))
-            print(f"outcomes: {dump}")
-            if save:
-                print(f"saved: {save_regression(v)}")
-            sys.stdout.flush()
+        v = one_seed(pair, s, count - pair.programs_run, deadline, shrink, tally)
         s += 1
+        if v is None:
+            continue
+        found.append(v)
+        print("=" * 100)
+        print(v.report())
+        print(side_by_side(v.outcomes))
+        dump = pair.logdir / f"mismatch-{len(found)}.json"
+        dump.write_text(json.dumps(v.outcomes, indent=1, default=str))
+        print(f"outcomes: {dump}")
+        if save:
+            print(f"saved: {save_regression(v)}")
+        sys.stdout.flush()
     print("=" * 100)
     print(f"programs run: {pair.programs_run}")
     print(f"unknown mismatches (shrunk): {len(found)}")
-    print(f"timing-dependent programs: {flaky}")
-    print("known mismatches seen: " + (", ".join(f"{k}×{n}" for k, n in known.most_common()) or "none"))
+    print(f"timing-dependent programs: {tally.flaky}")
+    seen = ", ".join(f"{k} x{n}" for k, n in tally.known.most_common()) or "none"
+    print(f"known mismatches seen: {seen}")
     print("coverage:")
     for op, n in sorted(pair.coverage.items()):
         print(f"  {op:<50} {n}")
@@ -114,7 +132,9 @@ def main() -> None:
         pair = Pair(t_target, p_target, work)
         print(f"work dir: {work}", flush=True)
         try:
-            code = run(pair, args.programs, args.seed, args.minutes, not args.no_shrink, not args.no_save)
+            code = run(
+                pair, args.programs, args.seed, args.minutes, not args.no_shrink, not args.no_save
+            )
         finally:
             pair.stop()
     finally:

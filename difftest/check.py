@@ -80,9 +80,7 @@ class Pair:
             return verdict
         again = self.run(program)
         verdict.flaky = [
-            (side, d)
-            for side in ("temporal", "perdure")
-            for d in compare(first[side], again[side])
+            (side, d) for side in ("temporal", "perdure") for d in compare(first[side], again[side])
         ]
         if verdict.flaky:
             return verdict
@@ -123,8 +121,16 @@ def side_by_side(outcomes: dict[str, Any]) -> str:
     t, p = normalise(outcomes["temporal"]), normalise(outcomes["perdure"])
     lines = []
     for i in range(max(len(t.get("runs") or []), len(p.get("runs") or []))):
-        ta = [e.get("eventType", "")[11:] for e in (t.get("runs") or [[]] * (i + 1))[i]] if i < len(t.get("runs") or []) else []
-        pa = [e.get("eventType", "")[11:] for e in (p.get("runs") or [])[i]] if i < len(p.get("runs") or []) else []
+        ta = (
+            [e.get("eventType", "")[11:] for e in (t.get("runs") or [[]] * (i + 1))[i]]
+            if i < len(t.get("runs") or [])
+            else []
+        )
+        pa = (
+            [e.get("eventType", "")[11:] for e in (p.get("runs") or [])[i]]
+            if i < len(p.get("runs") or [])
+            else []
+        )
         lines.append(f"run {i}: {'temporal':<40} perdure")
         for j in range(max(len(ta), len(pa))):
             a = ta[j] if j < len(ta) else ""

@@ -15,9 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-UUID = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}"
-)
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}")
 STICKY = re.compile(r"\d+@\S+-[0-9a-f]{32}")
 """A worker's sticky queue: its process id and host, and a random part."""
 SORTED_KEYS = {"coreUsedFlags", "langUsedFlags"}
@@ -48,7 +46,9 @@ class Diff:
     perdure: Any
 
     def render(self) -> str:
-        return f"{self.path}:\n  temporal: {_short(self.temporal)}\n  perdure:  {_short(self.perdure)}"
+        return (
+            f"{self.path}:\n  temporal: {_short(self.temporal)}\n  perdure:  {_short(self.perdure)}"
+        )
 
 
 def _short(value: Any, limit: int = 400) -> str:
@@ -87,7 +87,11 @@ def normalise(outcome: dict[str, Any]) -> dict[str, Any]:
 
     def walk(v: Any) -> Any:
         if isinstance(v, dict):
-            if "metadata" in v and "encoding" in v.get("metadata", {}) and set(v) <= {"metadata", "data"}:
+            if (
+                "metadata" in v
+                and "encoding" in v.get("metadata", {})
+                and set(v) <= {"metadata", "data"}
+            ):
                 return walk(_decode_payload(v))
             return {
                 k: sorted(x) if k in SORTED_KEYS else walk(x)
@@ -120,13 +124,13 @@ def _diff_values(path: str, a: Any, b: Any, out: list[Diff]) -> None:
         out.append(Diff(path, a, b))
 
 
-def _diff_history(path: str, a: list[dict[str, Any]], b: list[dict[str, Any]], out: list[Diff]) -> None:
+def _diff_history(
+    path: str, a: list[dict[str, Any]], b: list[dict[str, Any]], out: list[Diff]
+) -> None:
     la = [_event_line(e) for e in a]
     lb = [_event_line(e) for e in b]
     if la != lb:
-        text = "\n".join(
-            difflib.unified_diff(la, lb, "temporal", "perdure", lineterm="", n=2)
-        )
+        text = "\n".join(difflib.unified_diff(la, lb, "temporal", "perdure", lineterm="", n=2))
         out.append(Diff(f"{path}.eventTypes", text, "(the unified diff: - temporal, + perdure)"))
         return
     for i, (x, y) in enumerate(zip(a, b, strict=True)):

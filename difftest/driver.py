@@ -23,19 +23,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from google.protobuf.json_format import MessageToDict
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     GetWorkflowExecutionHistoryRequest,
 )
-from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.client import (
     Client,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
-    WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
 from temporalio.exceptions import FailureError
@@ -49,6 +48,7 @@ REPO = Path(__file__).resolve().parent.parent
 POINT_TIMEOUT_S = 30.0
 RESULT_TIMEOUT_S = 30.0
 BACKGROUND_TIMEOUT_S = 8.0
+CHILD_SETTLE_S = 3.0
 
 _ = ACTIVITY
 
@@ -105,7 +105,10 @@ class WorkerHost:
             )
 
         worker = asyncio.run_coroutine_threadsafe(make(), self.loop).result(30)
-        self.workers[task_queue] = (worker, asyncio.run_coroutine_threadsafe(worker.run(), self.loop))
+        self.workers[task_queue] = (
+            worker,
+            asyncio.run_coroutine_threadsafe(worker.run(), self.loop),
+        )
 
     async def stop(self, task_queue: str) -> str:
         worker, running = self.workers.pop(task_queue)
@@ -209,7 +212,10 @@ class ProgramRun:
             if time.monotonic() - last_check > 0.5:
                 last_check = time.monotonic()
                 d = await self._raw_describe()
-                if d.workflow_execution_info.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
+                if (
+                    d.workflow_execution_info.status
+                    != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+                ):
                     return "closed"
             await asyncio.sleep(0.05)
         return "timeout"
@@ -278,9 +284,7 @@ class ProgramRun:
 
     async def _result(self) -> dict[str, Any]:
         try:
-            value = await asyncio.wait_for(
-                self.handle.result(follow_runs=True), RESULT_TIMEOUT_S
-            )
+            value = await asyncio.wait_for(self.handle.result(follow_runs=True), RESULT_TIMEOUT_S)
             return {"ok": value}
         except TimeoutError:
             return {"still_running": True}
@@ -325,10 +329,13 @@ class ProgramRun:
                 if can:
                     run_id = can["newExecutionRunId"]
         for cid, crun in child_ids:
+            child = self.client.get_workflow_handle(cid, run_id=crun)
             try:
-                await asyncio.wait_for(
-                    self.client.get_workflow_handle(cid, run_id=crun).result(), 15
-                )
+                await asyncio.wait_for(child.result(), CHILD_SETTLE_S)
+            except Exception:
+                pass
+            try:  # an abandoned child waits for ever: end it the same way on both servers
+                await child.terminate(reason="difftest cleanup")
             except Exception:
                 pass
             children[cid] = await self._history(cid, crun)

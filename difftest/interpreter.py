@@ -46,7 +46,9 @@ class Gates:
         self._release: dict[tuple[str, int], threading.Event] = {}
         self._held: set[tuple[str, int]] = set()
 
-    def _event(self, table: dict[tuple[str, int], threading.Event], key: tuple[str, int]) -> threading.Event:
+    def _event(
+        self, table: dict[tuple[str, int], threading.Event], key: tuple[str, int]
+    ) -> threading.Event:
         with self._lock:
             return table.setdefault(key, threading.Event())
 
@@ -278,7 +280,9 @@ class DiffTest:
             # Abandoned, it ends by itself soon, so its completion lands in the settle time.
             {"kind": "wait_cancel", "n": 2 if abandon else 8},
             start_to_close_timeout=timedelta(seconds=20),
-            heartbeat_timeout=timedelta(seconds=5),
+            # The SDK sends heartbeats at most every 0.8 x this timeout, and the activity
+            # learns of its cancellation only from a heartbeat's answer.
+            heartbeat_timeout=timedelta(seconds=2),
             cancellation_type=_CANCEL_TYPES[s["ctype"]],
             retry_policy=RetryPolicy(maximum_attempts=1),
         )
@@ -293,7 +297,7 @@ class DiffTest:
         if s["ctype"] != "WAIT_CANCELLATION_COMPLETED":
             # Without waiting, the activity's end arrives later: let it land before the
             # next step, so its place in the history does not depend on timing.
-            await workflow.sleep(3)
+            await workflow.sleep(4)
         return outcome
 
     async def _child(self, s: dict[str, Any]) -> str:

@@ -55,9 +55,7 @@ def _rejected_update(s: Json) -> bool:
 def any_diff(diffs: list[Diff], path: str, temporal: str = "", perdure: str = "") -> bool:
     """Some diff at a path matching `path` whose values contain the given texts."""
     return any(
-        re.search(path, d.path)
-        and temporal in _text(d.temporal)
-        and perdure in _text(d.perdure)
+        re.search(path, d.path) and temporal in _text(d.temporal) and perdure in _text(d.perdure)
         for d in diffs
     )
 
@@ -73,9 +71,7 @@ HISTORY_CASCADE = (
 KNOWN: list[Known] = []
 
 
-def classify(
-    diffs: list[Diff], program: Program
-) -> tuple[list[tuple[Diff, Known]], list[Diff]]:
+def classify(diffs: list[Diff], program: Program) -> tuple[list[tuple[Diff, Known]], list[Diff]]:
     """Split diffs into known ones (with the entry that explains each) and unknown ones."""
     entries = [k for k in KNOWN if k.signature(diffs, program)]
     found: list[tuple[Diff, Known]] = []
@@ -132,7 +128,9 @@ KNOWN.append(
         "A workflow task that tries to close the run while new events arrived fails with cause "
         "UnhandledCommand: Temporal's failure message is just 'UnhandledCommand' and not "
         "non-retryable; Perdure's message explains it and sets non_retryable.",
-        lambda ds, _: any_diff(ds, r"workflowTaskFailedEventAttributes\.failure\.message$", "UnhandledCommand"),
+        lambda ds, _: any_diff(
+            ds, r"workflowTaskFailedEventAttributes\.failure\.message$", "UnhandledCommand"
+        ),
         (
             r"workflowTaskFailedEventAttributes\.failure\.message$",
             r"workflowTaskFailedEventAttributes\.failure\.serverFailureInfo\.nonRetryable$",
@@ -147,8 +145,35 @@ KNOWN.append(
         "and rejected: Temporal delivers it on a speculative workflow task and, the update "
         "being rejected, writes none of that task's events; Perdure writes a normal workflow "
         "task (scheduled, started, completed).",
-        lambda ds, program: history_adds(ds, "WORKFLOW_TASK_SCHEDULED")
-        and held_stimuli(program, _rejected_update),
+        lambda ds, program: (
+            history_adds(ds, "WORKFLOW_TASK_SCHEDULED") and held_stimuli(program, _rejected_update)
+        ),
         HISTORY_CASCADE,
     )
+)
+KNOWN.append(
+    Known(
+        "schedule-to-start-first",
+        "issue 18 item 5",
+        "An activity that never started, with only schedule_to_close_timeout set (so its "
+        "schedule-to-start and schedule-to-close deadlines are the same instant): Temporal "
+        "reports a SCHEDULE_TO_START timeout, Perdure SCHEDULE_TO_CLOSE.",
+        lambda ds, _: any_diff(
+            ds, r"timeoutFailureInfo\.timeoutType$", "SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE"
+        ),
+        (
+            r"activityTaskTimedOutEventAttributes\.(failure|retryState)",
+            r"(Completed|Failed)EventAttributes\.(result|failure)",
+            r"^result\.",
+            r"^stimuli\[\d+\]\.ok",
+        ),
+    )
+)
+attribute(
+    "closed-run-pending-activities",
+    "issue 19 (found by difftest: describe of a closed run)",
+    "DescribeWorkflowExecution of a run that closed while activities were pending: Temporal "
+    "still lists them in pending_activities (and children in pending_children), as they were "
+    "at close; Perdure lists none.",
+    r"^(describe|stimuli\[\d+\]\.ok)\.pending_(activities|children)$",
 )

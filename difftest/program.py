@@ -146,15 +146,17 @@ def child_body() -> st.SearchStrategy[Json]:
 def child_step() -> st.SearchStrategy[Json]:
     def build(body: Json, policy: str, wait: bool, signal: bool, cancel: bool, ctype: str) -> Json:
         step: Json = {"op": "child", "body": body, "policy": policy, "wait": wait}
-        if cancel:
-            # The child waits for a signal never sent, so the cancellation finds it running.
+        if cancel or not wait:
+            # The child waits for a signal never sent: a cancellation finds it running, and
+            # a child nobody waits for ends only by the parent close policy (or the
+            # driver's cleanup), never racing the parent's own steps.
             body = {**body, "steps": [{"op": "wait_signal", "name": "never"}]}
-            step.update(body=body, cancel=True, ctype=ctype)
-        elif signal:
-            body = {**body, "steps": [{"op": "wait_signal", "name": "ext"}, *body["steps"]]}
-            step.update(body=body)
+            step["body"] = body
+            if cancel:
+                step.update(cancel=True, ctype=ctype)
         if signal:
-            step["signal"] = True
+            body = {**body, "steps": [{"op": "wait_signal", "name": "ext"}, *body["steps"]]}
+            step.update(body=body, signal=True)
         return step
 
     return st.builds(
@@ -210,7 +212,10 @@ def stimulus(at: Any) -> st.SearchStrategy[Json]:
             st.sampled_from(SIGNALS),
         ),
         st.just({"at": at, "kind": "update", "spec": "ok", "name": "missing"}),
-        st.builds(lambda n: {"at": at, "kind": "query", "name": n}, st.sampled_from(["state", "boom", "missing"])),
+        st.builds(
+            lambda n: {"at": at, "kind": "query", "name": n},
+            st.sampled_from(["state", "boom", "missing"]),
+        ),
         st.just({"at": at, "kind": "describe"}),
         st.just({"at": at, "kind": "cancel"}),
         st.builds(

@@ -6,11 +6,10 @@ import base64
 import json
 from typing import Any
 
-from hypothesis import given, settings
-
 from difftest.compare import compare, normalise
 from difftest.known import classify
 from difftest.program import Program, programs
+from hypothesis import given, settings
 
 
 def _payload(value: Any) -> dict[str, Any]:
@@ -40,12 +39,16 @@ def _started(token: str, run_id: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_ids_times_tokens_and_payloads_normalise_alike() -> None:
-    a = _outcome("s-1-t", "0190a0e2-1111-7000-8000-000000000001", events=[
-        _started("s-1-t", "0190a0e2-1111-7000-8000-000000000001")
-    ])
-    b = _outcome("s-1-p", "6a1b2c3d-2222-4000-8000-000000000002", events=[
-        _started("s-1-p", "6a1b2c3d-2222-4000-8000-000000000002")
-    ])
+    a = _outcome(
+        "s-1-t",
+        "0190a0e2-1111-7000-8000-000000000001",
+        events=[_started("s-1-t", "0190a0e2-1111-7000-8000-000000000001")],
+    )
+    b = _outcome(
+        "s-1-p",
+        "6a1b2c3d-2222-4000-8000-000000000002",
+        events=[_started("s-1-p", "6a1b2c3d-2222-4000-8000-000000000002")],
+    )
     assert compare(a, b) == []
     attrs = normalise(a)["runs"][0][0]["workflowExecutionStartedEventAttributes"]
     assert attrs == {
@@ -72,7 +75,9 @@ def test_a_differing_attribute_and_event_sequence_are_reported() -> None:
 def test_known_mismatches_are_recognised_and_others_are_not() -> None:
     run = "0190a0e2-1111-7000-8000-000000000001"
     a = _outcome("s9-1-t", run, events=[_started("s9-1-t", run, firstWorkflowTaskBackoff="0s")])
-    b = _outcome("s9-1-p", run, events=[_started("s9-1-p", run, workflowRunTimeout="0s", attempt=3)])
+    b = _outcome(
+        "s9-1-p", run, events=[_started("s9-1-p", run, workflowRunTimeout="0s", attempt=3)]
+    )
     diffs = compare(a, b)
     known, unknown = classify(diffs, Program(body={}))
     assert sorted(k.id for _, k in known) == ["first-task-backoff-zero", "start-timeouts-unset"]

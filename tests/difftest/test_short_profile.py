@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, seed, settings
-
 from difftest.check import Pair, Verdict, load_regressions
 from difftest.program import Program, programs
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
 from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
@@ -24,7 +24,9 @@ SHORT_PROGRAMS = 5
 
 @pytest.fixture(scope="module")
 def pair(
-    temporal_server: ServerProcess, perdure_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+    temporal_server: ServerProcess,
+    perdure_server: ServerProcess,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pair]:
     logdir: Path = tmp_path_factory.mktemp("difftest")
     p = Pair(temporal_server.target, perdure_server.target, logdir)

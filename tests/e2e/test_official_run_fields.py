@@ -104,9 +104,9 @@ async def test_a_schedule_to_start_timeout_is_not_retried_and_says_timeout(
         async for e in handle.fetch_history_events()
         if e.HasField("activity_task_timed_out_event_attributes")
     ]
-    assert [
-        (t.failure.timeout_failure_info.timeout_type, t.retry_state) for t in timed_out
-    ] == [(TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START, RetryState.RETRY_STATE_TIMEOUT)]
+    assert [(t.failure.timeout_failure_info.timeout_type, t.retry_state) for t in timed_out] == [
+        (TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START, RetryState.RETRY_STATE_TIMEOUT)
+    ]
 
 
 @pytest.mark.parametrize("start_memo", [{}, {"given": "at start"}])
