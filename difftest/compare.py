@@ -18,6 +18,9 @@ from typing import Any
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}")
 STICKY = re.compile(r"\d+@\S+-[0-9a-f]{32}")
 """A worker's sticky queue: its process id and host, and a random part."""
+TIMING_DURATIONS = {"firstWorkflowTaskBackoff"}
+"""Durations that depend on timing: a continued run's first task waits until at least a
+second has passed since the previous run started (both servers)."""
 SORTED_KEYS = {"coreUsedFlags", "langUsedFlags"}
 """Sets the SDK sends in no particular order."""
 DROPPED_KEYS = {
@@ -85,6 +88,13 @@ def normalise(outcome: dict[str, Any]) -> dict[str, Any]:
 
         return UUID.sub(rename, s)
 
+    def fix_value(k: str, x: Any) -> Any:
+        if k in SORTED_KEYS:
+            return sorted(x)
+        if k in TIMING_DURATIONS and isinstance(x, str) and x not in ("0s", ""):
+            return "<positive>"
+        return walk(x)
+
     def walk(v: Any) -> Any:
         if isinstance(v, dict):
             if (
@@ -94,7 +104,7 @@ def normalise(outcome: dict[str, Any]) -> dict[str, Any]:
             ):
                 return walk(_decode_payload(v))
             return {
-                k: sorted(x) if k in SORTED_KEYS else walk(x)
+                (k.replace(token, "<T>") if token else k): fix_value(k, x)
                 for k, x in v.items()
                 if k not in DROPPED_KEYS and not k.endswith(("Time", "_time"))
             }

@@ -174,6 +174,8 @@ class ProgramRun:
             for i, st in stimuli:
                 if st["at"] == "end":
                     await self._fire(i, st, held=False)
+                    # A signal-with-start may have started a run: let its task finish.
+                    await self._settle(time.monotonic() + POINT_TIMEOUT_S)
             for i, task in self.background:
                 try:
                     self.results[i] = await asyncio.wait_for(task, BACKGROUND_TIMEOUT_S)

@@ -46,6 +46,15 @@ class NeverPicked:
         )
 
 
+@workflow.defn(name="RunFieldsParent")
+class Parent:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_child_workflow(
+            Continues.run, False, id=f"{workflow.info().workflow_id}-child"
+        )
+
+
 @workflow.defn(name="RunFieldsContinues")
 class Continues:
     @workflow.run
@@ -130,4 +139,29 @@ async def test_continue_as_new_carries_only_the_memo_the_command_gives(
     started = events[0].workflow_execution_started_event_attributes
     assert started.continued_execution_run_id == handle.result_run_id
     assert sorted(started.memo.fields) == sorted(start_memo)
+    first_run = official_client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+    first = [e async for e in first_run.fetch_history_events()]
+    continued = first[-1].workflow_execution_continued_as_new_event_attributes
+    assert continued.new_execution_run_id
+    assert not continued.HasField("backoff_start_interval")
     assert await (await latest.describe()).memo() == start_memo
+
+
+async def test_a_child_started_without_options_leaves_them_unset(
+    official_client: Client, task_queue: str
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[Parent, Continues],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await official_client.start_workflow(Parent.run, id=_id(), task_queue=task_queue)
+        assert await handle.result() == "done"
+    [initiated] = [
+        e.start_child_workflow_execution_initiated_event_attributes
+        async for e in handle.fetch_history_events()
+        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    ]
+    assert not initiated.HasField("workflow_execution_timeout")
+    assert not initiated.HasField("memo")

@@ -357,10 +357,11 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
         workflow_run_timeout=duration(run_timeout),
         workflow_task_timeout=duration(task_timeout),
         workflow_task_completed_event_id=ctx.completed_event_id,
-        backoff_start_interval=duration(backoff),
         initiator=a.initiator,
         inherit_build_id=a.inherit_build_id,
     )
+    if backoff:  # none: left unset, as on Temporal
+        attrs.backoff_start_interval.CopyFrom(duration(backoff))
     attrs.workflow_type.name = workflow_type
     attrs.task_queue.name = task_queue
     attrs.task_queue.kind = tq_enums.TASK_QUEUE_KIND_NORMAL
