@@ -145,6 +145,8 @@ class ProgramRun:
         for i, st in stimuli:
             if st["at"] == "start":
                 await self._fire(i, st, held=True)
+        if self.background:
+            await asyncio.sleep(0.5)  # let updates and queries reach the server first
         self.workers.start(self.tq)
         try:
             for point, kind in self.program.points():
