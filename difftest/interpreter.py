@@ -225,6 +225,14 @@ class DiffTest:
             self.log.append(f"memo-{s['value']}")
         elif op == "child":
             self.log.append(await self._child(s))
+        elif op == "info":
+            info = workflow.info()
+            first = info.first_execution_run_id == info.run_id
+            self.log.append(
+                f"info:attempt={info.attempt},continued={bool(info.continued_run_id)},"
+                f"parent={info.parent is not None},first={first},"
+                f"type={info.workflow_type},cron={info.cron_schedule!r}"
+            )
         else:
             raise ApplicationError(f"unknown op {op}", non_retryable=True)
 

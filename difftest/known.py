@@ -177,3 +177,14 @@ attribute(
     "at close; Perdure lists none.",
     r"^(describe|stimuli\[\d+\]\.ok)\.pending_(activities|children)$",
 )
+KNOWN.append(
+    Known(
+        "accepted-update-run-closes",
+        "issue 18 item 1",
+        "An update accepted but unfinished when its run closes: Temporal completes it with "
+        "the failure AcceptedUpdateCompletedWorkflow and answers every waiter; Perdure leaves "
+        "it accepted, so the caller keeps waiting.",
+        lambda ds, _: any_diff(ds, r"^stimuli\[\d+\]", "AcceptedUpdateCompletedWorkflow"),
+        (r"^stimuli\[\d+\]\.(error|pending|ok|accepted)",),
+    )
+)

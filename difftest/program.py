@@ -126,6 +126,7 @@ def simple_step() -> st.SearchStrategy[Json]:
         ),
         st.builds(lambda i: {"op": "patched", "id": f"p{i}"}, st.integers(0, 1)),
         st.builds(lambda v: {"op": "memo", "value": v}, st.sampled_from(["x", "y"])),
+        st.just({"op": "info"}),
     )
 
 
@@ -136,6 +137,7 @@ def child_body() -> st.SearchStrategy[Json]:
             st.one_of(
                 st.builds(lambda s: {"op": "timer", "seconds": s}, st.sampled_from([1, 3])),
                 st.just({"op": "activity", "kind": "ok"}),
+                st.just({"op": "info"}),
             ),
             max_size=2,
         ),
