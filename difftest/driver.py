@@ -270,10 +270,10 @@ class ProgramRun:
                 name = st.get("name", "upd")
                 spec = {"kind": st["spec"], "id": i, "signal": st.get("signal", "x")}
                 if split and st.get("stage") == "accepted":
-                    h = await self.handle.start_update(
+                    update = await self.handle.start_update(
                         name, spec, id=f"u{i}", wait_for_stage=WorkflowUpdateStage.ACCEPTED
                     )
-                    self.background.append((i, asyncio.ensure_future(self._update_result(h))))
+                    self.background.append((i, asyncio.ensure_future(self._update_result(update))))
                     return {"accepted": True}
                 return {"ok": await self.handle.execute_update(name, spec, id=f"u{i}")}
         except Exception as err:
