@@ -190,3 +190,17 @@ KNOWN.append(
         (r"^stimuli\[\d+\]\.(error|pending|ok|accepted)",),
     )
 )
+KNOWN.append(
+    Known(
+        "query-during-held-task",
+        "issue 18 items 8-15 (queries; found by difftest)",
+        "A query sent while a workflow task runs: Temporal answers it as soon as that task and "
+        "the one for the events buffered meanwhile complete, so the answer shows that state; "
+        "Perdure dispatched it later, after further tasks (e.g. a child's start) had run.",
+        lambda ds, program: (
+            any_diff(ds, r"^stimuli\[\d+\]\.ok")
+            and held_stimuli(program, lambda s: s["kind"] == "query")
+        ),
+        (r"^stimuli\[\d+\]\.ok",),
+    )
+)

@@ -154,8 +154,8 @@ def child_step() -> st.SearchStrategy[Json]:
             # driver's cleanup), never racing the parent's own steps.
             body = {**body, "steps": [{"op": "wait_signal", "name": "never"}]}
             step["body"] = body
-            if cancel:
-                step.update(cancel=True, ctype=ctype)
+            if cancel:  # waited for, so the cancellation's end never races the parent's
+                step.update(cancel=True, ctype=ctype, wait=True)
         if signal:
             body = {**body, "steps": [{"op": "wait_signal", "name": "ext"}, *body["steps"]]}
             step.update(body=body, signal=True)

@@ -55,6 +55,16 @@ class Parent:
         )
 
 
+@workflow.defn(name="RunFieldsContinuingParent")
+class ContinuingParent:
+    @workflow.run
+    async def run(self, again: bool) -> str:
+        if again:
+            workflow.continue_as_new(False)
+        child_id = f"{workflow.info().workflow_id}-child"
+        return await workflow.execute_child_workflow(Continues.run, False, id=child_id)
+
+
 @workflow.defn(name="RunFieldsContinues")
 class Continues:
     @workflow.run
@@ -165,3 +175,26 @@ async def test_a_child_started_without_options_leaves_them_unset(
     ]
     assert not initiated.HasField("workflow_execution_timeout")
     assert not initiated.HasField("memo")
+
+
+async def test_a_continued_run_without_parent_is_the_root_of_its_children(
+    official_client: Client, task_queue: str
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[ContinuingParent, Continues],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await official_client.start_workflow(
+            ContinuingParent.run, True, id=_id(), task_queue=task_queue
+        )
+        assert await handle.result() == "done"
+    second = await official_client.get_workflow_handle(handle.id).describe()
+    assert second.run_id != handle.result_run_id
+    child = official_client.get_workflow_handle(f"{handle.id}-child")
+    events = [e async for e in child.fetch_history_events()]
+    started = events[0].workflow_execution_started_event_attributes
+    assert started.parent_workflow_execution.run_id == second.run_id
+    assert started.root_workflow_execution.workflow_id == handle.id
+    assert started.root_workflow_execution.run_id == second.run_id

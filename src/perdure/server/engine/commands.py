@@ -410,7 +410,9 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
             a.last_completion_result if a.HasField("last_completion_result") else None
         ),
         parent=st.parent,
-        root_workflow_id=st.root_workflow_id,
-        root_run_id=st.root_run_id,
+        # A child's new run keeps its tree's root; a workflow without a parent is its own
+        # root, so the new run is the root of the children it starts (as on Temporal).
+        root_workflow_id=st.root_workflow_id if st.parent is not None else "",
+        root_run_id=st.root_run_id if st.parent is not None else "",
     )
     ex.out.new_runs.append(NewRun(runs.create_run(spec, ex.now, ex.namespace)))
