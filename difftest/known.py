@@ -204,3 +204,16 @@ KNOWN.append(
         (r"^stimuli\[\d+\]\.ok",),
     )
 )
+KNOWN.append(
+    Known(
+        "admitted-update-run-closes",
+        "issue 18 items 1-2 (updates when the run closes; found by difftest)",
+        "An update admitted while a workflow task runs, that task closing the run: Temporal "
+        "aborts it with 'workflow update was aborted by closing workflow'; Perdure answers "
+        "'workflow execution already completed'.",
+        lambda ds, _: any_diff(
+            ds, r"^stimuli\[\d+\]\.error\.message$", "aborted by closing workflow"
+        ),
+        (r"^stimuli\[\d+\]\.error\.message$",),
+    )
+)
