@@ -244,7 +244,7 @@ class ProgramRun:
         kind = st["kind"]
         try:
             if kind == "signal":
-                await self.handle.signal("sig", st["name"])
+                await self.handle.signal(st.get("handler", "sig"), st["name"])
                 return {"ok": None}
             if kind == "signal_with_start":
                 h = await self.client.start_workflow(

@@ -225,6 +225,12 @@ class DiffTest:
             self.log.append(f"memo-{s['value']}")
         elif op == "child":
             self.log.append(await self._child(s))
+        elif op == "register":
+            # Handlers registered late: signals sent before are buffered by the SDK and
+            # delivered now; updates sent before were rejected.
+            workflow.set_signal_handler("late", self._late_signal)
+            workflow.set_update_handler("late", self._late_update)
+            self.log.append("registered")
         elif op == "info":
             info = workflow.info()
             first = info.first_execution_run_id == info.run_id
@@ -338,6 +344,13 @@ class DiffTest:
     def sig(self, name: str) -> None:
         self.signals[name] = self.signals.get(name, 0) + 1
         self.log.append(f"signal-{name}")
+
+    def _late_signal(self, name: str) -> None:
+        self.log.append(f"late-signal-{name}")
+
+    async def _late_update(self, spec: dict[str, Any]) -> str:
+        self.log.append(f"late-update-{spec['id']}")
+        return f"late-{spec['id']}"
 
     @workflow.query(name="state")
     def state(self) -> list[str]:

@@ -4,7 +4,7 @@ points at which they are fired; and the Hypothesis strategies that generate them
 Body: {"steps": [step...], "end": {"kind": "complete" | "fail" | "continue_as_new",
 "next": body}, "on_cancel": "propagate" | "complete"}. Steps (see interpreter.py):
 activity, activity_cancel, timer, timer_cancel, block, hold, wait_signal, group, patched,
-memo, child.
+memo, child, info, register (handlers registered late).
 
 Points: a `block` step waits for the driver, which fires the point's stimuli once the
 workflow task that reached it has completed, then signals "unblock"; a `hold` step keeps
@@ -49,7 +49,9 @@ class Program:
         """Every step op and stimulus kind it uses (for the coverage count)."""
         yield from _ops(self.body)
         for s in self.stimuli:
-            yield f"stimulus:{s['kind']}" + (f":{s['spec']}" if s["kind"] == "update" else "")
+            kind = s["kind"]
+        detail = {"update": s.get("name", s.get("spec")), "signal": s.get("handler")}.get(kind)
+        yield f"stimulus:{kind}" + (f":{detail}" if detail else "")
 
 
 def _points(body: Json) -> Iterator[tuple[int, str]]:
@@ -214,6 +216,8 @@ def stimulus(at: Any) -> st.SearchStrategy[Json]:
             st.sampled_from(SIGNALS),
         ),
         st.just({"at": at, "kind": "update", "spec": "ok", "name": "missing"}),
+        st.just({"at": at, "kind": "update", "spec": "ok", "name": "late"}),
+        st.just({"at": at, "kind": "signal", "name": "a", "handler": "late"}),
         st.builds(
             lambda n: {"at": at, "kind": "query", "name": n},
             st.sampled_from(["state", "boom", "missing"]),
@@ -238,7 +242,9 @@ def programs(draw: st.DrawFn) -> Program:
         nonlocal point
         steps: list[Json] = []
         for _ in range(draw(st.integers(1, 4))):
-            if draw(st.integers(0, 3)) == 0:
+            if draw(st.integers(0, 9)) == 0:
+                steps.append({"op": "register"})
+            elif draw(st.integers(0, 3)) == 0:
                 kind = draw(st.sampled_from(["block", "hold"]))
                 steps.append({"op": kind, "point": point})
                 n = draw(st.integers(0, 2))
