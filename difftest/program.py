@@ -50,8 +50,8 @@ class Program:
         yield from _ops(self.body)
         for s in self.stimuli:
             kind = s["kind"]
-        detail = {"update": s.get("name", s.get("spec")), "signal": s.get("handler")}.get(kind)
-        yield f"stimulus:{kind}" + (f":{detail}" if detail else "")
+            detail = {"update": s.get("name", s.get("spec")), "signal": s.get("handler")}.get(kind)
+            yield f"stimulus:{kind}" + (f":{detail}" if detail else "")
 
 
 def _points(body: Json) -> Iterator[tuple[int, str]]:

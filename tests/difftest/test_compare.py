@@ -93,3 +93,6 @@ def test_generated_programs_round_trip_and_number_their_points(program: Program)
     assert points == list(range(len(points)))
     stimulus_points = {s["at"] for s in program.stimuli} - {"start", "end"}
     assert stimulus_points <= set(points)
+    ops = set(program.ops())
+    assert sum(op.startswith("stimulus:") for op in ops) <= len(program.stimuli)
+    assert any(op.startswith("end:") for op in ops)
