@@ -71,3 +71,20 @@ async def test_terminating_without_a_reason_records_the_default_one(
     await given.terminate(reason="stop")
     events = [e async for e in given.fetch_history_events()]
     assert events[-1].workflow_execution_terminated_event_attributes.reason == "stop"
+
+
+async def test_completing_an_activity_of_a_closed_run_says_the_run_completed(
+    official_client: Client, task_queue: str
+) -> None:
+    handle = await official_client.start_workflow(
+        "ClosedRunsNeverPolled", id=_id(), task_queue=task_queue
+    )
+    await handle.terminate()
+    activity = official_client.get_async_activity_handle(
+        workflow_id=handle.id, run_id=handle.result_run_id, activity_id="1"
+    )
+    for respond in (activity.complete("late"), activity.heartbeat("beat")):
+        with pytest.raises(RPCError) as err:
+            await respond
+        assert err.value.status == RPCStatusCode.NOT_FOUND
+        assert err.value.message == "workflow execution already completed"
