@@ -56,6 +56,16 @@ def one_seed(
         if time.monotonic() > deadline and not failing:
             return
         v = pair.check(program)
+        status = (
+            "UNKNOWN MISMATCH"
+            if v.failed
+            else "timing-dependent"
+            if v.flaky
+            else "known: " + ", ".join(sorted({k.id for _, k in v.known}))
+            if v.known
+            else "same"
+        )
+        print(f"[{pair.programs_run}] {status}", flush=True)
         tally.known.update({k.id for _, k in v.known})
         tally.flaky += bool(v.flaky)
         if v.flaky:
