@@ -59,6 +59,8 @@ def one_seed(
         status = (
             "UNKNOWN MISMATCH"
             if v.failed
+            else "driver failed on both servers"
+            if v.crashed
             else "timing-dependent"
             if v.flaky
             else "known: " + ", ".join(sorted({k.id for _, k in v.known}))
@@ -68,8 +70,8 @@ def one_seed(
         print(f"[{pair.programs_run}] {status}", flush=True)
         tally.known.update({k.id for _, k in v.known})
         tally.flaky += bool(v.flaky)
-        if v.flaky:
-            print(f"[timing-dependent program skipped]\n{v.report()}\n", flush=True)
+        if v.flaky or v.crashed:
+            print(f"[timing-dependent or crashed program skipped]\n{v.report()}\n", flush=True)
         if v.failed:
             failing.append(v)
             raise AssertionError("mismatch")

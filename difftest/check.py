@@ -29,6 +29,8 @@ class Verdict:
     flaky: list[tuple[str, Diff]] = field(default_factory=list)
     """Differences between two runs on the same server: the program depends on timing."""
     outcomes: dict[str, Any] = field(default_factory=dict)
+    crashed: str = ""
+    """The driver failed on both servers: a difftest problem, reported, not a mismatch."""
 
     @property
     def failed(self) -> bool:
@@ -36,6 +38,8 @@ class Verdict:
 
     def report(self) -> str:
         lines = [f"program:\n{self.program.dumps()}"]
+        if self.crashed:
+            lines.append(f"the driver failed on both servers:\n{self.crashed}")
         if self.flaky:
             lines.append("timing-dependent (differs between two runs on one server):")
             for side, d in self.flaky:
@@ -75,6 +79,9 @@ class Pair:
         self.coverage.update(set(program.ops()))
         first = self.run(program)
         verdict = Verdict(program, outcomes=first)
+        if first["temporal"].get("crash") and first["perdure"].get("crash"):
+            verdict.crashed = first["temporal"]["crash"]
+            return verdict
         diffs = compare(first["temporal"], first["perdure"])
         if not diffs:
             return verdict

@@ -155,9 +155,8 @@ def compare(temporal: dict[str, Any], perdure: dict[str, Any]) -> list[Diff]:
     """Every difference between two outcomes, histories first as event-type sequences."""
     a, b = normalise(temporal), normalise(perdure)
     out: list[Diff] = []
-    for key in ("crash",):
-        if a.get(key) or b.get(key):
-            out.append(Diff(key, a.get(key), b.get(key)))
+    if bool(a.get("crash")) != bool(b.get("crash")):  # both crashing is the driver's fault
+        out.append(Diff("crash", a.get("crash"), b.get("crash")))
     runs_a, runs_b = a.get("runs") or [], b.get("runs") or []
     if len(runs_a) != len(runs_b):
         out.append(Diff("runs.count", len(runs_a), len(runs_b)))

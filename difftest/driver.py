@@ -49,6 +49,8 @@ POINT_TIMEOUT_S = 30.0
 RESULT_TIMEOUT_S = 30.0
 BACKGROUND_TIMEOUT_S = 8.0
 CHILD_SETTLE_S = 3.0
+STIMULUS_TIMEOUT_S = 15.0
+"""A stimulus the driver waits for (an update on a stuck run) gives up after this long."""
 
 _ = ACTIVITY
 
@@ -238,7 +240,12 @@ class ProgramRun:
         if held and kind in ("update", "query"):
             self.background.append((i, asyncio.ensure_future(self._stimulus(i, st, False))))
             return
-        self.results[i] = await self._stimulus(i, st, True)
+        try:
+            self.results[i] = await asyncio.wait_for(
+                self._stimulus(i, st, True), STIMULUS_TIMEOUT_S
+            )
+        except TimeoutError:
+            self.results[i] = {"pending": True}
 
     async def _stimulus(self, i: int, st: dict[str, Any], split: bool) -> Any:
         kind = st["kind"]

@@ -217,3 +217,21 @@ KNOWN.append(
         (r"^stimuli\[\d+\]\.error\.message$",),
     )
 )
+KNOWN.append(
+    Known(
+        "update-message-after-close-stalls",
+        "issue 18 item 1 (updates whose run closes in the same completion; found by difftest)",
+        "A workflow task that closes the run (here: fails it) and, in the same completion, "
+        "rejects an update that was admitted before it (update sent before any worker "
+        "polled, handler missing): Temporal records the close and the rejection; Perdure drops "
+        "the admitted update when the run closes, then finds the rejection names an unknown "
+        "update, fails the task (BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE, non-retryable) and "
+        "the run stays open for ever, its worker retrying. Program: steps [patched], end "
+        "fail, stimulus at start: update 'missing'.",
+        lambda ds, _: (
+            history_adds(ds, "WORKFLOW_TASK_FAILED")
+            and any_diff(ds, r"^result\.still_running$", "", "True")
+        ),
+        (*HISTORY_CASCADE, r"^result\.", r"^stimuli\[\d+\]\.", r"^worker$"),
+    )
+)
