@@ -227,11 +227,19 @@ KNOWN.append(
         "the admitted update when the run closes, then finds the rejection names an unknown "
         "update, fails the task (BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE, non-retryable) and "
         "the run stays open for ever, its worker retrying. Program: steps [patched], end "
-        "fail, stimulus at start: update 'missing'.",
+        "fail, stimulus at start: update 'missing'. Also seen with continue-as-new closing "
+        "the run while a held task's update is rejected.",
         lambda ds, _: (
             history_adds(ds, "WORKFLOW_TASK_FAILED")
             and any_diff(ds, r"^result\.still_running$", "", "True")
         ),
-        (*HISTORY_CASCADE, r"^result\.", r"^stimuli\[\d+\]\.", r"^worker$"),
+        (
+            *HISTORY_CASCADE,
+            r"^result\.",
+            r"^stimuli\[\d+\]",
+            r"^worker$",
+            r"^runs\.count$",
+            r"^points\.",
+        ),
     )
 )

@@ -65,6 +65,29 @@ class ContinuingParent:
         return await workflow.execute_child_workflow(Continues.run, False, id=child_id)
 
 
+@activity.defn(name="RunFieldsQuick")
+async def quick() -> str:
+    return "quick"
+
+
+@workflow.defn(name="RunFieldsUpdated")
+class Updated:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.update(name="work")
+    async def work(self) -> str:
+        result = await workflow.execute_activity(
+            quick, start_to_close_timeout=timedelta(seconds=10)
+        )
+        self.done = True
+        return result
+
+
 @workflow.defn(name="RunFieldsContinues")
 class Continues:
     @workflow.run
@@ -198,3 +221,25 @@ async def test_a_continued_run_without_parent_is_the_root_of_its_children(
     assert started.parent_workflow_execution.run_id == second.run_id
     assert started.root_workflow_execution.workflow_id == handle.id
     assert started.root_workflow_execution.run_id == second.run_id
+
+
+async def test_a_command_of_an_update_handler_is_marked_with_the_update(
+    official_client: Client, task_queue: str
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[Updated],
+        activities=[quick],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await official_client.start_workflow(Updated.run, id=_id(), task_queue=task_queue)
+        assert await handle.execute_update(Updated.work, id="the-update") == "quick"
+        await handle.result()
+    [scheduled] = [
+        e
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    markers = [m.inbound_update.inbound_update_id for m in scheduled.event_group_markers]
+    assert markers == ["the-update"]
