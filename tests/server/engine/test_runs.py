@@ -100,7 +100,9 @@ def test_continue_as_new_links_both_ways_and_waits_its_backoff() -> None:
     assert nxt.types() == ["WORKFLOW_EXECUTION_STARTED", "WORKFLOW_TASK_SCHEDULED"]
 
 
-def test_continue_as_new_inherits_memo_search_attributes_and_retry_policy() -> None:
+def test_continue_as_new_takes_memo_and_search_attributes_from_the_command_only() -> None:
+    # As on Temporal: the new run's memo and search attributes are the command's (SDKs put
+    # the start ones there); nothing is inherited by the server.
     memo = common_pb2.Memo()
     memo.fields["k"].CopyFrom(payloads(b'"v"').payloads[0])
     sa = common_pb2.SearchAttributes()
@@ -113,8 +115,8 @@ def test_continue_as_new_inherits_memo_search_attributes_and_retry_policy() -> N
     h.start_wft()
     h.complete_wft(continue_as_new())
     nxt = successor(h)
-    assert nxt.state.memo == memo
-    assert nxt.state.search_attributes == sa
+    assert not nxt.state.memo.fields
+    assert not nxt.state.search_attributes.indexed_fields
     assert nxt.state.retry_policy is not None and nxt.state.retry_policy.maximum_attempts == 4
     # What the command sets wins.
     other = common_pb2.Memo()

@@ -186,10 +186,11 @@ def task_response(ex: Execution, info: ActivityInfo) -> rr.PollActivityTaskQueue
 def require_started(ex: Execution, token: ActivityTaskToken) -> ActivityInfo:
     """The running attempt a completion names, or NotFound as Temporal reports it."""
     st = ex.state
+    if not st.running:
+        raise NotFound("workflow execution already completed")
     info = st.activities.get(token.scheduled_event_id)
     if (
-        not st.running
-        or info is None
+        info is None
         or info.state != ActivityState.STARTED
         or (token.attempt and info.attempt != token.attempt)
     ):
@@ -198,7 +199,9 @@ def require_started(ex: Execution, token: ActivityTaskToken) -> ActivityInfo:
 
 
 def find_started_by_id(ex: Execution, activity_id: str) -> ActivityInfo:
-    info = ex.state.activity_by_id(activity_id) if ex.state.running else None
+    if not ex.state.running:
+        raise NotFound("workflow execution already completed")
+    info = ex.state.activity_by_id(activity_id)
     if info is None or info.state != ActivityState.STARTED:
         raise NotFound("Activity task not found.")
     return info

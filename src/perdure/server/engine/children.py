@@ -142,7 +142,6 @@ def start_child(ctx: CommandContext, command: command_pb2.Command) -> None:
         namespace=namespace,
         namespace_id=namespace_id,
         workflow_id=a.workflow_id,
-        workflow_execution_timeout=duration(execution_timeout),
         workflow_run_timeout=duration(run_timeout),
         workflow_task_timeout=duration(task_timeout),
         parent_close_policy=a.parent_close_policy or wf_enums.PARENT_CLOSE_POLICY_TERMINATE,
@@ -154,6 +153,8 @@ def start_child(ctx: CommandContext, command: command_pb2.Command) -> None:
         cron_schedule=a.cron_schedule,
         inherit_build_id=a.inherit_build_id,
     )
+    if execution_timeout:  # none: left unset, as on Temporal
+        attrs.workflow_execution_timeout.CopyFrom(duration(execution_timeout))
     attrs.workflow_type.name = a.workflow_type.name
     attrs.task_queue.name = a.task_queue.name or st.task_queue
     attrs.task_queue.kind = tq_enums.TASK_QUEUE_KIND_NORMAL
@@ -162,6 +163,8 @@ def start_child(ctx: CommandContext, command: command_pb2.Command) -> None:
     for name in ("input", "header", "memo", "search_attributes", "priority"):
         if a.HasField(name):
             getattr(attrs, name).CopyFrom(getattr(a, name))
+    if not attrs.memo.fields:  # an empty memo is no memo, as on Temporal
+        attrs.ClearField("memo")
     event = append_for(ctx, command, et.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED, attrs)
     st.children[event.event_id].create_request_id = ctx.new_id()
     ex.add_timer(TimerRef(TimerKind.START_CHILD, event.event_id), ex.now)

@@ -69,6 +69,9 @@ CommandHandler = Callable[[CommandContext, command_pb2.Command], None]
 def append_for(
     ctx: CommandContext, command: command_pb2.Command, event_type: int, attrs: Message
 ) -> history_pb2.HistoryEvent:
-    """Write the event of `command`, with the user metadata the command carries."""
+    """Write the event of `command`, with the user metadata and the event group markers
+    (e.g. the update whose handler issued it) the command carries, as Temporal does."""
     metadata = command.user_metadata if command.HasField("user_metadata") else None
-    return ctx.ex.append(event_type, attrs, metadata)
+    event = ctx.ex.new_event(event_type, attrs, metadata)
+    event.event_group_markers.extend(command.event_group_markers)
+    return ctx.ex.append_event(event)

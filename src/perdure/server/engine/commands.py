@@ -403,10 +403,11 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
         workflow_run_timeout=duration(run_timeout),
         workflow_task_timeout=duration(task_timeout),
         workflow_task_completed_event_id=ctx.completed_event_id,
-        backoff_start_interval=duration(backoff),
         initiator=a.initiator,
         inherit_build_id=a.inherit_build_id,
     )
+    if backoff:  # none: left unset, as on Temporal
+        attrs.backoff_start_interval.CopyFrom(duration(backoff))
     attrs.workflow_type.name = workflow_type
     attrs.task_queue.name = task_queue
     attrs.task_queue.kind = tq_enums.TASK_QUEUE_KIND_NORMAL
@@ -441,10 +442,10 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
         else st.retry_policy,
         attempt=1,
         cron_schedule=a.cron_schedule or st.cron_schedule,
-        memo=a.memo if a.HasField("memo") else st.memo,
-        search_attributes=a.search_attributes
-        if a.HasField("search_attributes")
-        else st.search_attributes,
+        # As on Temporal, the new run has the memo and search attributes the command
+        # gives, none inherited from this run.
+        memo=a.memo if a.HasField("memo") else None,
+        search_attributes=a.search_attributes if a.HasField("search_attributes") else None,
         user_metadata=st.user_metadata,
         priority=st.priority,
         first_workflow_task_backoff=backoff,
@@ -455,8 +456,10 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
             a.last_completion_result if a.HasField("last_completion_result") else None
         ),
         parent=st.parent,
-        root_workflow_id=st.root_workflow_id,
-        root_run_id=st.root_run_id,
+        # A child's new run keeps its tree's root; a workflow without a parent is its own
+        # root, so the new run is the root of the children it starts (as on Temporal).
+        root_workflow_id=st.root_workflow_id if st.parent is not None else "",
+        root_run_id=st.root_run_id if st.parent is not None else "",
     )
     successor = runs.create_run(spec, ex.now, ex.namespace)
     updates.take_over(successor, admitted)

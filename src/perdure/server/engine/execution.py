@@ -151,7 +151,10 @@ class Execution:
         user_metadata: UserMetadata | None = None,
     ) -> HistoryEvent:
         """Write an event now (it gets the next event id) and apply it to the state."""
-        event = self.new_event(event_type, attributes, user_metadata)
+        return self.append_event(self.new_event(event_type, attributes, user_metadata))
+
+    def append_event(self, event: HistoryEvent) -> HistoryEvent:
+        """Write an event made by `new_event` (and completed by the caller) and apply it."""
         self.write_applied(event)
         apply(self.state, event)
         return event

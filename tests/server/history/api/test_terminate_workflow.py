@@ -55,3 +55,12 @@ async def test_terminating_twice_or_another_chain_is_not_found(env: Env) -> None
     await terminate_workflow(env.history, env.ns, terminate("wf"))
     with pytest.raises(NotFound, match="already completed"):
         await terminate_workflow(env.history, env.ns, terminate("wf"))
+
+
+async def test_without_a_reason_the_event_carries_temporals_default(env: Env) -> None:
+    await env.start("wf")
+    request = terminate("wf")
+    request.reason = ""
+    await terminate_workflow(env.history, env.ns, request)
+    attrs = (await env.events("wf"))[-1].workflow_execution_terminated_event_attributes
+    assert attrs.reason == "terminated by user via frontend"
