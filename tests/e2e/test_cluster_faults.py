@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -33,7 +34,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from tests.e2e.cluster_workflows import ClusterLoad, echo
 from tests.e2e.test_cluster import CLOSE_TYPES, cluster, cluster_db  # noqa: F401 (fixtures)
 from tests.pg import PG_ADMIN_URL
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, start_perdure_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -113,7 +114,11 @@ async def check_exactly_once(client: Client, results: dict[str, Any], ledger: Le
         assert len(runs) == 1, f"{wid} has {len(runs)} runs"
 
 
-async def test_sigkill_one_process_mid_load(cluster: list[ServerProcess]) -> None:  # noqa: F811
+async def test_sigkill_one_process_mid_load(
+    cluster: list[ServerProcess],  # noqa: F811
+    cluster_db: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     a, b = [await Client.connect(s.target) for s in cluster]
     victim = cluster[0]
     tq = f"faults-{uuid.uuid4().hex[:8]}"
@@ -149,8 +154,15 @@ async def test_sigkill_one_process_mid_load(cluster: list[ServerProcess]) -> Non
         }
         # The dead process's leases (tasks 10 s, timers 10 s after due) lapse in time.
         assert asyncio.get_running_loop().time() - killed < 60
-        run_a.cancel()
-        await asyncio.gather(run_a, return_exceptions=True)
+        # The official SDK's worker on the dead process waits for the server to answer its
+        # polls when it shuts down (worker_poll_complete_on_shutdown): bring a process
+        # back on that port for it, as a restarted server would be.
+        revived = start_perdure_server(tmp_path / "revived", db_url=cluster_db, port=victim.port)
+        try:
+            run_a.cancel()
+            await asyncio.wait_for(asyncio.gather(run_a, return_exceptions=True), 60)
+        finally:
+            revived.stop()
     assert sum(len(v) for v in ledger.acked.values()) > WORKFLOWS
     await check_exactly_once(b, results, ledger)
     assert "Traceback" not in cluster[1].log(), cluster[1].log()
@@ -230,9 +242,11 @@ async def test_a_process_that_stops_cleanly_hands_over_at_once(
             if (await a.get_workflow_handle(wid).query(ClusterLoad.state))["stage"] == "timer":
                 break
             await asyncio.sleep(0.05)
-    assert cluster[0].stop() == 0
+    # The worker leaves first: the server answers its polls at once on ShutdownWorker,
+    # which the official SDK waits for (worker_poll_complete_on_shutdown).
     run_a.cancel()
     await asyncio.gather(run_a, return_exceptions=True)
+    assert cluster[0].stop() == 0
     async with worker(b, tq, "worker-on-b"):
         for wid in ids:
             await b.get_workflow_handle(wid).signal(ClusterLoad.finish)
