@@ -18,14 +18,18 @@ from temporalio.api.history.v1 import HistoryEvent
 
 from chaos.workflows import expected_result
 
+_S = WorkflowExecutionStatus
 CLOSE_STATUS = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
-}  # fmt: skip
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: _S.WORKFLOW_EXECUTION_STATUS_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: _S.WORKFLOW_EXECUTION_STATUS_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: _S.WORKFLOW_EXECUTION_STATUS_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: _S.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: _S.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: (
+        _S.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
+    ),
+}
+"""The status visibility must list for a run closed by each close event."""
 
 
 @dataclass
@@ -91,8 +95,8 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
     """Every violation of the guarantees, by workflow."""
     out: list[Violation] = []
     effects: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-    for wf, run, act, attempt in observed.effects:
-        effects[(wf, run, act)].append(attempt)
+    for wf, run_id, act, attempt in observed.effects:
+        effects[(wf, run_id, act)].append(attempt)
     known_runs: set[tuple[str, str]] = set()
     for wf_id, kind, spec, origin in expected_workflows(started):
         runs = observed.runs.get(wf_id, [])
@@ -102,7 +106,7 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
         signals: Counter[int] = Counter()
         accepted: Counter[str] = Counter()
         completed_updates: Counter[str] = Counter()
-        results = []
+        results: list[Any] = []
         for run in runs:
             known_runs.add((wf_id, run.run_id))
             out += _check_run(run, effects, observed, kind, results)
@@ -130,17 +134,28 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
         if wf_id == origin.workflow_id:
             for value in origin.signals_acked:
                 if signals[value] != 1:
-                    out.append(Violation(wf_id, f"acknowledged signal {value} appears {signals[value]} times"))
+                    out.append(
+                        Violation(
+                            wf_id, f"acknowledged signal {value} appears {signals[value]} times"
+                        )
+                    )
             for value, n in signals.items():
                 if n > 1 and value not in origin.signals_acked:
                     out.append(Violation(wf_id, f"signal {value} appears {n} times"))
             for update_id in origin.updates_acked:
                 if accepted[update_id] != 1 or completed_updates[update_id] != 1:
-                    out.append(Violation(wf_id, f"acknowledged update {update_id} accepted "
-                        f"{accepted[update_id]}, completed {completed_updates[update_id]} times"))  # fmt: skip
+                    what = (
+                        f"acknowledged update {update_id} accepted {accepted[update_id]}, "
+                        f"completed {completed_updates[update_id]} times"
+                    )
+                    out.append(Violation(wf_id, what))
     for key in effects:
         if (key[0], key[1]) not in known_runs:
-            out.append(Violation(key[0], f"side effect of run {key[1]} activity {key[2]}, a run no history holds"))
+            out.append(
+                Violation(
+                    key[0], f"side effect of run {key[1]} activity {key[2]}, a run no history holds"
+                )
+            )
     return out
 
 
@@ -170,8 +185,11 @@ def _check_run(
         if listed is None:
             out.append(Violation(wf, f"{where}: not in visibility"))
         elif listed != CLOSE_STATUS[close.event_type]:
-            out.append(Violation(wf, f"{where}: visibility says {WorkflowExecutionStatus.Name(listed)}, "
-                                 f"history {EventType.Name(close.event_type)}"))  # fmt: skip
+            what = (
+                f"{where}: visibility says {WorkflowExecutionStatus.Name(listed)}, "
+                f"history {EventType.Name(close.event_type)}"
+            )
+            out.append(Violation(wf, what))
     failure = observed.replay_failures.get((wf, run.run_id))
     if failure:
         out.append(Violation(wf, f"{where}: replay failed: {failure}"))
@@ -197,8 +215,10 @@ def _check_run(
                                  f"for {attempt} recorded attempts {sorted(rows)}"))  # fmt: skip
         dup = [a for a, n in Counter(rows).items() if n > 1]
         if dup:
-            out.append(Violation(wf, f"{where}: activity {act} ran attempt(s) {dup} more than once"))
-    for (w, r, act) in effects:
+            out.append(
+                Violation(wf, f"{where}: activity {act} ran attempt(s) {dup} more than once")
+            )
+    for w, r, act in effects:
         if w == wf and r == run.run_id and act not in attempts:
             out.append(Violation(wf, f"{where}: side effect of activity {act}, never scheduled"))
     return out
@@ -207,7 +227,9 @@ def _check_run(
 def read_effects(path: str) -> list[tuple[str, str, str, int]]:
     with sqlite3.connect(path, timeout=60) as db:
         try:
-            rows = db.execute("SELECT workflow_id, run_id, activity_id, attempt FROM effects").fetchall()
+            rows = db.execute(
+                "SELECT workflow_id, run_id, activity_id, attempt FROM effects"
+            ).fetchall()
         except sqlite3.OperationalError:  # no activity ever ran
             rows = []
     db.close()
@@ -216,9 +238,8 @@ def read_effects(path: str) -> list[tuple[str, str, str, int]]:
 
 async def observe(client: Any, started: list[Started], effects_path: str) -> Observed:
     """Histories (walked back along continue-as-new), visibility rows, side effects, replays."""
-    from perdure.worker import Replayer
-
     from chaos.workflows import WORKFLOWS
+    from perdure.worker import Replayer
 
     runs: dict[str, list[RunHistory]] = {}
     visibility: dict[tuple[str, str], int] = {}

@@ -27,8 +27,9 @@ from typing import Any
 
 os.environ["CHAOS_SDK"] = "perdure"  # the checker replays with Perdure's SDK
 
-from chaos.check import Observed, Started, Violation, check, observe  # noqa: E402
-from tests.servers import REPO, ServerProcess, start_perdure_server  # noqa: E402
+from tests.servers import REPO, ServerProcess, start_perdure_server
+
+from chaos.check import Observed, Started, Violation, check, observe
 
 SCENARIOS = ("server-kill", "worker-kill", "pg-cluster")
 SDKS = ("perdure", "temporalio")
@@ -65,12 +66,14 @@ class Report:
             kinds[f"{s.kind}/{s.sdk}"] = kinds.get(f"{s.kind}/{s.sdk}", 0) + 1
         lines = [
             f"scenario            {self.scenario} (seed {self.seed}, {self.seconds:.0f}s of load)",
-            f"workflows started   {len(self.started)}  " + " ".join(f"{k}={v}" for k, v in sorted(kinds.items())),
+            f"workflows started   {len(self.started)}  "
+            + " ".join(f"{k}={v}" for k, v in sorted(kinds.items())),
             f"workflows completed {done}",
             f"signals acked       {sum(len(s.signals_acked) for s in self.started)}",
             f"updates acked       {sum(len(s.updates_acked) for s in self.started)}",
             f"faults injected     {len(self.faults)}",
-            f"recovery p50/max    {p50} / {mx}  ({len(self.faults) - len(rec)} faults without a later completion)",
+            f"recovery p50/max    {p50} / {mx}  "
+            f"({len(self.faults) - len(rec)} faults without a later completion)",
             f"violations          {len(self.violations)}",
         ]  # fmt: skip
         lines += [f"  - {v}" for v in self.violations[:50]]
@@ -183,7 +186,9 @@ def _final(e: BaseException) -> bool:
     return isinstance(e, WorkflowAlreadyStartedError | WorkflowFailureError)
 
 
-async def drive_one(clients: Clients, s: Started, queue: str, rng: random.Random, stop: float) -> None:
+async def drive_one(
+    clients: Clients, s: Started, queue: str, rng: random.Random, stop: float
+) -> None:
     """Start one workflow, send it its signals and updates while it runs, await its result."""
     from temporalio.api.common.v1 import Payloads, WorkflowExecution
     from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
@@ -209,7 +214,7 @@ async def drive_one(clients: Clients, s: Started, queue: str, rng: random.Random
                 request_id = str(uuid.uuid4())  # the same on every retry: deduplicated
                 payloads = DataConverter.default.payload_converter.to_payloads([value])
 
-                async def signal(c: Any, value: int = value, rid: str = request_id) -> None:
+                async def signal(c: Any, rid: str = request_id, payloads: Any = payloads) -> None:
                     await c.workflow_service.signal_workflow_execution(
                         SignalWorkflowExecutionRequest(
                             namespace="default",
@@ -300,7 +305,9 @@ async def inject(
                 await asyncio.sleep(rng.uniform(1, 3))
             await asyncio.to_thread(servers.restart, i)
         for sdk in workers.dead():
-            report.unexpected_exits.append(f"worker {sdk} exited with {workers.procs[sdk].returncode}")
+            report.unexpected_exits.append(
+                f"worker {sdk} exited with {workers.procs[sdk].returncode}"
+            )
             workers.start(sdk)
 
 
@@ -334,24 +341,40 @@ async def run_scenario(
     servers = Servers(workdir, 2 if scenario == "pg-cluster" else 1, db_url)
     targets = servers.targets()
     queue = f"chaos-{uuid.uuid4().hex[:6]}"
-    workers = Workers(workdir, {sdk: targets[i % len(targets)] for i, sdk in enumerate(SDKS)}, effects, queue)
+    workers = Workers(
+        workdir, {sdk: targets[i % len(targets)] for i, sdk in enumerate(SDKS)}, effects, queue
+    )
     try:
         clients = Clients(targets)
         load_end = time.monotonic() + seconds
         settle_end = load_end + settle
         await asyncio.gather(
-            drive(clients, report, queue, random.Random(rng.random()), load_end, settle_end, concurrency),
+            drive(
+                clients,
+                report,
+                queue,
+                random.Random(rng.random()),
+                load_end,
+                settle_end,
+                concurrency,
+            ),
             inject(scenario, servers, workers, report, random.Random(rng.random()), load_end),
         )
         _recoveries(report)
         for s in report.started:
             if s.completed_at is None:
-                report.violations.append(Violation(s.workflow_id, f"did not complete within {settle:.0f}s of settling"))
-        observed = await clients.call(lambda c: observe(c, report.started, str(effects)), timeout=300)
+                report.violations.append(
+                    Violation(s.workflow_id, f"did not complete within {settle:.0f}s of settling")
+                )
+        observed = await clients.call(
+            lambda c: observe(c, report.started, str(effects)), timeout=300
+        )
         report.observed = observed
         report.violations += check(report.started, observed)
         for sdk in workers.dead():
-            report.unexpected_exits.append(f"worker {sdk} exited with {workers.procs[sdk].returncode}")
+            report.unexpected_exits.append(
+                f"worker {sdk} exited with {workers.procs[sdk].returncode}"
+            )
     finally:
         workers.stop()
         servers.stop()
@@ -372,7 +395,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="also print the violations as JSON")
     a = parser.parse_args(argv)
     report = asyncio.run(
-        run_scenario(a.scenario, a.seconds, seed=a.seed, workdir=a.workdir, concurrency=a.concurrency)
+        run_scenario(
+            a.scenario, a.seconds, seed=a.seed, workdir=a.workdir, concurrency=a.concurrency
+        )
     )
     print(report.text())
     if a.json:
