@@ -8,16 +8,19 @@ client, so a test can plant a fault in real observations and see it caught.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
-from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.history.v1 import History, HistoryEvent
 
 from chaos.workflows import expected_result
 
+REPO = Path(__file__).resolve().parent.parent
 _S = WorkflowExecutionStatus
 CLOSE_STATUS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: _S.WORKFLOW_EXECUTION_STATUS_COMPLETED,
@@ -238,13 +241,8 @@ def read_effects(path: str) -> list[tuple[str, str, str, int]]:
 
 async def observe(client: Any, started: list[Started], effects_path: str) -> Observed:
     """Histories (walked back along continue-as-new), visibility rows, side effects, replays."""
-    from chaos.workflows import WORKFLOWS
-    from perdure.worker import Replayer
-
     runs: dict[str, list[RunHistory]] = {}
     visibility: dict[tuple[str, str], int] = {}
-    replay_failures: dict[tuple[str, str], str] = {}
-    replayer = Replayer(workflows=WORKFLOWS)
     for wf_id, _kind, _spec, _origin in expected_workflows(started):
         chain: list[RunHistory] = []
         run_id: str | None = None
@@ -254,9 +252,6 @@ async def observe(client: Any, started: list[Started], effects_path: str) -> Obs
             except Exception:
                 break
             chain.append(RunHistory(wf_id, history.run_id, list(history.events)))
-            result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-            if result.replay_failure is not None:
-                replay_failures[(wf_id, history.run_id)] = repr(result.replay_failure)
             first = history.events[0].workflow_execution_started_event_attributes
             run_id = first.continued_execution_run_id or None
             if run_id is None:
@@ -264,4 +259,61 @@ async def observe(client: Any, started: list[Started], effects_path: str) -> Obs
         runs[wf_id] = list(reversed(chain))
         async for listed in client.list_workflows(f"WorkflowId = '{wf_id}'"):
             visibility[(wf_id, listed.run_id)] = int(listed.status)
-    return Observed(runs, visibility, read_effects(effects_path), replay_failures)
+    return Observed(runs, visibility, read_effects(effects_path), await replay_all(runs))
+
+
+async def replay_all(runs: dict[str, list[RunHistory]]) -> dict[tuple[str, str], str]:
+    """Each run that Perdure's Replayer or temporalio's fails to replay, and why."""
+    from chaos.workflows import WORKFLOWS
+    from perdure.client import WorkflowHistory
+    from perdure.worker import Replayer
+
+    replayer = Replayer(workflows=WORKFLOWS)
+    failures: dict[tuple[str, str], str] = {}
+    blobs: list[tuple[str, bytes]] = []
+    for wf_id, chain in runs.items():
+        for run in chain:
+            history = WorkflowHistory(wf_id, run.events)
+            result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+            if result.replay_failure is not None:
+                failures[(wf_id, run.run_id)] = f"perdure: {result.replay_failure!r}"
+            blob = History(events=run.events).SerializeToString()
+            blobs.append((f"{wf_id}\t{run.run_id}", blob))
+    for key, failure in (await replay_with_temporalio(blobs)).items():
+        failures[key] = f"{failures.get(key, '')} {failure}".strip()
+    return failures
+
+
+async def replay_with_temporalio(blobs: list[tuple[str, bytes]]) -> dict[tuple[str, str], str]:
+    """temporalio's Replayer's failures by (workflow id, run id), from a subprocess."""
+    import os
+    import sys
+    import tempfile
+
+    from chaos.replay_temporalio import write_histories
+
+    repo = REPO
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "histories.bin"
+        write_histories(path, blobs)
+        env = {**os.environ, "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{repo}"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "chaos.replay_temporalio", str(path), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            why = (out + err).decode(errors="replace")
+            raise RuntimeError(f"temporalio replay exited with {proc.returncode}: {why}")
+        listed = _read_json(f"{path}.failures.json")
+    failures: dict[tuple[str, str], str] = {}
+    for wf_id, run_id, failure in listed:
+        failures[(wf_id, run_id)] = f"temporalio: {failure}"
+    return failures
+
+
+def _read_json(path: str) -> Any:
+    import json
+
+    with open(path) as f:
+        return json.load(f)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chaos.check import Started, check
+from chaos.check import Started, check, replay_all
 from chaos.run import Report, run_scenario
 
 from tests.pg import pg_unreachable
@@ -97,3 +97,27 @@ def test_checker_names_planted_violations(server_kill: Report) -> None:
     wrong.append(Started(order.workflow_id + "-x", "ChaosChain", {"length": 1}, "perdure"))
     found = [str(v) for v in check(wrong, observed)]
     assert f"{order.workflow_id}-x: no history" in found, found
+
+
+async def test_both_replayers_catch_a_changed_history(server_kill: Report) -> None:
+    """A real history whose activity type is changed fails to replay in Perdure's Replayer
+    and in temporalio's, and the checker names it."""
+    from temporalio.api.enums.v1 import EventType
+
+    observed = server_kill.observed
+    assert observed is not None
+    order = next(s for s in server_kill.started if s.kind == "ChaosOrder")
+    runs = {order.workflow_id: copy.deepcopy(observed.runs[order.workflow_id])}
+    assert await replay_all(runs) == {}
+    run = runs[order.workflow_id][-1]
+    scheduled = next(
+        e for e in run.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    )
+    scheduled.activity_task_scheduled_event_attributes.activity_type.name = "not_effect"
+    failures = await replay_all(runs)
+    failure = failures[(order.workflow_id, run.run_id)]
+    assert "perdure:" in failure and "temporalio:" in failure, failure
+    changed = copy.deepcopy(observed)
+    changed.replay_failures = failures
+    found = [str(v) for v in check(server_kill.started, changed)]
+    assert any(f"run {run.run_id}: replay failed" in v for v in found), found
