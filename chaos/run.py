@@ -7,6 +7,8 @@ Scenarios:
 - ``worker-kill``: one server; a random worker process SIGKILLed every 2-10 s, restarted.
 - ``pg-cluster``: two servers on one PostgreSQL database, one SIGKILLed at a time every
   2-10 s and restarted 1-3 s later; each SDK's worker talks to a different server.
+- ``proxy-reset``: one server on SQLite behind a TCP proxy that every 2-10 s aborts every
+  connection of the workers and the driver's client.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ os.environ["CHAOS_SDK"] = "perdure"  # the checker replays with Perdure's SDK
 from tests.servers import REPO, ServerProcess, start_perdure_server
 
 from chaos.check import Observed, Started, Violation, check, observe
+from chaos.proxy import Proxy
 
-SCENARIOS = ("server-kill", "worker-kill", "pg-cluster")
+SCENARIOS = ("server-kill", "worker-kill", "pg-cluster", "proxy-reset")
 SDKS = ("perdure", "temporalio")
 
 
@@ -284,14 +287,17 @@ async def drive(
 
 async def inject(
     scenario: str, servers: Servers, workers: Workers, report: Report, rng: random.Random,
-    load_end: float,
+    load_end: float, proxy: Proxy | None,
 ) -> None:  # fmt: skip
     """SIGKILL something every 2-10 s until the load ends; restart it."""
     while True:
         await asyncio.sleep(rng.uniform(2, 10))
         if time.monotonic() >= load_end:
             return
-        if scenario == "worker-kill":
+        if proxy is not None:
+            report.faults.append(Fault("reset connections", time.monotonic()))
+            proxy.reset_all()
+        elif scenario == "worker-kill":
             sdk = rng.choice(SDKS)
             report.faults.append(Fault(f"kill worker {sdk}", time.monotonic()))
             workers.kill(sdk)
@@ -340,6 +346,11 @@ async def run_scenario(
         db_url = create_database("perdure_chaos")
     servers = Servers(workdir, 2 if scenario == "pg-cluster" else 1, db_url)
     targets = servers.targets()
+    proxy = None
+    if scenario == "proxy-reset":
+        proxy = Proxy("127.0.0.1", servers.procs[0].port)
+        await proxy.start()
+        targets = [proxy.target]
     queue = f"chaos-{uuid.uuid4().hex[:6]}"
     workers = Workers(
         workdir, {sdk: targets[i % len(targets)] for i, sdk in enumerate(SDKS)}, effects, queue
@@ -358,7 +369,9 @@ async def run_scenario(
                 settle_end,
                 concurrency,
             ),
-            inject(scenario, servers, workers, report, random.Random(rng.random()), load_end),
+            inject(
+                scenario, servers, workers, report, random.Random(rng.random()), load_end, proxy
+            ),
         )
         _recoveries(report)
         for s in report.started:
@@ -377,6 +390,8 @@ async def run_scenario(
             )
     finally:
         workers.stop()
+        if proxy is not None:
+            await proxy.stop()
         servers.stop()
         if db_url:
             from tests.pg import drop_database

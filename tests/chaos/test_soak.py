@@ -49,6 +49,10 @@ def test_worker_sigkill_loses_nothing(tmp_path: Path) -> None:
     _assert_clean(_soak("worker-kill", 20, tmp_path))
 
 
+def test_connection_resets_lose_nothing(tmp_path: Path) -> None:
+    _assert_clean(_soak("proxy-reset", 15, tmp_path))
+
+
 @pytest.mark.postgres
 def test_cluster_member_sigkill_on_postgresql_loses_nothing(tmp_path: Path) -> None:
     reason = pg_unreachable()
