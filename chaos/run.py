@@ -7,6 +7,8 @@ Scenarios:
 - ``worker-kill``: one server; a random worker process SIGKILLed every 2-10 s, restarted.
 - ``pg-cluster``: two servers on one PostgreSQL database, one SIGKILLed at a time every
   2-10 s and restarted 1-3 s later; each SDK's worker talks to a different server.
+- ``pg-freeze``: as pg-cluster, but one server is SIGSTOPped for 2-8 s and then continued
+  (a long GC pause, a frozen VM) while the other serves and may take its leases.
 - ``proxy-reset``: one server on SQLite behind a TCP proxy that every 2-10 s aborts every
   connection of the workers and the driver's client.
 """
@@ -18,6 +20,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +37,7 @@ from tests.servers import REPO, ServerProcess, start_perdure_server
 from chaos.check import Observed, Started, Violation, check, observe
 from chaos.proxy import Proxy
 
-SCENARIOS = ("server-kill", "worker-kill", "pg-cluster", "proxy-reset")
+SCENARIOS = ("server-kill", "worker-kill", "pg-cluster", "pg-freeze", "proxy-reset")
 SDKS = ("perdure", "temporalio")
 
 
@@ -107,6 +110,8 @@ class Servers:
 
     def stop(self) -> None:
         for s in self.procs:
+            if s.process.poll() is None:
+                s.process.send_signal(signal.SIGCONT)  # a frozen server cannot stop
             s.stop()
 
 
@@ -297,6 +302,12 @@ async def inject(
         if proxy is not None:
             report.faults.append(Fault("reset connections", time.monotonic()))
             proxy.reset_all()
+        elif scenario == "pg-freeze":
+            i = rng.randrange(len(servers.procs))
+            report.faults.append(Fault(f"freeze server {i}", time.monotonic()))
+            servers.procs[i].process.send_signal(signal.SIGSTOP)
+            await asyncio.sleep(rng.uniform(2, 8))
+            servers.procs[i].process.send_signal(signal.SIGCONT)
         elif scenario == "worker-kill":
             sdk = rng.choice(SDKS)
             report.faults.append(Fault(f"kill worker {sdk}", time.monotonic()))
@@ -337,14 +348,14 @@ async def run_scenario(
     report = Report(scenario, seconds, seed)
     effects = workdir / "effects.db"
     db_url = None
-    if scenario == "pg-cluster":
+    if scenario in ("pg-cluster", "pg-freeze"):
         from tests.pg import create_database, pg_unreachable
 
         reason = pg_unreachable()
         if reason:
             raise RuntimeError(reason)
         db_url = create_database("perdure_chaos")
-    servers = Servers(workdir, 2 if scenario == "pg-cluster" else 1, db_url)
+    servers = Servers(workdir, 2 if db_url else 1, db_url)
     targets = servers.targets()
     proxy = None
     if scenario == "proxy-reset":

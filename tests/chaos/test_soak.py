@@ -125,3 +125,11 @@ async def test_both_replayers_catch_a_changed_history(server_kill: Report) -> No
     changed.replay_failures = failures
     found = [str(v) for v in check(server_kill.started, changed)]
     assert any(f"run {run.run_id}: replay failed" in v for v in found), found
+
+
+@pytest.mark.postgres
+def test_cluster_member_frozen_on_postgresql_loses_nothing(tmp_path: Path) -> None:
+    reason = pg_unreachable()
+    if reason:
+        pytest.skip(reason)
+    _assert_clean(_soak("pg-freeze", 20, tmp_path))
