@@ -33,6 +33,18 @@ CLOSE_STATUS = {
     ),
 }
 """The status visibility must list for a run closed by each close event."""
+CONTINUED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+ENDINGS = {
+    None: EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    "terminate": EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    "cancel": EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+}
+"""How the last run of a workflow must close, by the driver's ending."""
+ACTIVITY_ENDS = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+}
 
 
 @dataclass
@@ -46,6 +58,8 @@ class Started:
     signals_acked: list[int] = field(default_factory=list)
     updates_acked: dict[str, int] = field(default_factory=dict)
     """Update id -> the value it carried, for each update whose result came back."""
+    ending: str | None = None
+    """"terminate" or "cancel" when the driver ends the workflow before it can complete."""
     result: Any = None
     completed_at: float | None = None
 
@@ -103,16 +117,18 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
     known_runs: set[tuple[str, str]] = set()
     for wf_id, kind, spec, origin in expected_workflows(started):
         runs = observed.runs.get(wf_id, [])
+        is_child = wf_id != origin.workflow_id
         if not runs:
-            out.append(Violation(wf_id, "no history"))
+            if not (is_child and origin.ending):  # an ended parent may not have started it
+                out.append(Violation(wf_id, "no history"))
             continue
         signals: Counter[int] = Counter()
         accepted: Counter[str] = Counter()
         completed_updates: Counter[str] = Counter()
-        results: list[Any] = []
+        closes: list[tuple[int, Any]] = []
         for run in runs:
             known_runs.add((wf_id, run.run_id))
-            out += _check_run(run, effects, observed, kind, results)
+            out += _check_run(run, effects, observed, closes)
             for e in run.events:
                 if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
                     a = e.workflow_execution_signaled_event_attributes
@@ -124,12 +140,18 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
                 elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
                     a3 = e.workflow_execution_update_completed_event_attributes
                     completed_updates[a3.meta.update_id] += 1
-        if len(results) != 1:
-            out.append(Violation(wf_id, f"{len(results)} runs completed, expected 1"))
         want = expected_result(kind, spec)
-        for got in results:
-            if got != want:
+        for close_type, got in closes:
+            if close_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED and got != want:
                 out.append(Violation(wf_id, f"result {got!r}, expected {want!r}"))
+        types = [t for t, _ in closes]
+        if not (is_child and origin.ending):  # a child of an ended parent may end any way
+            final = ENDINGS[None if is_child else origin.ending]
+            expected = [CONTINUED] * (len(runs) - 1) + [final]
+            if types != expected:
+                got_names = [EventType.Name(t) for t in types]  # type: ignore[arg-type]
+                want_names = [EventType.Name(t) for t in expected]
+                out.append(Violation(wf_id, f"runs closed by {got_names}, expected {want_names}"))
         if kind == "ChaosChain" and len(runs) != spec["length"] + 1:
             out.append(Violation(wf_id, f"{len(runs)} runs, expected {spec['length'] + 1}"))
         if kind == "ChaosOrder" and origin.result is not None and origin.result != want:
@@ -166,8 +188,7 @@ def _check_run(
     run: RunHistory,
     effects: dict[tuple[str, str, str], list[int]],
     observed: Observed,
-    kind: str,
-    results: list[Any],
+    closes_out: list[tuple[int, Any]],
 ) -> list[Violation]:
     out: list[Violation] = []
     wf = run.workflow_id
@@ -180,10 +201,10 @@ def _check_run(
         out.append(Violation(wf, f"{where}: {len(closes)} close events (expected one, last)"))
     if closes:
         close = closes[-1]
+        result = None
         if close.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            results.append(_decode(close.workflow_execution_completed_event_attributes.result))
-        elif close.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            out.append(Violation(wf, f"{where}: closed by {EventType.Name(close.event_type)}"))
+            result = _decode(close.workflow_execution_completed_event_attributes.result)
+        closes_out.append((close.event_type, result))
         listed = observed.visibility.get((wf, run.run_id))
         if listed is None:
             out.append(Violation(wf, f"{where}: not in visibility"))
@@ -199,6 +220,7 @@ def _check_run(
     scheduled: dict[int, str] = {}
     attempts: dict[str, int] = {}
     completed: set[str] = set()
+    closed: set[str] = set()
     for e in run.events:
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             act = e.activity_task_scheduled_event_attributes.activity_id
@@ -209,11 +231,15 @@ def _check_run(
             attempts[scheduled[a.scheduled_event_id]] = a.attempt
         elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             completed.add(scheduled[e.activity_task_completed_event_attributes.scheduled_event_id])
+        elif e.event_type in ACTIVITY_ENDS:
+            attrs = getattr(e, ACTIVITY_ENDS[e.event_type])
+            closed.add(scheduled[attrs.scheduled_event_id])
     for act, attempt in attempts.items():
         rows = effects.get((wf, run.run_id, act), [])
         if act in completed and not rows:
             out.append(Violation(wf, f"{where}: activity {act} completed with no side effect"))
-        if len(rows) > attempt:
+        # An activity still running when its workflow was ended has no started event yet.
+        if len(rows) > attempt and (act in completed or act in closed):
             out.append(Violation(wf, f"{where}: activity {act} has {len(rows)} side effects "
                                  f"for {attempt} recorded attempts {sorted(rows)}"))  # fmt: skip
         dup = [a for a, n in Counter(rows).items() if n > 1]

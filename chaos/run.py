@@ -74,7 +74,9 @@ class Report:
             f"scenario            {self.scenario} (seed {self.seed}, {self.seconds:.0f}s of load)",
             f"workflows started   {len(self.started)}  "
             + " ".join(f"{k}={v}" for k, v in sorted(kinds.items())),
-            f"workflows completed {done}",
+            f"workflows closed    {done}  (terminated "
+            f"{sum(s.ending == 'terminate' for s in self.started)}, cancelled "
+            f"{sum(s.ending == 'cancel' for s in self.started)}, the rest completed)",
             f"signals acked       {sum(len(s.signals_acked) for s in self.started)}",
             f"updates acked       {sum(len(s.updates_acked) for s in self.started)}",
             f"faults injected     {len(self.faults)}",
@@ -216,6 +218,8 @@ async def drive_one(
         sends: list[tuple[str, int]] = [("signal", v) for v in range(s.spec["signals"])]
         sends += [("update", v) for v in range(s.spec["updates"])]
         rng.shuffle(sends)
+        if s.ending:  # one signal is never sent: the workflow cannot complete
+            sends.remove(("signal", s.spec["signals"] - 1))
         for what, value in sends:
             await asyncio.sleep(rng.uniform(0.1, 1.5))
             if what == "signal":
@@ -249,11 +253,49 @@ async def drive_one(
                     raise AssertionError(f"{s.workflow_id}: update {update_id} returned {got!r}")
                 s.updates_acked[update_id] = value
 
+    if s.ending:
+        await asyncio.sleep(rng.uniform(0.1, 1.0))
+        await clients.call(lambda c: end(c, s))
+
     async def result(c: Any) -> Any:
         return await c.get_workflow_handle(s.workflow_id).result()
 
-    s.result = await clients.call(result, timeout=30)
+    try:
+        s.result = await clients.call(result, timeout=30)
+    except Final:
+        if not s.ending:
+            raise
     s.completed_at = time.monotonic()
+
+
+async def end(c: Any, s: Started) -> None:
+    """Terminate or cancel `s`; a retry after the first took effect finds it closed."""
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import (
+        RequestCancelWorkflowExecutionRequest,
+        TerminateWorkflowExecutionRequest,
+    )
+
+    from perdure.service import RPCError, RPCStatusCode
+
+    execution = WorkflowExecution(workflow_id=s.workflow_id)
+    try:
+        if s.ending == "terminate":
+            await c.workflow_service.terminate_workflow_execution(
+                TerminateWorkflowExecutionRequest(
+                    namespace="default", workflow_execution=execution, reason="chaos"
+                )
+            )
+        else:
+            await c.workflow_service.request_cancel_workflow_execution(
+                RequestCancelWorkflowExecutionRequest(
+                    namespace="default", workflow_execution=execution,
+                    request_id=f"{s.workflow_id}-cancel", identity="chaos-driver",
+                )
+            )  # fmt: skip
+    except RPCError as e:
+        if e.status != RPCStatusCode.NOT_FOUND:
+            raise
 
 
 async def drive(
@@ -273,6 +315,9 @@ async def drive(
             else:
                 kind, spec = "ChaosChain", {"length": rng.randint(1, 3)}
             s = Started(f"{queue}-{n}-{kind}-{sdk}", kind, spec, sdk)
+            roll = rng.random()
+            if kind == "ChaosOrder" and roll < 0.2:
+                s.ending = "terminate" if roll < 0.1 else "cancel"
             report.started.append(s)
             child = random.Random(rng.random())
             tasks.add(asyncio.create_task(drive_one(clients, s, queue, child, settle_end)))

@@ -133,3 +133,19 @@ def test_cluster_member_frozen_on_postgresql_loses_nothing(tmp_path: Path) -> No
     if reason:
         pytest.skip(reason)
     _assert_clean(_soak("pg-freeze", 20, tmp_path))
+
+
+def test_checker_names_a_wrong_ending(server_kill: Report) -> None:
+    """A workflow that completed although the driver terminated it is a violation."""
+    observed = server_kill.observed
+    assert observed is not None
+    relabelled = copy.deepcopy(server_kill.started)
+    order = next(s for s in relabelled if s.kind == "ChaosOrder" and s.ending is None)
+    order.ending = "terminate"
+    order.result = None
+    found = [str(v) for v in check(relabelled, observed)]
+    want = (
+        f"{order.workflow_id}: runs closed by ['EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED'], "
+        "expected ['EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED']"
+    )
+    assert want in found, found
