@@ -38,7 +38,7 @@ def _assert_clean(report: Report) -> None:
 
 @pytest.fixture(scope="module")
 def server_kill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
-    yield _soak("server-kill", 25, tmp_path_factory.mktemp("server-kill"))
+    yield _soak("server-kill", 20, tmp_path_factory.mktemp("server-kill"))
 
 
 def test_server_sigkill_on_sqlite_loses_nothing(server_kill: Report) -> None:
@@ -46,11 +46,11 @@ def test_server_sigkill_on_sqlite_loses_nothing(server_kill: Report) -> None:
 
 
 def test_worker_sigkill_loses_nothing(tmp_path: Path) -> None:
-    _assert_clean(_soak("worker-kill", 20, tmp_path))
+    _assert_clean(_soak("worker-kill", 15, tmp_path))
 
 
 def test_connection_resets_lose_nothing(tmp_path: Path) -> None:
-    _assert_clean(_soak("proxy-reset", 15, tmp_path))
+    _assert_clean(_soak("proxy-reset", 12, tmp_path))
 
 
 @pytest.mark.postgres
@@ -58,7 +58,7 @@ def test_cluster_member_sigkill_on_postgresql_loses_nothing(tmp_path: Path) -> N
     reason = pg_unreachable()
     if reason:
         pytest.skip(reason)
-    _assert_clean(_soak("pg-cluster", 20, tmp_path))
+    _assert_clean(_soak("pg-cluster", 15, tmp_path))
 
 
 def test_checker_names_planted_violations(server_kill: Report) -> None:
@@ -132,7 +132,7 @@ def test_cluster_member_frozen_on_postgresql_loses_nothing(tmp_path: Path) -> No
     reason = pg_unreachable()
     if reason:
         pytest.skip(reason)
-    _assert_clean(_soak("pg-freeze", 20, tmp_path))
+    _assert_clean(_soak("pg-freeze", 15, tmp_path))
 
 
 def test_checker_names_a_wrong_ending(server_kill: Report) -> None:
