@@ -62,6 +62,8 @@ class Started:
     """"terminate" or "cancel" when the driver ends the workflow before it can complete."""
     result: Any = None
     completed_at: float | None = None
+    odd_answers: list[str] = field(default_factory=list)
+    """Answers the driver got that cannot be right (a query counting more than was sent)."""
 
 
 @dataclass
@@ -157,6 +159,7 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
         if kind == "ChaosOrder" and origin.result is not None and origin.result != want:
             out.append(Violation(wf_id, f"client got result {origin.result!r}, expected {want!r}"))
         if wf_id == origin.workflow_id:
+            out += [Violation(wf_id, odd) for odd in origin.odd_answers]
             for value in origin.signals_acked:
                 if signals[value] != 1:
                     out.append(

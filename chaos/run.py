@@ -253,6 +253,14 @@ async def drive_one(
                     raise AssertionError(f"{s.workflow_id}: update {update_id} returned {got!r}")
                 s.updates_acked[update_id] = value
 
+            async def query(c: Any) -> Any:
+                return await c.get_workflow_handle(s.workflow_id).query("progress")
+
+            low, high = len(s.updates_acked), len(s.updates_acked) + len(s.signals_acked)
+            progress = await clients.call(query, timeout=20)
+            if not low <= progress <= high:
+                s.odd_answers.append(f"query progress {progress}, expected {low}..{high}")
+
     if s.ending:
         await asyncio.sleep(rng.uniform(0.1, 1.0))
         await clients.call(lambda c: end(c, s))

@@ -97,6 +97,11 @@ def test_checker_names_planted_violations(server_kill: Report) -> None:
     found = [str(v) for v in check(started, missing)]
     assert f"{order.workflow_id}-child: no history" in found, found
 
+    queried = copy.deepcopy(started)
+    next(s for s in queried if s.workflow_id == order.workflow_id).odd_answers.append("q 9")
+    found = [str(v) for v in check(queried, observed)]
+    assert f"{order.workflow_id}: q 9" in found, found
+
     wrong = copy.deepcopy(started)
     wrong.append(Started(order.workflow_id + "-x", "ChaosChain", {"length": 1}, "perdure"))
     found = [str(v) for v in check(wrong, observed)]
