@@ -346,3 +346,31 @@ def _read_json(path: str) -> Any:
 
     with open(path) as f:
         return json.load(f)
+
+
+def left_behind(rows: dict[str, list[tuple[str, int]]], now_ns: int) -> list[Violation]:
+    """Tasks still queued after the system settled, and timers overdue by more than 10 s.
+
+    `rows` holds the store's `tasks` and `timers` tables as (workflow id, due time in ns; 0
+    for tasks). Retention timers (a day ahead) and timeouts still to come are not leftovers.
+    """
+    out = [
+        Violation(wf, "a task is still queued after the system settled") for wf, _ in rows["tasks"]
+    ]
+    late = now_ns - 10 * 10**9
+    out += [
+        Violation(wf, f"a timer is {(now_ns - due) / 1e9:.0f}s overdue after the system settled")
+        for wf, due in rows["timers"]
+        if due < late
+    ]
+    return out
+
+
+def read_store_rows(db: Any) -> dict[str, list[tuple[str, int]]]:
+    """The `tasks` and `timers` rows of a Perdure store, through a DB-API connection."""
+    tasks = db.execute("SELECT workflow_id FROM tasks").fetchall()
+    timers = db.execute("SELECT workflow_id, fire_time FROM timers").fetchall()
+    return {
+        "tasks": [(str(r[0]), 0) for r in tasks],
+        "timers": [(str(r[0]), int(r[1])) for r in timers],
+    }

@@ -21,6 +21,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,15 @@ os.environ["CHAOS_SDK"] = "perdure"  # the checker replays with Perdure's SDK
 
 from tests.servers import REPO, ServerProcess, start_perdure_server
 
-from chaos.check import Observed, Started, Violation, check, observe
+from chaos.check import (
+    Observed,
+    Started,
+    Violation,
+    check,
+    left_behind,
+    observe,
+    read_store_rows,
+)
 from chaos.proxy import Proxy
 
 SCENARIOS = ("server-kill", "worker-kill", "pg-cluster", "pg-freeze", "proxy-reset")
@@ -381,6 +390,22 @@ async def inject(
             workers.start(sdk)
 
 
+def store_rows(servers: Servers) -> dict[str, list[tuple[str, int]]]:
+    """The store's tasks and timers, read beside the running servers."""
+    if servers.db_url:
+        import psycopg
+
+        with psycopg.connect(servers.db_url) as pg:
+            return read_store_rows(pg)
+    path = servers.procs[0].db_path
+    assert path is not None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    try:
+        return read_store_rows(db)
+    finally:
+        db.close()
+
+
 def _recoveries(report: Report) -> None:
     """Each fault's recovery: the first workflow completed after it."""
     completions = sorted(s.completed_at for s in report.started if s.completed_at is not None)
@@ -448,6 +473,7 @@ async def run_scenario(
         )
         report.observed = observed
         report.violations += check(report.started, observed)
+        report.violations += left_behind(store_rows(servers), time.time_ns())
         for sdk in workers.dead():
             report.unexpected_exits.append(
                 f"worker {sdk} exited with {workers.procs[sdk].returncode}"

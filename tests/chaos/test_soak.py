@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chaos.check import Started, check, replay_all
+from chaos.check import Started, check, left_behind, replay_all
 from chaos.run import Report, run_scenario
 
 from tests.pg import pg_unreachable
@@ -154,3 +154,16 @@ def test_checker_names_a_wrong_ending(server_kill: Report) -> None:
         "expected ['EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED']"
     )
     assert want in found, found
+
+
+def test_leftover_tasks_and_overdue_timers_are_violations() -> None:
+    now = 1_800_000_000 * 10**9
+    rows = {
+        "tasks": [("queued-wf", 0)],
+        "timers": [("overdue-wf", now - 60 * 10**9), ("retention-wf", now + 86_400 * 10**9)],
+    }
+    found = [str(v) for v in left_behind(rows, now)]
+    assert found == [
+        "queued-wf: a task is still queued after the system settled",
+        "overdue-wf: a timer is 60s overdue after the system settled",
+    ]
