@@ -40,11 +40,6 @@ ENDINGS = {
     "cancel": EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
 }
 """How the last run of a workflow must close, by the driver's ending."""
-ACTIVITY_ENDS = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
-}
 
 
 @dataclass
@@ -223,7 +218,7 @@ def _check_run(
     scheduled: dict[int, str] = {}
     attempts: dict[str, int] = {}
     completed: set[str] = set()
-    closed: set[str] = set()
+    started: set[str] = set()
     for e in run.events:
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             act = e.activity_task_scheduled_event_attributes.activity_id
@@ -232,17 +227,16 @@ def _check_run(
         elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             a = e.activity_task_started_event_attributes
             attempts[scheduled[a.scheduled_event_id]] = a.attempt
+            started.add(scheduled[a.scheduled_event_id])
         elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             completed.add(scheduled[e.activity_task_completed_event_attributes.scheduled_event_id])
-        elif e.event_type in ACTIVITY_ENDS:
-            attrs = getattr(e, ACTIVITY_ENDS[e.event_type])
-            closed.add(scheduled[attrs.scheduled_event_id])
     for act, attempt in attempts.items():
         rows = effects.get((wf, run.run_id, act), [])
         if act in completed and not rows:
             out.append(Violation(wf, f"{where}: activity {act} completed with no side effect"))
-        # An activity still running when its workflow was ended has no started event yet.
-        if len(rows) > attempt and (act in completed or act in closed):
+        # The attempt is known only from a started event: one running, or failed and waiting
+        # for its retry, when it or its workflow was cancelled has none.
+        if len(rows) > attempt and act in started:
             out.append(Violation(wf, f"{where}: activity {act} has {len(rows)} side effects "
                                  f"for {attempt} recorded attempts {sorted(rows)}"))  # fmt: skip
         dup = [a for a, n in Counter(rows).items() if n > 1]
