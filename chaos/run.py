@@ -104,6 +104,7 @@ class Servers:
     def __init__(self, workdir: Path, count: int, db_url: str | None) -> None:
         self.workdir = workdir
         self.db_url = db_url
+        self.stopped = False
         self.procs: list[ServerProcess] = [
             start_perdure_server(workdir / f"server{i}", db_url=db_url) for i in range(count)
         ]
@@ -118,8 +119,11 @@ class Servers:
             self.workdir / f"server{i}", port=old.port, db_path=old.db_path,
             db_url=self.db_url, extra_args=extra, timeout=60,
         )  # fmt: skip
+        if self.stopped:  # the run ended (say, on an error) while this restart ran
+            self.procs[i].stop()
 
     def stop(self) -> None:
+        self.stopped = True
         for s in self.procs:
             if s.process.poll() is None:
                 s.process.send_signal(signal.SIGCONT)  # a frozen server cannot stop
