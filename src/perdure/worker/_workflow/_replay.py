@@ -373,7 +373,7 @@ class ReplayState(CommandIntake):
         if kind == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             self._seen_task_completed = True
             self._completed_since_started = True
-        elif self._queue:
+        elif self._queue and not _cancelled_in_same_batch(event):
             self._check_no_leftover(event)
         if kind == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             self._completed_since_started = False
@@ -649,3 +649,13 @@ class ReplayState(CommandIntake):
         metadata.core_used_flags.extend(sorted(core))
         metadata.lang_used_flags.extend(sorted(lang))
         return metadata
+
+
+def _cancelled_in_same_batch(event: HistoryEvent) -> bool:
+    """An activity not yet started is cancelled by the server right after the cancel request,
+    among the command events of the same task: that event is not the start of the next task,
+    so commands still queued (say CancelWorkflowExecution) are matched after it."""
+    if event.event_type != event_type_pb2.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+        return False
+    requested = event.activity_task_canceled_event_attributes.latest_cancel_requested_event_id
+    return requested == event.event_id - 1

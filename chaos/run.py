@@ -1,0 +1,514 @@
+"""Run a scenario: servers, worker processes of both SDKs, the load driver and the faults,
+then settle, check and report.
+
+Scenarios:
+- ``server-kill``: one server on SQLite, SIGKILLed every 2-10 s and restarted on the same
+  port and database file.
+- ``worker-kill``: one server; a random worker process SIGKILLed every 2-10 s, restarted.
+- ``pg-cluster``: two servers on one PostgreSQL database, one SIGKILLed at a time every
+  2-10 s and restarted 1-3 s later; each SDK's worker talks to a different server.
+- ``pg-freeze``: as pg-cluster, but one server is SIGSTOPped for 2-8 s and then continued
+  (a long GC pause, a frozen VM) while the other serves and may take its leases.
+- ``proxy-reset``: one server on SQLite behind a TCP proxy that every 2-10 s aborts every
+  connection of the workers and the driver's client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ["CHAOS_SDK"] = "perdure"  # the checker replays with Perdure's SDK
+
+from tests.servers import REPO, ServerProcess, start_perdure_server
+
+from chaos.check import (
+    Observed,
+    Started,
+    Violation,
+    check,
+    left_behind,
+    observe,
+    read_store_rows,
+)
+from chaos.proxy import Proxy
+
+SCENARIOS = ("server-kill", "worker-kill", "pg-cluster", "pg-freeze", "proxy-reset")
+SDKS = ("perdure", "temporalio")
+
+
+@dataclass
+class Fault:
+    kind: str
+    at: float
+    recovered_at: float | None = None
+
+
+@dataclass
+class Report:
+    scenario: str
+    seconds: float
+    seed: int
+    started: list[Started] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    unexpected_exits: list[str] = field(default_factory=list)
+    observed: Observed | None = None
+
+    def recovery_times(self) -> list[float]:
+        return sorted(f.recovered_at - f.at for f in self.faults if f.recovered_at is not None)
+
+    def text(self) -> str:
+        done = sum(1 for s in self.started if s.completed_at is not None)
+        rec = self.recovery_times()
+        p50 = f"{rec[len(rec) // 2]:.2f}s" if rec else "-"
+        mx = f"{rec[-1]:.2f}s" if rec else "-"
+        kinds: dict[str, int] = {}
+        for s in self.started:
+            kinds[f"{s.kind}/{s.sdk}"] = kinds.get(f"{s.kind}/{s.sdk}", 0) + 1
+        lines = [
+            f"scenario            {self.scenario} (seed {self.seed}, {self.seconds:.0f}s of load)",
+            f"workflows started   {len(self.started)}  "
+            + " ".join(f"{k}={v}" for k, v in sorted(kinds.items())),
+            f"workflows closed    {done}  (terminated "
+            f"{sum(s.ending == 'terminate' for s in self.started)}, cancelled "
+            f"{sum(s.ending == 'cancel' for s in self.started)}, the rest completed)",
+            f"signals acked       {sum(len(s.signals_acked) for s in self.started)}",
+            f"updates acked       {sum(len(s.updates_acked) for s in self.started)}",
+            f"faults injected     {len(self.faults)}",
+            f"recovery p50/max    {p50} / {mx}  "
+            f"({len(self.faults) - len(rec)} faults without a later completion)",
+            f"violations          {len(self.violations)}",
+        ]  # fmt: skip
+        lines += [f"  - {v}" for v in self.violations[:50]]
+        lines += [f"  ! unexpected exit: {u}" for u in self.unexpected_exits]
+        return "\n".join(lines)
+
+
+class Servers:
+    """The server processes of a scenario and their restarts."""
+
+    def __init__(self, workdir: Path, count: int, db_url: str | None) -> None:
+        self.workdir = workdir
+        self.db_url = db_url
+        self.stopped = False
+        self.procs: list[ServerProcess] = [
+            start_perdure_server(workdir / f"server{i}", db_url=db_url) for i in range(count)
+        ]
+
+    def targets(self) -> list[str]:
+        return [s.target for s in self.procs]
+
+    def restart(self, i: int) -> None:
+        old = self.procs[i]
+        extra = ["--http-port", str(old.http_port)]
+        self.procs[i] = start_perdure_server(
+            self.workdir / f"server{i}", port=old.port, db_path=old.db_path,
+            db_url=self.db_url, extra_args=extra, timeout=60,
+        )  # fmt: skip
+        if self.stopped:  # the run ended (say, on an error) while this restart ran
+            self.procs[i].stop()
+
+    def stop(self) -> None:
+        self.stopped = True
+        for s in self.procs:
+            if s.process.poll() is None:
+                s.process.send_signal(signal.SIGCONT)  # a frozen server cannot stop
+            s.stop()
+
+
+class Workers:
+    """One worker process per SDK, each on its own task queue."""
+
+    def __init__(self, workdir: Path, targets: dict[str, str], effects: Path, queue: str) -> None:
+        self.workdir = workdir
+        self.targets = targets
+        self.effects = effects
+        self.queue = queue
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        for sdk in SDKS:
+            self.start(sdk)
+
+    def start(self, sdk: str) -> None:
+        log = (self.workdir / f"worker-{sdk}.log").open("ab")
+        env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+        self.procs[sdk] = subprocess.Popen(
+            [sys.executable, "-m", "chaos.worker", sdk, self.targets[sdk],
+             f"{self.queue}-{sdk}", str(self.effects)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+        )  # fmt: skip
+
+    def dead(self) -> list[str]:
+        return [sdk for sdk, p in self.procs.items() if p.poll() is not None]
+
+    def kill(self, sdk: str) -> None:
+        self.procs[sdk].kill()
+        self.procs[sdk].wait()
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+class Clients:
+    """Perdure clients, one per server; a call that fails moves on to the next server."""
+
+    def __init__(self, targets: list[str]) -> None:
+        self.targets = targets
+        self.clients: dict[str, Any] = {}
+        self.turn = 0
+
+    async def call(self, fn: Any, *, timeout: float = 10.0, stop: float | None = None) -> Any:
+        """Retry `fn(client)` until it returns; exceptions of kind `Final` are raised."""
+        from perdure.client import Client
+
+        while True:
+            target = self.targets[self.turn % len(self.targets)]
+            try:
+                if target not in self.clients:
+                    self.clients[target] = await asyncio.wait_for(Client.connect(target), 5)
+                return await asyncio.wait_for(fn(self.clients[target]), timeout)
+            except Final:
+                raise
+            except Exception as e:
+                if _final(e):
+                    raise Final(e) from e
+                self.turn += 1
+                if stop is not None and time.monotonic() > stop:
+                    raise
+                await asyncio.sleep(0.2)
+
+
+class Final(Exception):
+    """An answer that retrying cannot change."""
+
+
+def _final(e: BaseException) -> bool:
+    from perdure.client import WorkflowFailureError
+    from perdure.exceptions import WorkflowAlreadyStartedError
+
+    return isinstance(e, WorkflowAlreadyStartedError | WorkflowFailureError)
+
+
+async def drive_one(
+    clients: Clients, s: Started, queue: str, rng: random.Random, stop: float
+) -> None:
+    """Start one workflow, send it its signals and updates while it runs, await its result."""
+    from temporalio.api.common.v1 import Payloads, WorkflowExecution
+    from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
+
+    from perdure.converter import DataConverter
+
+    args: list[Any] = [s.spec] if s.kind == "ChaosOrder" else [s.spec["length"], 0]
+
+    async def start(c: Any) -> None:
+        await c.start_workflow(s.kind, args=args, id=s.workflow_id, task_queue=f"{queue}-{s.sdk}")
+
+    try:
+        await clients.call(start)
+    except Final:
+        pass  # an earlier attempt's start committed before its answer was lost
+    if s.kind == "ChaosOrder":
+        sends: list[tuple[str, int]] = [("signal", v) for v in range(s.spec["signals"])]
+        sends += [("update", v) for v in range(s.spec["updates"])]
+        rng.shuffle(sends)
+        if s.ending:  # one signal is never sent: the workflow cannot complete
+            sends.remove(("signal", s.spec["signals"] - 1))
+        for what, value in sends:
+            await asyncio.sleep(rng.uniform(0.1, 1.5))
+            if what == "signal":
+                request_id = str(uuid.uuid4())  # the same on every retry: deduplicated
+                payloads = DataConverter.default.payload_converter.to_payloads([value])
+
+                async def signal(c: Any, rid: str = request_id, payloads: Any = payloads) -> None:
+                    await c.workflow_service.signal_workflow_execution(
+                        SignalWorkflowExecutionRequest(
+                            namespace="default",
+                            workflow_execution=WorkflowExecution(workflow_id=s.workflow_id),
+                            signal_name="add",
+                            input=Payloads(payloads=payloads),
+                            identity="chaos-driver",
+                            request_id=rid,
+                        )
+                    )
+
+                await clients.call(signal)
+                s.signals_acked.append(value)
+            else:
+                update_id = f"{s.workflow_id}-u{value}"
+
+                async def update(c: Any, value: int = value, uid: str = update_id) -> Any:
+                    return await c.get_workflow_handle(s.workflow_id).execute_update(
+                        "bump", value, id=uid
+                    )
+
+                got = await clients.call(update, timeout=20)
+                if got != value * 10:
+                    raise AssertionError(f"{s.workflow_id}: update {update_id} returned {got!r}")
+                s.updates_acked[update_id] = value
+
+            async def query(c: Any) -> Any:
+                return await c.get_workflow_handle(s.workflow_id).query("progress")
+
+            low, high = len(s.updates_acked), len(s.updates_acked) + len(s.signals_acked)
+            progress = await clients.call(query, timeout=20)
+            if not low <= progress <= high:
+                s.odd_answers.append(f"query progress {progress}, expected {low}..{high}")
+
+    if s.ending:
+        await asyncio.sleep(rng.uniform(0.1, 1.0))
+        await clients.call(lambda c: end(c, s))
+
+    async def result(c: Any) -> Any:
+        return await c.get_workflow_handle(s.workflow_id).result()
+
+    try:
+        s.result = await clients.call(result, timeout=30)
+    except Final:
+        if not s.ending:
+            raise
+    s.completed_at = time.monotonic()
+
+
+async def end(c: Any, s: Started) -> None:
+    """Terminate or cancel `s`; a retry after the first took effect finds it closed."""
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import (
+        RequestCancelWorkflowExecutionRequest,
+        TerminateWorkflowExecutionRequest,
+    )
+
+    from perdure.service import RPCError, RPCStatusCode
+
+    execution = WorkflowExecution(workflow_id=s.workflow_id)
+    try:
+        if s.ending == "terminate":
+            await c.workflow_service.terminate_workflow_execution(
+                TerminateWorkflowExecutionRequest(
+                    namespace="default", workflow_execution=execution, reason="chaos"
+                )
+            )
+        else:
+            await c.workflow_service.request_cancel_workflow_execution(
+                RequestCancelWorkflowExecutionRequest(
+                    namespace="default", workflow_execution=execution,
+                    request_id=f"{s.workflow_id}-cancel", identity="chaos-driver",
+                )
+            )  # fmt: skip
+    except RPCError as e:
+        if e.status != RPCStatusCode.NOT_FOUND:
+            raise
+
+
+async def drive(
+    clients: Clients, report: Report, queue: str, rng: random.Random, load_end: float,
+    settle_end: float, concurrency: int,
+) -> None:  # fmt: skip
+    """Keep `concurrency` workflows in flight until `load_end`, then let them finish."""
+    tasks: set[asyncio.Task[None]] = set()
+    n = 0
+    while time.monotonic() < load_end:
+        while len(tasks) < concurrency:
+            sdk = SDKS[n % 2]
+            if rng.random() < 0.6:
+                kind = "ChaosOrder"
+                spec = {"acts": rng.randint(1, 3), "sleep": round(rng.uniform(0.2, 1.5), 2),
+                        "signals": rng.randint(1, 3), "updates": rng.randint(0, 2)}  # fmt: skip
+            else:
+                kind, spec = "ChaosChain", {"length": rng.randint(1, 3)}
+            s = Started(f"{queue}-{n}-{kind}-{sdk}", kind, spec, sdk)
+            roll = rng.random()
+            if kind == "ChaosOrder" and roll < 0.2:
+                s.ending = "terminate" if roll < 0.1 else "cancel"
+            report.started.append(s)
+            child = random.Random(rng.random())
+            tasks.add(asyncio.create_task(drive_one(clients, s, queue, child, settle_end)))
+            n += 1
+        done, tasks = await asyncio.wait(tasks, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            t.result()
+    if tasks:
+        remaining = max(1.0, settle_end - time.monotonic())
+        done, pending = await asyncio.wait(tasks, timeout=remaining)
+        for t in pending:
+            t.cancel()
+        for t in done:
+            if not t.cancelled() and t.exception() is not None:
+                report.unexpected_exits.append(f"driver: {t.exception()!r}")
+
+
+async def inject(
+    scenario: str, servers: Servers, workers: Workers, report: Report, rng: random.Random,
+    load_end: float, proxy: Proxy | None,
+) -> None:  # fmt: skip
+    """SIGKILL something every 2-10 s until the load ends; restart it."""
+    while True:
+        await asyncio.sleep(rng.uniform(2, 10))
+        if time.monotonic() >= load_end:
+            return
+        if proxy is not None:
+            report.faults.append(Fault("reset connections", time.monotonic()))
+            proxy.reset_all()
+        elif scenario == "pg-freeze":
+            i = rng.randrange(len(servers.procs))
+            report.faults.append(Fault(f"freeze server {i}", time.monotonic()))
+            servers.procs[i].process.send_signal(signal.SIGSTOP)
+            await asyncio.sleep(rng.uniform(2, 8))
+            servers.procs[i].process.send_signal(signal.SIGCONT)
+        elif scenario == "worker-kill":
+            sdk = rng.choice(SDKS)
+            report.faults.append(Fault(f"kill worker {sdk}", time.monotonic()))
+            workers.kill(sdk)
+            await asyncio.sleep(rng.uniform(0, 1))
+            workers.start(sdk)
+        else:
+            i = rng.randrange(len(servers.procs))
+            report.faults.append(Fault(f"kill server {i}", time.monotonic()))
+            servers.procs[i].kill()
+            if scenario == "pg-cluster":
+                await asyncio.sleep(rng.uniform(1, 3))
+            await asyncio.to_thread(servers.restart, i)
+        for sdk in workers.dead():
+            report.unexpected_exits.append(
+                f"worker {sdk} exited with {workers.procs[sdk].returncode}"
+            )
+            workers.start(sdk)
+
+
+def store_rows(servers: Servers) -> dict[str, list[tuple[str, int]]]:
+    """The store's tasks and timers, read beside the running servers."""
+    if servers.db_url:
+        import psycopg
+
+        with psycopg.connect(servers.db_url) as pg:
+            return read_store_rows(pg)
+    path = servers.procs[0].db_path
+    assert path is not None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    try:
+        return read_store_rows(db)
+    finally:
+        db.close()
+
+
+def _recoveries(report: Report) -> None:
+    """Each fault's recovery: the first workflow completed after it."""
+    completions = sorted(s.completed_at for s in report.started if s.completed_at is not None)
+    for f in report.faults:
+        f.recovered_at = next((t for t in completions if t > f.at), None)
+
+
+async def run_scenario(
+    scenario: str, seconds: float, *, seed: int = 1, workdir: Path | None = None,
+    settle: float = 120.0, concurrency: int = 6,
+) -> Report:  # fmt: skip
+    """Run `scenario` for `seconds` of load, settle, check; the report holds the violations."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {SCENARIOS}, not {scenario!r}")
+    workdir = workdir or Path(tempfile.mkdtemp(prefix=f"chaos-{scenario}-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    report = Report(scenario, seconds, seed)
+    effects = workdir / "effects.db"
+    db_url = None
+    if scenario in ("pg-cluster", "pg-freeze"):
+        from tests.pg import create_database, pg_unreachable
+
+        reason = pg_unreachable()
+        if reason:
+            raise RuntimeError(reason)
+        db_url = create_database("perdure_chaos")
+    servers = Servers(workdir, 2 if db_url else 1, db_url)
+    targets = servers.targets()
+    proxy = None
+    if scenario == "proxy-reset":
+        proxy = Proxy("127.0.0.1", servers.procs[0].port)
+        await proxy.start()
+        targets = [proxy.target]
+    queue = f"chaos-{uuid.uuid4().hex[:6]}"
+    workers = Workers(
+        workdir, {sdk: targets[i % len(targets)] for i, sdk in enumerate(SDKS)}, effects, queue
+    )
+    try:
+        clients = Clients(targets)
+        load_end = time.monotonic() + seconds
+        settle_end = load_end + settle
+        await asyncio.gather(
+            drive(
+                clients,
+                report,
+                queue,
+                random.Random(rng.random()),
+                load_end,
+                settle_end,
+                concurrency,
+            ),
+            inject(
+                scenario, servers, workers, report, random.Random(rng.random()), load_end, proxy
+            ),
+        )
+        _recoveries(report)
+        for s in report.started:
+            if s.completed_at is None:
+                report.violations.append(
+                    Violation(s.workflow_id, f"did not complete within {settle:.0f}s of settling")
+                )
+        observed = await clients.call(
+            lambda c: observe(c, report.started, str(effects)), timeout=300
+        )
+        report.observed = observed
+        report.violations += check(report.started, observed)
+        report.violations += left_behind(store_rows(servers), time.time_ns())
+        for sdk in workers.dead():
+            report.unexpected_exits.append(
+                f"worker {sdk} exited with {workers.procs[sdk].returncode}"
+            )
+    finally:
+        workers.stop()
+        if proxy is not None:
+            await proxy.stop()
+        servers.stop()
+        if db_url:
+            from tests.pg import drop_database
+
+            drop_database(db_url)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
+    parser.add_argument("--scenario", choices=SCENARIOS, required=True)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=6)
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--json", action="store_true", help="also print the violations as JSON")
+    a = parser.parse_args(argv)
+    report = asyncio.run(
+        run_scenario(
+            a.scenario, a.seconds, seed=a.seed, workdir=a.workdir, concurrency=a.concurrency
+        )
+    )
+    print(report.text())
+    if a.json:
+        print(json.dumps([str(v) for v in report.violations]))
+    sys.exit(1 if report.violations or report.unexpected_exits else 0)
