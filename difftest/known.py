@@ -151,24 +151,6 @@ KNOWN.append(
         HISTORY_CASCADE,
     )
 )
-KNOWN.append(
-    Known(
-        "schedule-to-start-first",
-        "issue 18 item 5",
-        "An activity that never started, with only schedule_to_close_timeout set (so its "
-        "schedule-to-start and schedule-to-close deadlines are the same instant): Temporal "
-        "reports a SCHEDULE_TO_START timeout, Perdure SCHEDULE_TO_CLOSE.",
-        lambda ds, _: any_diff(
-            ds, r"timeoutFailureInfo\.timeoutType$", "SCHEDULE_TO_START", "SCHEDULE_TO_CLOSE"
-        ),
-        (
-            r"activityTaskTimedOutEventAttributes\.(failure|retryState)",
-            r"(Completed|Failed)EventAttributes\.(result|failure)",
-            r"^result\.",
-            r"^stimuli\[\d+\]\.ok",
-        ),
-    )
-)
 attribute(
     "closed-run-pending-activities",
     "issue 19 (found by difftest: describe of a closed run)",
@@ -178,17 +160,6 @@ attribute(
     # Only the final describe, taken after the run chain closed (or was left running by
     # the program, in which case the lists agree).
     r"^describe\.pending_(activities|children)$",
-)
-KNOWN.append(
-    Known(
-        "accepted-update-run-closes",
-        "issue 18 item 1",
-        "An update accepted but unfinished when its run closes: Temporal completes it with "
-        "the failure AcceptedUpdateCompletedWorkflow and answers every waiter; Perdure leaves "
-        "it accepted, so the caller keeps waiting.",
-        lambda ds, _: any_diff(ds, r"^stimuli\[\d+\]", "AcceptedUpdateCompletedWorkflow"),
-        (r"^stimuli\[\d+\]\.(error|pending|ok|accepted)",),
-    )
 )
 KNOWN.append(
     Known(
@@ -215,31 +186,5 @@ KNOWN.append(
             ds, r"^stimuli\[\d+\]\.error\.message$", "aborted by closing workflow"
         ),
         (r"^stimuli\[\d+\]\.error\.message$",),
-    )
-)
-KNOWN.append(
-    Known(
-        "update-message-after-close-stalls",
-        "issue 18 item 1 (updates whose run closes in the same completion; found by difftest)",
-        "A workflow task that closes the run (here: fails it) and, in the same completion, "
-        "rejects an update that was admitted before it (update sent before any worker "
-        "polled, handler missing): Temporal records the close and the rejection; Perdure drops "
-        "the admitted update when the run closes, then finds the rejection names an unknown "
-        "update, fails the task (BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE, non-retryable) and "
-        "the run stays open for ever, its worker retrying. Program: steps [patched], end "
-        "fail, stimulus at start: update 'missing'. Also seen with continue-as-new closing "
-        "the run while a held task's update is rejected.",
-        lambda ds, _: (
-            history_adds(ds, "WORKFLOW_TASK_FAILED")
-            and any_diff(ds, r"^result\.still_running$", "", "True")
-        ),
-        (
-            *HISTORY_CASCADE,
-            r"^result\.",
-            r"^stimuli\[\d+\]",
-            r"^worker$",
-            r"^runs\.count$",
-            r"^points\.",
-        ),
     )
 )

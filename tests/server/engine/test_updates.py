@@ -122,6 +122,21 @@ def test_an_accepted_update_of_a_closed_run_is_completed_by_the_server() -> None
     assert h.types()[-1] == "WORKFLOW_EXECUTION_COMPLETED"  # no event for the update
 
 
+def test_an_update_rejected_by_the_task_that_closes_the_run_gets_its_rejection() -> None:
+    """The rejection (no command) and the close arrive together: Temporal records both; the
+    close must not drop the update first and then refuse the task (found by difftest)."""
+    h = idle()
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    h.start_wft()
+    rejection = update_pb2.Rejection(failure=failure_pb2.Failure(message="no handler"))
+    h.complete_wft(complete_workflow(), messages=[message("reject", "u1", rejection)])
+    assert not h.state.running
+    assert h.types()[-1] == "WORKFLOW_EXECUTION_COMPLETED"
+    info = h.state.updates["u1"]
+    assert updates.stage_of(info, run_open=False) == updates.Stage.COMPLETED
+    assert updates.outcome(info, None, run_open=False).failure.message == "no handler"
+
+
 def test_an_update_admitted_while_the_run_continues_as_new_moves_to_the_new_run() -> None:
     h = idle()
     h.step(signal("go"))

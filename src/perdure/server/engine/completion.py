@@ -105,9 +105,21 @@ def complete(
         validate_search_attributes=validate_search_attributes,
         messages=messages,
     )
+    # Rejections come without a command and write no event: they apply first, so that a
+    # command closing the run in the same task finds the update still there and the caller
+    # gets its rejection (Temporal records both; the close would otherwise drop the update).
+    referenced = {
+        c.protocol_message_command_attributes.message_id
+        for c in request.commands
+        if c.command_type == ct.COMMAND_TYPE_PROTOCOL_MESSAGE
+    }
+    for message in request.messages:
+        if message.id not in referenced and message.body.type_url.endswith(_REJECTION):
+            del ctx.messages[message.id]
+            updates.apply_message(ctx, message)
     for command in request.commands:
         _apply(ctx, command)
-    # Messages without a command (rejections) apply after the commands, in their order.
+    # Other messages without a command apply after the commands, in their order.
     for message in request.messages:
         if message.id in ctx.messages:
             del ctx.messages[message.id]
