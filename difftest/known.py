@@ -91,20 +91,6 @@ def attribute(id: str, issue: str, why: str, path: str) -> None:
 
 
 attribute(
-    "start-timeouts-unset",
-    "issue 18 item 6",
-    "WorkflowExecutionStarted without execution or run timeout: Temporal leaves "
-    "workflow_execution_timeout and workflow_run_timeout unset, Perdure sets them to 0s.",
-    r"workflowExecutionStartedEventAttributes\.(workflowExecutionTimeout|workflowRunTimeout)$",
-)
-attribute(
-    "first-task-backoff-zero",
-    "issue 18 item 6 (WorkflowExecutionStarted fields; found by difftest)",
-    "WorkflowExecutionStarted of a run started without delay: Temporal sets "
-    "first_workflow_task_backoff to 0s, Perdure leaves it unset.",
-    r"workflowExecutionStartedEventAttributes\.firstWorkflowTaskBackoff$",
-)
-attribute(
     "worker-build-id",
     "issue 18 item 8",
     "Temporal records the worker's build id as worker_version.build_id on "
