@@ -91,15 +91,6 @@ def attribute(id: str, issue: str, why: str, path: str) -> None:
 
 
 attribute(
-    "worker-build-id",
-    "issue 18 item 8",
-    "Temporal records the worker's build id as worker_version.build_id on "
-    "WorkflowTaskStarted and WorkflowTaskCompleted and no binary_checksum; Perdure records "
-    "the build id as binary_checksum and no worker_version.",
-    r"(workflowTask(Started|Completed)|activityTaskStarted)EventAttributes"
-    r"\.(workerVersion|binaryChecksum)$",
-)
-attribute(
     "auto-reset-points",
     "issue 18 item 8 (build ids; found by difftest)",
     "Temporal keeps auto-reset points (per build id, the first completed workflow task) and "

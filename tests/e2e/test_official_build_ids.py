@@ -74,3 +74,29 @@ async def test_workflow_task_events_name_the_build_that_ran_them(
         ("started", "build-a"), ("completed", "build-a"),
         ("started", "build-b"), ("completed", "build-b"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("eager", [True, False], ids=["eager", "polled"])
+async def test_an_activity_started_event_names_the_build_that_took_it(
+    official_client: Client, any_server: object, task_queue: str, eager: bool
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[wf.OneActivity],
+        activities=[wf.greet],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        build_id="build-act",
+        disable_eager_activity_execution=not eager,
+    ):
+        handle = await official_client.start_workflow(
+            wf.OneActivity.run, "you", id=f"wf-{uuid.uuid4().hex[:12]}", task_queue=task_queue
+        )
+        assert await handle.result() == "Hello, you!"
+    [started] = [
+        e.activity_task_started_event_attributes
+        for e in (await handle.fetch_history()).events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    assert started.worker_version.build_id == "build-act"
+    assert not started.worker_version.use_versioning

@@ -111,6 +111,7 @@ def start(
     *,
     identity: str,
     request_id: str,
+    build_id: str = "",
     from_task_row: bool = True,
 ) -> ActivityInfo:
     """A worker took the activity (by poll, or eagerly with the workflow task response)."""
@@ -131,6 +132,7 @@ def start(
     info.started_time = ex.now
     info.started_identity = identity
     info.started_request_id = request_id
+    info.started_build_id = build_id
     info.last_heartbeat_time = 0
     ex.add_timer(
         TimerRef(TimerKind.ACTIVITY_START_TO_CLOSE, scheduled_event_id, attempt),
@@ -252,6 +254,8 @@ def _write_started(ex: Execution, info: ActivityInfo) -> int:
     )
     if info.last_failure is not None:
         attrs.last_failure.CopyFrom(info.last_failure)
+    if info.started_build_id:  # as on Temporal, which writes no binary_checksum here
+        attrs.worker_version.build_id = info.started_build_id
     # Written with the attempt's close (as Temporal does), dated when the worker took it.
     event = ex.append_external(
         et.EVENT_TYPE_ACTIVITY_TASK_STARTED, attrs, event_time=info.started_time or None
@@ -337,6 +341,7 @@ def _schedule_retry(
     info.started_time = 0
     info.started_identity = ""
     info.started_request_id = ""
+    info.started_build_id = ""
     ex.add_timer(
         TimerRef(TimerKind.ACTIVITY_RETRY, info.scheduled_event_id, info.attempt), ex.now + backoff
     )

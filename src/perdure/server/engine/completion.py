@@ -123,6 +123,7 @@ def complete(
             info.attempt,
             identity=request.identity,
             request_id=new_id(),
+            build_id=request.worker_version_stamp.build_id,
             from_task_row=False,
         )
         result.eager_activities.append(info)

@@ -97,6 +97,8 @@ class ActivityInfo:
     started_time: Nanos = 0
     started_identity: str = ""
     started_request_id: str = ""
+    started_build_id: str = ""
+    """The build id of the worker that took the attempt (ActivityTaskStarted's worker_version)."""
     last_heartbeat_time: Nanos = 0
     heartbeat_details: common_pb2.Payloads | None = None
     last_failure: failure_pb2.Failure | None = None
