@@ -100,22 +100,6 @@ attribute(
 )
 KNOWN.append(
     Known(
-        "unhandled-command-failure",
-        "issue 18 item 4 (command validation against the real server; found by difftest)",
-        "A workflow task that tries to close the run while new events arrived fails with cause "
-        "UnhandledCommand: Temporal's failure message is just 'UnhandledCommand' and not "
-        "non-retryable; Perdure's message explains it and sets non_retryable.",
-        lambda ds, _: any_diff(
-            ds, r"workflowTaskFailedEventAttributes\.failure\.message$", "UnhandledCommand"
-        ),
-        (
-            r"workflowTaskFailedEventAttributes\.failure\.message$",
-            r"workflowTaskFailedEventAttributes\.failure\.serverFailureInfo\.nonRetryable$",
-        ),
-    )
-)
-KNOWN.append(
-    Known(
         "update-admitted-during-task-speculative",
         "issue 18 items 1-3 (update engine; found by difftest)",
         "An update admitted while a workflow task runs, delivered after that task completes "
