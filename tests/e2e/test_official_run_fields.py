@@ -125,6 +125,13 @@ async def test_an_activity_timeout_failure_comes_from_the_server(
     assert [(f.message, f.source) for f in timed_out] == [
         ("activity StartToClose timeout", "Server")
     ]
+    # The worker polled with a build id but did not close the attempt: none is recorded.
+    [started] = [
+        e.activity_task_started_event_attributes
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert not started.HasField("worker_version")
 
 
 @pytest.mark.parametrize("attempts", [1, 3])

@@ -244,8 +244,9 @@ def _end_attempt_timers(ex: Execution, info: ActivityInfo) -> None:
             ex.remove_timer(TimerRef(kind, info.scheduled_event_id, info.attempt))
 
 
-def _write_started(ex: Execution, info: ActivityInfo) -> int:
-    """Write ActivityTaskStarted for the closing attempt; its id (0 while buffered)."""
+def _write_started(ex: Execution, info: ActivityInfo, *, by_worker: bool = True) -> int:
+    """Write ActivityTaskStarted for the closing attempt; its id (0 while buffered). Like
+    Temporal, it names the worker's build only when the worker closed the attempt."""
     attrs = history_pb2.ActivityTaskStartedEventAttributes(
         scheduled_event_id=info.scheduled_event_id,
         identity=info.started_identity,
@@ -254,7 +255,7 @@ def _write_started(ex: Execution, info: ActivityInfo) -> int:
     )
     if info.last_failure is not None:
         attrs.last_failure.CopyFrom(info.last_failure)
-    if info.started_build_id:  # as on Temporal, which writes no binary_checksum here
+    if info.started_build_id and by_worker:  # Temporal writes no binary_checksum here
         attrs.worker_version.build_id = info.started_build_id
     # Written with the attempt's close (as Temporal does), dated when the worker took it.
     event = ex.append_external(
@@ -422,7 +423,8 @@ def timeout_failure(
 def _record_timeout(
     ex: Execution, info: ActivityInfo, failure: failure_pb2.Failure, retry_state: int
 ) -> None:
-    started_id = _write_started(ex, info) if info.state == ActivityState.STARTED else 0
+    started = info.state == ActivityState.STARTED
+    started_id = _write_started(ex, info, by_worker=False) if started else 0
     attrs = history_pb2.ActivityTaskTimedOutEventAttributes(
         failure=failure,
         scheduled_event_id=info.scheduled_event_id,
