@@ -12,6 +12,7 @@ import asyncio
 import uuid
 
 import pytest
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
@@ -21,6 +22,21 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from tests.e2e import official_workflows as wf
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@workflow.defn(name="BuildIdsUpdated")
+class Updated:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.update(name="finish")
+    async def finish(self) -> str:
+        self.done = True
+        return "finished"
 
 
 def _worker(client: Client, task_queue: str, build_id: str) -> Worker:
@@ -100,3 +116,27 @@ async def test_an_activity_started_event_names_the_build_that_took_it(
     ]
     assert started.worker_version.build_id == "build-act"
     assert not started.worker_version.use_versioning
+
+
+async def test_a_workflow_task_that_delivers_an_update_names_the_build(
+    official_client: Client, any_server: object, task_queue: str
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[Updated],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        build_id="build-u",
+    ):
+        handle = await official_client.start_workflow(
+            Updated.run, id=f"wf-{uuid.uuid4().hex[:12]}", task_queue=task_queue
+        )
+        for _ in range(100):  # the first task completed: the update comes on a new one
+            if len(_builds(list((await handle.fetch_history()).events))) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert await handle.execute_update(Updated.finish) == "finished"
+        await handle.result()
+    builds = _builds(list((await handle.fetch_history()).events))
+    assert len(builds) >= 4
+    assert builds == [(kind, "build-u") for kind, _ in builds]

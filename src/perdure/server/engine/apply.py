@@ -256,6 +256,7 @@ def _workflow_task_started(st: ExecutionState, event: HistoryEvent) -> None:
     wt.started_time = _time(event)
     wt.identity = a.identity
     wt.request_id = a.request_id
+    wt.build_id = a.worker_version.build_id
     wt.started_event_written = True
 
 

@@ -49,6 +49,8 @@ class WorkflowTaskInfo:
     started_time: Nanos = 0
     request_id: str = ""
     identity: str = ""
+    build_id: str = ""
+    """The build of the worker that took it (its started event's worker_version)."""
     kind: WorkflowTaskKind = WorkflowTaskKind.NORMAL
     original_scheduled_time: Nanos = 0
     """When the first task of a chain of heartbeats (force-created tasks) was scheduled."""
