@@ -246,7 +246,8 @@ def _end_attempt_timers(ex: Execution, info: ActivityInfo) -> None:
 
 def _write_started(ex: Execution, info: ActivityInfo, *, by_worker: bool = True) -> int:
     """Write ActivityTaskStarted for the closing attempt; its id (0 while buffered). Like
-    Temporal, it names the worker's build only when the worker closed the attempt."""
+    Temporal, it names the worker's build only when the worker completed or failed it
+    (not when it timed out or was cancelled)."""
     attrs = history_pb2.ActivityTaskStartedEventAttributes(
         scheduled_event_id=info.scheduled_event_id,
         identity=info.started_identity,
@@ -352,7 +353,8 @@ def cancel_completed(
     ex: Execution, info: ActivityInfo, details: common_pb2.Payloads | None, identity: str
 ) -> None:
     """The worker confirmed cancellation (RespondActivityTaskCanceled)."""
-    started_id = _write_started(ex, info) if info.state == ActivityState.STARTED else 0
+    started = info.state == ActivityState.STARTED
+    started_id = _write_started(ex, info, by_worker=False) if started else 0
     attrs = history_pb2.ActivityTaskCanceledEventAttributes(
         scheduled_event_id=info.scheduled_event_id,
         started_event_id=started_id,
