@@ -91,51 +91,12 @@ def attribute(id: str, issue: str, why: str, path: str) -> None:
 
 
 attribute(
-    "start-timeouts-unset",
-    "issue 18 item 6",
-    "WorkflowExecutionStarted without execution or run timeout: Temporal leaves "
-    "workflow_execution_timeout and workflow_run_timeout unset, Perdure sets them to 0s.",
-    r"workflowExecutionStartedEventAttributes\.(workflowExecutionTimeout|workflowRunTimeout)$",
-)
-attribute(
-    "first-task-backoff-zero",
-    "issue 18 item 6 (WorkflowExecutionStarted fields; found by difftest)",
-    "WorkflowExecutionStarted of a run started without delay: Temporal sets "
-    "first_workflow_task_backoff to 0s, Perdure leaves it unset.",
-    r"workflowExecutionStartedEventAttributes\.firstWorkflowTaskBackoff$",
-)
-attribute(
-    "worker-build-id",
-    "issue 18 item 8",
-    "Temporal records the worker's build id as worker_version.build_id on "
-    "WorkflowTaskStarted and WorkflowTaskCompleted and no binary_checksum; Perdure records "
-    "the build id as binary_checksum and no worker_version.",
-    r"(workflowTask(Started|Completed)|activityTaskStarted)EventAttributes"
-    r"\.(workerVersion|binaryChecksum)$",
-)
-attribute(
     "auto-reset-points",
     "issue 18 item 8 (build ids; found by difftest)",
     "Temporal keeps auto-reset points (per build id, the first completed workflow task) and "
     "passes them to the next run as prev_auto_reset_points on continue-as-new; Perdure keeps "
     "none.",
     r"\.(prevAutoResetPoints|autoResetPoints)$",
-)
-KNOWN.append(
-    Known(
-        "unhandled-command-failure",
-        "issue 18 item 4 (command validation against the real server; found by difftest)",
-        "A workflow task that tries to close the run while new events arrived fails with cause "
-        "UnhandledCommand: Temporal's failure message is just 'UnhandledCommand' and not "
-        "non-retryable; Perdure's message explains it and sets non_retryable.",
-        lambda ds, _: any_diff(
-            ds, r"workflowTaskFailedEventAttributes\.failure\.message$", "UnhandledCommand"
-        ),
-        (
-            r"workflowTaskFailedEventAttributes\.failure\.message$",
-            r"workflowTaskFailedEventAttributes\.failure\.serverFailureInfo\.nonRetryable$",
-        ),
-    )
 )
 KNOWN.append(
     Known(

@@ -12,15 +12,31 @@ import asyncio
 import uuid
 
 import pytest
-from temporalio.api.enums.v1 import EventType
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from tests.e2e import official_workflows as wf
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@workflow.defn(name="BuildIdsUpdated")
+class Updated:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.update(name="finish")
+    async def finish(self) -> str:
+        self.done = True
+        return "finished"
 
 
 def _worker(client: Client, task_queue: str, build_id: str) -> Worker:
@@ -74,3 +90,87 @@ async def test_workflow_task_events_name_the_build_that_ran_them(
         ("started", "build-a"), ("completed", "build-a"),
         ("started", "build-b"), ("completed", "build-b"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("eager", [True, False], ids=["eager", "polled"])
+async def test_an_activity_started_event_names_the_build_that_took_it(
+    official_client: Client, any_server: object, task_queue: str, eager: bool
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[wf.OneActivity],
+        activities=[wf.greet],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        build_id="build-act",
+        disable_eager_activity_execution=not eager,
+    ):
+        handle = await official_client.start_workflow(
+            wf.OneActivity.run, "you", id=f"wf-{uuid.uuid4().hex[:12]}", task_queue=task_queue
+        )
+        assert await handle.result() == "Hello, you!"
+    [started] = [
+        e.activity_task_started_event_attributes
+        for e in (await handle.fetch_history()).events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    assert started.worker_version.build_id == "build-act"
+    assert not started.worker_version.use_versioning
+
+
+async def test_a_workflow_task_that_delivers_an_update_names_the_build(
+    official_client: Client, any_server: object, task_queue: str
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[Updated],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        build_id="build-u",
+    ):
+        handle = await official_client.start_workflow(
+            Updated.run, id=f"wf-{uuid.uuid4().hex[:12]}", task_queue=task_queue
+        )
+        for _ in range(100):  # the first task completed: the update comes on a new one
+            if len(_builds(list((await handle.fetch_history()).events))) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert await handle.execute_update(Updated.finish) == "finished"
+        await handle.result()
+    builds = _builds(list((await handle.fetch_history()).events))
+    assert len(builds) >= 4
+    assert builds == [(kind, "build-u") for kind, _ in builds]
+
+
+async def test_an_activity_the_worker_confirms_cancelled_names_no_build(
+    official_client: Client, any_server: object, task_queue: str
+) -> None:
+    key = f"cancel-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[wf.Cancellable],
+        activities=[wf.heartbeat_until_cancelled],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        build_id="build-c",
+    ):
+        handle = await official_client.start_workflow(
+            wf.Cancellable.run, key, id=f"wf-{uuid.uuid4().hex[:12]}", task_queue=task_queue
+        )
+        for _ in range(100):
+            pending = (await handle.describe()).raw_description.pending_activities
+            if pending and pending[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
+                break
+            await asyncio.sleep(0.1)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    events = (await handle.fetch_history()).events
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED in [e.event_type for e in events]
+    [started] = [
+        e.activity_task_started_event_attributes
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    assert started.identity
+    assert not started.HasField("worker_version")

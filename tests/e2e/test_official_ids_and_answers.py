@@ -14,7 +14,7 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio import workflow
 from temporalio.api.command.v1 import Command, ScheduleActivityTaskCommandAttributes
 from temporalio.api.common.v1 import ActivityType, WorkflowExecution, WorkflowType
-from temporalio.api.enums.v1 import CommandType, EventType
+from temporalio.api.enums.v1 import CommandType, EventType, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.update.v1 import Input, Meta, Request, WaitPolicy
@@ -25,12 +25,14 @@ from temporalio.api.workflowservice.v1 import (
     PollWorkflowTaskQueueRequest,
     RespondActivityTaskCompletedRequest,
     RespondWorkflowTaskCompletedRequest,
+    SignalWorkflowExecutionRequest,
     StartWorkflowExecutionRequest,
     StartWorkflowExecutionResponse,
     UpdateWorkflowExecutionRequest,
 )
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 pytestmark = pytest.mark.timeout(90)
@@ -262,3 +264,48 @@ async def test_activity_tasks_leave_input_unset_and_started_is_dated_when_taken(
     }
     assert abs(times[EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED] - taken) < 1.0
     assert times[EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED] - taken >= 1.4
+
+
+async def test_closing_a_run_that_has_new_events_fails_the_task_with_unhandled_command(
+    official_client: Client,
+) -> None:
+    service = official_client.workflow_service
+    workflow_id = _id()
+    await _start(official_client, workflow_id)
+    task = await service.poll_workflow_task_queue(
+        PollWorkflowTaskQueueRequest(
+            namespace=official_client.namespace, task_queue=TaskQueue(name=f"q-{workflow_id}")
+        ),
+        timeout=timedelta(seconds=30),
+    )
+    await service.signal_workflow_execution(
+        SignalWorkflowExecutionRequest(
+            namespace=official_client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+            signal_name="arrived",
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    complete = Command(command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION)
+    with pytest.raises(RPCError) as err:
+        await service.respond_workflow_task_completed(
+            RespondWorkflowTaskCompletedRequest(
+                namespace=official_client.namespace, task_token=task.task_token, commands=[complete]
+            )
+        )
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert err.value.message == "UnhandledCommand"
+    events = await _events(official_client, workflow_id)
+    assert [e.event_type for e in events] == [
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    ]
+    failed = events[3].workflow_task_failed_event_attributes
+    assert failed.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
+    assert failed.failure.message == "UnhandledCommand"
+    assert failed.failure.HasField("server_failure_info")
+    assert not failed.failure.server_failure_info.non_retryable

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import RetryState, TimeoutType
+from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import RetryPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -124,6 +125,13 @@ async def test_an_activity_timeout_failure_comes_from_the_server(
     assert [(f.message, f.source) for f in timed_out] == [
         ("activity StartToClose timeout", "Server")
     ]
+    # The worker polled with a build id but did not close the attempt: none is recorded.
+    [started] = [
+        e.activity_task_started_event_attributes
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert not started.HasField("worker_version")
 
 
 @pytest.mark.parametrize("attempts", [1, 3])
@@ -243,3 +251,65 @@ async def test_a_command_of_an_update_handler_is_marked_with_the_update(
     ]
     markers = [m.inbound_update.inbound_update_id for m in scheduled.event_group_markers]
     assert markers == ["the-update"]
+
+
+@workflow.defn(name="RunFieldsWaitsThenContinues")
+class WaitsThenContinues:
+    @workflow.run
+    async def run(self, again: bool) -> str:
+        if again:
+            # Temporal delays the first task of a run continued within a second of its start.
+            await workflow.sleep(2)
+            workflow.continue_as_new(False)
+        return "done"
+
+
+@workflow.defn(name="RunFieldsParentOfWaiting")
+class ParentOfWaiting:
+    @workflow.run
+    async def run(self) -> str:
+        child_id = f"{workflow.info().workflow_id}-child"
+        return await workflow.execute_child_workflow(WaitsThenContinues.run, True, id=child_id)
+
+
+async def _started(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> history_pb2.WorkflowExecutionStartedEventAttributes:
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in handle.fetch_history_events():
+        return event.workflow_execution_started_event_attributes
+    raise AssertionError("no history")
+
+
+async def test_a_started_run_has_a_zero_backoff_and_a_continued_or_child_run_a_zero_run_timeout(
+    official_client: Client, task_queue: str
+) -> None:
+    async with Worker(
+        official_client,
+        task_queue=task_queue,
+        workflows=[WaitsThenContinues, ParentOfWaiting],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await official_client.start_workflow(
+            ParentOfWaiting.run, id=_id(), task_queue=task_queue
+        )
+        assert await handle.result() == "done"
+    parent = await _started(official_client, handle.id, handle.result_run_id)
+    assert parent.first_workflow_task_backoff.ToNanoseconds() == 0
+    assert parent.HasField("first_workflow_task_backoff")
+    assert not parent.HasField("workflow_run_timeout")
+    assert not parent.HasField("workflow_execution_timeout")
+    child_id = f"{handle.id}-child"
+    described = await official_client.get_workflow_handle(child_id).describe()
+    first_run_id = described.raw_description.workflow_execution_info.first_run_id
+    assert first_run_id != described.run_id
+    first = await _started(official_client, child_id, first_run_id)
+    assert first.HasField("first_workflow_task_backoff")
+    assert first.HasField("workflow_run_timeout")
+    assert first.workflow_run_timeout.ToNanoseconds() == 0
+    assert not first.HasField("workflow_execution_timeout")
+    continued = await _started(official_client, child_id)
+    assert continued.continued_execution_run_id == first_run_id
+    assert not continued.HasField("first_workflow_task_backoff")
+    assert continued.HasField("workflow_run_timeout")
+    assert not continued.HasField("workflow_execution_timeout")

@@ -111,6 +111,7 @@ def start(
     *,
     identity: str,
     request_id: str,
+    build_id: str = "",
     from_task_row: bool = True,
 ) -> ActivityInfo:
     """A worker took the activity (by poll, or eagerly with the workflow task response)."""
@@ -131,6 +132,7 @@ def start(
     info.started_time = ex.now
     info.started_identity = identity
     info.started_request_id = request_id
+    info.started_build_id = build_id
     info.last_heartbeat_time = 0
     ex.add_timer(
         TimerRef(TimerKind.ACTIVITY_START_TO_CLOSE, scheduled_event_id, attempt),
@@ -242,8 +244,10 @@ def _end_attempt_timers(ex: Execution, info: ActivityInfo) -> None:
             ex.remove_timer(TimerRef(kind, info.scheduled_event_id, info.attempt))
 
 
-def _write_started(ex: Execution, info: ActivityInfo) -> int:
-    """Write ActivityTaskStarted for the closing attempt; its id (0 while buffered)."""
+def _write_started(ex: Execution, info: ActivityInfo, *, by_worker: bool = True) -> int:
+    """Write ActivityTaskStarted for the closing attempt; its id (0 while buffered). Like
+    Temporal, it names the worker's build only when the worker completed or failed it
+    (not when it timed out or was cancelled)."""
     attrs = history_pb2.ActivityTaskStartedEventAttributes(
         scheduled_event_id=info.scheduled_event_id,
         identity=info.started_identity,
@@ -252,6 +256,8 @@ def _write_started(ex: Execution, info: ActivityInfo) -> int:
     )
     if info.last_failure is not None:
         attrs.last_failure.CopyFrom(info.last_failure)
+    if info.started_build_id and by_worker:  # Temporal writes no binary_checksum here
+        attrs.worker_version.build_id = info.started_build_id
     # Written with the attempt's close (as Temporal does), dated when the worker took it.
     event = ex.append_external(
         et.EVENT_TYPE_ACTIVITY_TASK_STARTED, attrs, event_time=info.started_time or None
@@ -337,6 +343,7 @@ def _schedule_retry(
     info.started_time = 0
     info.started_identity = ""
     info.started_request_id = ""
+    info.started_build_id = ""
     ex.add_timer(
         TimerRef(TimerKind.ACTIVITY_RETRY, info.scheduled_event_id, info.attempt), ex.now + backoff
     )
@@ -346,7 +353,8 @@ def cancel_completed(
     ex: Execution, info: ActivityInfo, details: common_pb2.Payloads | None, identity: str
 ) -> None:
     """The worker confirmed cancellation (RespondActivityTaskCanceled)."""
-    started_id = _write_started(ex, info) if info.state == ActivityState.STARTED else 0
+    started = info.state == ActivityState.STARTED
+    started_id = _write_started(ex, info, by_worker=False) if started else 0
     attrs = history_pb2.ActivityTaskCanceledEventAttributes(
         scheduled_event_id=info.scheduled_event_id,
         started_event_id=started_id,
@@ -417,7 +425,8 @@ def timeout_failure(
 def _record_timeout(
     ex: Execution, info: ActivityInfo, failure: failure_pb2.Failure, retry_state: int
 ) -> None:
-    started_id = _write_started(ex, info) if info.state == ActivityState.STARTED else 0
+    started = info.state == ActivityState.STARTED
+    started_id = _write_started(ex, info, by_worker=False) if started else 0
     attrs = history_pb2.ActivityTaskTimedOutEventAttributes(
         failure=failure,
         scheduled_event_id=info.scheduled_event_id,

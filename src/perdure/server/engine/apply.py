@@ -93,6 +93,7 @@ NOT_REBUILT: dict[str, str] = {
     "ActivityInfo.started_time": "likewise",
     "ActivityInfo.started_identity": "likewise",
     "ActivityInfo.started_request_id": "likewise",
+    "ActivityInfo.started_build_id": "likewise",
     "ActivityInfo.last_failure": "failures of retried attempts, likewise",
     "ActivityInfo.last_worker_identity": "likewise",
     "ActivityInfo.last_heartbeat_time": "heartbeats write no events",
@@ -255,6 +256,7 @@ def _workflow_task_started(st: ExecutionState, event: HistoryEvent) -> None:
     wt.started_time = _time(event)
     wt.identity = a.identity
     wt.request_id = a.request_id
+    wt.build_id = a.worker_version.build_id
     wt.started_event_written = True
 
 
@@ -304,6 +306,7 @@ def _activity_started(st: ExecutionState, event: HistoryEvent) -> None:
     info.started_time = _time(event)
     info.started_identity = a.identity
     info.started_request_id = a.request_id
+    info.started_build_id = a.worker_version.build_id
     if a.HasField("last_failure"):
         info.last_failure = _copy(a.last_failure)
 

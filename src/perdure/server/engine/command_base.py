@@ -36,8 +36,15 @@ class BadCommand(Exception):
     @property
     def text(self) -> str:
         """What Temporal says, in the failure and the worker's error: the cause's name as
-        its Go enum prints it, then the message ("BadStartTimerAttributes: ...")."""
-        return f"{cause_name(self.cause)}: {self.message}"
+        its Go enum prints it, then the message ("BadStartTimerAttributes: ..."), if any."""
+        name = cause_name(self.cause)
+        return f"{name}: {self.message}" if self.message else name
+
+    @property
+    def non_retryable(self) -> bool:
+        """Temporal marks the task failure non-retryable, but for UnhandledCommand: the
+        worker only has to see the new events and try again."""
+        return self.cause != causes.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
 
 
 def cause_name(cause: int) -> str:

@@ -13,7 +13,6 @@ command type -> handler.
 from __future__ import annotations
 
 from temporalio.api.command.v1 import message_pb2 as command_pb2
-from temporalio.api.enums.v1 import command_type_pb2 as ct
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
@@ -300,13 +299,10 @@ def modify_properties(ctx: CommandContext, command: command_pb2.Command) -> None
 
 
 def _check_can_close(ctx: CommandContext, command_type: int) -> None:
-    """New events arrived during the task: the worker must see them before closing."""
+    """New events arrived during the task: the worker must see them before closing.
+    Temporal says only the cause ("UnhandledCommand")."""
     if ctx.ex.state.buffered_events:
-        raise BadCommand(
-            causes.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
-            "Workflow task has new events: "
-            f"{ct.CommandType.Name(command_type)} is rejected until they are handled.",  # type: ignore[arg-type]
-        )
+        raise BadCommand(causes.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, "")
     ctx.closed_by = command_type
 
 

@@ -135,6 +135,7 @@ def complete(
             info.attempt,
             identity=request.identity,
             request_id=new_id(),
+            build_id=request.worker_version_stamp.build_id,
             from_task_row=False,
         )
         result.eager_activities.append(info)
@@ -144,8 +145,9 @@ def complete(
         if request.force_create_new_workflow_task and request.return_new_workflow_task:
             new_wt.original_scheduled_time = wt.original_scheduled_time
             result.new_workflow_task = workflow_task.start(
-                ex, new_wt.seq, identity=request.identity, request_id=new_id()
-            )
+                ex, new_wt.seq, identity=request.identity, request_id=new_id(),
+                build_id=request.worker_version_stamp.build_id,
+            )  # fmt: skip
     return result
 
 

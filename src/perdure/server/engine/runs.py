@@ -143,15 +143,19 @@ def started_attributes(
         attrs.input.CopyFrom(spec.input)
     if spec.header is not None:
         attrs.header.CopyFrom(spec.header)
-    # Left unset when there is none, as on Temporal (workers then report "none").
+    # Left unset when there is none, as on Temporal (workers then report "none"); Temporal
+    # writes a zero run timeout on a run a parent or continue-as-new began.
     if execution_timeout:
         attrs.workflow_execution_timeout.CopyFrom(duration(execution_timeout))
-    if run_timeout:
+    continued = spec.initiator == wf_enums.CONTINUE_AS_NEW_INITIATOR_WORKFLOW
+    if run_timeout or spec.parent is not None or continued:
         attrs.workflow_run_timeout.CopyFrom(duration(run_timeout))
     attrs.workflow_task_timeout.CopyFrom(duration(task_timeout))
     if expiration:
         attrs.workflow_execution_expiration_time.FromNanoseconds(expiration)
-    if spec.first_workflow_task_backoff > 0:
+    # A run a start request (a client's or a parent's) began carries its backoff even when
+    # zero, as on Temporal; a successor run only when it waits.
+    if spec.first_workflow_task_backoff > 0 or not spec.continued_execution_run_id:
         attrs.first_workflow_task_backoff.CopyFrom(duration(spec.first_workflow_task_backoff))
     if spec.retry_policy is not None:
         attrs.retry_policy.CopyFrom(spec.retry_policy)

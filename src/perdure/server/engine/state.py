@@ -49,6 +49,8 @@ class WorkflowTaskInfo:
     started_time: Nanos = 0
     request_id: str = ""
     identity: str = ""
+    build_id: str = ""
+    """The build of the worker that took it (its started event's worker_version)."""
     kind: WorkflowTaskKind = WorkflowTaskKind.NORMAL
     original_scheduled_time: Nanos = 0
     """When the first task of a chain of heartbeats (force-created tasks) was scheduled."""
@@ -97,6 +99,8 @@ class ActivityInfo:
     started_time: Nanos = 0
     started_identity: str = ""
     started_request_id: str = ""
+    started_build_id: str = ""
+    """The build id of the worker that took the attempt (ActivityTaskStarted's worker_version)."""
     last_heartbeat_time: Nanos = 0
     heartbeat_details: common_pb2.Payloads | None = None
     last_failure: failure_pb2.Failure | None = None

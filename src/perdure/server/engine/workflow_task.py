@@ -192,6 +192,8 @@ def transient_events(ex: Execution, wt: WorkflowTaskInfo) -> list[HistoryEvent]:
         ),
     )
     _suggest_continue_as_new(ex, started.workflow_task_started_event_attributes)
+    if wt.build_id:
+        started.workflow_task_started_event_attributes.worker_version.build_id = wt.build_id
     started.event_time.FromNanoseconds(wt.started_time)
     return [scheduled, started]
 

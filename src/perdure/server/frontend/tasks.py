@@ -191,7 +191,10 @@ class TaskRpcs(FrontendContext):
             queue.set_dispatch_rate(metadata.max_tasks_per_second.value)
 
         async def start_task(row: TaskRow) -> rr.PollActivityTaskQueueResponse | None:
-            return await record_activity_task_started(self.history, ns, row, request.identity)
+            return await record_activity_task_started(
+                self.history, ns, row, request.identity,
+                build_id=request.worker_version_capabilities.build_id,
+            )  # fmt: skip
 
         polled = await poll_activity_task(
             queue,
@@ -199,6 +202,7 @@ class TaskRpcs(FrontendContext):
             wait,
             start_task=start_task,
             worker_key=request.worker_instance_key,
+            build_id=request.worker_version_capabilities.build_id,
         )
         return polled if polled is not None else rr.PollActivityTaskQueueResponse()
 

@@ -71,12 +71,13 @@ async def poll_activity_task(
     *,
     start_task: StartActivityTask,
     worker_key: str = "",
+    build_id: str = "",
 ) -> rr.PollActivityTaskQueueResponse | None:
     """A started activity task, or None when nothing came within `timeout` seconds (or
     the worker `worker_key` left)."""
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
-        item = await queue.poll(left, identity, worker_key)
+        item = await queue.poll(left, identity, worker_key, build_id)
         if item is None:
             break
         if isinstance(item, Handoff):

@@ -51,8 +51,9 @@ def start_for_waiting_pollers(
             else:
                 scheduled_event_id, attempt = parse_activity_task_key(row.key)
                 info = activities.start(
-                    ex, scheduled_event_id, attempt, identity=identity, request_id=request_id
-                )
+                    ex, scheduled_event_id, attempt, identity=identity, request_id=request_id,
+                    build_id=queue.poller_build_id(waiter),
+                )  # fmt: skip
                 task = activities.task_response(ex, info)
         except StaleTask:
             queue.give_back_poller(waiter)

@@ -19,7 +19,7 @@ from perdure.server.store.base import TaskRow
 
 
 async def record_activity_task_started(
-    history: HistoryService, ns: Namespace, row: TaskRow, identity: str
+    history: HistoryService, ns: Namespace, row: TaskRow, identity: str, build_id: str = ""
 ) -> rr.PollActivityTaskQueueResponse | None:
     """Start the activity attempt of `row` for the poller `identity`; None when the task
     is stale (the attempt ended or was started meanwhile, or its run is gone)."""
@@ -28,7 +28,12 @@ async def record_activity_task_started(
 
     def start(ex: Execution) -> rr.PollActivityTaskQueueResponse:
         info = activities.start(
-            ex, scheduled_event_id, attempt, identity=identity, request_id=request_id
+            ex,
+            scheduled_event_id,
+            attempt,
+            identity=identity,
+            request_id=request_id,
+            build_id=build_id,
         )
         return activities.task_response(ex, info)
 

@@ -81,7 +81,7 @@ async def _fail_for_bad_command(
     bad: BadCommand,
 ) -> None:
     failure = failure_pb2.Failure(message=bad.text)
-    failure.server_failure_info.non_retryable = True
+    failure.server_failure_info.non_retryable = bad.non_retryable
 
     def fail(ex: Execution) -> None:
         wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
