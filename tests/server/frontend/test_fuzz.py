@@ -46,9 +46,9 @@ from tests.server.engine.helpers import assert_rebuilds
 from tests.servers import ServerProcess, start_perdure_server
 
 LONG = os.environ.get("PERDURE_FUZZ", "").lower() == "long"
-EXAMPLES = int(os.environ.get("PERDURE_FUZZ_EXAMPLES", "20000" if LONG else "800"))
+EXAMPLES = int(os.environ.get("PERDURE_FUZZ_EXAMPLES", "20000" if LONG else "400"))
 
-pytestmark = pytest.mark.timeout(3600 if LONG else 170)
+pytestmark = pytest.mark.timeout(3600 if LONG else 300)
 
 METHODS: list[tuple[str, str, type[Message], type[Message]]] = [
     (
