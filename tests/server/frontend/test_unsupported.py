@@ -38,7 +38,7 @@ def test_the_table_names_only_rpcs_that_exist_and_have_no_other_handler() -> Non
 
 @pytest.mark.parametrize(
     ("method", "feature"),
-    [("CreateSchedule", "schedules"), ("PollNexusTaskQueue", "Nexus"),
+    [("CreateWorkflowRule", "workflow rules"), ("PollNexusTaskQueue", "Nexus"),
      ("DescribeWorkerDeployment", "worker deployments"),
      ("StartActivityExecution", "standalone activities")],
 )  # fmt: skip
