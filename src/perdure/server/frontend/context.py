@@ -50,9 +50,12 @@ class FrontendContext:
         if request.memo.ByteSize() > self.limits.memo_size_error:
             raise InvalidArgument("Memo size exceeds limit.")
         if request.HasField("search_attributes"):
-            validate = self.search_attribute_validator(ns)
-            if validate is not None:
-                validate(request.search_attributes)
+            self.check_search_attributes(ns, request.search_attributes)
+
+    def check_search_attributes(self, ns: Namespace, sa: common_pb2.SearchAttributes) -> None:
+        """Refuse custom search attributes the namespace has not registered, or of the
+        wrong type (InvalidArgument, as Temporal)."""
+        decode_search_attributes(sa, ns.search_attribute_aliases, namespace=ns.name)
 
     def search_attribute_validator(self, ns: Namespace) -> SearchAttributesValidator | None:
         """Checks custom search attributes against the namespace's registered types."""

@@ -41,9 +41,7 @@ class ScheduleRpcs(FrontendContext):
         _check_id(request.schedule_id)
         schedule = self._checked_schedule(ns, request.schedule)
         if request.HasField("search_attributes"):
-            validate = self.search_attribute_validator(ns)
-            if validate is not None:
-                validate(request.search_attributes)
+            self.check_search_attributes(ns, request.search_attributes)
         now = self.history.clock.now_ns()
         state = ScheduleState(
             schedule_id=request.schedule_id,
@@ -75,9 +73,7 @@ class ScheduleRpcs(FrontendContext):
         _check_id(request.schedule_id)
         schedule = self._checked_schedule(ns, request.schedule)
         if request.HasField("search_attributes"):
-            validate = self.search_attribute_validator(ns)
-            if validate is not None:
-                validate(request.search_attributes)
+            self.check_search_attributes(ns, request.search_attributes)
         now = self.history.clock.now_ns()
 
         def change(state: ScheduleState) -> None:
