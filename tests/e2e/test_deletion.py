@@ -162,9 +162,9 @@ async def retention_client(
     )
     # Temporal's way to shorten it: UpdateNamespace (accepted down to --min-retention here).
     update = UpdateNamespaceRequest(namespace=name, update_info=UpdateNamespaceInfo())
-    update.config.workflow_execution_retention_ttl.CopyFrom(Duration(seconds=2))
+    update.config.workflow_execution_retention_ttl.CopyFrom(Duration(seconds=5))
     resp = await bootstrap.workflow_service.update_namespace(update)
-    assert resp.config.workflow_execution_retention_ttl.seconds == 2
+    assert resp.config.workflow_execution_retention_ttl.seconds == 5
     yield await Client.connect(target, namespace=name)
 
 
