@@ -108,7 +108,7 @@ def _spy(pid: int, out: Path, backend: str, servers: int, i: int) -> subprocess.
     """py-spy on one server for the loaded phase (summarise with `python -m bench.profile`)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"cluster-{backend}-{servers}-server{i}.txt"
-    spy = REPO / ".venv" / "bin" / "py-spy"
+    spy = Path(sys.executable).parent / "py-spy"  # beside the interpreter, as bench/procs.py
     return subprocess.Popen(
         [str(spy), "record", "--format", "raw", "--rate", "50", "-o", str(path), "--pid", str(pid)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
