@@ -9,6 +9,12 @@ official-SDK worker process and one load driver process (bench/agent.py, workloa
 workflow with one no-op activity). The drivers split `--count` workflows and
 `--in-flight` between them and start their loaded phase together; throughput is all
 completed workflows over the longest driver's loaded phase. Run from the repository root.
+
+Per setup it also reports the servers' CPU per completed workflow (user+system of every
+server process over the loaded phase) and the commit conflict rate: history commits that
+failed (a conditional write that lost to another writer, or a claimed row already gone;
+Perdure retries them) over all history commits, from each server's Prometheus counters
+``persistence_requests``/``persistence_errors`` for ``UpdateWorkflowExecution``.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.procs import REPO, free_port
+from bench.procs import REPO, cpu_seconds, free_port
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -84,11 +91,24 @@ def _line(proc: subprocess.Popen[str], prefix: str) -> str:
             return line.strip()
 
 
+def commit_counts(metrics_port: int) -> tuple[float, float]:
+    """(history commits, failed history commits) a server has counted so far."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        text = resp.read().decode()
+    counts = {"persistence_requests": 0.0, "persistence_errors": 0.0}
+    for line in text.splitlines():
+        name, _, rest = line.partition("{")
+        if name in counts and 'operation="UpdateWorkflowExecution"' in rest:
+            counts[name] += float(line.rsplit(" ", 1)[1])
+    return counts["persistence_requests"], counts["persistence_errors"]
+
+
 def _spy(pid: int, out: Path, backend: str, servers: int, i: int) -> subprocess.Popen[bytes]:
     """py-spy on one server for the loaded phase (summarise with `python -m bench.profile`)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"cluster-{backend}-{servers}-server{i}.txt"
-    spy = REPO / ".venv" / "bin" / "py-spy"
+    spy = Path(sys.executable).parent / "py-spy"  # beside the interpreter, as bench/procs.py
     return subprocess.Popen(
         [str(spy), "record", "--format", "raw", "--rate", "50", "-o", str(path), "--pid", str(pid)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -101,12 +121,14 @@ def run_setup(
     procs: list[subprocess.Popen[str]] = []
     try:
         with database(backend, tmp) as where:
-            targets = []
+            targets, metrics_ports = [], []
             for i in range(servers):
                 port = free_port()
+                metrics_ports.append(free_port())
                 log = tmp / f"server-{backend}-{i}-{port}.log"
                 args = ["-m", "perdure", "server", "start-dev", "--ip", "127.0.0.1"]
                 args += ["--port", str(port), "--log-level", "warning", *where]
+                args += ["--metrics-port", str(metrics_ports[-1])]
                 procs.append(_popen(args, log))
                 _wait_port(port, procs[-1], log)
                 targets.append(f"127.0.0.1:{port}")
@@ -127,9 +149,13 @@ def run_setup(
                 procs.append(driver)
                 drivers.append(driver)
             spies: list[subprocess.Popen[bytes]] = []
+            cpu: dict[str, float] = {}
+            commits: dict[str, list[tuple[float, float]]] = {}
             for mark in ("MARK unloaded", "MARK loaded", "MARK end"):
                 for d in drivers:  # every driver reaches the mark before any goes on
                     _line(d, mark)
+                cpu[mark] = sum(cpu_seconds(procs[i].pid) for i in range(servers))
+                commits[mark] = [commit_counts(p) for p in metrics_ports]
                 if profile is not None and mark == "MARK loaded":
                     spies = [
                         _spy(procs[i].pid, profile, backend, servers, i) for i in range(servers)
@@ -155,6 +181,10 @@ def run_setup(
     done = sum(r["completed"] for r in loaded)
     elapsed = max(r["elapsed_s"] for r in loaded)
     p50 = statistics.median(r["latency_ms"].get("p50", 0) for r in loaded)
+    server_cpu = cpu["MARK end"] - cpu["MARK loaded"]
+    spans = list(zip(commits["MARK loaded"], commits["MARK end"], strict=True))
+    tried = sum(end[0] - start[0] for start, end in spans)
+    failed = sum(end[1] - start[1] for start, end in spans)
     return {
         "backend": backend,
         "servers": servers,
@@ -162,6 +192,9 @@ def run_setup(
         "errors": sum(r["errors"] for r in loaded),
         "workflows_per_s": round(done / elapsed, 1) if elapsed else 0.0,
         "p50_ms": p50,
+        "server_cpu_ms_per_workflow": round(server_cpu / done * 1000, 2) if done else 0.0,
+        "commits": int(tried),
+        "commit_conflict_pct": round(100 * failed / tried, 2) if tried else 0.0,
     }
 
 
@@ -188,14 +221,22 @@ def main() -> None:
                 r = run_setup(backend, servers, args.count, args.in_flight, Path(tmp), args.profile)
                 print(json.dumps(r), flush=True)
                 rows.append(r | {"rep": rep})
-    print("\n| backend | servers | workflows/s (median) | p50 latency ms | errors |")
-    print("|---|---|---|---|---|")
+    print(
+        "\n| backend | servers | workflows/s (median) | p50 latency ms "
+        "| server CPU ms/workflow | commit conflicts % | errors |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for setup in dict.fromkeys((r["backend"], r["servers"]) for r in rows):
         mine = [r for r in rows if (r["backend"], r["servers"]) == setup]
         rate = statistics.median(r["workflows_per_s"] for r in mine)
         lat = statistics.median(r["p50_ms"] for r in mine)
         errs = sum(r["errors"] for r in mine)
-        print(f"| {setup[0]} | {setup[1]} | {rate:.1f} | {lat:.0f} | {errs} |")
+        cpu_ms = statistics.median(r["server_cpu_ms_per_workflow"] for r in mine)
+        conflicts = statistics.median(r["commit_conflict_pct"] for r in mine)
+        print(
+            f"| {setup[0]} | {setup[1]} | {rate:.1f} | {lat:.0f} | {cpu_ms:.2f} "
+            f"| {conflicts:.2f} | {errs} |"
+        )
 
 
 if __name__ == "__main__":

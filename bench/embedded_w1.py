@@ -9,6 +9,7 @@ its own subprocess, one after the other, on a fresh SQLite file with durable com
 - ``dbos``: DBOS Transact with ``system_database_url = sqlite:///<file>``.
 
 ``--dir /dev/shm`` puts both databases on tmpfs, where fsync costs nothing.
+``--memory`` runs Perdure on ``embedded://:memory:`` (no fsync; DBOS keeps its file).
 ``BENCH_EAGER=0`` turns off eager workflow start for Perdure.
 
 Per system: unloaded latency (one workflow at a time: start to result, p50/p90) and
@@ -172,9 +173,11 @@ async def _month() -> dict[str, float]:
     return {"wall_s": wall}
 
 
-def _child(system: str, seconds: float, in_flight: int, directory: str | None) -> None:
+def _child(
+    system: str, seconds: float, in_flight: int, directory: str | None, memory: bool
+) -> None:
     with tempfile.TemporaryDirectory(prefix=f"bench-{system}-", dir=directory) as tmp:
-        db = str(Path(tmp) / f"{system}.db")
+        db = ":memory:" if memory and system == "perdure" else str(Path(tmp) / f"{system}.db")
         if system == "perdure":
             result = asyncio.run(_perdure(db, seconds, in_flight))
         elif system == "dbos":
@@ -195,22 +198,27 @@ def main() -> None:
     parser.add_argument(
         "--dir", help="where the SQLite files go (/dev/shm: no fsync cost; default: $TMPDIR)"
     )
+    parser.add_argument(
+        "--memory", action="store_true", help="Perdure on embedded://:memory: (no fsync)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.seconds, args.in_flight, args.dir)
+        _child(args.child, args.seconds, args.in_flight, args.dir, args.memory)
         return
     results: dict[str, Any] = {
         "in_flight": args.in_flight,
         "seconds": args.seconds,
         "dir": args.dir or tempfile.gettempdir(),
         "eager_start": EAGER,
+        "perdure_db": ":memory:" if args.memory else "file",
     }
     for system in args.systems.split(","):
         proc = subprocess.run(
             [sys.executable, "-m", "bench.embedded_w1", "--child", system,
              "--seconds", str(args.seconds), "--in-flight", str(args.in_flight),
-             *(["--dir", args.dir] if args.dir else [])],
+             *(["--dir", args.dir] if args.dir else []),
+             *(["--memory"] if args.memory else [])],
             capture_output=True, text=True, check=False, timeout=600,
         )  # fmt: skip
         lines = proc.stdout.strip().splitlines()

@@ -3,7 +3,8 @@
 Order, as Temporal writes it: (transient scheduled/started events,) WorkflowTaskCompleted,
 the events of the commands in order, then the events buffered while the task ran. A new
 workflow task follows when those buffered events need handling or the worker asked for
-one (a heartbeat of a long local activity, answered inline). Activities the worker asked
+one (a heartbeat of a long local activity); with `return_new_workflow_task` it starts at
+once and goes back in the response, as Temporal does. Activities the worker asked
 to run eagerly are started here and returned in the response.
 
 `COMMAND_HANDLERS` is the one table of which handler serves which command type.
@@ -142,8 +143,11 @@ def complete(
     flushed = ex.flush_buffered()
     if flushed or request.force_create_new_workflow_task or updates.undelivered(ex):
         new_wt = workflow_task.schedule(ex)
-        if request.force_create_new_workflow_task and request.return_new_workflow_task:
+        if request.force_create_new_workflow_task:
             new_wt.original_scheduled_time = wt.original_scheduled_time
+        # As Temporal: a worker that asks for it gets the new task in the response, started
+        # at once (its events are already there), instead of through its queue.
+        if request.return_new_workflow_task and (flushed or request.force_create_new_workflow_task):
             result.new_workflow_task = workflow_task.start(
                 ex, new_wt.seq, identity=request.identity, request_id=new_id(),
                 build_id=request.worker_version_stamp.build_id,

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.history.v1 import message_pb2 as history_pb2
@@ -126,6 +126,28 @@ class _KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+class _SplitBatch(Exception):
+    """A merged batch of updates cannot be applied as one: apply each alone."""
+
+
+class _PendingUpdate:
+    """An update waiting for its workflow id's lock; whoever holds it may apply it."""
+
+    __slots__ = ("action", "error", "finished", "result", "target")
+
+    def __init__(self, action: Callable[[Execution], Any], target: tuple[str, str, bool]) -> None:
+        self.action = action
+        self.target = target
+        """(run id, first execution run id, needs start attributes): updates merge only
+        with updates of the same target."""
+        self.finished = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def finish(self, result: Any, error: BaseException | None) -> None:
+        self.finished, self.result, self.error = True, result, error
+
+
 class HistoryService:
     def __init__(
         self,
@@ -150,6 +172,8 @@ class HistoryService:
         self._cache: OrderedDict[tuple[str, str], CachedRun] = OrderedDict()
         self._cache_size = cache_size
         self._locks = _KeyedLocks()
+        self._pending: dict[tuple[str, str], list[_PendingUpdate]] = {}
+        """Updates queued per (namespace id, workflow id), applied by the lock holder."""
         self._visibility_row = build_visibility_row
         self._observer = observer
         self._history_limits = history_limits
@@ -241,65 +265,166 @@ class HistoryService:
         first_execution_run_id: str = "",
         needs_start_attributes: bool = False,
     ) -> T:
-        """Apply `action` to a run (the current one if `run_id` is empty) and commit."""
-        async with self._locks.hold(ns.id, workflow_id):
-            claim_failed = stale_retried = False
-            for _ in range(MAX_CONFLICT_RETRIES):
-                target = await self.resolve_run_id(ns, workflow_id, run_id)
-                key = ExecutionKey(ns.id, workflow_id, target)
-                from_cache = (ns.id, target) in self._cache
-                cached = await self._load(key)
-                if cached is None or (
-                    first_execution_run_id
-                    and cached.state.first_execution_run_id != first_execution_run_id
-                ):
-                    raise NotFound(
-                        f"workflow execution not found for workflow ID {workflow_id} "
-                        f"and run ID {target}"
-                    )
-                ex = Execution(cached.state, self.clock.now_ns(), ns.name, settings=self.settings)
-                if (
-                    needs_start_attributes
-                    or cached.state.retry_policy
-                    or cached.state.cron_schedule
-                ):
-                    ex.start_attributes = await self.start_attributes(cached)
-                before = history_limits.HistoryMark.of(cached.state)
-                try:
-                    result = action(ex)
-                except Exception:
-                    self._evict(ns.id, target)
-                    if self._shared is not None and from_cache and not stale_retried:
-                        # Another process may have moved the run on (the task this action
-                        # expects may exist only there): judge again on the stored state.
-                        stale_retried = True
-                        continue
+        """Apply `action` to a run (the current one if `run_id` is empty) and commit.
+
+        Requests that queue for the same run while another one holds the workflow id's
+        lock are applied together, in arrival order, and committed once (`_PendingUpdate`):
+        a fan-out's activity starts and results cost one commit per batch, not each.
+        """
+        op = _PendingUpdate(action, (run_id, first_execution_run_id, needs_start_attributes))
+        key = (ns.id, workflow_id)
+        self._pending.setdefault(key, []).append(op)
+        try:
+            async with self._locks.hold(ns.id, workflow_id):
+                if not op.finished:
+                    batch = self._take_pending(key, op)
+                    if len(batch) == 1:
+                        await self._apply_alone(ns, workflow_id, op)
+                    else:
+                        await self._apply_batch_shielded(ns, workflow_id, batch)
+        finally:
+            waiting = self._pending.get(key)
+            if waiting is not None and op in waiting:
+                waiting.remove(op)  # cancelled before anyone applied it
+                if not waiting:
+                    del self._pending[key]
+        if op.error is not None:
+            raise op.error
+        return op.result  # type: ignore[no-any-return]
+
+    def _take_pending(self, key: tuple[str, str], first: _PendingUpdate) -> list[_PendingUpdate]:
+        """`first` and the queued updates of the same run, taken off the queue."""
+        waiting = self._pending.get(key, [])
+        batch = [first, *(op for op in waiting if op is not first and op.target == first.target)]
+        rest = [op for op in waiting if op.target != first.target]
+        if rest:
+            self._pending[key] = rest
+        else:
+            self._pending.pop(key, None)
+        return batch
+
+    async def _apply_alone(self, ns: Namespace, workflow_id: str, op: _PendingUpdate) -> None:
+        run_id, first_execution_run_id, needs_start_attributes = op.target
+        try:
+            (result,) = await self._transition(
+                ns, workflow_id, run_id, [op.action], first_execution_run_id,
+                needs_start_attributes,
+            )  # fmt: skip
+        except BaseException as err:
+            op.finish(None, err)
+            if not isinstance(err, Exception):
+                raise
+        else:
+            op.finish(result, None)
+
+    async def _apply_batch_shielded(
+        self, ns: Namespace, workflow_id: str, batch: list[_PendingUpdate]
+    ) -> None:
+        """Apply others' updates to the end even if this caller is cancelled meanwhile (the
+        lock stays held until then): they are not the caller's to drop."""
+        work = asyncio.ensure_future(self._apply_batch(ns, workflow_id, batch))
+        cancelled = False
+        while not work.done():
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                if work.done() and work.cancelled():
                     raise
-                except BaseException:
-                    self._evict(ns.id, target)
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _apply_batch(
+        self, ns: Namespace, workflow_id: str, batch: list[_PendingUpdate]
+    ) -> None:
+        run_id, first_execution_run_id, needs_start_attributes = batch[0].target
+        try:
+            results = await self._transition(
+                ns, workflow_id, run_id, [op.action for op in batch],
+                first_execution_run_id, needs_start_attributes,
+            )  # fmt: skip
+        except _SplitBatch:
+            for op in batch:  # one of them fails or needs a step of its own
+                await self._apply_alone(ns, workflow_id, op)
+        except Exception as err:
+            for op in batch:
+                op.finish(None, err)
+        else:
+            for op, result in zip(batch, results, strict=True):
+                op.finish(result, None)
+
+    async def _transition(
+        self,
+        ns: Namespace,
+        workflow_id: str,
+        run_id: str,
+        actions: Sequence[Callable[[Execution], Any]],
+        first_execution_run_id: str,
+        needs_start_attributes: bool,
+    ) -> list[Any]:
+        """Load the run, apply `actions` in order, commit once; retried on conflicts.
+        With several actions, any failure raises `_SplitBatch` (state evicted)."""
+        claim_failed = stale_retried = False
+        merged = len(actions) > 1
+        for _ in range(MAX_CONFLICT_RETRIES):
+            target = await self.resolve_run_id(ns, workflow_id, run_id)
+            key = ExecutionKey(ns.id, workflow_id, target)
+            from_cache = (ns.id, target) in self._cache
+            cached = await self._load(key)
+            if cached is None or (
+                first_execution_run_id
+                and cached.state.first_execution_run_id != first_execution_run_id
+            ):
+                raise NotFound(
+                    f"workflow execution not found for workflow ID {workflow_id} "
+                    f"and run ID {target}"
+                )
+            ex = Execution(cached.state, self.clock.now_ns(), ns.name, settings=self.settings)
+            if needs_start_attributes or cached.state.retry_policy or cached.state.cron_schedule:
+                ex.start_attributes = await self.start_attributes(cached)
+            before = history_limits.HistoryMark.of(cached.state)
+            try:
+                results = [action(ex) for action in actions]
+            except Exception:
+                self._evict(ns.id, target)
+                if merged:
+                    raise _SplitBatch from None
+                if self._shared is not None and from_cache and not stale_retried:
+                    # Another process may have moved the run on (the task this action
+                    # expects may exist only there): judge again on the stored state.
+                    stale_retried = True
+                    continue
+                raise
+            except BaseException:
+                self._evict(ns.id, target)
+                raise
+            verdict = history_limits.check(before, ex.state, self._history_limits(ns.name))
+            if verdict.terminate_reason is not None and merged:
+                self._evict(ns.id, target)
+                raise _SplitBatch
+            for warning in verdict.warnings:
+                log.warning("%s: workflow %s run %s", warning, workflow_id, target)
+            if verdict.terminate_reason is not None:
+                self._evict(ns.id, target)
+                await self._terminate_over_limit(ns, key, verdict.terminate_reason)
+                raise HistoryLimitExceeded(verdict.terminate_reason)
+            try:
+                await self.commit(ns, [(ex, cached.version)], current_expected=target)
+            except TaskAlreadyClaimed:
+                # The task or timer row is gone. Once more on fresh state; if the row
+                # is still missing, retrying cannot bring it back: the caller decides.
+                self._evict(ns.id, target)
+                if merged:
+                    raise _SplitBatch from None
+                if claim_failed:
                     raise
-                verdict = history_limits.check(before, ex.state, self._history_limits(ns.name))
-                for warning in verdict.warnings:
-                    log.warning("%s: workflow %s run %s", warning, workflow_id, target)
-                if verdict.terminate_reason is not None:
-                    self._evict(ns.id, target)
-                    await self._terminate_over_limit(ns, key, verdict.terminate_reason)
-                    raise HistoryLimitExceeded(verdict.terminate_reason)
-                try:
-                    await self.commit(ns, [(ex, cached.version)], current_expected=target)
-                except TaskAlreadyClaimed:
-                    # The task or timer row is gone. Once more on fresh state; if the row
-                    # is still missing, retrying cannot bring it back: the caller decides.
-                    self._evict(ns.id, target)
-                    if claim_failed:
-                        raise
-                    claim_failed = True
-                    continue
-                except ConditionFailed:
-                    self._evict(ns.id, target)
-                    continue
-                return result
-            raise Unavailable(f"too many write conflicts on workflow {workflow_id}")
+                claim_failed = True
+                continue
+            except ConditionFailed:
+                self._evict(ns.id, target)
+                continue
+            return results
+        raise Unavailable(f"too many write conflicts on workflow {workflow_id}")
 
     async def _terminate_over_limit(self, ns: Namespace, key: ExecutionKey, reason: str) -> None:
         """Drop the transition that passed a history limit; terminate the run instead."""

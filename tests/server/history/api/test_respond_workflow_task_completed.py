@@ -14,6 +14,7 @@ from perdure.server.errors import InvalidArgument, NotFound
 from perdure.server.history.api.respond_workflow_task_completed import (
     respond_workflow_task_completed,
 )
+from perdure.server.history.api.signal_workflow import signal_workflow
 from perdure.server.matching.queries import QueryTask
 from perdure.server.store.base import TaskKind
 from tests.server.engine.helpers import complete_workflow, schedule_activity
@@ -82,3 +83,41 @@ async def test_a_task_that_is_not_running_is_not_found(env: Env) -> None:
     request = rr.RespondWorkflowTaskCompletedRequest(identity="w")
     with pytest.raises(NotFound, match="Workflow task not found"):
         await respond_workflow_task_completed(env.history, env.queries, env.ns, token, request)
+
+
+async def _complete_after_a_signal(
+    env: Env, return_new: bool
+) -> tuple[rr.PollWorkflowTaskQueueResponse | None, list[str]]:
+    await env.start_run()
+    started = await env.start_workflow_task()
+    token = tokens.decode_workflow_task(started.response.task_token)
+    await signal_workflow(env.history, env.ns, _signal())  # buffered: the task runs
+    request = rr.RespondWorkflowTaskCompletedRequest(
+        identity="w", return_new_workflow_task=return_new
+    )
+    done = await respond_workflow_task_completed(env.history, env.queries, env.ns, token, request)
+    inline = done.inline.response if done.inline is not None else None
+    return inline, await env.event_types()
+
+
+def _signal() -> rr.SignalWorkflowExecutionRequest:
+    request = rr.SignalWorkflowExecutionRequest(namespace="default", signal_name="poke")
+    request.workflow_execution.workflow_id = "wf-1"
+    return request
+
+
+async def test_events_that_came_meanwhile_start_the_next_task_in_the_response(env: Env) -> None:
+    """As Temporal: with return_new_workflow_task the next task starts at once and comes back
+    with the completion, not through the queue."""
+    inline, types = await _complete_after_a_signal(env, return_new=True)
+    assert inline is not None and inline.task_token
+    assert types[-3:] == ["WORKFLOW_EXECUTION_SIGNALED", "WORKFLOW_TASK_SCHEDULED",
+                          "WORKFLOW_TASK_STARTED"]  # fmt: skip
+    assert await env.task_rows(TaskKind.WORKFLOW) == []
+
+
+async def test_without_return_new_workflow_task_the_next_task_is_queued(env: Env) -> None:
+    inline, types = await _complete_after_a_signal(env, return_new=False)
+    assert inline is None
+    assert types[-1] == "WORKFLOW_TASK_SCHEDULED"
+    assert len(await env.task_rows(TaskKind.WORKFLOW)) == 1
