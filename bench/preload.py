@@ -96,16 +96,21 @@ class Template:
         assert self.visibility.close_time is not None
         return self.visibility.close_time - self.visibility.start_time
 
-    def copy(self, workflow_id: str, start: int, delete_at: int) -> Commit:
-        """This run under a new workflow id and run id, started at `start`."""
+    def copy(self, ns: str, workflow_id: str, start: int, delete_at: int) -> Commit:
+        """This run in namespace id `ns` under a new workflow id and run id, started at
+        `start`. Ids are swapped inside the blobs too (ids of equal length: the msgpack
+        and protobuf framing stays valid)."""
         run_id = str(uuid.uuid4())
-        old = (self.workflow_id.encode(), self.run_id.encode())
-        new = (workflow_id.encode(), run_id.encode())
+        old = [self.current.namespace_id, self.workflow_id, self.run_id]
+        pairs = [
+            (a.encode(), b.encode()) for a, b in zip(old, [ns, workflow_id, run_id], strict=True)
+        ]
 
         def swap(b: bytes) -> bytes:
-            return b.replace(old[0], new[0]).replace(old[1], new[1])
+            for a, z in pairs:
+                b = b.replace(a, z)
+            return b
 
-        ns = self.current.namespace_id
         close = start + self.duration
         key = ExecutionKey(ns, workflow_id, run_id)
         h = self.history
@@ -121,6 +126,7 @@ class Template:
                 None,
                 dataclasses.replace(
                     self.current,
+                    namespace_id=ns,
                     workflow_id=workflow_id,
                     run_id=run_id,
                     start_time=start,
@@ -131,6 +137,7 @@ class Template:
                 dataclasses.replace(
                     self.delete_timer,
                     key=self.delete_timer.key.replace(self.run_id, run_id),
+                    namespace_id=ns,
                     workflow_id=workflow_id,
                     run_id=run_id,
                     fire_time=delete_at,
@@ -139,6 +146,7 @@ class Template:
             visibility=[
                 dataclasses.replace(
                     self.visibility,
+                    namespace_id=ns,
                     workflow_id=workflow_id,
                     run_id=run_id,
                     root_workflow_id=workflow_id,
@@ -284,10 +292,11 @@ async def preload(
     gc.disable()  # millions of short-lived rows, no cycles: collections only cost time
     writing: asyncio.Future[None] | None = None
     try:
+        ns = await default_namespace(store)
         chunk: list[Commit] = []
         done = 0
         for i, t, start, delete_at in _plan(templates, count, first, time.time_ns(), expire):
-            chunk.append(t.copy(preload_id(i), start, delete_at))
+            chunk.append(t.copy(ns, preload_id(i), start, delete_at))
             if len(chunk) == CHUNK:
                 # The database writes one chunk while the next one is built.
                 if writing is not None:
@@ -397,6 +406,22 @@ def session_database(
             preload(db.url, n, first=count, expire=(start, expire_rate), templates=_templates)
         )
     return db
+
+
+async def default_namespace(store: Any, namespace_id: str | None = None) -> str:
+    """The id of namespace "default", created as the server would (with `namespace_id`
+    when given) if the database has none yet."""
+    from perdure.server.namespaces import new_namespace
+
+    found = await store.get_namespace("default")
+    if found is not None:
+        return str(found.id)
+    ns = new_namespace("default")
+    if namespace_id is not None:
+        ns.info.id = namespace_id
+        ns = dataclasses.replace(ns, id=namespace_id)
+    await store.create_namespace(ns.record())
+    return ns.id
 
 
 def main(argv: list[str] | None = None) -> None:
