@@ -137,9 +137,16 @@ def _wait_ready(server: Server, timeout: float) -> None:
     raise RuntimeError(f"{server.kind} server not ready in {timeout}s:\n{server.log_tail()}")
 
 
-def start_server(kind: str, workdir: Path, *, profile_to: Path | None = None) -> Server:
+def start_server(
+    kind: str,
+    workdir: Path,
+    *,
+    profile_to: Path | None = None,
+    database: str | None = None,
+    ready_timeout: float = 90,
+) -> Server:
     """A fresh `temporal` or `perdure` (`perdure-metrics`: with --metrics-port) dev server
-    on a new SQLite file under `workdir`."""
+    on a new SQLite file under `workdir`, or for Perdure on `database` (a URL or file)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     if kind == "temporal":
@@ -151,9 +158,12 @@ def start_server(kind: str, workdir: Path, *, profile_to: Path | None = None) ->
     else:
         args = [
             sys.executable, "-m", "perdure", "server", "start-dev", "--ip", "127.0.0.1",
-            "--port", str(port), "--db-filename", str(workdir / "perdure.db"),
-            "--log-level", "warning",
+            "--port", str(port), "--log-level", "warning",
         ]  # fmt: skip
+        if database is not None and "://" in database:
+            args += ["--db", database]
+        else:
+            args += ["--db-filename", database or str(workdir / "perdure.db")]
         if kind == "perdure-metrics":  # recorded as always, served on a port of its own
             args += ["--metrics-port", str(free_port())]
         if profile_to is not None:
@@ -167,5 +177,5 @@ def start_server(kind: str, workdir: Path, *, profile_to: Path | None = None) ->
     with log_path.open("ab") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     server = Server(kind, f"127.0.0.1:{port}", proc, log_path, profiler=profile_to is not None)
-    _wait_ready(server, 90)
+    _wait_ready(server, ready_timeout)
     return server

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import profile
+from bench import preload, profile
 from bench.procs import REPO, Server, cpu_seconds, peak_rss_mb, start_server
 from bench.report import CONFIGS, failures, markdown
 
@@ -100,9 +100,19 @@ def _tail(path: Path, n: int = 15) -> str:
         return ""
 
 
+@dataclass(frozen=True)
+class Storage:
+    """What Perdure's servers store on: `--postgres`, `--preload`, `--expire-rate`."""
+
+    postgres: str | None = None
+    preload: int = 0
+    expire_rate: float = 0
+
+
 def session(
-    config: str, workload: str, rep: int, load: Load, *, profile_to: Path | None = None
-) -> dict[str, Any]:
+    config: str, workload: str, rep: int, load: Load, *, profile_to: Path | None = None,
+    storage: Storage = Storage(),
+) -> dict[str, Any]:  # fmt: skip
     """One measured run: fresh server, worker, driver; returns the raw figures."""
     server_kind, sdk, _ = CONFIGS[config]
     out: dict[str, Any] = {"config": config, "workload": workload, "rep": rep, "sdk": sdk}
@@ -110,9 +120,20 @@ def session(
     workdir = Path(tempfile.mkdtemp(prefix=f"perdure-bench-{config}{workload}-"))
     server: Server | None = None
     worker = driver = None
+    db: preload.SessionDatabase | None = None
     began = time.monotonic()
     try:
-        server = start_server(server_kind, workdir, profile_to=profile_to)
+        if server_kind.startswith("perdure") and storage != Storage():
+            out["storage"] = storage.__dict__
+            db = preload.session_database(
+                workdir, count=storage.preload, postgres=storage.postgres,
+                expire_rate=storage.expire_rate,
+            )  # fmt: skip
+        server = start_server(
+            server_kind, workdir, profile_to=profile_to, database=db.url if db else None,
+            ready_timeout=900,
+        )  # fmt: skip
+        out["load_avg_at_start"] = os.getloadavg()
         with (workdir / "worker.log").open("w") as wlog:
             worker = subprocess.Popen(
                 _agent("worker", sdk, server.target),
@@ -172,6 +193,8 @@ def session(
             if "error" in out:
                 out["server_log_tail"] = server.log_tail(20)
             server.stop()
+        if db is not None:
+            db.drop()
         shutil.rmtree(workdir, ignore_errors=True)
     out["wall_s"] = round(time.monotonic() - began, 1)
     return out
@@ -202,6 +225,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--profile", action="store_true", help="run Perdure's server under py-spy (W1 of b)"
     )
+    p.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=None,
+        help="Perdure on a fresh PostgreSQL database per session, made through this"
+        " maintenance URL (postgresql://user@host:port/postgres)",
+    )
+    p.add_argument("--preload", type=int, default=0, help="closed runs stored before each session")
+    p.add_argument(
+        "--expire-rate",
+        type=float,
+        default=0,
+        help="closed runs whose retention ends per second during the session",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     configs = [c for c in args.configs.split(",") if c]
@@ -222,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
             ld.timeout,
         )  # fmt: skip
 
+    storage = Storage(args.postgres, args.preload, args.expire_rate)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     skipped: dict[str, str] = {}
@@ -240,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
                 prof = None
                 if args.profile and CONFIGS[c][0] == "perdure":
                     prof = args.out / f"profile-{stamp}-{c}{w}-{rep}.txt"
-                s = session(c, w, rep, loads[w], profile_to=prof)
+                s = session(c, w, rep, loads[w], profile_to=prof, storage=storage)
                 sessions.append(s)
                 print(_line(s), flush=True)
                 if prof is not None and prof.exists():
@@ -256,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
         "configs": {c: CONFIGS[c] for c in configs},
         "skipped": skipped,
         "loads": {w: loads[w].__dict__ for w in workloads},
+        "storage": storage.__dict__,
         "sessions": sessions,
     }  # fmt: skip
     (args.out / f"bench-{stamp}.json").write_text(json.dumps(report, indent=1))

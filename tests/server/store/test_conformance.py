@@ -117,6 +117,37 @@ async def test_create_existing_execution_fails_and_writes_nothing(store: SqlStor
     assert row is not None and row.start_time == 1
 
 
+async def test_commit_many_writes_each_commit(store: SqlStore) -> None:
+    keys = [new_key() for _ in range(3)]
+    await store.commit_many(
+        [start(k, state=b"s-" + k.run_id.encode(), timers_added=[timer(k, "t", 5)]) for k in keys]
+    )
+    for k in keys:
+        snap = await store.load_execution(k)
+        assert snap is not None and (snap.state, snap.version) == (b"s-" + k.run_id.encode(), 1)
+        assert await store.get_current_execution(NS, k.workflow_id) == current(k)
+        assert [b.data for b in await store.read_history(k, 1, 100)] == [b"h1-2"]
+        assert await store.get_visibility(NS, k.run_id) == vis(k)
+    assert len(await store.get_tasks(NS, "tq", TaskKind.WORKFLOW, 0, 10)) == 3
+    assert len(await store.get_timers(5, 10)) == 3
+
+
+async def test_commit_many_is_all_or_nothing(store: SqlStore) -> None:
+    taken = new_key()
+    await store.commit(start(taken))
+    fresh = new_key()
+    with pytest.raises(ConditionFailed):
+        await store.commit_many([start(fresh), start(taken)])
+    assert await store.load_execution(fresh) is None
+    assert await store.get_visibility(NS, fresh.run_id) is None
+
+
+async def test_commit_many_refuses_two_commits_of_one_workflow(store: SqlStore) -> None:
+    k = new_key()
+    with pytest.raises(StoreError):
+        await store.commit_many([start(k), start(new_key(k.workflow_id))])
+
+
 async def test_conditional_update_and_stale_writer(store: SqlStore) -> None:
     k = new_key()
     await store.commit(start(k))

@@ -159,6 +159,32 @@ def plan_commit(s: Statements, c: Commit, timer_lease: TimerLease | None = None)
     return steps
 
 
+def plan_commits(s: Statements, commits: Sequence[Commit]) -> list[Step]:
+    """Many commits of distinct workflow ids as one plan: each statement once, over the
+    rows of all of them (bulk loads; see `SqlStore.commit_many`).
+
+    Steps of one statement merge in the order they first appear; that keeps each
+    commit's own order because commits of different workflow ids touch no common row.
+    """
+    seen: set[tuple[str, str]] = set()
+    merged: dict[tuple[str, type[StoreError]], list[Step]] = {}
+    for c in commits:
+        if (c.namespace_id, c.workflow_id) in seen:
+            raise StoreError(f"two commits of workflow {c.workflow_id} in one bulk plan")
+        seen.add((c.namespace_id, c.workflow_id))
+        for step in plan_commit(s, c):
+            merged.setdefault((step.sql, step.error), []).append(step)
+    out = []
+    for group in merged.values():
+        first = group[0]
+        expects = [g.expect for g in group]
+        expect = None if None in expects else sum(e for e in expects if e is not None)
+        out.append(
+            Step(first.sql, [r for g in group for r in g.rows], expect, first.error, first.message)
+        )
+    return out
+
+
 def _current_step(s: Statements, c: Commit) -> Step:
     assert c.current is not None
     cur = c.current.current

@@ -311,11 +311,35 @@ def _v4_schedules_and_batches(d: Dialect) -> list[str]:
     return [d.render(s) for s in [*SCHEDULES_DDL, *BATCHES_DDL]]
 
 
+def _v5_listing_indexes(d: Dialect) -> list[str]:
+    """Filters on workflow type and status, read in the default order, as index ranges.
+
+    With (namespace_id, column) alone, `WorkflowType = 'X' AND ExecutionStatus =
+    'Running'` ordered by close and start time read every row of the type (or status)
+    and sorted them: 0.1-1 s on a million stored runs. Ending each index in the default
+    order (as Temporal's SQL visibility does) lets the first page stop after a page of rows.
+    """
+    t = VISIBILITY_TABLE
+    order = f"{SORT_CLOSE_TIME}, start_time, run_id"
+    return [
+        d.render(s)
+        for s in [
+            f"DROP INDEX {t}_by_workflow_type",
+            f"DROP INDEX {t}_by_status",
+            f"CREATE INDEX {t}_by_workflow_type ON {t} (namespace_id, workflow_type, {order})",
+            f"CREATE INDEX {t}_by_status ON {t} (namespace_id, status, {order})",
+            f"CREATE INDEX {t}_by_workflow_type_status ON {t}"
+            f" (namespace_id, workflow_type, status, {order})",
+        ]
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1),
     Migration(2, "leases for tasks and timers; query tasks between processes", _v2),
     Migration(3, "pollers seen by any server process", _v3),
     Migration(4, "schedules and batch operations", _v4_schedules_and_batches),
+    Migration(5, "visibility indexes on type and status in the default order", _v5_listing_indexes),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
