@@ -1,9 +1,10 @@
-"""Run one program on one server: start the workflow, run an official-SDK worker, fire the
-client stimuli at their points, and collect what both servers are compared on.
+"""Run one program on one server: start the workflow, run a worker, fire the client
+stimuli at their points, and collect what both servers are compared on. The worker and
+client are the official SDK's, or Perdure's in the `perdure` profile (see sdk.py).
 
 `python -m difftest.driver TARGET` serves programs over stdin/stdout, one JSON line each
 way, so the SDK lives in a child process that ends with os._exit (sdk-python #300); the
-`Runner` class is the parent's side of it.
+`Runner` class is the parent's side of it, and picks the child's SDK.
 """
 
 from __future__ import annotations
@@ -29,20 +30,23 @@ from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     GetWorkflowExecutionHistoryRequest,
 )
-from temporalio.client import (
-    Client,
-    WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
-    WorkflowUpdateStage,
-)
-from temporalio.exceptions import FailureError
-from temporalio.service import RPCError
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from difftest.interpreter import ACTIVITY, GATES, WORKFLOW, DiffTest, act
 from difftest.program import Program
+from difftest.sdk import ENV as SDK_ENV
+from difftest.sdk import client as sdk_client
+from difftest.sdk import exceptions, service, worker
+
+Client = sdk_client.Client
+WorkflowFailureError = sdk_client.WorkflowFailureError
+WorkflowHandle = sdk_client.WorkflowHandle
+WorkflowQueryFailedError = sdk_client.WorkflowQueryFailedError
+WorkflowQueryRejectedError = sdk_client.WorkflowQueryRejectedError
+WorkflowUpdateStage = sdk_client.WorkflowUpdateStage
+FailureError = exceptions.FailureError
+RPCError = service.RPCError
+UnsandboxedWorkflowRunner = worker.UnsandboxedWorkflowRunner
+Worker = worker.Worker
 
 REPO = Path(__file__).resolve().parent.parent
 POINT_TIMEOUT_S = 30.0
@@ -82,7 +86,7 @@ def describe_error(err: BaseException) -> dict[str, Any]:
 
 
 class WorkerHost:
-    """Official-SDK workers on a thread and event loop of their own, in debug mode (no
+    """Workers on a thread and event loop of their own, in debug mode (no
     deadlock detector): a `hold` step blocks that loop, so the held workflow task stays
     open while the driver's loop keeps sending stimuli."""
 
@@ -401,13 +405,18 @@ def main() -> None:
 class Runner:
     """The parent's handle on one driver child process bound to one server."""
 
-    def __init__(self, target: str, log_path: Path) -> None:
+    def __init__(self, target: str, log_path: Path, sdk: str = "temporalio") -> None:
         self.target = target
         self.log_path = log_path
+        self.sdk = sdk
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}",
+            SDK_ENV: self.sdk,
+        }
         self.log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "difftest.driver", self.target],

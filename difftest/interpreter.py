@@ -13,19 +13,16 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from temporalio import activity, workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import (
-    ActivityError,
-    ApplicationError,
-    ChildWorkflowError,
-    FailureError,
-)
-from temporalio.workflow import (
-    ActivityCancellationType,
-    ChildWorkflowCancellationType,
-    ParentClosePolicy,
-)
+from difftest.sdk import activity, common, exceptions, workflow
+
+RetryPolicy = common.RetryPolicy
+ActivityError = exceptions.ActivityError
+ApplicationError = exceptions.ApplicationError
+ChildWorkflowError = exceptions.ChildWorkflowError
+FailureError = exceptions.FailureError
+ActivityCancellationType = workflow.ActivityCancellationType
+ChildWorkflowCancellationType = workflow.ChildWorkflowCancellationType
+ParentClosePolicy = workflow.ParentClosePolicy
 
 WORKFLOW = "DiffTest"
 ACTIVITY = "act"
