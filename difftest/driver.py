@@ -25,13 +25,15 @@ from typing import IO, Any
 
 from google.protobuf.json_format import MessageToDict
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.enums.v1 import IndexedValueType, WorkflowExecutionStatus
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     GetWorkflowExecutionHistoryRequest,
+    ResetWorkflowExecutionRequest,
 )
 
-from difftest.interpreter import ACTIVITY, GATES, WORKFLOW, DiffTest, act
+from difftest.interpreter import ACTIVITY, GATES, SEARCH_ATTRIBUTE, WORKFLOW, DiffTest, act
 from difftest.program import Program
 from difftest.sdk import ENV as SDK_ENV
 from difftest.sdk import client as sdk_client
@@ -55,6 +57,8 @@ BACKGROUND_TIMEOUT_S = 8.0
 CHILD_SETTLE_S = 3.0
 STIMULUS_TIMEOUT_S = 15.0
 """A stimulus the driver waits for (an update on a stuck run) gives up after this long."""
+VISIBILITY_WAIT_S = 5.0
+"""A list waits this long at most for visibility to show the run as describe does."""
 
 _ = ACTIVITY
 
@@ -140,6 +144,8 @@ class ProgramRun:
         self.handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(self.wid)
         self.results: dict[int, Any] = {}
         self.background: list[tuple[int, asyncio.Task[Any]]] = []
+        self.reset_runs: list[str] = []
+        """The runs resets started: their chains are collected too."""
 
     async def run(self) -> dict[str, Any]:
         out: dict[str, Any] = {"token": self.token, "points": {}}
@@ -184,13 +190,17 @@ class ProgramRun:
                     await self._fire(i, st, held=False)
                     # A signal-with-start may have started a run: let its task finish.
                     await self._settle(time.monotonic() + POINT_TIMEOUT_S)
+                    if st["kind"] == "reset":  # the new run replays the program: to its end
+                        out[f"reset{i}_result"] = await self._result()
             for i, task in self.background:
                 try:
                     self.results[i] = await asyncio.wait_for(task, BACKGROUND_TIMEOUT_S)
                 except TimeoutError:
                     self.results[i] = {"pending": True}
             out["stimuli"] = [self.results.get(i) for i, _ in stimuli]
-            out["runs"], out["children"] = await self._histories(first_run)
+            out["runs"], out["children"] = await self._histories(
+                [first_run or "", *self.reset_runs]
+            )
             out["describe"] = await self._describe_summary()
         finally:
             for point, kind in self.program.points():
@@ -277,6 +287,10 @@ class ProgramRun:
                 return {"ok": None}
             if kind == "describe":
                 return {"ok": await self._describe_summary()}
+            if kind == "list":
+                return {"ok": await self._list()}
+            if kind == "reset":
+                return {"ok": await self._reset(i)}
             if kind == "update":
                 name = st.get("name", "upd")
                 spec = {"kind": st["spec"], "id": i, "signal": st.get("signal", "x")}
@@ -290,6 +304,54 @@ class ProgramRun:
         except Exception as err:
             return {"error": describe_error(err)}
         raise ValueError(f"unknown stimulus {kind}")
+
+    async def _reset(self, i: int) -> str:
+        """Reset the current run to its first completed workflow task."""
+        run_id = (await self._raw_describe()).workflow_execution_info.execution.run_id
+        events = await self._history(self.wid, run_id)
+        finish = next(
+            (e["eventId"] for e in events if e["eventType"].endswith("WORKFLOW_TASK_COMPLETED")),
+            None,
+        )
+        if finish is None:
+            return "no completed workflow task"
+        resp = await self.client.workflow_service.reset_workflow_execution(
+            ResetWorkflowExecutionRequest(
+                namespace=self.client.namespace,
+                workflow_execution=WorkflowExecution(workflow_id=self.wid, run_id=run_id),
+                reason="difftest reset",
+                workflow_task_finish_event_id=int(finish),
+                request_id=f"reset-{self.token}-{i}",
+            )
+        )
+        self.reset_runs.append(resp.run_id)
+        return "reset"
+
+    async def _list(self) -> list[list[Any]]:
+        """The run chain as visibility lists it, once it shows the current run as describe
+        does (visibility may lag)."""
+        deadline = time.monotonic() + VISIBILITY_WAIT_S
+        while True:
+            d = await self._describe_summary()
+            rows = [
+                [
+                    e.run_id,
+                    e.status.name if e.status else None,
+                    e.workflow_type,
+                    (e.search_attributes.get(SEARCH_ATTRIBUTE) or [None])[0],
+                ]
+                async for e in self.client.list_workflows(f"WorkflowId = '{self.wid}'")
+            ]
+            current = next((r for r in rows if r[0] == d["run_id"]), None)
+            caught_up = current is not None and current[1:] == [
+                d["status"].removeprefix("WORKFLOW_EXECUTION_STATUS_"),
+                WORKFLOW,
+                d["search_attributes"].get(SEARCH_ATTRIBUTE),
+            ]
+            if caught_up or time.monotonic() > deadline:
+                # Run ids differ between servers; what a row says is what is compared.
+                return sorted(r[1:] for r in rows)
+            await asyncio.sleep(0.2)
 
     async def _update_result(self, h: Any) -> Any:
         try:
@@ -325,24 +387,28 @@ class ProgramRun:
                 return events
 
     async def _histories(
-        self, first_run: str | None
+        self, chains: list[str]
     ) -> tuple[list[list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+        """Every run of each chain (the first run's, then each reset's), and the children."""
         runs: list[list[dict[str, Any]]] = []
         children: dict[str, list[dict[str, Any]]] = {}
-        run_id = first_run or ""
         child_ids: list[tuple[str, str]] = []
-        while run_id is not None and len(runs) < 10:
-            events = await self._history(self.wid, run_id)
-            runs.append(events)
-            run_id = None  # type: ignore[assignment]
-            for e in events:
-                started = e.get("childWorkflowExecutionStartedEventAttributes")
-                if started:
-                    ex = started["workflowExecution"]
-                    child_ids.append((ex["workflowId"], ex["runId"]))
-                can = e.get("workflowExecutionContinuedAsNewEventAttributes")
-                if can:
-                    run_id = can["newExecutionRunId"]
+        seen: set[str] = set()
+        for first in chains:
+            run_id: str | None = first
+            while run_id is not None and run_id not in seen and len(runs) < 10:
+                seen.add(run_id)
+                events = await self._history(self.wid, run_id)
+                runs.append(events)
+                run_id = None
+                for e in events:
+                    started = e.get("childWorkflowExecutionStartedEventAttributes")
+                    if started:
+                        ex = started["workflowExecution"]
+                        child_ids.append((ex["workflowId"], ex["runId"]))
+                    can = e.get("workflowExecutionContinuedAsNewEventAttributes")
+                    if can:
+                        run_id = can["newExecutionRunId"]
         for cid, crun in child_ids:
             child = self.client.get_workflow_handle(cid, run_id=crun)
             try:
@@ -353,7 +419,9 @@ class ProgramRun:
                 await child.terminate(reason="difftest cleanup")
             except Exception:
                 pass
-            children[cid] = await self._history(cid, crun)
+            # A reset run starts its children again, under the same ids.
+            key = cid if cid not in children else f"{cid}#{len(children)}"
+            children[key] = await self._history(cid, crun)
         return runs, children
 
     async def _describe_summary(self) -> dict[str, Any]:
@@ -366,12 +434,38 @@ class ProgramRun:
                 (p.activity_type.name, p.attempt) for p in d.pending_activities
             ),
             "pending_children": len(d.pending_children),
-            "memo": sorted(info.memo.fields.keys()),
+            "memo": {k: _decode(v) for k, v in sorted(info.memo.fields.items())},
+            "search_attributes": {
+                k: _decode(v) for k, v in sorted(info.search_attributes.indexed_fields.items())
+            },
+            "run_id": info.execution.run_id,
         }
+
+
+def _decode(payload: Any) -> Any:
+    try:
+        return json.loads(payload.data)
+    except ValueError:
+        return repr(payload.data)
+
+
+async def _register_search_attribute(client: Any) -> None:
+    """The keyword search attribute programs upsert; already there after the first driver."""
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={SEARCH_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+            )
+        )
+    except RPCError as err:
+        if "already" not in err.message.lower():
+            raise
 
 
 async def _serve(target: str, out: IO[str]) -> None:
     client = await Client.connect(target)
+    await _register_search_attribute(client)
     workers = WorkerHost(target)
     loop = asyncio.get_running_loop()
     while True:

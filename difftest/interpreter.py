@@ -26,6 +26,8 @@ ParentClosePolicy = workflow.ParentClosePolicy
 
 WORKFLOW = "DiffTest"
 ACTIVITY = "act"
+SEARCH_ATTRIBUTE = "DiffKeyword"
+"""The keyword search attribute `search_attr` steps upsert (the driver registers it)."""
 HOLD_LIMIT_S = 20.0
 """A held task is released after this long even if the driver never answers."""
 
@@ -220,6 +222,10 @@ class DiffTest:
         elif op == "memo":
             workflow.upsert_memo({"k": s["value"]})
             self.log.append(f"memo-{s['value']}")
+        elif op == "search_attr":
+            key = common.SearchAttributeKey.for_keyword(SEARCH_ATTRIBUTE)
+            workflow.upsert_search_attributes([key.value_set(s["value"])])
+            self.log.append(f"search-attr-{s['value']}")
         elif op == "child":
             self.log.append(await self._child(s))
         elif op == "register":

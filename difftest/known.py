@@ -98,6 +98,14 @@ attribute(
     "none.",
     r"\.(prevAutoResetPoints|autoResetPoints)$",
 )
+attribute(
+    "build-ids-search-attribute",
+    "issue 18 item 8 (build ids; found by difftest)",
+    'Temporal keeps the BuildIds system search attribute ("unversioned" and '
+    '"unversioned:<build id>" of the workers that completed workflow tasks) and shows it in '
+    "DescribeWorkflowExecution; Perdure keeps none.",
+    r"search_attributes\.BuildIds$",
+)
 KNOWN.append(
     Known(
         "update-admitted-during-task-speculative",
@@ -134,18 +142,5 @@ KNOWN.append(
             and held_stimuli(program, lambda s: s["kind"] == "query")
         ),
         (r"^stimuli\[\d+\]\.ok",),
-    )
-)
-KNOWN.append(
-    Known(
-        "admitted-update-run-closes",
-        "issue 18 items 1-2 (updates when the run closes; found by difftest)",
-        "An update admitted while a workflow task runs, that task closing the run: Temporal "
-        "aborts it with 'workflow update was aborted by closing workflow'; Perdure answers "
-        "'workflow execution already completed'.",
-        lambda ds, _: any_diff(
-            ds, r"^stimuli\[\d+\]\.error\.message$", "aborted by closing workflow"
-        ),
-        (r"^stimuli\[\d+\]\.error\.message$",),
     )
 )

@@ -58,6 +58,14 @@ def test_ids_times_tokens_and_payloads_normalise_alike() -> None:
     }
 
 
+def test_an_id_only_one_server_reports_elsewhere_does_not_renumber_the_histories() -> None:
+    run_a, run_b = "0190a0e2-1111-7000-8000-000000000001", "6a1b2c3d-2222-4000-8000-000000000002"
+    a = {"describe": {"build_ids": ["0190a0e2-3333-7000-8000-000000000003"]}}
+    a.update(_outcome("s-1-t", run_a, events=[_started("s-1-t", run_a)]))
+    b = _outcome("s-1-p", run_b, events=[_started("s-1-p", run_b)])
+    assert [d.path for d in compare(a, b)] == ["describe"]
+
+
 def test_a_differing_attribute_and_event_sequence_are_reported() -> None:
     run = "0190a0e2-1111-7000-8000-000000000001"
     a = _outcome("s9-1-t", run, events=[_started("s9-1-t", run, attempt=1)])
