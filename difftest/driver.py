@@ -439,6 +439,10 @@ class ProgramRun:
                 k: _decode(v) for k, v in sorted(info.search_attributes.indexed_fields.items())
             },
             "run_id": info.execution.run_id,
+            "auto_reset_points": [
+                [p.build_id, p.run_id, p.first_workflow_task_completed_id, p.resettable]
+                for p in info.auto_reset_points.points
+            ],
         }
 
 

@@ -91,14 +91,6 @@ def attribute(id: str, issue: str, why: str, path: str) -> None:
 
 
 attribute(
-    "auto-reset-points",
-    "issue 18 item 8 (build ids; found by difftest)",
-    "Temporal keeps auto-reset points (per build id, the first completed workflow task) and "
-    "passes them to the next run as prev_auto_reset_points on continue-as-new; Perdure keeps "
-    "none.",
-    r"\.(prevAutoResetPoints|autoResetPoints)$",
-)
-attribute(
     "build-ids-search-attribute",
     "issue 18 item 8 (build ids; found by difftest)",
     'Temporal keeps the BuildIds system search attribute ("unversioned" and '

@@ -82,14 +82,15 @@ def test_a_differing_attribute_and_event_sequence_are_reported() -> None:
 
 def test_known_mismatches_are_recognised_and_others_are_not() -> None:
     run = "0190a0e2-1111-7000-8000-000000000001"
-    points = {"points": [{"buildId": "b", "resettable": True}]}
-    a = _outcome("s9-1-t", run, events=[_started("s9-1-t", run, prevAutoResetPoints=points)])
+    a = _outcome("s9-1-t", run, events=[_started("s9-1-t", run)])
+    a["describe"] = {"search_attributes": {"BuildIds": ["unversioned"]}}
     b = _outcome(
         "s9-1-p", run, events=[_started("s9-1-p", run, workflowRunTimeout="0s", attempt=3)]
     )
+    b["describe"] = {"search_attributes": {}}
     diffs = compare(a, b)
     known, unknown = classify(diffs, Program(body={}))
-    assert [k.id for _, k in known] == ["auto-reset-points"]
+    assert [k.id for _, k in known] == ["build-ids-search-attribute"]
     assert sorted(d.path.rsplit(".", 1)[1] for d in unknown) == ["attempt", "workflowRunTimeout"]
 
 
