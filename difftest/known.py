@@ -112,16 +112,6 @@ KNOWN.append(
         HISTORY_CASCADE,
     )
 )
-attribute(
-    "closed-run-pending-activities",
-    "issue 19 (found by difftest: describe of a closed run)",
-    "DescribeWorkflowExecution of a run that closed while activities were pending: Temporal "
-    "still lists them in pending_activities (and children in pending_children), as they were "
-    "at close; Perdure lists none.",
-    # Only the final describe, taken after the run chain closed (or was left running by
-    # the program, in which case the lists agree).
-    r"^describe\.pending_(activities|children)$",
-)
 KNOWN.append(
     Known(
         "query-during-held-task",

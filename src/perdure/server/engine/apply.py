@@ -212,7 +212,8 @@ def _closed(st: ExecutionState, event: HistoryEvent) -> None:
     st.close_event_id = event.event_id
     st.new_execution_run_id = getattr(attrs, "new_execution_run_id", "")
     st.workflow_task = None
-    st.activities.clear()
+    # Pending activities stay as they were at the close: describe lists them, as Temporal
+    # does; every request about one checks that the run is still open.
     st.timers.clear()
     st.pending_first_workflow_task = False
     if event.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
