@@ -126,3 +126,22 @@ KNOWN.append(
         (r"^stimuli\[\d+\]\.ok",),
     )
 )
+KNOWN.append(
+    Known(
+        "update-admitted-during-failed-task",
+        "issue 18 items 1-3 (update engine; found by difftest, Perdure-SDK profile)",
+        "An update admitted while a workflow task runs, that task then failed by the server "
+        "(UNHANDLED_COMMAND: a signal arrived while it completed the run): Temporal clears its "
+        "update registry, aborts the update with a retryable error and retries it internally, "
+        "which lands after the next task completed the run ('workflow execution already "
+        "completed'); Perdure keeps the update and delivers it with the next task, so the "
+        "workflow answers it. Temporal's outcome rests on its retry's latency.",
+        lambda ds, program: (
+            any_diff(
+                ds, r"^stimuli\[\d+\]\.error\.message$", "workflow execution already completed"
+            )
+            and held_stimuli(program, lambda s: s["kind"] == "update")
+        ),
+        (r"^stimuli\[\d+\]\.(error|ok)",),
+    )
+)
