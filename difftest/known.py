@@ -35,21 +35,10 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def history_adds(diffs: list[Diff], event: str, side: str = "+") -> bool:
-    """A history diff adds `event` on `side` ("+" perdure only, "-" temporal only)."""
-    return any(
-        d.path.endswith(".eventTypes") and f"\n{side}{event}" in _text(d.temporal) for d in diffs
-    )
-
-
 def held_stimuli(program: Program, predicate: Callable[[Json], bool]) -> bool:
     """Some stimulus fired while a workflow task is held open matches `predicate`."""
     held = {point for point, kind in program.points() if kind == "hold"}
     return any(s["at"] in held and predicate(s) for s in program.stimuli)
-
-
-def _rejected_update(s: Json) -> bool:
-    return s["kind"] == "update" and (s.get("spec") == "reject" or s.get("name") == "missing")
 
 
 def any_diff(diffs: list[Diff], path: str, temporal: str = "", perdure: str = "") -> bool:
@@ -97,20 +86,6 @@ attribute(
     '"unversioned:<build id>" of the workers that completed workflow tasks) and shows it in '
     "DescribeWorkflowExecution; Perdure keeps none.",
     r"search_attributes\.BuildIds$",
-)
-KNOWN.append(
-    Known(
-        "update-admitted-during-task-speculative",
-        "issue 18 items 1-3 (update engine; found by difftest)",
-        "An update admitted while a workflow task runs, delivered after that task completes "
-        "and rejected: Temporal delivers it on a speculative workflow task and, the update "
-        "being rejected, writes none of that task's events; Perdure writes a normal workflow "
-        "task (scheduled, started, completed).",
-        lambda ds, program: (
-            history_adds(ds, "WORKFLOW_TASK_SCHEDULED") and held_stimuli(program, _rejected_update)
-        ),
-        HISTORY_CASCADE,
-    )
 )
 KNOWN.append(
     Known(

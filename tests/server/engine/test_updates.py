@@ -90,6 +90,21 @@ def test_a_rejected_update_leaves_no_trace_in_history() -> None:
     assert updates.stage_of(h.state.updates["u1"]) == updates.Stage.COMPLETED
 
 
+def test_an_update_admitted_while_a_task_ran_comes_on_a_speculative_task() -> None:
+    h = started()
+    h.start_wft()
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    h.complete_wft()
+    wt = h.state.workflow_task
+    assert wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE
+    before = len(h.history)
+    h.start_wft()
+    rejection = update_pb2.Rejection(failure=failure_pb2.Failure(message="no"))
+    h.complete_wft(messages=[message("reject", "u1", rejection)])
+    assert len(h.history) == before, "a rejection leaves no trace"
+    assert h.state.workflow_task is None
+
+
 def test_a_speculative_task_becomes_normal_when_a_signal_arrives() -> None:
     h = idle()
     before = len(h.history)

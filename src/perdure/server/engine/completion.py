@@ -140,8 +140,11 @@ def complete(
         )
         result.eager_activities.append(info)
     flushed = ex.flush_buffered()
-    if flushed or request.force_create_new_workflow_task or updates.undelivered(ex):
-        new_wt = workflow_task.schedule(ex)
+    needed = flushed or request.force_create_new_workflow_task
+    if needed or updates.undelivered(ex):
+        # As Temporal: a task only for updates admitted while this one ran is speculative,
+        # so rejecting them all leaves no trace in history.
+        new_wt = workflow_task.schedule(ex, speculative=not needed)
         if request.force_create_new_workflow_task and request.return_new_workflow_task:
             new_wt.original_scheduled_time = wt.original_scheduled_time
             result.new_workflow_task = workflow_task.start(
