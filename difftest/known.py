@@ -79,14 +79,6 @@ def attribute(id: str, issue: str, why: str, path: str) -> None:
     KNOWN.append(Known(id, issue, why, lambda ds, _: any_diff(ds, path), (path,)))
 
 
-attribute(
-    "build-ids-search-attribute",
-    "issue 18 item 8 (build ids; found by difftest)",
-    'Temporal keeps the BuildIds system search attribute ("unversioned" and '
-    '"unversioned:<build id>" of the workers that completed workflow tasks) and shows it in '
-    "DescribeWorkflowExecution; Perdure keeps none.",
-    r"search_attributes\.BuildIds$",
-)
 KNOWN.append(
     Known(
         "query-during-held-task",

@@ -83,14 +83,20 @@ def test_a_differing_attribute_and_event_sequence_are_reported() -> None:
 def test_known_mismatches_are_recognised_and_others_are_not() -> None:
     run = "0190a0e2-1111-7000-8000-000000000001"
     a = _outcome("s9-1-t", run, events=[_started("s9-1-t", run)])
-    a["describe"] = {"search_attributes": {"BuildIds": ["unversioned"]}}
+    gone = "workflow execution already completed"
+    a["stimuli"] = [{"error": {"type": "RPCError", "status": "NOT_FOUND", "message": gone}}]
     b = _outcome(
         "s9-1-p", run, events=[_started("s9-1-p", run, workflowRunTimeout="0s", attempt=3)]
     )
-    b["describe"] = {"search_attributes": {}}
+    b["stimuli"] = [{"error": {"type": "WorkflowUpdateFailedError", "cause": ["rejected"]}}]
+    program = Program(
+        body={"steps": [{"op": "hold", "point": 0}]},
+        stimuli=[{"at": 0, "kind": "update", "spec": "ok", "name": "late"}],
+    )
     diffs = compare(a, b)
-    known, unknown = classify(diffs, Program(body={}))
-    assert [k.id for _, k in known] == ["build-ids-search-attribute"]
+    known, unknown = classify(diffs, program)
+    assert {k.id for _, k in known} == {"update-admitted-during-failed-task"}
+    assert not classify(diffs, Program(body={}))[0], "the same diffs without a held update"
     assert sorted(d.path.rsplit(".", 1)[1] for d in unknown) == ["attempt", "workflowRunTimeout"]
 
 

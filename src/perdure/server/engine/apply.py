@@ -23,7 +23,7 @@ from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
-from perdure.server.engine import reset_points
+from perdure.server.engine import build_ids, reset_points
 from perdure.server.engine.retry import nanos
 from perdure.server.engine.state import (
     ActivityInfo,
@@ -269,6 +269,7 @@ def _workflow_task_completed(st: ExecutionState, event: HistoryEvent) -> None:
     st.last_completed_workflow_task_event_id = event.event_id
     st.workflow_task = None
     reset_points.add_from_completion(st, event)
+    build_ids.add_from_completion(st, event)
 
 
 def _workflow_task_ended(st: ExecutionState, event: HistoryEvent) -> None:
