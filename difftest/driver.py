@@ -290,7 +290,7 @@ class ProgramRun:
             if kind == "list":
                 return {"ok": await self._list()}
             if kind == "reset":
-                return {"ok": await self._reset(i)}
+                return {"ok": await self._reset(i, st["at"])}
             if kind == "update":
                 name = st.get("name", "upd")
                 spec = {"kind": st["spec"], "id": i, "signal": st.get("signal", "x")}
@@ -305,8 +305,9 @@ class ProgramRun:
             return {"error": describe_error(err)}
         raise ValueError(f"unknown stimulus {kind}")
 
-    async def _reset(self, i: int) -> str:
-        """Reset the current run to its first completed workflow task."""
+    async def _reset(self, i: int, at: Any) -> str:
+        """Reset the current run to its first completed workflow task; at a block point,
+        wait until the new run, replaying the program, is back at that point."""
         run_id = (await self._raw_describe()).workflow_execution_info.execution.run_id
         events = await self._history(self.wid, run_id)
         finish = next(
@@ -315,6 +316,8 @@ class ProgramRun:
         )
         if finish is None:
             return "no completed workflow task"
+        if isinstance(at, int):
+            GATES.forget(self.wid, at)
         resp = await self.client.workflow_service.reset_workflow_execution(
             ResetWorkflowExecutionRequest(
                 namespace=self.client.namespace,
@@ -325,6 +328,9 @@ class ProgramRun:
             )
         )
         self.reset_runs.append(resp.run_id)
+        if isinstance(at, int):
+            status = await self._wait_point(at, "block")
+            return "reset" if status == "reached" else f"reset, then the point: {status}"
         return "reset"
 
     async def _list(self) -> list[list[Any]]:

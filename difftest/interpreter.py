@@ -54,6 +54,11 @@ class Gates:
     def reached(self, workflow_id: str, point: int) -> None:
         self._event(self._reached, (workflow_id, point)).set()
 
+    def forget(self, workflow_id: str, point: int) -> None:
+        """The point is to be reached again (by the run a reset starts)."""
+        with self._lock:
+            self._reached.pop((workflow_id, point), None)
+
     def is_reached(self, workflow_id: str, point: int) -> bool:
         return self._event(self._reached, (workflow_id, point)).is_set()
 
