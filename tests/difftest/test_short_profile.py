@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 SHORT_SEED = 19
 SHORT_PROGRAMS = 5
-PERDURE_SDK_SEED = 7
+PERDURE_SDK_SEED = 8
 PERDURE_SDK_PROGRAMS = 3
 
 
