@@ -82,6 +82,8 @@ def _step_ops(step: Json) -> Iterator[str]:
         yield f"activity_cancel:{step['ctype']}"
     elif op == "child":
         yield f"child:{step.get('policy')}:{'wait' if step.get('wait', True) else 'nowait'}"
+        if step.get("ctype"):
+            yield f"child_cancel:{step['ctype']}"
         if step.get("signal"):
             yield "signal_external"
         if step.get("cancel"):
@@ -171,7 +173,9 @@ def child_step() -> st.SearchStrategy[Json]:
         st.booleans(),
         st.booleans(),
         st.booleans(),
-        st.sampled_from(["TRY_CANCEL", "WAIT_CANCELLATION_COMPLETED", "ABANDON"]),
+        st.sampled_from(
+            ["TRY_CANCEL", "WAIT_CANCELLATION_COMPLETED", "ABANDON", "WAIT_CANCELLATION_REQUESTED"]
+        ),
     )
 
 
