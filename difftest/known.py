@@ -49,6 +49,10 @@ def any_diff(diffs: list[Diff], path: str, temporal: str = "", perdure: str = ""
     )
 
 
+def continues_as_new(program: Program) -> bool:
+    return program.body.get("end", {}).get("kind") == "continue_as_new"
+
+
 HISTORY_CASCADE = (
     r"\.eventTypes$",
     r"^describe\.history_length$",
@@ -110,5 +114,21 @@ KNOWN.append(
             and held_stimuli(program, lambda s: s["kind"] == "update")
         ),
         (r"^stimuli\[\d+\]\.(error|ok)",),
+    )
+)
+KNOWN.append(
+    Known(
+        "update-admitted-before-continue-as-new",
+        "issue 18 items 1-3 (update engine; found by difftest)",
+        "An update admitted while the task that continues the run as new runs: Temporal aborts "
+        "it with a retryable error and its internal retry lands on the new run whenever it "
+        "arrives (here after the new run's first task); Perdure hands it to the new run, whose "
+        "first workflow task delivers it. Temporal's placement rests on its retry's latency.",
+        lambda ds, program: (
+            continues_as_new(program)
+            and held_stimuli(program, lambda s: s["kind"] == "update")
+            and any_diff(ds, r"^runs\[1\]\.eventTypes$", "WORKFLOW_EXECUTION_UPDATE_ACCEPTED")
+        ),
+        (*HISTORY_CASCADE, r"EventId$"),
     )
 )
