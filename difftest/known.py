@@ -132,17 +132,3 @@ KNOWN.append(
         (*HISTORY_CASCADE, r"EventId$"),
     )
 )
-KNOWN.append(
-    Known(
-        "reset-reapplies-updates",
-        "issue 19 (reset; found by difftest)",
-        "A reset whose base run accepted updates after the reset point: Temporal reapplies "
-        "them to the new run (as WorkflowExecutionUpdateAdmitted events, then delivered and "
-        "accepted again), as it does signals; Perdure reapplies signals only.",
-        lambda ds, program: (
-            any(s["kind"] == "reset" for s in program.stimuli)
-            and any_diff(ds, r"\.eventTypes$", "-WORKFLOW_EXECUTION_UPDATE_ADMITTED")
-        ),
-        (*HISTORY_CASCADE, r"EventId$", r"^reset\d+_result\."),
-    )
-)

@@ -84,7 +84,8 @@ NOT_REBUILT: dict[str, str] = {
         "a transient attempt or a speculative task writes its events only when it completes"
     ),
     "ExecutionState.updates (not accepted)": (
-        "admitted and rejected updates leave no event (Temporal writes none either)"
+        "admitted and rejected updates leave no event (Temporal writes none either), but "
+        "for those a reset reapplied (WorkflowExecutionUpdateAdmitted)"
     ),
     "WorkflowTaskInfo.seq": "names task rows and timers; counts unwritten tasks too",
     "WorkflowTaskInfo.original_scheduled_time": "spans a chain of force-created tasks",
@@ -464,11 +465,15 @@ def _cancel_ended(st: ExecutionState, event: HistoryEvent) -> None:
 
 
 def _update_admitted(st: ExecutionState, event: HistoryEvent) -> None:
-    """Written by Temporal for reapplied updates; this engine admits without an event."""
+    """An update admitted durably (reapplied by a reset); others are admitted without an
+    event."""
     a = event.workflow_execution_update_admitted_event_attributes
     update_id = a.request.meta.update_id
     st.updates[update_id] = UpdateInfo(
-        update_id, request=a.request.SerializeToString(), admitted_time=_time(event)
+        update_id,
+        request=a.request.SerializeToString(),
+        admitted_time=_time(event),
+        admitted_event_id=event.event_id,
     )
 
 

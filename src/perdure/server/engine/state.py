@@ -180,6 +180,9 @@ class UpdateInfo:
     admitted_time: Nanos = 0
     rejection: bytes = b""
     """Serialized Failure of a rejected update (rejections leave no event)."""
+    admitted_event_id: int = 0
+    """Admitted durably (a reset reapplied it): the worker reads the request from that
+    event, so no protocol message carries it."""
 
 
 @dataclass(slots=True)
