@@ -136,3 +136,19 @@ KNOWN.append(
         (*HISTORY_CASCADE, r"EventId$"),
     )
 )
+KNOWN.append(
+    Known(
+        "child-start-races-next-task",
+        "issue 19 (found by difftest, Perdure-SDK profile)",
+        "A workflow cancelled right after its task initiated a child: on Temporal the child "
+        "starts while the worker runs the next task (which cancels the workflow), so that "
+        "completion fails with UNHANDLED_COMMAND and a later one cancels the child too; on "
+        "Perdure the worker's next task wins the race and the run closes before the child "
+        "starts. Which wins rests on each server's internal latency to start a child.",
+        lambda ds, program: (
+            any(s["kind"] == "cancel" for s in program.stimuli)
+            and any_diff(ds, r"^runs\[\d+\]\.eventTypes$", "-CHILD_WORKFLOW_EXECUTION_STARTED")
+        ),
+        (*HISTORY_CASCADE, r"^children\[", r"EventId$"),
+    )
+)
