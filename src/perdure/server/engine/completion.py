@@ -142,9 +142,11 @@ def complete(
     flushed = ex.flush_buffered()
     needed = flushed or request.force_create_new_workflow_task
     if needed or updates.undelivered(ex):
-        # As Temporal: a task only for updates admitted while this one ran is speculative,
-        # so rejecting them all leaves no trace in history.
-        new_wt = workflow_task.schedule(ex, speculative=not needed)
+        # As Temporal (seen with both SDKs): a task only for updates admitted while this one
+        # ran is speculative (rejecting them all leaves no trace in history) when this one
+        # wrote nothing but its completion; after commands' events it is a normal one.
+        quiet = st.next_event_id == completed.event_id + 1
+        new_wt = workflow_task.schedule(ex, speculative=not needed and quiet)
         if request.force_create_new_workflow_task and request.return_new_workflow_task:
             new_wt.original_scheduled_time = wt.original_scheduled_time
             result.new_workflow_task = workflow_task.start(
