@@ -54,14 +54,18 @@ class Verdict:
 
 
 class Pair:
-    """A driver for each server; runs programs on both at once."""
+    """A driver for each server, both with the same SDK (see sdk.py); runs programs on
+    both at once."""
 
-    def __init__(self, temporal_target: str, perdure_target: str, logdir: Path) -> None:
+    def __init__(
+        self, temporal_target: str, perdure_target: str, logdir: Path, sdk: str = "temporalio"
+    ) -> None:
         logdir.mkdir(parents=True, exist_ok=True)
         self.logdir = logdir
+        self.sdk = sdk
         self.runners = {
-            "temporal": Runner(temporal_target, logdir / "driver-temporal.log"),
-            "perdure": Runner(perdure_target, logdir / "driver-perdure.log"),
+            "temporal": Runner(temporal_target, logdir / f"driver-{sdk}-temporal.log", sdk),
+            "perdure": Runner(perdure_target, logdir / f"driver-{sdk}-perdure.log", sdk),
         }
         self.counter = itertools.count()
         self.session = uuid.uuid4().hex[:6]

@@ -37,6 +37,9 @@ DROPPED_KEYS = {
     "originalScheduledTime",
     # The encoded size of the history so far: varies with the ids' and times' encodings.
     "historySizeBytes",
+    # The worker's Python stack at the failure: which frames it shows depends on where the
+    # workflow's coroutines were suspended (a replay from a full history, timing).
+    "stackTrace",
 }
 
 
@@ -118,7 +121,12 @@ def normalise(outcome: dict[str, Any]) -> dict[str, Any]:
             return fix_str(v)
         return v
 
-    out: dict[str, Any] = walk({k: v for k, v in outcome.items() if k != "token"})
+    # Histories first: ids are numbered in the order the runs and children show them, so a
+    # difference elsewhere (a describe field only one server has) does not renumber them.
+    first = ("runs", "children")
+    ordered = {k: outcome[k] for k in first if k in outcome}
+    ordered.update((k, v) for k, v in outcome.items() if k not in first and k != "token")
+    out: dict[str, Any] = walk(ordered)
     return out
 
 

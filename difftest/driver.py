@@ -1,9 +1,10 @@
-"""Run one program on one server: start the workflow, run an official-SDK worker, fire the
-client stimuli at their points, and collect what both servers are compared on.
+"""Run one program on one server: start the workflow, run a worker, fire the client
+stimuli at their points, and collect what both servers are compared on. The worker and
+client are the official SDK's, or Perdure's in the `perdure` profile (see sdk.py).
 
 `python -m difftest.driver TARGET` serves programs over stdin/stdout, one JSON line each
 way, so the SDK lives in a child process that ends with os._exit (sdk-python #300); the
-`Runner` class is the parent's side of it.
+`Runner` class is the parent's side of it, and picks the child's SDK.
 """
 
 from __future__ import annotations
@@ -24,25 +25,30 @@ from typing import IO, Any
 
 from google.protobuf.json_format import MessageToDict
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.enums.v1 import IndexedValueType, WorkflowExecutionStatus
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     GetWorkflowExecutionHistoryRequest,
+    ResetWorkflowExecutionRequest,
 )
-from temporalio.client import (
-    Client,
-    WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
-    WorkflowUpdateStage,
-)
-from temporalio.exceptions import FailureError
-from temporalio.service import RPCError
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from difftest.interpreter import ACTIVITY, GATES, WORKFLOW, DiffTest, act
+from difftest.interpreter import ACTIVITY, GATES, SEARCH_ATTRIBUTE, WORKFLOW, DiffTest, act
 from difftest.program import Program
+from difftest.sdk import ENV as SDK_ENV
+from difftest.sdk import client as sdk_client
+from difftest.sdk import exceptions, service, worker
+
+Client = sdk_client.Client
+WorkflowFailureError = sdk_client.WorkflowFailureError
+WorkflowHandle = sdk_client.WorkflowHandle
+WorkflowQueryFailedError = sdk_client.WorkflowQueryFailedError
+WorkflowQueryRejectedError = sdk_client.WorkflowQueryRejectedError
+WorkflowUpdateStage = sdk_client.WorkflowUpdateStage
+FailureError = exceptions.FailureError
+RPCError = service.RPCError
+UnsandboxedWorkflowRunner = worker.UnsandboxedWorkflowRunner
+Worker = worker.Worker
 
 REPO = Path(__file__).resolve().parent.parent
 POINT_TIMEOUT_S = 30.0
@@ -51,6 +57,8 @@ BACKGROUND_TIMEOUT_S = 8.0
 CHILD_SETTLE_S = 3.0
 STIMULUS_TIMEOUT_S = 15.0
 """A stimulus the driver waits for (an update on a stuck run) gives up after this long."""
+VISIBILITY_WAIT_S = 5.0
+"""A list waits this long at most for visibility to show the run as describe does."""
 
 _ = ACTIVITY
 
@@ -82,7 +90,7 @@ def describe_error(err: BaseException) -> dict[str, Any]:
 
 
 class WorkerHost:
-    """Official-SDK workers on a thread and event loop of their own, in debug mode (no
+    """Workers on a thread and event loop of their own, in debug mode (no
     deadlock detector): a `hold` step blocks that loop, so the held workflow task stays
     open while the driver's loop keeps sending stimuli."""
 
@@ -136,6 +144,8 @@ class ProgramRun:
         self.handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(self.wid)
         self.results: dict[int, Any] = {}
         self.background: list[tuple[int, asyncio.Task[Any]]] = []
+        self.reset_runs: list[str] = []
+        """The runs resets started: their chains are collected too."""
 
     async def run(self) -> dict[str, Any]:
         out: dict[str, Any] = {"token": self.token, "points": {}}
@@ -180,13 +190,17 @@ class ProgramRun:
                     await self._fire(i, st, held=False)
                     # A signal-with-start may have started a run: let its task finish.
                     await self._settle(time.monotonic() + POINT_TIMEOUT_S)
+                    if st["kind"] == "reset":  # the new run replays the program: to its end
+                        out[f"reset{i}_result"] = await self._result()
             for i, task in self.background:
                 try:
                     self.results[i] = await asyncio.wait_for(task, BACKGROUND_TIMEOUT_S)
                 except TimeoutError:
                     self.results[i] = {"pending": True}
             out["stimuli"] = [self.results.get(i) for i, _ in stimuli]
-            out["runs"], out["children"] = await self._histories(first_run)
+            out["runs"], out["children"] = await self._histories(
+                [first_run or "", *self.reset_runs]
+            )
             out["describe"] = await self._describe_summary()
         finally:
             for point, kind in self.program.points():
@@ -273,6 +287,10 @@ class ProgramRun:
                 return {"ok": None}
             if kind == "describe":
                 return {"ok": await self._describe_summary()}
+            if kind == "list":
+                return {"ok": await self._list()}
+            if kind == "reset":
+                return {"ok": await self._reset(i, st["at"])}
             if kind == "update":
                 name = st.get("name", "upd")
                 spec = {"kind": st["spec"], "id": i, "signal": st.get("signal", "x")}
@@ -286,6 +304,60 @@ class ProgramRun:
         except Exception as err:
             return {"error": describe_error(err)}
         raise ValueError(f"unknown stimulus {kind}")
+
+    async def _reset(self, i: int, at: Any) -> str:
+        """Reset the current run to its first completed workflow task; at a block point,
+        wait until the new run, replaying the program, is back at that point."""
+        run_id = (await self._raw_describe()).workflow_execution_info.execution.run_id
+        events = await self._history(self.wid, run_id)
+        finish = next(
+            (e["eventId"] for e in events if e["eventType"].endswith("WORKFLOW_TASK_COMPLETED")),
+            None,
+        )
+        if finish is None:
+            return "no completed workflow task"
+        if isinstance(at, int):
+            GATES.forget(self.wid, at)
+        resp = await self.client.workflow_service.reset_workflow_execution(
+            ResetWorkflowExecutionRequest(
+                namespace=self.client.namespace,
+                workflow_execution=WorkflowExecution(workflow_id=self.wid, run_id=run_id),
+                reason="difftest reset",
+                workflow_task_finish_event_id=int(finish),
+                request_id=f"reset-{self.token}-{i}",
+            )
+        )
+        self.reset_runs.append(resp.run_id)
+        if isinstance(at, int):
+            status = await self._wait_point(at, "block")
+            return "reset" if status == "reached" else f"reset, then the point: {status}"
+        return "reset"
+
+    async def _list(self) -> list[list[Any]]:
+        """The run chain as visibility lists it, once it shows the current run as describe
+        does (visibility may lag)."""
+        deadline = time.monotonic() + VISIBILITY_WAIT_S
+        while True:
+            d = await self._describe_summary()
+            rows = [
+                [
+                    e.run_id,
+                    e.status.name if e.status else None,
+                    e.workflow_type,
+                    (e.search_attributes.get(SEARCH_ATTRIBUTE) or [None])[0],
+                ]
+                async for e in self.client.list_workflows(f"WorkflowId = '{self.wid}'")
+            ]
+            current = next((r for r in rows if r[0] == d["run_id"]), None)
+            caught_up = current is not None and current[1:] == [
+                d["status"].removeprefix("WORKFLOW_EXECUTION_STATUS_"),
+                WORKFLOW,
+                d["search_attributes"].get(SEARCH_ATTRIBUTE),
+            ]
+            if caught_up or time.monotonic() > deadline:
+                # Run ids differ between servers; what a row says is what is compared.
+                return sorted(r[1:] for r in rows)
+            await asyncio.sleep(0.2)
 
     async def _update_result(self, h: Any) -> Any:
         try:
@@ -321,24 +393,28 @@ class ProgramRun:
                 return events
 
     async def _histories(
-        self, first_run: str | None
+        self, chains: list[str]
     ) -> tuple[list[list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+        """Every run of each chain (the first run's, then each reset's), and the children."""
         runs: list[list[dict[str, Any]]] = []
         children: dict[str, list[dict[str, Any]]] = {}
-        run_id = first_run or ""
         child_ids: list[tuple[str, str]] = []
-        while run_id is not None and len(runs) < 10:
-            events = await self._history(self.wid, run_id)
-            runs.append(events)
-            run_id = None  # type: ignore[assignment]
-            for e in events:
-                started = e.get("childWorkflowExecutionStartedEventAttributes")
-                if started:
-                    ex = started["workflowExecution"]
-                    child_ids.append((ex["workflowId"], ex["runId"]))
-                can = e.get("workflowExecutionContinuedAsNewEventAttributes")
-                if can:
-                    run_id = can["newExecutionRunId"]
+        seen: set[str] = set()
+        for first in chains:
+            run_id: str | None = first
+            while run_id is not None and run_id not in seen and len(runs) < 10:
+                seen.add(run_id)
+                events = await self._history(self.wid, run_id)
+                runs.append(events)
+                run_id = None
+                for e in events:
+                    started = e.get("childWorkflowExecutionStartedEventAttributes")
+                    if started:
+                        ex = started["workflowExecution"]
+                        child_ids.append((ex["workflowId"], ex["runId"]))
+                    can = e.get("workflowExecutionContinuedAsNewEventAttributes")
+                    if can:
+                        run_id = can["newExecutionRunId"]
         for cid, crun in child_ids:
             child = self.client.get_workflow_handle(cid, run_id=crun)
             try:
@@ -349,7 +425,9 @@ class ProgramRun:
                 await child.terminate(reason="difftest cleanup")
             except Exception:
                 pass
-            children[cid] = await self._history(cid, crun)
+            # A reset run starts its children again, under the same ids.
+            key = cid if cid not in children else f"{cid}#{len(children)}"
+            children[key] = await self._history(cid, crun)
         return runs, children
 
     async def _describe_summary(self) -> dict[str, Any]:
@@ -362,12 +440,42 @@ class ProgramRun:
                 (p.activity_type.name, p.attempt) for p in d.pending_activities
             ),
             "pending_children": len(d.pending_children),
-            "memo": sorted(info.memo.fields.keys()),
+            "memo": {k: _decode(v) for k, v in sorted(info.memo.fields.items())},
+            "search_attributes": {
+                k: _decode(v) for k, v in sorted(info.search_attributes.indexed_fields.items())
+            },
+            "run_id": info.execution.run_id,
+            "auto_reset_points": [
+                [p.build_id, p.run_id, p.first_workflow_task_completed_id, p.resettable]
+                for p in info.auto_reset_points.points
+            ],
         }
+
+
+def _decode(payload: Any) -> Any:
+    try:
+        return json.loads(payload.data)
+    except ValueError:
+        return repr(payload.data)
+
+
+async def _register_search_attribute(client: Any) -> None:
+    """The keyword search attribute programs upsert; already there after the first driver."""
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={SEARCH_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD},
+            )
+        )
+    except RPCError as err:
+        if "already" not in err.message.lower():
+            raise
 
 
 async def _serve(target: str, out: IO[str]) -> None:
     client = await Client.connect(target)
+    await _register_search_attribute(client)
     workers = WorkerHost(target)
     loop = asyncio.get_running_loop()
     while True:
@@ -401,13 +509,18 @@ def main() -> None:
 class Runner:
     """The parent's handle on one driver child process bound to one server."""
 
-    def __init__(self, target: str, log_path: Path) -> None:
+    def __init__(self, target: str, log_path: Path, sdk: str = "temporalio") -> None:
         self.target = target
         self.log_path = log_path
+        self.sdk = sdk
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}",
+            SDK_ENV: self.sdk,
+        }
         self.log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "difftest.driver", self.target],

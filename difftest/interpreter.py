@@ -13,22 +13,21 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from temporalio import activity, workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import (
-    ActivityError,
-    ApplicationError,
-    ChildWorkflowError,
-    FailureError,
-)
-from temporalio.workflow import (
-    ActivityCancellationType,
-    ChildWorkflowCancellationType,
-    ParentClosePolicy,
-)
+from difftest.sdk import activity, common, exceptions, workflow
+
+RetryPolicy = common.RetryPolicy
+ActivityError = exceptions.ActivityError
+ApplicationError = exceptions.ApplicationError
+ChildWorkflowError = exceptions.ChildWorkflowError
+FailureError = exceptions.FailureError
+ActivityCancellationType = workflow.ActivityCancellationType
+ChildWorkflowCancellationType = workflow.ChildWorkflowCancellationType
+ParentClosePolicy = workflow.ParentClosePolicy
 
 WORKFLOW = "DiffTest"
 ACTIVITY = "act"
+SEARCH_ATTRIBUTE = "DiffKeyword"
+"""The keyword search attribute `search_attr` steps upsert (the driver registers it)."""
 HOLD_LIMIT_S = 20.0
 """A held task is released after this long even if the driver never answers."""
 
@@ -54,6 +53,11 @@ class Gates:
 
     def reached(self, workflow_id: str, point: int) -> None:
         self._event(self._reached, (workflow_id, point)).set()
+
+    def forget(self, workflow_id: str, point: int) -> None:
+        """The point is to be reached again (by the run a reset starts)."""
+        with self._lock:
+            self._reached.pop((workflow_id, point), None)
 
     def is_reached(self, workflow_id: str, point: int) -> bool:
         return self._event(self._reached, (workflow_id, point)).is_set()
@@ -223,6 +227,10 @@ class DiffTest:
         elif op == "memo":
             workflow.upsert_memo({"k": s["value"]})
             self.log.append(f"memo-{s['value']}")
+        elif op == "search_attr":
+            key = common.SearchAttributeKey.for_keyword(SEARCH_ATTRIBUTE)
+            workflow.upsert_search_attributes([key.value_set(s["value"])])
+            self.log.append(f"search-attr-{s['value']}")
         elif op == "child":
             self.log.append(await self._child(s))
         elif op == "register":

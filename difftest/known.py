@@ -35,21 +35,10 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def history_adds(diffs: list[Diff], event: str, side: str = "+") -> bool:
-    """A history diff adds `event` on `side` ("+" perdure only, "-" temporal only)."""
-    return any(
-        d.path.endswith(".eventTypes") and f"\n{side}{event}" in _text(d.temporal) for d in diffs
-    )
-
-
 def held_stimuli(program: Program, predicate: Callable[[Json], bool]) -> bool:
     """Some stimulus fired while a workflow task is held open matches `predicate`."""
     held = {point for point, kind in program.points() if kind == "hold"}
     return any(s["at"] in held and predicate(s) for s in program.stimuli)
-
-
-def _rejected_update(s: Json) -> bool:
-    return s["kind"] == "update" and (s.get("spec") == "reject" or s.get("name") == "missing")
 
 
 def any_diff(diffs: list[Diff], path: str, temporal: str = "", perdure: str = "") -> bool:
@@ -58,6 +47,10 @@ def any_diff(diffs: list[Diff], path: str, temporal: str = "", perdure: str = ""
         re.search(path, d.path) and temporal in _text(d.temporal) and perdure in _text(d.perdure)
         for d in diffs
     )
+
+
+def continues_as_new(program: Program) -> bool:
+    return program.body.get("end", {}).get("kind") == "continue_as_new"
 
 
 HISTORY_CASCADE = (
@@ -90,45 +83,17 @@ def attribute(id: str, issue: str, why: str, path: str) -> None:
     KNOWN.append(Known(id, issue, why, lambda ds, _: any_diff(ds, path), (path,)))
 
 
-attribute(
-    "auto-reset-points",
-    "issue 18 item 8 (build ids; found by difftest)",
-    "Temporal keeps auto-reset points (per build id, the first completed workflow task) and "
-    "passes them to the next run as prev_auto_reset_points on continue-as-new; Perdure keeps "
-    "none.",
-    r"\.(prevAutoResetPoints|autoResetPoints)$",
-)
-KNOWN.append(
-    Known(
-        "update-admitted-during-task-speculative",
-        "issue 18 items 1-3 (update engine; found by difftest)",
-        "An update admitted while a workflow task runs, delivered after that task completes "
-        "and rejected: Temporal delivers it on a speculative workflow task and, the update "
-        "being rejected, writes none of that task's events; Perdure writes a normal workflow "
-        "task (scheduled, started, completed).",
-        lambda ds, program: (
-            history_adds(ds, "WORKFLOW_TASK_SCHEDULED") and held_stimuli(program, _rejected_update)
-        ),
-        HISTORY_CASCADE,
-    )
-)
-attribute(
-    "closed-run-pending-activities",
-    "issue 19 (found by difftest: describe of a closed run)",
-    "DescribeWorkflowExecution of a run that closed while activities were pending: Temporal "
-    "still lists them in pending_activities (and children in pending_children), as they were "
-    "at close; Perdure lists none.",
-    # Only the final describe, taken after the run chain closed (or was left running by
-    # the program, in which case the lists agree).
-    r"^describe\.pending_(activities|children)$",
-)
 KNOWN.append(
     Known(
         "query-during-held-task",
         "issue 18 items 8-15 (queries; found by difftest)",
-        "A query sent while a workflow task runs: Temporal answers it as soon as that task and "
-        "the one for the events buffered meanwhile complete, so the answer shows that state; "
-        "Perdure dispatched it later, after further tasks (e.g. a child's start) had run.",
+        "A query sent while a workflow task runs is answered at a different point of the run "
+        "on each server, so its answer shows a different state. Seen both ways: Temporal "
+        "answering once the task and the one for the events buffered meanwhile completed while "
+        "Perdure answered after further tasks (a child's start); and, of two queries sent "
+        "during one held task, Temporal answering the second only after the next task (the "
+        "official SDK holds a second legacy query for a run while it answers the first) where "
+        "Perdure answered both at once.",
         lambda ds, program: (
             any_diff(ds, r"^stimuli\[\d+\]\.ok")
             and held_stimuli(program, lambda s: s["kind"] == "query")
@@ -138,14 +103,61 @@ KNOWN.append(
 )
 KNOWN.append(
     Known(
-        "admitted-update-run-closes",
-        "issue 18 items 1-2 (updates when the run closes; found by difftest)",
-        "An update admitted while a workflow task runs, that task closing the run: Temporal "
-        "aborts it with 'workflow update was aborted by closing workflow'; Perdure answers "
-        "'workflow execution already completed'.",
-        lambda ds, _: any_diff(
-            ds, r"^stimuli\[\d+\]\.error\.message$", "aborted by closing workflow"
+        "update-admitted-during-failed-task",
+        "issue 18 items 1-3 (update engine; found by difftest, Perdure-SDK profile)",
+        "An update admitted while a workflow task runs, that task then failed by the server "
+        "(UNHANDLED_COMMAND: a signal arrived while it completed the run): Temporal clears its "
+        "update registry, aborts the update with a retryable error and retries it internally, "
+        "which lands after the next task completed the run ('workflow execution already "
+        "completed'); Perdure keeps the update and delivers it with the next task, so the "
+        "workflow answers it. Temporal's outcome rests on its retry's latency.",
+        lambda ds, program: (
+            any_diff(
+                ds, r"^stimuli\[\d+\]\.error\.message$", "workflow execution already completed"
+            )
+            and held_stimuli(program, lambda s: s["kind"] == "update")
         ),
-        (r"^stimuli\[\d+\]\.error\.message$",),
+        (r"^stimuli\[\d+\]\.(error|ok)",),
     )
+)
+KNOWN.append(
+    Known(
+        "update-admitted-before-continue-as-new",
+        "issue 18 items 1-3 (update engine; found by difftest)",
+        "An update admitted while the task that continues the run as new runs: Temporal aborts "
+        "it with a retryable error and its internal retry lands on the new run whenever it "
+        "arrives (here after the new run's first task); Perdure hands it to the new run, whose "
+        "first workflow task delivers it. Temporal's placement rests on its retry's latency.",
+        lambda ds, program: (
+            continues_as_new(program)
+            and held_stimuli(program, lambda s: s["kind"] == "update")
+            and any_diff(ds, r"^runs\[1\]\.eventTypes$", "WORKFLOW_EXECUTION_UPDATE_ACCEPTED")
+        ),
+        (*HISTORY_CASCADE, r"EventId$"),
+    )
+)
+KNOWN.append(
+    Known(
+        "child-start-races-next-task",
+        "issue 19 (found by difftest, Perdure-SDK profile)",
+        "A workflow cancelled right after its task initiated a child: on Temporal the child "
+        "starts while the worker runs the next task (which cancels the workflow), so that "
+        "completion fails with UNHANDLED_COMMAND and a later one cancels the child too; on "
+        "Perdure the worker's next task wins the race and the run closes before the child "
+        "starts. Which wins rests on each server's internal latency to start a child.",
+        lambda ds, program: (
+            any(s["kind"] == "cancel" for s in program.stimuli)
+            and any_diff(ds, r"^runs\[\d+\]\.eventTypes$", "-CHILD_WORKFLOW_EXECUTION_STARTED")
+        ),
+        (*HISTORY_CASCADE, r"^children\[", r"EventId$"),
+    )
+)
+attribute(
+    "update-task-started-worker-version",
+    "issue 19 (found by difftest, Perdure-SDK profile; cause not established)",
+    "The normal workflow task scheduled for an update admitted while the previous task ran "
+    "(that task having written commands' events): Temporal's WorkflowTaskStarted event has "
+    "no workerVersion, Perdure's names the build. Possibly Temporal hands that task back in "
+    "the completion's answer (return_new_workflow_task), unlike Perdure; not checked.",
+    r"WORKFLOW_TASK_STARTED\]\.workflowTaskStartedEventAttributes\.workerVersion$",
 )

@@ -4,14 +4,14 @@ points at which they are fired; and the Hypothesis strategies that generate them
 Body: {"steps": [step...], "end": {"kind": "complete" | "fail" | "continue_as_new",
 "next": body}, "on_cancel": "propagate" | "complete"}. Steps (see interpreter.py):
 activity, activity_cancel, timer, timer_cancel, block, hold, wait_signal, group, patched,
-memo, child, info, register (handlers registered late).
+memo, search_attr, child, info, register (handlers registered late).
 
 Points: a `block` step waits for the driver, which fires the point's stimuli once the
 workflow task that reached it has completed, then signals "unblock"; a `hold` step keeps
 its workflow task open (the worker thread waits) while the driver fires the stimuli.
 Stimuli: {"at": "start" | point | "end", "kind": signal | signal_with_start | update |
-query | cancel | terminate | describe, ...}. "start" fires before any worker polls; "end"
-after the run chain has closed.
+query | cancel | terminate | reset | describe | list, ...}. "start" fires before any worker
+polls; "end" after the run chain has closed.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ def _step_ops(step: Json) -> Iterator[str]:
         yield f"activity_cancel:{step['ctype']}"
     elif op == "child":
         yield f"child:{step.get('policy')}:{'wait' if step.get('wait', True) else 'nowait'}"
+        if step.get("ctype"):
+            yield f"child_cancel:{step['ctype']}"
         if step.get("signal"):
             yield "signal_external"
         if step.get("cancel"):
@@ -128,6 +130,7 @@ def simple_step() -> st.SearchStrategy[Json]:
         ),
         st.builds(lambda i: {"op": "patched", "id": f"p{i}"}, st.integers(0, 1)),
         st.builds(lambda v: {"op": "memo", "value": v}, st.sampled_from(["x", "y"])),
+        st.builds(lambda v: {"op": "search_attr", "value": v}, st.sampled_from(["x", "y"])),
         st.just({"op": "info"}),
     )
 
@@ -170,7 +173,9 @@ def child_step() -> st.SearchStrategy[Json]:
         st.booleans(),
         st.booleans(),
         st.booleans(),
-        st.sampled_from(["TRY_CANCEL", "WAIT_CANCELLATION_COMPLETED", "ABANDON"]),
+        st.sampled_from(
+            ["TRY_CANCEL", "WAIT_CANCELLATION_COMPLETED", "ABANDON", "WAIT_CANCELLATION_REQUESTED"]
+        ),
     )
 
 
@@ -180,6 +185,7 @@ def instant_step() -> st.SearchStrategy[Json]:
     return st.one_of(
         st.builds(lambda i: {"op": "patched", "id": f"p{i}"}, st.integers(0, 1)),
         st.builds(lambda v: {"op": "memo", "value": v}, st.sampled_from(["x", "y"])),
+        st.builds(lambda v: {"op": "search_attr", "value": v}, st.sampled_from(["x", "y"])),
     )
 
 
@@ -197,7 +203,7 @@ def inner_step() -> st.SearchStrategy[Json]:
     )
 
 
-def stimulus(at: Any) -> st.SearchStrategy[Json]:
+def stimulus(at: Any, resettable: bool = True) -> st.SearchStrategy[Json]:
     return st.one_of(
         st.builds(lambda n: {"at": at, "kind": "signal", "name": n}, st.sampled_from(SIGNALS)),
         st.builds(
@@ -223,11 +229,15 @@ def stimulus(at: Any) -> st.SearchStrategy[Json]:
             st.sampled_from(["state", "boom", "missing"]),
         ),
         st.just({"at": at, "kind": "describe"}),
+        st.just({"at": at, "kind": "list"}),
         st.just({"at": at, "kind": "cancel"}),
         st.builds(
             lambda r: {"at": at, "kind": "terminate", **({"reason": r} if r else {})},
             st.sampled_from(["", "stop"]),
         ),
+        # Reset to the run's first completed workflow task (none yet at "start"), at a
+        # point where no task is held, so its new run never races a running task.
+        *([st.just({"at": at, "kind": "reset"})] if resettable and at != "start" else []),
     )
 
 
@@ -248,7 +258,7 @@ def programs(draw: st.DrawFn) -> Program:
                 kind = draw(st.sampled_from(["block", "hold"]))
                 steps.append({"op": kind, "point": point})
                 n = draw(st.integers(0, 2))
-                stimuli.extend(draw(stimulus(point)) for _ in range(n))
+                stimuli.extend(draw(stimulus(point, kind == "block")) for _ in range(n))
                 point += 1
             else:
                 steps.append(draw(inner_step()))

@@ -58,6 +58,14 @@ def test_ids_times_tokens_and_payloads_normalise_alike() -> None:
     }
 
 
+def test_an_id_only_one_server_reports_elsewhere_does_not_renumber_the_histories() -> None:
+    run_a, run_b = "0190a0e2-1111-7000-8000-000000000001", "6a1b2c3d-2222-4000-8000-000000000002"
+    a = {"describe": {"build_ids": ["0190a0e2-3333-7000-8000-000000000003"]}}
+    a.update(_outcome("s-1-t", run_a, events=[_started("s-1-t", run_a)]))
+    b = _outcome("s-1-p", run_b, events=[_started("s-1-p", run_b)])
+    assert [d.path for d in compare(a, b)] == ["describe"]
+
+
 def test_a_differing_attribute_and_event_sequence_are_reported() -> None:
     run = "0190a0e2-1111-7000-8000-000000000001"
     a = _outcome("s9-1-t", run, events=[_started("s9-1-t", run, attempt=1)])
@@ -74,14 +82,21 @@ def test_a_differing_attribute_and_event_sequence_are_reported() -> None:
 
 def test_known_mismatches_are_recognised_and_others_are_not() -> None:
     run = "0190a0e2-1111-7000-8000-000000000001"
-    points = {"points": [{"buildId": "b", "resettable": True}]}
-    a = _outcome("s9-1-t", run, events=[_started("s9-1-t", run, prevAutoResetPoints=points)])
+    a = _outcome("s9-1-t", run, events=[_started("s9-1-t", run)])
+    gone = "workflow execution already completed"
+    a["stimuli"] = [{"error": {"type": "RPCError", "status": "NOT_FOUND", "message": gone}}]
     b = _outcome(
         "s9-1-p", run, events=[_started("s9-1-p", run, workflowRunTimeout="0s", attempt=3)]
     )
+    b["stimuli"] = [{"error": {"type": "WorkflowUpdateFailedError", "cause": ["rejected"]}}]
+    program = Program(
+        body={"steps": [{"op": "hold", "point": 0}]},
+        stimuli=[{"at": 0, "kind": "update", "spec": "ok", "name": "late"}],
+    )
     diffs = compare(a, b)
-    known, unknown = classify(diffs, Program(body={}))
-    assert [k.id for _, k in known] == ["auto-reset-points"]
+    known, unknown = classify(diffs, program)
+    assert {k.id for _, k in known} == {"update-admitted-during-failed-task"}
+    assert not classify(diffs, Program(body={}))[0], "the same diffs without a held update"
     assert sorted(d.path.rsplit(".", 1)[1] for d in unknown) == ["attempt", "workflowRunTimeout"]
 
 

@@ -1,5 +1,6 @@
 """The differential runner's short profile: a fixed seed's generated programs and every
-saved regression, each run on the real Temporal dev server and on Perdure's, compared.
+saved regression, each run on the real Temporal dev server and on Perdure's, compared;
+and a few programs of the second profile, Perdure's own SDK driving both servers.
 
 `python -m difftest` is the long profile (see difftest/__main__.py).
 """
@@ -20,6 +21,8 @@ pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 SHORT_SEED = 19
 SHORT_PROGRAMS = 5
+PERDURE_SDK_SEED = 8
+PERDURE_SDK_PROGRAMS = 3
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +39,31 @@ def pair(
         p.stop()
 
 
-def test_generated_programs_behave_alike(pair: Pair) -> None:
+@pytest.fixture(scope="module")
+def perdure_sdk_pair(
+    temporal_server: ServerProcess,
+    perdure_server: ServerProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Pair]:
+    logdir: Path = tmp_path_factory.mktemp("difftest-perdure-sdk")
+    p = Pair(temporal_server.target, perdure_server.target, logdir, sdk="perdure")
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def check_generated(pair: Pair, count: int, at_seed: int) -> None:
     failures: list[Verdict] = []
 
     @settings(
-        max_examples=SHORT_PROGRAMS,
+        max_examples=count,
         deadline=None,
         database=None,
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @seed(SHORT_SEED)
+    @seed(at_seed)
     @given(programs())
     def run(program: Program) -> None:
         verdict = pair.check(program)
@@ -54,8 +71,16 @@ def test_generated_programs_behave_alike(pair: Pair) -> None:
             failures.append(verdict)
 
     run()
-    assert pair.programs_run == SHORT_PROGRAMS
+    assert pair.programs_run == count
     assert not failures, "\n\n".join(v.report() for v in failures)
+
+
+def test_generated_programs_behave_alike(pair: Pair) -> None:
+    check_generated(pair, SHORT_PROGRAMS, SHORT_SEED)
+
+
+def test_generated_programs_behave_alike_with_perdure_sdk(perdure_sdk_pair: Pair) -> None:
+    check_generated(perdure_sdk_pair, PERDURE_SDK_PROGRAMS, PERDURE_SDK_SEED)
 
 
 @pytest.mark.parametrize(

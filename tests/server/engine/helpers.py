@@ -59,7 +59,7 @@ def _as_history_has_it(live: ExecutionState, name: str, mine: Any, theirs: Any) 
     if "(unwritten)" in qualified and theirs is not None and not theirs.scheduled_event_written:
         return mine, None
     if "(not accepted)" in qualified:
-        return mine, {k: u for k, u in theirs.items() if u.accepted_event_id}
+        return mine, {k: u for k, u in theirs.items() if u.accepted_event_id or u.admitted_event_id}
     return mine, theirs
 
 

@@ -17,6 +17,7 @@ from perdure.server.engine import (
     workflow_task,
 )
 from perdure.server.engine.deadlines import TimerKind, TimerRef
+from perdure.server.engine.describe import describe
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import duration
 from perdure.server.engine.settings import EngineSettings
@@ -245,7 +246,10 @@ def test_terminate_closes_and_cleans_up() -> None:
     h.step(lambda ex: requests.terminate(ex, reason="stop", details=None, identity="me"))
     assert h.types()[-1] == "WORKFLOW_EXECUTION_TERMINATED"
     assert h.state.status == wf_enums.WORKFLOW_EXECUTION_STATUS_TERMINATED
-    assert not h.state.activities and not h.state.timers
+    assert not h.state.timers
+    # As on Temporal, describe still lists the activity pending at the close (its task and
+    # deadlines are gone).
+    assert [a.activity_id for a in describe(h.state).pending_activities] == ["1"]
     out = h.last.out  # type: ignore[union-attr]
     assert any("/a/" in key for key in out.tasks_removed)
 

@@ -7,9 +7,11 @@ from collections.abc import Callable
 import pytest
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import reset_pb2 as reset_enums
+from temporalio.api.enums.v1 import update_pb2 as update_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.update.v1 import message_pb2 as update_pb2
 
-from perdure.server.engine import activities, requests, reset
+from perdure.server.engine import activities, requests, reset, updates
 from perdure.server.engine.deadlines import TimerKind, TimerRef, activity_task_key
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import duration
@@ -25,6 +27,8 @@ from tests.server.engine.helpers import (
     started,
 )
 from tests.server.engine.test_children import start_child
+from tests.server.engine.test_updates import message, protocol_command
+from tests.server.engine.test_updates import request as update_request
 
 NEW_RUN = "run-2"
 
@@ -65,8 +69,8 @@ def test_reset_run_repeats_history_then_fails_the_task_and_reapplies_signals() -
     prefix = reset.reset_prefix(h.history, finish, now)
     assert [e.event_id for e in prefix] == list(range(1, finish))
     later = [e for e in h.history if e.event_id >= finish]
-    signals = reset.signals_to_reapply(later, reset_enums.RESET_REAPPLY_TYPE_UNSPECIFIED, [])
-    assert [s.signal_name for s in signals] == ["after"]
+    signals = reset.to_reapply(later, reset_enums.RESET_REAPPLY_TYPE_UNSPECIFIED, [])
+    assert [s.signal_name for s in signals] == ["after"]  # type: ignore[union-attr]
     ids = iter(["c1", "c2"])
     ex = reset.create_reset_run(
         h.state, prefix, signals, new_run_id=NEW_RUN, request_id="reset-1", reason="why",
@@ -121,9 +125,9 @@ def test_reapply_can_be_turned_off() -> None:
     h, finish = base_run()
     later = [e for e in h.history if e.event_id >= finish]
     none = reset_enums.RESET_REAPPLY_TYPE_NONE
-    assert reset.signals_to_reapply(later, none, []) == []
+    assert reset.to_reapply(later, none, []) == []
     exclude = [reset_enums.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL]
-    assert reset.signals_to_reapply(later, reset_enums.RESET_REAPPLY_TYPE_SIGNAL, exclude) == []
+    assert reset.to_reapply(later, reset_enums.RESET_REAPPLY_TYPE_SIGNAL, exclude) == []
 
 
 def test_reset_points_must_end_a_workflow_task() -> None:
@@ -151,3 +155,33 @@ def test_the_running_run_is_terminated_and_linked() -> None:
     assert not h.state.running and h.state.reset_run_id == NEW_RUN
     closing = h.history[-1].workflow_execution_terminated_event_attributes
     assert (closing.reason, closing.identity) == ("because", reset.RESETTER_IDENTITY)
+
+
+def test_updates_accepted_after_the_reset_point_come_back_admitted() -> None:
+    # As Temporal (found by difftest): an UpdateAdmitted event with the request, which the
+    # worker reads from history (no protocol message); its acceptance does not repeat it.
+    h = started()
+    h.start_wft()
+    h.complete_wft()
+    finish = h.history[-1].event_id
+    h.step(lambda ex: updates.admit(ex, update_request("u1")))
+    h.start_wft()
+    accept = update_pb2.Acceptance(accepted_request_message_id="u1/request")
+    h.complete_wft(protocol_command("accept"), messages=[message("accept", "u1", accept)])
+    later = [e for e in h.history if e.event_id >= finish]
+    reapplied = reset.to_reapply(later, reset_enums.RESET_REAPPLY_TYPE_UNSPECIFIED, [])
+    assert reset.to_reapply(later, reset_enums.RESET_REAPPLY_TYPE_SIGNAL, []) == []
+    prefix = reset.reset_prefix(h.history, finish, h.now)
+    ex = reset.create_reset_run(
+        h.state, prefix, reapplied, new_run_id=NEW_RUN, request_id="reset-1", reason="why",
+        now=h.now, namespace="default", new_id=lambda: "id",
+    )  # fmt: skip
+    admitted = ex.out.events[len(prefix) + 1]
+    assert admitted.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED
+    attrs = admitted.workflow_execution_update_admitted_event_attributes
+    assert attrs.request.meta.update_id == "u1"
+    assert attrs.origin == update_enums.UPDATE_ADMITTED_EVENT_ORIGIN_REAPPLY
+    assert_rebuilds(ex.state, ex.out.events)
+    wt = ex.state.workflow_task
+    assert wt is not None
+    assert updates.request_messages(ex, wt) == [], "the request is in history"

@@ -11,12 +11,21 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import completion, requests, runs
+from perdure.server.engine import commands, completion, requests, runs
 from perdure.server.engine.deadlines import TimerKind, TimerRef
+from perdure.server.engine.describe import describe
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.retry import duration
 from perdure.server.engine.tokens import WorkflowTaskToken
-from tests.server.engine.helpers import SECOND, Harness, complete_workflow, payloads, started
+from tests.server.engine.helpers import (
+    SECOND,
+    Harness,
+    assert_rebuilds,
+    complete_workflow,
+    payloads,
+    start_timer,
+    started,
+)
 
 
 def with_start(h: Harness, fn: Callable[[Execution], object]) -> Callable[[Execution], object]:
@@ -124,6 +133,38 @@ def test_continue_as_new_takes_memo_and_search_attributes_from_the_command_only(
     nxt.start_wft()
     nxt.complete_wft(continue_as_new(memo=other))
     assert successor(nxt).state.memo == other
+
+
+def test_the_first_task_of_each_build_is_an_auto_reset_point_the_chain_carries() -> None:
+    # As on Temporal: one point per build id, at its first completed task, handed on to the
+    # run that continues the chain (and shown by describe).
+    stamp = {"worker_version_stamp": common_pb2.WorkerVersionStamp(build_id="b1")}
+    h = started()
+    h.start_wft()
+    h.complete_wft(start_timer("t", 1), **stamp)
+    h.step(lambda ex: commands.fire_user_timer(ex, TimerRef(TimerKind.USER_TIMER, 5)))
+    h.start_wft()
+    h.complete_wft(continue_as_new(), **stamp)
+    (point,) = h.state.auto_reset_points.points
+    assert (point.build_id, point.run_id, point.first_workflow_task_completed_id) == (
+        "b1",
+        "run-1",
+        4,
+    )
+    assert point.resettable
+    assert describe(h.state).workflow_execution_info.auto_reset_points == h.state.auto_reset_points
+    nxt = successor(h)
+    attrs = nxt.history[0].workflow_execution_started_event_attributes
+    assert attrs.prev_auto_reset_points == h.state.auto_reset_points
+    nxt.start_wft()
+    nxt.complete_wft(
+        complete_workflow(), worker_version_stamp=common_pb2.WorkerVersionStamp(build_id="b2")
+    )
+    assert [(p.build_id, p.run_id) for p in nxt.state.auto_reset_points.points] == [
+        ("b1", "run-1"),
+        ("b2", nxt.state.run_id),
+    ]
+    assert_rebuilds(nxt.state, nxt.history)
 
 
 # ---------------------------------------------------------------------------- cron

@@ -16,7 +16,7 @@ from temporalio.api.update.v1 import message_pb2 as update_pb2
 
 from perdure.server.engine import updates
 from perdure.server.engine.state import WorkflowTaskKind
-from tests.server.engine.helpers import Harness, complete_workflow, payloads, started
+from tests.server.engine.helpers import Harness, complete_workflow, payloads, start_timer, started
 from tests.server.engine.test_rebuild import signal
 
 
@@ -88,6 +88,29 @@ def test_a_rejected_update_leaves_no_trace_in_history() -> None:
     assert result.reset_history_event_id == h.state.last_workflow_task_started_event_id
     assert h.state.workflow_task is None
     assert updates.stage_of(h.state.updates["u1"]) == updates.Stage.COMPLETED
+
+
+def test_an_update_admitted_while_a_task_ran_comes_on_a_speculative_task() -> None:
+    # Speculative when the task wrote nothing but its completion, as Temporal (a normal task
+    # after commands' events: found by difftest's Perdure-SDK profile).
+    other = started()
+    other.start_wft()
+    other.step(lambda ex: updates.admit(ex, request("u1")))
+    other.complete_wft(start_timer("t", 5))
+    assert other.state.workflow_task is not None
+    assert other.state.workflow_task.kind == WorkflowTaskKind.NORMAL
+    h = started()
+    h.start_wft()
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    h.complete_wft()
+    wt = h.state.workflow_task
+    assert wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE
+    before = len(h.history)
+    h.start_wft()
+    rejection = update_pb2.Rejection(failure=failure_pb2.Failure(message="no"))
+    h.complete_wft(messages=[message("reject", "u1", rejection)])
+    assert len(h.history) == before, "a rejection leaves no trace"
+    assert h.state.workflow_task is None
 
 
 def test_a_speculative_task_becomes_normal_when_a_signal_arrives() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.query.v1 import message_pb2 as query_pb2
 
 from perdure.server.engine.execution import Execution
@@ -67,3 +70,20 @@ async def test_without_a_workflow_task_a_query_goes_to_the_normal_queue() -> Non
     st.sticky_task_queue = "sticky"
     router.route(ns, st, _query(ns))
     assert _queued(matching, ns) == ["q"], "no live sticky worker: the normal queue"
+
+
+async def test_a_closed_runs_query_skips_its_sticky_worker() -> None:
+    # Its worker evicted the run when it closed: the query goes with full history to the
+    # normal queue, as on Temporal (two such queries on the sticky queue made the official
+    # SDK drop the second; found by difftest).
+    router, _, matching, ns = _setup()
+    sticky = matching.queue(ns.id, "sticky", TaskKind.WORKFLOW)
+    assert isinstance(sticky, TaskQueue)
+    sticky.last_poll_time = time.monotonic()
+    st = _state(ns, None)
+    st.sticky_task_queue = "sticky"
+    router.route(ns, st, _query(ns, "open"))
+    st.status = wf_enums.WORKFLOW_EXECUTION_STATUS_COMPLETED
+    router.route(ns, st, _query(ns, "closed"))
+    assert [q.query_id for q in sticky._queries] == ["open"]
+    assert _queued(matching, ns) == ["closed"]

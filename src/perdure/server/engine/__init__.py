@@ -14,4 +14,6 @@ them to store rows). Errors are the domain errors of server/errors.py.
   them; start.py, reset.py and retention.py decide starts, resets and deletions.
 - state.py, codec.py, deadlines.py, tokens.py, retry.py, cron.py, describe.py: the
   state and its encoding, timer purposes, task tokens, retry and cron rules, read views.
+- reset_points.py, build_ids.py: what each worker build's completed workflow tasks leave
+  (auto-reset points handed along the run chain; the BuildIds search attribute).
 """

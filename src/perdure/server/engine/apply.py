@@ -23,6 +23,7 @@ from temporalio.api.enums.v1 import task_queue_pb2 as tq_enums
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 
+from perdure.server.engine import build_ids, reset_points
 from perdure.server.engine.retry import nanos
 from perdure.server.engine.state import (
     ActivityInfo,
@@ -83,7 +84,8 @@ NOT_REBUILT: dict[str, str] = {
         "a transient attempt or a speculative task writes its events only when it completes"
     ),
     "ExecutionState.updates (not accepted)": (
-        "admitted and rejected updates leave no event (Temporal writes none either)"
+        "admitted and rejected updates leave no event (Temporal writes none either), but "
+        "for those a reset reapplied (WorkflowExecutionUpdateAdmitted)"
     ),
     "WorkflowTaskInfo.seq": "names task rows and timers; counts unwritten tasks too",
     "WorkflowTaskInfo.original_scheduled_time": "spans a chain of force-created tasks",
@@ -181,6 +183,7 @@ def initial_state(
     )
     st.memo.CopyFrom(a.memo)
     st.search_attributes.CopyFrom(a.search_attributes)
+    st.auto_reset_points.CopyFrom(a.prev_auto_reset_points)
     if a.HasField("parent_workflow_execution"):
         st.parent = ParentInfo(
             namespace=a.parent_workflow_namespace,
@@ -210,7 +213,8 @@ def _closed(st: ExecutionState, event: HistoryEvent) -> None:
     st.close_event_id = event.event_id
     st.new_execution_run_id = getattr(attrs, "new_execution_run_id", "")
     st.workflow_task = None
-    st.activities.clear()
+    # Pending activities stay as they were at the close: describe lists them, as Temporal
+    # does; every request about one checks that the run is still open.
     st.timers.clear()
     st.pending_first_workflow_task = False
     if event.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
@@ -265,6 +269,8 @@ def _workflow_task_completed(st: ExecutionState, event: HistoryEvent) -> None:
     st.last_workflow_task_started_event_id = a.started_event_id
     st.last_completed_workflow_task_event_id = event.event_id
     st.workflow_task = None
+    reset_points.add_from_completion(st, event)
+    build_ids.add_from_completion(st, event)
 
 
 def _workflow_task_ended(st: ExecutionState, event: HistoryEvent) -> None:
@@ -459,11 +465,15 @@ def _cancel_ended(st: ExecutionState, event: HistoryEvent) -> None:
 
 
 def _update_admitted(st: ExecutionState, event: HistoryEvent) -> None:
-    """Written by Temporal for reapplied updates; this engine admits without an event."""
+    """An update admitted durably (reapplied by a reset); others are admitted without an
+    event."""
     a = event.workflow_execution_update_admitted_event_attributes
     update_id = a.request.meta.update_id
     st.updates[update_id] = UpdateInfo(
-        update_id, request=a.request.SerializeToString(), admitted_time=_time(event)
+        update_id,
+        request=a.request.SerializeToString(),
+        admitted_time=_time(event),
+        admitted_event_id=event.event_id,
     )
 
 

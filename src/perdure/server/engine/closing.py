@@ -2,8 +2,9 @@
 
 Every way a run ends comes here: the workflow's closing commands (engine/commands.py),
 termination (engine/requests.py) and the run and execution timeouts (`fire_timeout`).
-The closing event's applier (engine/apply.py) drops the pending workflow task,
-activities and timers from the state; this module drops their task rows and deadlines,
+The closing event's applier (engine/apply.py) drops the pending workflow task and timers
+from the state (activities stay, as they were, for describe); this module drops their task
+rows and deadlines,
 then does, by name, what the close means for the run's children and parent
 (`children.schedule_close_work`) and for updates still in flight
 (`updates.drop_unfinished`).

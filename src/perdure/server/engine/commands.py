@@ -456,6 +456,7 @@ def continue_as_new(ctx: CommandContext, command: command_pb2.Command) -> None:
         # root, so the new run is the root of the children it starts (as on Temporal).
         root_workflow_id=st.root_workflow_id if st.parent is not None else "",
         root_run_id=st.root_run_id if st.parent is not None else "",
+        prev_auto_reset_points=st.auto_reset_points,
     )
     successor = runs.create_run(spec, ex.now, ex.namespace)
     updates.take_over(successor, admitted)

@@ -49,6 +49,8 @@ def execution_info(st: ExecutionState) -> workflow_pb2.WorkflowExecutionInfo:
 def describe(st: ExecutionState) -> rr.DescribeWorkflowExecutionResponse:
     resp = rr.DescribeWorkflowExecutionResponse()
     resp.workflow_execution_info.CopyFrom(execution_info(st))
+    if st.auto_reset_points.points:
+        resp.workflow_execution_info.auto_reset_points.CopyFrom(st.auto_reset_points)
     config = resp.execution_config
     config.task_queue.name = st.task_queue
     config.task_queue.kind = tq_enums.TASK_QUEUE_KIND_NORMAL

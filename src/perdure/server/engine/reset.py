@@ -2,11 +2,13 @@
 
 As Temporal does it: the new run's history is the base run's history up to and including
 the WorkflowTaskStarted of the chosen workflow task, then WorkflowTaskFailed (cause
-RESET_WORKFLOW, naming the base and new runs), the base run's later signals (unless the
-request says not to reapply them), and a new workflow task. The new run's mutable state is
-rebuilt from the copied events (engine/rebuild.py); its pending activities, timers,
-children and external requests get their task rows and deadlines again. The current run
-is terminated if it still runs, and the base run names the new one (reset_run_id).
+RESET_WORKFLOW, naming the base and new runs), the base run's later signals and updates
+(unless the request says not to reapply them; an update comes back as
+WorkflowExecutionUpdateAdmitted, its request in history), and a new workflow task. The new
+run's mutable state is rebuilt from the copied events (engine/rebuild.py); its pending
+activities, timers, children and external requests get their task rows and deadlines
+again. The current run is terminated if it still runs, and the base run names the new one
+(reset_run_id).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from collections.abc import Callable, Iterable, Sequence
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.enums.v1 import reset_pb2 as reset_enums
+from temporalio.api.enums.v1 import update_pb2 as update_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.history.v1 import message_pb2 as history_pb2
+from temporalio.api.update.v1 import message_pb2 as update_pb2
 
 from perdure.server.engine import activities, requests, workflow_task
 from perdure.server.engine.deadlines import TimerKind, TimerRef
@@ -31,6 +35,8 @@ SERVICE_IDENTITY = "history-service"
 RESETTER_IDENTITY = "history-resetter"
 """Who terminates the run a reset replaces, as Temporal names it."""
 SignaledAttributes = history_pb2.WorkflowExecutionSignaledEventAttributes
+UpdateAdmittedAttributes = history_pb2.WorkflowExecutionUpdateAdmittedEventAttributes
+Reapplied = SignaledAttributes | UpdateAdmittedAttributes
 
 
 def reset_prefix(
@@ -74,25 +80,45 @@ def _copy(event: HistoryEvent) -> HistoryEvent:
     return copied
 
 
-def signals_to_reapply(
+def to_reapply(
     events: Iterable[HistoryEvent], reapply_type: int, exclude_types: Sequence[int]
-) -> list[SignaledAttributes]:
-    """The signals of `events` the new run receives again (all, unless excluded)."""
-    if reapply_type == reset_enums.RESET_REAPPLY_TYPE_NONE:
-        return []
-    if reset_enums.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL in exclude_types:
-        return []
-    return [
-        e.workflow_execution_signaled_event_attributes
-        for e in events
-        if e.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-    ]
+) -> list[Reapplied]:
+    """The signals and updates of `events` the new run receives again, in their order.
+
+    As Temporal: the deprecated reapply type SIGNAL reapplies signals only, NONE nothing,
+    and unset (or ALL_ELIGIBLE) both; exclude types take either away. An update counts once
+    it was admitted durably or accepted; it comes back admitted, for the workflow to run
+    it again."""
+    signals = reapply_type != reset_enums.RESET_REAPPLY_TYPE_NONE and (
+        reset_enums.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL not in exclude_types
+    )
+    updates = reapply_type not in (
+        reset_enums.RESET_REAPPLY_TYPE_NONE,
+        reset_enums.RESET_REAPPLY_TYPE_SIGNAL,
+    ) and (reset_enums.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE not in exclude_types)
+    out: list[Reapplied] = []
+    for e in events:
+        if signals and e.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            out.append(e.workflow_execution_signaled_event_attributes)
+        elif updates and e.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            out.append(
+                _admitted(e.workflow_execution_update_accepted_event_attributes.accepted_request)
+            )
+        elif updates and e.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED:
+            out.append(_admitted(e.workflow_execution_update_admitted_event_attributes.request))
+    return out
+
+
+def _admitted(request: update_pb2.Request) -> UpdateAdmittedAttributes:
+    return UpdateAdmittedAttributes(
+        request=request, origin=update_enums.UPDATE_ADMITTED_EVENT_ORIGIN_REAPPLY
+    )
 
 
 def create_reset_run(
     base: ExecutionState,
     prefix: Sequence[HistoryEvent],
-    signals: Sequence[SignaledAttributes],
+    reapplied: Sequence[Reapplied],
     *,
     new_run_id: str,
     request_id: str,
@@ -129,7 +155,11 @@ def create_reset_run(
         ),
     )
     st.request_ids[request_id] = failed.event_id
-    for attrs in signals:
+    for attrs in reapplied:
+        if isinstance(attrs, UpdateAdmittedAttributes):
+            if attrs.request.meta.update_id not in st.updates:
+                ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED, attrs)
+            continue
         if attrs.request_id and attrs.request_id in st.signal_request_ids:
             continue
         ex.append(et.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attrs)

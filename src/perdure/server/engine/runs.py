@@ -17,6 +17,7 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.sdk.v1 import user_metadata_pb2
+from temporalio.api.workflow.v1 import message_pb2 as workflow_pb2
 
 from perdure.server.engine import workflow_task
 from perdure.server.engine.apply import initial_state
@@ -63,6 +64,8 @@ class RunSpec:
     parent: ParentInfo | None = None
     root_workflow_id: str = ""
     root_run_id: str = ""
+    prev_auto_reset_points: workflow_pb2.ResetPoints | None = None
+    """The auto-reset points of the run this one continues."""
     signal: history_pb2.WorkflowExecutionSignaledEventAttributes | None = None
     """Signal-with-start: the signal recorded right after the started event."""
     extra_started_fields: dict[str, object] = field(default_factory=dict)
@@ -163,6 +166,8 @@ def started_attributes(
         attrs.continued_failure.CopyFrom(spec.continued_failure)
     if spec.last_completion_result is not None:
         attrs.last_completion_result.CopyFrom(spec.last_completion_result)
+    if spec.prev_auto_reset_points is not None and spec.prev_auto_reset_points.points:
+        attrs.prev_auto_reset_points.CopyFrom(spec.prev_auto_reset_points)
     if spec.memo is not None and spec.memo.fields:
         attrs.memo.CopyFrom(spec.memo)
     if spec.search_attributes is not None and spec.search_attributes.indexed_fields:
@@ -304,6 +309,7 @@ def start_successor(
         root_workflow_id=st.root_workflow_id,
         root_run_id=st.root_run_id,
         identity=start.identity,
+        prev_auto_reset_points=st.auto_reset_points,
     )
     for name, value in overrides.items():
         setattr(spec, name, value)

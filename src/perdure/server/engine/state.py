@@ -17,6 +17,7 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.sdk.v1 import user_metadata_pb2
+from temporalio.api.workflow.v1 import message_pb2 as workflow_pb2
 
 Nanos = int
 
@@ -179,6 +180,9 @@ class UpdateInfo:
     admitted_time: Nanos = 0
     rejection: bytes = b""
     """Serialized Failure of a rejected update (rejections leave no event)."""
+    admitted_event_id: int = 0
+    """Admitted durably (a reset reapplied it): the worker reads the request from that
+    event, so no protocol message carries it."""
 
 
 @dataclass(slots=True)
@@ -258,6 +262,8 @@ class ExecutionState:
     """Of a run made by a reset: when the run it was reset from started."""
     last_reset_time: Nanos = 0
     """Of a run made by a reset: when the reset happened."""
+    auto_reset_points: workflow_pb2.ResetPoints = field(default_factory=workflow_pb2.ResetPoints)
+    """The chain's first completed workflow task per worker build (engine/reset_points.py)."""
 
     @property
     def running(self) -> bool:

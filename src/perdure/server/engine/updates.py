@@ -106,6 +106,8 @@ def request_messages(ex: Execution, wt: WorkflowTaskInfo) -> list[protocol_pb2.M
     """The update requests a starting workflow task carries to the worker."""
     out = []
     for info in undelivered(ex):
+        if info.admitted_event_id:
+            continue  # its request is in history
         body = any_pb2.Any()
         body.Pack(update_pb2.Request.FromString(info.request))
         out.append(
@@ -171,7 +173,9 @@ def apply_message(ctx: CommandContext, message: protocol_pb2.Message) -> None:
             accepted_request_message_id=acceptance.accepted_request_message_id,
             accepted_request_sequencing_event_id=acceptance.accepted_request_sequencing_event_id,
         )
-        if acceptance.HasField("accepted_request"):
+        if info.admitted_event_id:
+            pass  # the admitted event holds the request: Temporal does not repeat it
+        elif acceptance.HasField("accepted_request"):
             attrs.accepted_request.CopyFrom(acceptance.accepted_request)
         else:
             attrs.accepted_request.MergeFromString(info.request)

@@ -2,7 +2,8 @@
 
 A query must see every event the workflow has been sent. While a workflow task is pending
 it rides on that task; while one runs, it waits for the task to end; otherwise it goes to
-the sticky queue (when that worker is still there) or the normal one, as a query task.
+the sticky queue (when that worker is still there and the run open: a worker evicts a
+closed run) or the normal one (with full history), as a query task.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ class QueryRouter:
                 self._queries.ride_next_task(task)
             return None
         self._queries.add(task)
-        sticky = st.sticky_task_queue and self._matching.find(
-            ns.id, st.sticky_task_queue, TaskKind.WORKFLOW
+        sticky = (
+            st.running
+            and st.sticky_task_queue
+            and self._matching.find(ns.id, st.sticky_task_queue, TaskKind.WORKFLOW)
         )
         name = st.sticky_task_queue if sticky and sticky.alive else st.task_queue
         queue = self._matching.queue(ns.id, name, TaskKind.WORKFLOW)

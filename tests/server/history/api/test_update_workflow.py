@@ -133,3 +133,17 @@ async def test_unknown_updates_and_closed_runs_are_not_found(env: Env) -> None:
     await env.run_task("wf", complete_workflow())
     with pytest.raises(NotFound, match="already completed"):
         await update_workflow(env.history, env.ns, update("wf", "u1"), wait_seconds=0)
+
+
+async def test_an_update_its_run_closes_before_accepting_is_aborted(env: Env) -> None:
+    """As Temporal: the caller of an update admitted while the task that closes the run
+    ran learns the close aborted it (not that the workflow had already completed)."""
+    await env.start("wf")
+    await env.start_task("wf")
+    waiting = asyncio.create_task(
+        update_workflow(env.history, env.ns, update("wf", "u1", COMPLETED), wait_seconds=5)
+    )
+    await asyncio.sleep(0.1)
+    await env.complete_task("wf", complete_workflow())
+    with pytest.raises(NotFound, match=r"^workflow update was aborted by closing workflow$"):
+        await waiting

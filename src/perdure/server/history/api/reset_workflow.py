@@ -56,7 +56,7 @@ async def _reset(
             finish = request.workflow_task_finish_event_id
             prefix = reset.reset_prefix(events, finish, now)
             later = [e for e in events if e.event_id >= finish]
-            signals = reset.signals_to_reapply(
+            reapplied = reset.to_reapply(
                 [*later, *reset.buffered_signals(base)],
                 request.reset_reapply_type,
                 request.reset_reapply_exclude_types,
@@ -65,7 +65,7 @@ async def _reset(
             new_run = reset.create_reset_run(
                 base,
                 prefix,
-                signals,
+                reapplied,
                 new_run_id=new_run_id,
                 request_id=request_id,
                 reason=request.reason,

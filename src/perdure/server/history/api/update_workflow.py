@@ -24,6 +24,10 @@ from perdure.server.history.service import HistoryService
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import ExecutionKey
 
+ABORTED_BY_CLOSING = "workflow update was aborted by closing workflow"
+"""Temporal's answer to the caller of an update admitted but not yet accepted when its run
+closed with no successor to take it over (the engine forgets such updates)."""
+
 _LIFECYCLE = {
     updates.Stage.ADMITTED: update_enums.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED,
     updates.Stage.ACCEPTED: update_enums.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED,
@@ -62,7 +66,7 @@ async def update_workflow(
     )
     update_id = request.request.meta.update_id
     run_id, stage, outcome, link = await _await_stage(
-        history, ns, workflow_id, run_id, update_id, wait_stage, wait_seconds
+        history, ns, workflow_id, run_id, update_id, wait_stage, wait_seconds, admitted=True
     )
     resp = rr.UpdateWorkflowExecutionResponse(stage=stage)  # type: ignore[arg-type]
     if link is not None:
@@ -108,10 +112,13 @@ async def _await_stage(
     update_id: str,
     wait_stage: updates.Stage,
     wait_seconds: float,
+    *,
+    admitted: bool = False,
 ) -> tuple[str, int, update_pb2.Outcome | None, common_pb2.Link | None]:
     """Wait until the update reaches `wait_stage` (or time is up): the run that has it
     (a run continued as new hands its admitted updates on), its stage and outcome, and the
-    link Temporal answers with once the workflow accepted or rejected it."""
+    link Temporal answers with once the workflow accepted or rejected it. `admitted`: this
+    caller admitted it, so its absence from a closed run means the close aborted it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
 
@@ -130,7 +137,9 @@ async def _await_stage(
                 continue
         if info is None:
             if not running:
-                raise NotFound("workflow execution already completed")
+                raise NotFound(
+                    ABORTED_BY_CLOSING if admitted else "workflow execution already completed"
+                )
             raise NotFound(f"update {update_id} not found")
         stage = updates.stage_of(info, running)
         left = deadline - loop.time()
