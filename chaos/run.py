@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import pickle
 import random
 import signal
 import sqlite3
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,12 +49,19 @@ from chaos.check import (
 from chaos.proxy import Proxy
 
 SCENARIOS = ("server-kill", "worker-kill", "pg-cluster", "pg-freeze", "proxy-reset")
+POSTGRES = frozenset({"pg-cluster", "pg-freeze"})
+"""Scenarios whose servers share a PostgreSQL database (two of them); the others use SQLite."""
+SQLITE_ONLY: frozenset[str] = frozenset()
+"""Scenarios that need the SQLite store."""
+PROXIED = frozenset({"proxy-reset"})
+"""Scenarios that put a TCP proxy between each server and its workers and clients."""
 SDKS = ("perdure", "temporalio")
 
 
 @dataclass
 class Fault:
-    kind: str
+    scenario: str
+    what: str
     at: float
     recovered_at: float | None = None
 
@@ -67,6 +76,8 @@ class Report:
     violations: list[Violation] = field(default_factory=list)
     unexpected_exits: list[str] = field(default_factory=list)
     observed: Observed | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of each phase: setup, load, settle, check, teardown."""
 
     def recovery_times(self) -> list[float]:
         return sorted(f.recovered_at - f.at for f in self.faults if f.recovered_at is not None)
@@ -88,10 +99,13 @@ class Report:
             f"{sum(s.ending == 'cancel' for s in self.started)}, the rest completed)",
             f"signals acked       {sum(len(s.signals_acked) for s in self.started)}",
             f"updates acked       {sum(len(s.updates_acked) for s in self.started)}",
-            f"faults injected     {len(self.faults)}",
+            f"faults injected     {len(self.faults)}  "
+            + " ".join(f"{k}={v}" for k, v in Counter(f.scenario for f in self.faults).items()),
             f"recovery p50/max    {p50} / {mx}  "
             f"({len(self.faults) - len(rec)} faults without a later completion)",
             f"violations          {len(self.violations)}",
+            "phases              "
+            + "  ".join(f"{k} {v:.1f}s" for k, v in self.phases.items()),
         ]  # fmt: skip
         lines += [f"  - {v}" for v in self.violations[:50]]
         lines += [f"  ! unexpected exit: {u}" for u in self.unexpected_exits]
@@ -209,9 +223,7 @@ def _final(e: BaseException) -> bool:
     return isinstance(e, WorkflowAlreadyStartedError | WorkflowFailureError)
 
 
-async def drive_one(
-    clients: Clients, s: Started, queue: str, rng: random.Random, stop: float
-) -> None:
+async def drive_one(clients: Clients, s: Started, queue: str, rng: random.Random) -> None:
     """Start one workflow, send it its signals and updates while it runs, await its result."""
     from temporalio.api.common.v1 import Payloads, WorkflowExecution
     from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
@@ -320,13 +332,14 @@ async def end(c: Any, s: Started) -> None:
 
 
 async def drive(
-    clients: Clients, report: Report, queue: str, rng: random.Random, load_end: float,
-    settle_end: float, concurrency: int,
+    clients: Clients, report: Report, queue: str, rng: random.Random,
+    load_over: asyncio.Event, settle: float, concurrency: int,
 ) -> None:  # fmt: skip
-    """Keep `concurrency` workflows in flight until `load_end`, then let them finish."""
+    """Keep `concurrency` workflows in flight until the load is over, then let them finish
+    (for at most `settle` seconds)."""
     tasks: set[asyncio.Task[None]] = set()
     n = 0
-    while time.monotonic() < load_end:
+    while not load_over.is_set():
         while len(tasks) < concurrency:
             sdk = SDKS[n % 2]
             if rng.random() < 0.6:
@@ -341,14 +354,13 @@ async def drive(
                 s.ending = "terminate" if roll < 0.1 else "cancel"
             report.started.append(s)
             child = random.Random(rng.random())
-            tasks.add(asyncio.create_task(drive_one(clients, s, queue, child, settle_end)))
+            tasks.add(asyncio.create_task(drive_one(clients, s, queue, child)))
             n += 1
         done, tasks = await asyncio.wait(tasks, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
         for t in done:
             t.result()
     if tasks:
-        remaining = max(1.0, settle_end - time.monotonic())
-        done, pending = await asyncio.wait(tasks, timeout=remaining)
+        done, pending = await asyncio.wait(tasks, timeout=settle)
         for t in pending:
             t.cancel()
         for t in done:
@@ -356,42 +368,82 @@ async def drive(
                 report.unexpected_exits.append(f"driver: {t.exception()!r}")
 
 
-async def inject(
-    scenario: str, servers: Servers, workers: Workers, report: Report, rng: random.Random,
-    load_end: float, proxy: Proxy | None,
-) -> None:  # fmt: skip
-    """SIGKILL something every 2-10 s until the load ends; restart it."""
-    while True:
-        await asyncio.sleep(rng.uniform(2, 10))
-        if time.monotonic() >= load_end:
-            return
-        if proxy is not None:
-            report.faults.append(Fault("reset connections", time.monotonic()))
-            proxy.reset_all()
-        elif scenario == "pg-freeze":
-            i = rng.randrange(len(servers.procs))
-            report.faults.append(Fault(f"freeze server {i}", time.monotonic()))
-            servers.procs[i].process.send_signal(signal.SIGSTOP)
-            await asyncio.sleep(rng.uniform(2, 8))
-            servers.procs[i].process.send_signal(signal.SIGCONT)
-        elif scenario == "worker-kill":
-            sdk = rng.choice(SDKS)
-            report.faults.append(Fault(f"kill worker {sdk}", time.monotonic()))
-            workers.kill(sdk)
-            await asyncio.sleep(rng.uniform(0, 1))
-            workers.start(sdk)
-        else:
-            i = rng.randrange(len(servers.procs))
-            report.faults.append(Fault(f"kill server {i}", time.monotonic()))
-            servers.procs[i].kill()
-            if scenario == "pg-cluster":
-                await asyncio.sleep(rng.uniform(1, 3))
-            await asyncio.to_thread(servers.restart, i)
-        for sdk in workers.dead():
-            report.unexpected_exits.append(
-                f"worker {sdk} exited with {workers.procs[sdk].returncode}"
-            )
-            workers.start(sdk)
+class Injector:
+    """Injects the faults of the scenarios, one at a time every `every` seconds (seeded):
+    each scenario in turn in a shuffled order, so a run of several scenarios has every
+    fault at least once, and the load lasts until it has."""
+
+    def __init__(
+        self, scenarios: tuple[str, ...], servers: Servers, workers: Workers, report: Report,
+        rng: random.Random, every: tuple[float, float], proxies: list[Proxy],
+    ) -> None:  # fmt: skip
+        self.scenarios = scenarios
+        self.servers = servers
+        self.workers = workers
+        self.report = report
+        self.rng = rng
+        self.every = every
+        self.proxies = proxies
+        self.current = scenarios[0]
+
+    async def run(self, load_end: float, load_over: asyncio.Event) -> None:
+        """Inject until the load time is up and every scenario has had a fault."""
+        turn: list[str] = []
+        hit: set[str] = set()
+        while True:
+            delay = self.rng.uniform(*self.every)
+            left = load_end - time.monotonic()
+            if hit == set(self.scenarios) and left < delay:
+                await asyncio.sleep(max(0.0, left))
+                load_over.set()
+                return
+            await asyncio.sleep(delay)
+            if not turn:
+                turn = list(self.scenarios)
+                self.rng.shuffle(turn)
+            scenario = self.current = turn.pop()
+            hit.add(scenario)
+            await getattr(self, scenario.replace("-", "_"))()
+            for sdk in self.workers.dead():
+                self.report.unexpected_exits.append(
+                    f"worker {sdk} exited with {self.workers.procs[sdk].returncode}"
+                )
+                self.workers.start(sdk)
+
+    def _fault(self, what: str) -> None:
+        self.report.faults.append(Fault(self.current, what, time.monotonic()))
+
+    async def server_kill(self) -> None:
+        i = self.rng.randrange(len(self.servers.procs))
+        self._fault(f"kill server {i}")
+        self.servers.procs[i].kill()
+        await asyncio.to_thread(self.servers.restart, i)
+
+    async def pg_cluster(self) -> None:
+        i = self.rng.randrange(len(self.servers.procs))
+        self._fault(f"kill server {i}")
+        self.servers.procs[i].kill()
+        await asyncio.sleep(self.rng.uniform(1, 3))
+        await asyncio.to_thread(self.servers.restart, i)
+
+    async def pg_freeze(self) -> None:
+        i = self.rng.randrange(len(self.servers.procs))
+        self._fault(f"freeze server {i}")
+        self.servers.procs[i].process.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(self.rng.uniform(*self.every))
+        self.servers.procs[i].process.send_signal(signal.SIGCONT)
+
+    async def worker_kill(self) -> None:
+        sdk = self.rng.choice(SDKS)
+        self._fault(f"kill worker {sdk}")
+        self.workers.kill(sdk)
+        await asyncio.sleep(self.rng.uniform(0, 1))
+        self.workers.start(sdk)
+
+    async def proxy_reset(self) -> None:
+        self._fault("reset connections")
+        for p in self.proxies:
+            p.reset_all()
 
 
 def store_rows(servers: Servers) -> dict[str, list[tuple[str, int]]]:
@@ -417,55 +469,72 @@ def _recoveries(report: Report) -> None:
         f.recovered_at = next((t for t in completions if t > f.at), None)
 
 
+def parse_scenarios(spec: str) -> tuple[str, ...]:
+    """`a,b,c` -> the scenarios it names, checked: one run can combine several."""
+    names = tuple(dict.fromkeys(n.strip() for n in spec.split(",") if n.strip()))
+    unknown = [n for n in names if n not in SCENARIOS]
+    if not names or unknown:
+        raise ValueError(f"scenarios must be among {SCENARIOS}, not {spec!r}")
+    if set(names) & POSTGRES and set(names) & SQLITE_ONLY:
+        raise ValueError(f"{spec!r} mixes PostgreSQL and SQLite-only scenarios")
+    return names
+
+
 async def run_scenario(
     scenario: str, seconds: float, *, seed: int = 1, workdir: Path | None = None,
-    settle: float = 120.0, concurrency: int = 6,
+    settle: float = 120.0, concurrency: int = 6, every: tuple[float, float] = (2.0, 10.0),
 ) -> Report:  # fmt: skip
-    """Run `scenario` for `seconds` of load, settle, check; the report holds the violations."""
-    if scenario not in SCENARIOS:
-        raise ValueError(f"scenario must be one of {SCENARIOS}, not {scenario!r}")
-    workdir = workdir or Path(tempfile.mkdtemp(prefix=f"chaos-{scenario}-"))
+    """Run `scenario` (or several, comma-separated, on one system) for `seconds` of load
+    with a fault every `every` seconds, settle, check; the report holds the violations."""
+    scenarios = parse_scenarios(scenario)
+    workdir = workdir or Path(tempfile.mkdtemp(prefix=f"chaos-{scenarios[0]}-"))
     workdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    report = Report(scenario, seconds, seed)
+    report = Report(",".join(scenarios), seconds, seed)
+    mark = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        report.phases[name] = now - mark
+        mark = now
+
     effects = workdir / "effects.db"
     db_url = None
-    if scenario in ("pg-cluster", "pg-freeze"):
-        from tests.pg import create_database, pg_unreachable
-
-        reason = pg_unreachable()
-        if reason:
-            raise RuntimeError(reason)
-        db_url = create_database("perdure_chaos")
-    servers = Servers(workdir, 2 if db_url else 1, db_url)
-    targets = servers.targets()
-    proxy = None
-    if scenario == "proxy-reset":
-        proxy = Proxy("127.0.0.1", servers.procs[0].port)
-        await proxy.start()
-        targets = [proxy.target]
-    queue = f"chaos-{uuid.uuid4().hex[:6]}"
-    workers = Workers(
-        workdir, {sdk: targets[i % len(targets)] for i, sdk in enumerate(SDKS)}, effects, queue
-    )
+    servers: Servers | None = None
+    workers: Workers | None = None
+    proxies: list[Proxy] = []
     try:
-        clients = Clients(targets)
-        load_end = time.monotonic() + seconds
-        settle_end = load_end + settle
-        await asyncio.gather(
-            drive(
-                clients,
-                report,
-                queue,
-                random.Random(rng.random()),
-                load_end,
-                settle_end,
-                concurrency,
-            ),
-            inject(
-                scenario, servers, workers, report, random.Random(rng.random()), load_end, proxy
-            ),
+        if set(scenarios) & POSTGRES:
+            from tests.pg import create_database, pg_unreachable
+
+            reason = pg_unreachable()
+            if reason:
+                raise RuntimeError(reason)
+            db_url = create_database("perdure_chaos")
+        servers = Servers(workdir, 2 if db_url else 1, db_url)
+        targets = servers.targets()
+        if set(scenarios) & PROXIED:
+            proxies = [Proxy("127.0.0.1", s.port) for s in servers.procs]
+            for p in proxies:
+                await p.start()
+            targets = [p.target for p in proxies]
+        queue = f"chaos-{uuid.uuid4().hex[:6]}"
+        workers = Workers(
+            workdir, {sdk: targets[i % len(targets)] for i, sdk in enumerate(SDKS)}, effects, queue
         )
+        clients = Clients(targets)
+        phase("setup")
+        load_over = asyncio.Event()
+        driver_rng = random.Random(rng.random())
+        injector = Injector(
+            scenarios, servers, workers, report, random.Random(rng.random()), every, proxies
+        )
+        await asyncio.gather(
+            drive(clients, report, queue, driver_rng, load_over, settle, concurrency),
+            injector.run(time.monotonic() + seconds, load_over),
+        )
+        phase("load+settle")
         _recoveries(report)
         for s in report.started:
             if s.completed_at is None:
@@ -482,33 +551,62 @@ async def run_scenario(
             report.unexpected_exits.append(
                 f"worker {sdk} exited with {workers.procs[sdk].returncode}"
             )
+        phase("check")
     finally:
-        workers.stop()
-        if proxy is not None:
-            await proxy.stop()
-        servers.stop()
+        if workers is not None:
+            workers.stop()
+        for p in proxies:
+            await p.stop()
+        if servers is not None:
+            servers.stop()
         if db_url:
             from tests.pg import drop_database
 
             drop_database(db_url)
+        phase("teardown")
     return report
+
+
+def _every(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    return float(low), float(high or low)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
-    parser.add_argument("--scenario", choices=SCENARIOS, required=True)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--scenario", required=True,
+        help=f"one of {', '.join(SCENARIOS)}; several, comma-separated, share one run",
+    )  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--minutes", type=float, help="minutes of load (instead of --seconds)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=6)
+    parser.add_argument(
+        "--every", type=_every, default=(2.0, 10.0), metavar="MIN-MAX",
+        help="seconds between faults, drawn uniformly (default 2-10)",
+    )  # fmt: skip
+    parser.add_argument("--settle", type=float, default=120.0)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--json", action="store_true", help="also print the violations as JSON")
+    parser.add_argument(
+        "--save", type=Path, help="pickle the report (with the observations) to this file"
+    )
     a = parser.parse_args(argv)
+    try:
+        parse_scenarios(a.scenario)
+    except ValueError as e:
+        parser.error(str(e))
+    seconds = a.minutes * 60 if a.minutes is not None else a.seconds
     report = asyncio.run(
         run_scenario(
-            a.scenario, a.seconds, seed=a.seed, workdir=a.workdir, concurrency=a.concurrency
+            a.scenario, seconds, seed=a.seed, workdir=a.workdir, settle=a.settle,
+            concurrency=a.concurrency, every=a.every,
         )
-    )
+    )  # fmt: skip
     print(report.text())
     if a.json:
         print(json.dumps([str(v) for v in report.violations]))
+    if a.save:
+        a.save.write_bytes(pickle.dumps(report))
     sys.exit(1 if report.violations or report.unexpected_exits else 0)

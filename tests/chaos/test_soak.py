@@ -4,29 +4,94 @@ observations, so a clean run cannot be a vacuous one."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from chaos.check import Started, check, left_behind, replay_all
-from chaos.run import Report, run_scenario
+from chaos.run import Report
 
 from tests.pg import pg_unreachable
+from tests.servers import REPO
 
 pytestmark = pytest.mark.timeout(400)
 
+SHORT = {
+    "sqlite": "server-kill,worker-kill,proxy-reset",
+    "postgres": "pg-cluster,pg-freeze",
+}
+"""The short profile: each run combines the scenarios of one topology, a fault every 1-2.5 s
+until each scenario has had one; the runs go at once, each in its own process (`python -m
+chaos --save`), so the suite waits for the longest, not for their sum."""
 
-def _soak(scenario: str, seconds: float, workdir: Path) -> Report:
-    return asyncio.run(run_scenario(scenario, seconds, seed=3, workdir=workdir, concurrency=5))
+
+class Soaks:
+    """The short profile's runs, started together; `report(name)` waits for one."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        for name, scenarios in SHORT.items():
+            if name == "postgres" and pg_unreachable():
+                continue
+            run_dir = workdir / name
+            run_dir.mkdir()
+            args = [
+                sys.executable, "-m", "chaos", "--scenario", scenarios, "--seconds", "6",
+                "--every", "1-2.5", "--seed", "3", "--concurrency", "5",
+                "--workdir", str(run_dir), "--save", str(run_dir / "report.pickle"),
+            ]  # fmt: skip
+            env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+            out = (run_dir / "output.txt").open("wb")
+            self.procs[name] = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO
+            )
+
+    def report(self, name: str) -> Report:
+        if name not in self.procs:
+            pytest.skip(pg_unreachable() or f"{name} was not run")
+        proc = self.procs[name]
+        try:
+            proc.wait(360)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        output = (self.workdir / name / "output.txt").read_text(errors="replace")
+        saved = self.workdir / name / "report.pickle"
+        assert saved.exists(), f"{name} run exited with {proc.returncode}:\n{output}"
+        report: Report = pickle.loads(saved.read_bytes())
+        return report
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(30)
 
 
-def _assert_clean(report: Report) -> None:
+@pytest.fixture(scope="module")
+def soaks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Soaks]:
+    runs = Soaks(tmp_path_factory.mktemp("chaos"))
+    yield runs
+    runs.stop()
+
+
+@pytest.fixture(scope="module")
+def server_kill(soaks: Soaks) -> Report:
+    return soaks.report("sqlite")
+
+
+def _assert_clean(report: Report, scenarios: str) -> None:
     print(report.text())
     assert report.violations == [], report.text()
     assert report.unexpected_exits == [], report.text()
-    assert report.faults, "no fault was injected"
+    for scenario in scenarios.split(","):
+        assert any(f.scenario == scenario for f in report.faults), f"no {scenario} fault"
     assert all(s.completed_at is not None for s in report.started)
     kinds = {(s.kind, s.sdk) for s in report.started}
     assert {k for k, _ in kinds} == {"ChaosOrder", "ChaosChain"}
@@ -36,29 +101,15 @@ def _assert_clean(report: Report) -> None:
     assert report.observed is not None and report.observed.effects
 
 
-@pytest.fixture(scope="module")
-def server_kill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
-    yield _soak("server-kill", 20, tmp_path_factory.mktemp("server-kill"))
-
-
-def test_server_sigkill_on_sqlite_loses_nothing(server_kill: Report) -> None:
-    _assert_clean(server_kill)
-
-
-def test_worker_sigkill_loses_nothing(tmp_path: Path) -> None:
-    _assert_clean(_soak("worker-kill", 15, tmp_path))
-
-
-def test_connection_resets_lose_nothing(tmp_path: Path) -> None:
-    _assert_clean(_soak("proxy-reset", 12, tmp_path))
+def test_server_and_worker_sigkill_and_connection_resets_on_sqlite_lose_nothing(
+    server_kill: Report,
+) -> None:
+    _assert_clean(server_kill, SHORT["sqlite"])
 
 
 @pytest.mark.postgres
-def test_cluster_member_sigkill_on_postgresql_loses_nothing(tmp_path: Path) -> None:
-    reason = pg_unreachable()
-    if reason:
-        pytest.skip(reason)
-    _assert_clean(_soak("pg-cluster", 15, tmp_path))
+def test_cluster_members_killed_and_frozen_on_postgresql_lose_nothing(soaks: Soaks) -> None:
+    _assert_clean(soaks.report("postgres"), SHORT["postgres"])
 
 
 def test_checker_names_planted_violations(server_kill: Report) -> None:
@@ -130,14 +181,6 @@ async def test_both_replayers_catch_a_changed_history(server_kill: Report) -> No
     changed.replay_failures = failures
     found = [str(v) for v in check(server_kill.started, changed)]
     assert any(f"run {run.run_id}: replay failed" in v for v in found), found
-
-
-@pytest.mark.postgres
-def test_cluster_member_frozen_on_postgresql_loses_nothing(tmp_path: Path) -> None:
-    reason = pg_unreachable()
-    if reason:
-        pytest.skip(reason)
-    _assert_clean(_soak("pg-freeze", 15, tmp_path))
 
 
 def test_checker_names_a_wrong_ending(server_kill: Report) -> None:
