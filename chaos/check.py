@@ -98,7 +98,8 @@ def expected_workflows(started: list[Started]) -> list[tuple[str, str, dict[str,
     return out
 
 
-def _decode(payloads: Any) -> Any:
+def decode(payloads: Any) -> Any:
+    """The first value in `payloads` (None when empty)."""
     from perdure.converter import DataConverter
 
     values = DataConverter.default.payload_converter.from_payloads(list(payloads.payloads))
@@ -130,7 +131,7 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
                 if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
                     a = e.workflow_execution_signaled_event_attributes
                     if a.signal_name == "add":
-                        signals[_decode(a.input)] += 1
+                        signals[decode(a.input)] += 1
                 elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
                     a2 = e.workflow_execution_update_accepted_event_attributes
                     accepted[a2.accepted_request.meta.update_id] += 1
@@ -201,7 +202,7 @@ def _check_run(
         close = closes[-1]
         result = None
         if close.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            result = _decode(close.workflow_execution_completed_event_attributes.result)
+            result = decode(close.workflow_execution_completed_event_attributes.result)
         closes_out.append((close.event_type, result))
         listed = observed.visibility.get((wf, run.run_id))
         if listed is None:

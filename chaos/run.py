@@ -9,8 +9,13 @@ Scenarios:
   2-10 s and restarted 1-3 s later; each SDK's worker talks to a different server.
 - ``pg-freeze``: as pg-cluster, but one server is SIGSTOPped for 2-8 s and then continued
   (a long GC pause, a frozen VM) while the other serves and may take its leases.
-- ``proxy-reset``: one server on SQLite behind a TCP proxy that every 2-10 s aborts every
-  connection of the workers and the driver's client.
+- ``pg-restart``: two servers on a private PostgreSQL instance, which is itself stopped
+  (a clean fast shutdown or an immediate one, a crash) and started again 0-2 s later.
+- ``disk-full``: one server whose SQLite store is on a small tmpfs, filled to the last byte
+  for a while and then freed: its commits fail with "database or disk is full".
+- ``proxy-reset``, ``proxy-delay``, ``proxy-drop``: one server on SQLite behind a TCP proxy
+  (chaos/proxy.py) that aborts every connection of the workers and the driver's client,
+  adds 0.2-1.5 s of latency to all traffic for a while, or forwards nothing for a while.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 
 os.environ["CHAOS_SDK"] = "perdure"  # the checker replays with Perdure's SDK
 
-from tests.servers import REPO, ServerProcess, start_perdure_server
+from tests.servers import REPO, ServerProcess, free_port, start_perdure_server
 
 from chaos.check import (
     Observed,
@@ -46,14 +51,19 @@ from chaos.check import (
     observe,
     read_store_rows,
 )
+from chaos.disk import SmallDisk
+from chaos.postgres import PrivatePostgres
 from chaos.proxy import Proxy
 
-SCENARIOS = ("server-kill", "worker-kill", "pg-cluster", "pg-freeze", "proxy-reset")
-POSTGRES = frozenset({"pg-cluster", "pg-freeze"})
+SCENARIOS = (
+    "server-kill", "worker-kill", "pg-cluster", "pg-freeze", "pg-restart", "disk-full",
+    "proxy-reset", "proxy-delay", "proxy-drop",
+)  # fmt: skip
+POSTGRES = frozenset({"pg-cluster", "pg-freeze", "pg-restart"})
 """Scenarios whose servers share a PostgreSQL database (two of them); the others use SQLite."""
-SQLITE_ONLY: frozenset[str] = frozenset()
+SQLITE_ONLY = frozenset({"disk-full"})
 """Scenarios that need the SQLite store."""
-PROXIED = frozenset({"proxy-reset"})
+PROXIED = frozenset({"proxy-reset", "proxy-delay", "proxy-drop"})
 """Scenarios that put a TCP proxy between each server and its workers and clients."""
 SDKS = ("perdure", "temporalio")
 
@@ -113,18 +123,35 @@ class Report:
 
 
 class Servers:
-    """The server processes of a scenario and their restarts."""
+    """The server processes of a scenario and their restarts. The ports are chosen up front,
+    so workers can be started (and import their SDK) while the servers come up."""
 
-    def __init__(self, workdir: Path, count: int, db_url: str | None) -> None:
+    def __init__(self, workdir: Path, count: int) -> None:
         self.workdir = workdir
-        self.db_url = db_url
+        self.db_url: str | None = None
+        self.db_path: Path | None = None
         self.stopped = False
-        self.procs: list[ServerProcess] = [
-            start_perdure_server(workdir / f"server{i}", db_url=db_url) for i in range(count)
-        ]
+        self.ports = [free_port() for _ in range(count)]
+        self.procs: list[ServerProcess] = []
+
+    async def start(self, db_url: str | None, db_path: Path | None) -> None:
+        """Start every server at once on the database `db_url` names (or the SQLite file
+        `db_path`, by default one per server); return when all listen."""
+        self.db_url, self.db_path = db_url, db_path
+        self.procs = list(
+            await asyncio.gather(
+                *(asyncio.to_thread(self._start, i) for i in range(len(self.ports)))
+            )
+        )
+
+    def _start(self, i: int) -> ServerProcess:
+        return start_perdure_server(
+            self.workdir / f"server{i}", port=self.ports[i], db_url=self.db_url,
+            db_path=self.db_path, timeout=60,
+        )  # fmt: skip
 
     def targets(self) -> list[str]:
-        return [s.target for s in self.procs]
+        return [f"127.0.0.1:{port}" for port in self.ports]
 
     def restart(self, i: int) -> None:
         old = self.procs[i]
@@ -376,6 +403,7 @@ class Injector:
     def __init__(
         self, scenarios: tuple[str, ...], servers: Servers, workers: Workers, report: Report,
         rng: random.Random, every: tuple[float, float], proxies: list[Proxy],
+        postgres: PrivatePostgres | None, disk: SmallDisk | None,
     ) -> None:  # fmt: skip
         self.scenarios = scenarios
         self.servers = servers
@@ -384,6 +412,8 @@ class Injector:
         self.rng = rng
         self.every = every
         self.proxies = proxies
+        self.postgres = postgres
+        self.disk = disk
         self.current = scenarios[0]
 
     async def run(self, load_end: float, load_over: asyncio.Event) -> None:
@@ -440,10 +470,36 @@ class Injector:
         await asyncio.sleep(self.rng.uniform(0, 1))
         self.workers.start(sdk)
 
+    async def pg_restart(self) -> None:
+        assert self.postgres is not None
+        mode = self.rng.choice(("fast", "immediate"))
+        self._fault(f"stop PostgreSQL ({mode})")
+        await asyncio.to_thread(self.postgres.stop, mode)
+        await asyncio.sleep(self.rng.uniform(0, 2))
+        await asyncio.to_thread(self.postgres.start)
+
+    async def disk_full(self) -> None:
+        assert self.disk is not None
+        await asyncio.to_thread(self.disk.fill)
+        self._fault("disk full")
+        await asyncio.sleep(self.rng.uniform(*self.every))
+        self.disk.free()
+
     async def proxy_reset(self) -> None:
         self._fault("reset connections")
         for p in self.proxies:
             p.reset_all()
+
+    async def proxy_delay(self) -> None:
+        latency = self.rng.uniform(0.2, 1.5)
+        self._fault(f"delay traffic {latency:.1f}s")
+        seconds = self.rng.uniform(*self.every)
+        await asyncio.gather(*(p.delay(latency, seconds) for p in self.proxies))
+
+    async def proxy_drop(self) -> None:
+        self._fault("drop traffic")
+        seconds = self.rng.uniform(*self.every)
+        await asyncio.gather(*(p.drop(seconds) for p in self.proxies))
 
 
 def store_rows(servers: Servers) -> dict[str, list[tuple[str, int]]]:
@@ -500,36 +556,48 @@ async def run_scenario(
         mark = now
 
     effects = workdir / "effects.db"
-    db_url = None
+    db_url = shared_db = None
+    postgres: PrivatePostgres | None = None
+    disk: SmallDisk | None = None
     servers: Servers | None = None
     workers: Workers | None = None
     proxies: list[Proxy] = []
     try:
-        if set(scenarios) & POSTGRES:
-            from tests.pg import create_database, pg_unreachable
-
-            reason = pg_unreachable()
-            if reason:
-                raise RuntimeError(reason)
-            db_url = create_database("perdure_chaos")
-        servers = Servers(workdir, 2 if db_url else 1, db_url)
+        servers = Servers(workdir, 2 if set(scenarios) & POSTGRES else 1)
         targets = servers.targets()
         if set(scenarios) & PROXIED:
-            proxies = [Proxy("127.0.0.1", s.port) for s in servers.procs]
+            proxies = [Proxy("127.0.0.1", port) for port in servers.ports]
             for p in proxies:
                 await p.start()
             targets = [p.target for p in proxies]
         queue = f"chaos-{uuid.uuid4().hex[:6]}"
+        # The workers connect once their server listens; they import their SDK meanwhile.
         workers = Workers(
             workdir, {sdk: targets[i % len(targets)] for i, sdk in enumerate(SDKS)}, effects, queue
         )
+        if "pg-restart" in scenarios:
+            postgres = await asyncio.to_thread(PrivatePostgres)
+            db_url = postgres.url
+        elif set(scenarios) & POSTGRES:
+            from tests.pg import create_database, pg_unreachable
+
+            reason = await asyncio.to_thread(pg_unreachable)
+            if reason:
+                raise RuntimeError(reason)
+            db_url = shared_db = await asyncio.to_thread(create_database, "perdure_chaos")
+        db_path = None
+        if "disk-full" in scenarios:
+            disk = SmallDisk(workdir / "disk", 256)
+            db_path = disk.path / "perdure.db"
+        await servers.start(db_url, db_path)
         clients = Clients(targets)
         phase("setup")
         load_over = asyncio.Event()
         driver_rng = random.Random(rng.random())
         injector = Injector(
-            scenarios, servers, workers, report, random.Random(rng.random()), every, proxies
-        )
+            scenarios, servers, workers, report, random.Random(rng.random()), every, proxies,
+            postgres, disk,
+        )  # fmt: skip
         await asyncio.gather(
             drive(clients, report, queue, driver_rng, load_over, settle, concurrency),
             injector.run(time.monotonic() + seconds, load_over),
@@ -559,10 +627,14 @@ async def run_scenario(
             await p.stop()
         if servers is not None:
             servers.stop()
-        if db_url:
+        if shared_db:
             from tests.pg import drop_database
 
-            drop_database(db_url)
+            drop_database(shared_db)
+        if postgres is not None:
+            postgres.destroy()
+        if disk is not None:
+            disk.unmount()
         phase("teardown")
     return report
 
