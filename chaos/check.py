@@ -9,6 +9,7 @@ client, so a test can plant a fault in real observations and see it caught.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ ENDINGS = {
     "cancel": EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
 }
 """How the last run of a workflow must close, by the driver's ending."""
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 @dataclass
@@ -59,6 +61,27 @@ class Started:
     completed_at: float | None = None
     odd_answers: list[str] = field(default_factory=list)
     """Answers the driver got that cannot be right (a query counting more than was sent)."""
+    from_schedule: bool = False
+    """Started by the soak's schedule, not by the driver."""
+
+
+@dataclass
+class ScheduleRun:
+    """The soak's schedule: a ChaosChain of one run every `every` seconds while the load
+    lasts (overlap ALLOW_ALL: no action may be skipped), deleted when the load ends."""
+
+    schedule_id: str
+    every: float
+    created_at: float = 0.0
+    deleted_at: float = 0.0
+    """Wall clock (the server's time base on this machine)."""
+    started: list[str] = field(default_factory=list)
+    """The workflow ids it started, from visibility."""
+
+    def least_actions(self) -> int:
+        """Actions the schedule must have taken: every whole interval it existed (one less
+        for an action due at the very moment of deletion)."""
+        return max(0, int((self.deleted_at - self.created_at) // self.every) - 1)
 
 
 @dataclass
@@ -74,8 +97,8 @@ class Observed:
     """Workflow id -> its runs, first to last (continue-as-new chains have several)."""
     visibility: dict[tuple[str, str], int]
     """(workflow id, run id) -> the status visibility lists."""
-    effects: list[tuple[str, str, str, int]]
-    """(workflow id, run id, activity id, attempt), one per recorded side effect."""
+    effects: list[tuple[str, str, str, int, bool]]
+    """(workflow id, run id, activity id, attempt, local), one per recorded side effect."""
     replay_failures: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
@@ -110,8 +133,9 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
     """Every violation of the guarantees, by workflow."""
     out: list[Violation] = []
     effects: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-    for wf, run_id, act, attempt in observed.effects:
-        effects[(wf, run_id, act)].append(attempt)
+    local_effects: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for wf, run_id, act, attempt, local in observed.effects:
+        (local_effects if local else effects)[(wf, run_id, act)].append(attempt)
     known_runs: set[tuple[str, str]] = set()
     for wf_id, kind, spec, origin in expected_workflows(started):
         runs = observed.runs.get(wf_id, [])
@@ -127,6 +151,7 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
         for run in runs:
             known_runs.add((wf_id, run.run_id))
             out += _check_run(run, effects, observed, closes)
+            out += _check_local_activities(run, local_effects, ended=origin.ending is not None)
             for e in run.events:
                 if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
                     a = e.workflow_execution_signaled_event_attributes
@@ -173,7 +198,7 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
                         f"completed {completed_updates[update_id]} times"
                     )
                     out.append(Violation(wf_id, what))
-    for key in effects:
+    for key in [*effects, *local_effects]:
         if (key[0], key[1]) not in known_runs:
             out.append(
                 Violation(
@@ -251,16 +276,47 @@ def _check_run(
     return out
 
 
-def read_effects(path: str) -> list[tuple[str, str, str, int]]:
+def _check_local_activities(
+    run: RunHistory, effects: dict[tuple[str, str, str], list[int]], *, ended: bool
+) -> list[Violation]:
+    """Local activities are at least once: each recorded marker has a side effect, none
+    ran past the attempt its marker records (a worker that dies before its task completes
+    runs the activity again from attempt 1), and in a run the driver did not end, every
+    side effect belongs to a marker (the retry after a crash must get recorded)."""
+    out: list[Violation] = []
+    wf, where = run.workflow_id, f"run {run.run_id}"
+    markers: dict[str, tuple[int, bool]] = {}
+    for e in run.events:
+        if e.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+            continue
+        a = e.marker_recorded_event_attributes
+        if a.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in a.details:
+            continue
+        data = json.loads(a.details["data"].payloads[0].data)
+        markers[str(data["activity_id"])] = (int(data.get("attempt", 1)), "result" in a.details)
+    for act, (attempt, completed) in markers.items():
+        rows = effects.get((wf, run.run_id, act), [])
+        if completed and not rows:
+            out.append(Violation(wf, f"{where}: local activity {act} completed, no side effect"))
+        if rows and max(rows) > attempt:
+            out.append(Violation(wf, f"{where}: local activity {act} ran attempt {max(rows)}, "
+                                 f"its marker records {attempt}"))  # fmt: skip
+    for w, r, act in effects:
+        if w == wf and r == run.run_id and act not in markers and not ended:
+            out.append(Violation(wf, f"{where}: side effect of local activity {act}, no marker"))
+    return out
+
+
+def read_effects(path: str) -> list[tuple[str, str, str, int, bool]]:
     with sqlite3.connect(path, timeout=60) as db:
         try:
             rows = db.execute(
-                "SELECT workflow_id, run_id, activity_id, attempt FROM effects"
+                "SELECT workflow_id, run_id, activity_id, attempt, local FROM effects"
             ).fetchall()
         except sqlite3.OperationalError:  # no activity ever ran
             rows = []
     db.close()
-    return [(str(a), str(b), str(c), int(d)) for a, b, c, d in rows]
+    return [(str(a), str(b), str(c), int(d), bool(e)) for a, b, c, d, e in rows]
 
 
 async def observe(client: Any, started: list[Started], effects_path: str) -> Observed:
@@ -341,6 +397,14 @@ def _read_json(path: str) -> Any:
 
     with open(path) as f:
         return json.load(f)
+
+
+def check_schedule(run: ScheduleRun) -> list[Violation]:
+    """Timers fire: the schedule took every action that fell due while it existed."""
+    least = run.least_actions()
+    if len(run.started) >= least:
+        return []
+    return [Violation(run.schedule_id, f"started {len(run.started)} workflows, {least} were due")]
 
 
 def left_behind(rows: dict[str, list[tuple[str, int]]], now_ns: int) -> list[Violation]:

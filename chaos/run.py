@@ -35,6 +35,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,11 @@ from tests.servers import REPO, ServerProcess, free_port, start_perdure_server
 
 from chaos.check import (
     Observed,
+    ScheduleRun,
     Started,
     Violation,
     check,
+    check_schedule,
     left_behind,
     observe,
     read_store_rows,
@@ -66,6 +69,8 @@ SQLITE_ONLY = frozenset({"disk-full"})
 PROXIED = frozenset({"proxy-reset", "proxy-delay", "proxy-drop"})
 """Scenarios that put a TCP proxy between each server and its workers and clients."""
 SDKS = ("perdure", "temporalio")
+SCHEDULE_EVERY = 3.0
+"""Seconds between the actions of the soak's schedule."""
 
 
 @dataclass
@@ -86,6 +91,7 @@ class Report:
     violations: list[Violation] = field(default_factory=list)
     unexpected_exits: list[str] = field(default_factory=list)
     observed: Observed | None = None
+    schedule: ScheduleRun | None = None
     phases: dict[str, float] = field(default_factory=dict)
     """Wall seconds of each phase: setup, load, settle, check, teardown."""
 
@@ -109,6 +115,9 @@ class Report:
             f"{sum(s.ending == 'cancel' for s in self.started)}, the rest completed)",
             f"signals acked       {sum(len(s.signals_acked) for s in self.started)}",
             f"updates acked       {sum(len(s.updates_acked) for s in self.started)}",
+            "schedule actions    "
+            + (f"{len(self.schedule.started)} (at least {self.schedule.least_actions()} due)"
+               if self.schedule else "-"),
             f"faults injected     {len(self.faults)}  "
             + " ".join(f"{k}={v}" for k, v in Counter(f.scenario for f in self.faults).items()),
             f"recovery p50/max    {p50} / {mx}  "
@@ -328,6 +337,69 @@ async def drive_one(clients: Clients, s: Started, queue: str, rng: random.Random
     s.completed_at = time.monotonic()
 
 
+async def create_schedule(clients: Clients, queue: str, every: float) -> ScheduleRun:
+    """Create the soak's schedule (a retry after a lost answer finds it created)."""
+    from perdure.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleOverlapPolicy,
+        SchedulePolicy,
+        ScheduleSpec,
+    )
+
+    run = ScheduleRun(f"{queue}-schedule", every)
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            "ChaosChain", args=[0, 0], id=f"{queue}-scheduled", task_queue=f"{queue}-perdure"
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=every))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+    )
+
+    async def create(c: Any) -> None:
+        try:
+            await c.create_schedule(run.schedule_id, schedule)
+        except ScheduleAlreadyRunningError:
+            pass
+
+    run.created_at = time.time()
+    await clients.call(create)
+    return run
+
+
+async def finish_schedule(clients: Clients, run: ScheduleRun, report: Report) -> None:
+    """Delete the schedule, then drive the workflows it started like the others: each is
+    awaited and checked (a ChaosChain of one run)."""
+    from perdure.service import RPCError, RPCStatusCode
+
+    async def delete(c: Any) -> None:
+        try:
+            await c.get_schedule_handle(run.schedule_id).delete()
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+
+    await clients.call(delete)
+    run.deleted_at = time.time()
+
+    async def listed(c: Any) -> list[str]:
+        query = f"TemporalScheduledById = '{run.schedule_id}'"
+        return sorted({w.id async for w in c.list_workflows(query)})
+
+    run.started = await clients.call(listed, timeout=60)
+    for wf_id in run.started:
+        s = Started(wf_id, "ChaosChain", {"length": 0}, "perdure", from_schedule=True)
+        report.started.append(s)
+
+        async def result(c: Any, wf_id: str = wf_id) -> Any:
+            return await c.get_workflow_handle(wf_id).result()
+
+        s.result = await clients.call(result, timeout=30)
+        s.completed_at = time.monotonic()
+
+
 async def end(c: Any, s: Started) -> None:
     """Terminate or cancel `s`; a retry after the first took effect finds it closed."""
     from temporalio.api.common.v1 import WorkflowExecution
@@ -365,14 +437,16 @@ async def drive(
     """Keep `concurrency` workflows in flight until the load is over, then let them finish
     (for at most `settle` seconds)."""
     tasks: set[asyncio.Task[None]] = set()
-    n = 0
+    n = orders = 0
     while not load_over.is_set():
         while len(tasks) < concurrency:
             sdk = SDKS[n % 2]
             if rng.random() < 0.6:
                 kind = "ChaosOrder"
                 spec = {"acts": rng.randint(1, 3), "sleep": round(rng.uniform(0.2, 1.5), 2),
-                        "signals": rng.randint(1, 3), "updates": rng.randint(0, 2)}  # fmt: skip
+                        "signals": rng.randint(1, 3), "updates": rng.randint(0, 2),
+                        "local": orders % 3 != 2}  # fmt: skip
+                orders += 1
             else:
                 kind, spec = "ChaosChain", {"length": rng.randint(1, 3)}
             s = Started(f"{queue}-{n}-{kind}-{sdk}", kind, spec, sdk)
@@ -594,6 +668,7 @@ async def run_scenario(
         phase("setup")
         load_over = asyncio.Event()
         driver_rng = random.Random(rng.random())
+        schedule = await create_schedule(clients, queue, SCHEDULE_EVERY)
         injector = Injector(
             scenarios, servers, workers, report, random.Random(rng.random()), every, proxies,
             postgres, disk,
@@ -602,6 +677,13 @@ async def run_scenario(
             drive(clients, report, queue, driver_rng, load_over, settle, concurrency),
             injector.run(time.monotonic() + seconds, load_over),
         )
+        report.schedule = schedule
+        try:
+            await asyncio.wait_for(finish_schedule(clients, schedule, report), settle)
+        except TimeoutError:
+            report.violations.append(
+                Violation(schedule.schedule_id, f"not settled within {settle:.0f}s")
+            )
         phase("load+settle")
         _recoveries(report)
         for s in report.started:
@@ -615,6 +697,7 @@ async def run_scenario(
         report.observed = observed
         report.violations += check(report.started, observed)
         report.violations += left_behind(store_rows(servers), time.time_ns())
+        report.violations += check_schedule(schedule)
         for sdk in workers.dead():
             report.unexpected_exits.append(
                 f"worker {sdk} exited with {workers.procs[sdk].returncode}"

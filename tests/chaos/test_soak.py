@@ -13,7 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chaos.check import Observed, RunHistory, Started, check, decode, left_behind, replay_all
+from chaos.check import (
+    Observed,
+    RunHistory,
+    ScheduleRun,
+    Started,
+    check,
+    check_schedule,
+    decode,
+    left_behind,
+    replay_all,
+)
 from chaos.disk import unavailable as tmpfs_unavailable
 from chaos.postgres import unavailable as private_postgres_unavailable
 from chaos.run import POSTGRES, SCENARIOS, Report
@@ -154,6 +164,9 @@ def test_scenario_loses_nothing(soaks: Soaks, scenario: str) -> None:
     assert sum(len(s.signals_acked) for s in report.started) > 0
     assert sum(len(s.updates_acked) for s in report.started) > 0
     assert report.observed is not None and report.observed.effects
+    assert any(local for *_, local in report.observed.effects), "no local activity ran"
+    assert report.schedule is not None and report.schedule.started, "the schedule took no action"
+    assert any(s.from_schedule for s in report.started)
 
 
 def test_the_short_profile_covers_every_scenario() -> None:
@@ -171,7 +184,7 @@ def test_checker_names_planted_violations(server_kill: Report) -> None:
     order = next(s for s in started if s.kind == "ChaosOrder" and s.signals_acked)
 
     doubled = copy.deepcopy(observed)
-    row = next(r for r in doubled.effects if r[0] == order.workflow_id)
+    row = next(r for r in doubled.effects if r[0] == order.workflow_id and not r[4])
     doubled.effects.append(row)
     found = [str(v) for v in check(started, doubled)]
     assert any(order.workflow_id in v and "more than once" in v for v in found), found
@@ -203,6 +216,18 @@ def test_checker_names_planted_violations(server_kill: Report) -> None:
     found = [str(v) for v in check(queried, observed)]
     assert f"{order.workflow_id}: q 9" in found, found
 
+    local = next(r for r in observed.effects if r[4])
+    unrecorded = copy.deepcopy(observed)
+    unrecorded.effects = [r for r in observed.effects if r[:3] != local[:3] or not r[4]]
+    found = [str(v) for v in check(started, unrecorded)]
+    assert any(f"local activity {local[2]} completed, no side effect" in v for v in found), found
+    unrecorded.effects.append((*local[:3], 99, True))
+    found = [str(v) for v in check(started, unrecorded)]
+    assert any(f"local activity {local[2]} ran attempt 99" in v for v in found), found
+    unrecorded.effects.append((local[0], local[1], "77", 1, True))
+    found = [str(v) for v in check(started, unrecorded)]
+    assert any("side effect of local activity 77, no marker" in v for v in found), found
+
     wrong = copy.deepcopy(started)
     wrong.append(Started(order.workflow_id + "-x", "ChaosChain", {"length": 1}, "perdure"))
     found = [str(v) for v in check(wrong, observed)]
@@ -223,6 +248,15 @@ def test_checker_names_a_wrong_ending(server_kill: Report) -> None:
         "expected ['EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED']"
     )
     assert want in found, found
+
+
+def test_a_schedule_that_missed_actions_is_a_violation() -> None:
+    run = ScheduleRun("s", every=3.0, created_at=1000.0, deleted_at=1030.5)
+    assert run.least_actions() == 9
+    run.started = [f"s-{i}" for i in range(9)]
+    assert check_schedule(run) == []
+    run.started.pop()
+    assert [str(v) for v in check_schedule(run)] == ["s: started 8 workflows, 9 were due"]
 
 
 def test_leftover_tasks_and_overdue_timers_are_violations() -> None:
