@@ -120,9 +120,13 @@ class ChaosOrder:
         for i in range(spec["acts"]):
             total += await workflow.execute_activity(effect, i, **ACTIVITY_OPTIONS)
         await asyncio.sleep(spec["sleep"])
+        # TRY_CANCEL: with the default (wait for the child's cancellation), a child that
+        # completes anyway resolves the await with its result and the run's cancellation is
+        # spent (both SDKs), so a cancelled order would wait for ever for its last signal.
         child = await workflow.execute_child_workflow(
-            ChaosChild.run, spec["acts"], id=f"{workflow.info().workflow_id}-child"
-        )
+            ChaosChild.run, spec["acts"], id=f"{workflow.info().workflow_id}-child",
+            cancellation_type=workflow.ChildWorkflowCancellationType.TRY_CANCEL,
+        )  # fmt: skip
         local = None
         if spec.get("local"):  # absent from the specs of recorded histories
             local = await workflow.execute_local_activity(
