@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,22 @@ class ScheduleRun:
     deleted_at: float = 0.0
     """Wall clock (the server's time base on this machine)."""
     started: list[str] = field(default_factory=list)
-    """The workflow ids it started, from visibility."""
+    """The workflow ids it started, from visibility: `<action id>-<nominal time>`."""
+
+    def nominal_times(self) -> list[float]:
+        """When each started workflow was due (the time its id ends with), in order."""
+        return sorted(
+            datetime.strptime(wf_id[-20:], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+            for wf_id in self.started
+        )
 
     def least_actions(self) -> int:
-        """Actions the schedule must have taken: every whole interval it existed (one less
-        for an action due at the very moment of deletion)."""
-        return max(0, int((self.deleted_at - self.created_at) // self.every) - 1)
+        """Actions due from its creation to its last action taken: the interval's
+        multiples of the epoch in between, the last one included."""
+        times = self.nominal_times()
+        if not times:
+            return 0
+        return int(times[-1] // self.every) - int(self.created_at // self.every)
 
 
 @dataclass
@@ -399,12 +410,27 @@ def _read_json(path: str) -> Any:
         return json.load(f)
 
 
+SCHEDULE_STALE = 30.0
+"""Seconds a schedule may go without an action before its deletion (a loaded machine)."""
+
+
 def check_schedule(run: ScheduleRun) -> list[Violation]:
-    """Timers fire: the schedule took every action that fell due while it existed."""
+    """Timers fire: the schedule took every action that fell due while it existed, across
+    every outage (the catch-up takes those due while no server ran), up to its deletion."""
+    out = []
+    times = run.nominal_times()
     least = run.least_actions()
-    if len(run.started) >= least:
-        return []
-    return [Violation(run.schedule_id, f"started {len(run.started)} workflows, {least} were due")]
+    if len(times) < least:
+        out.append(Violation(run.schedule_id, f"started {len(times)} workflows, {least} were due"))
+    last = times[-1] if times else run.created_at
+    if run.deleted_at - last > max(SCHEDULE_STALE, 2 * run.every):
+        out.append(
+            Violation(
+                run.schedule_id, f"took no action in the {run.deleted_at - last:.0f}s before "
+                "its deletion",
+            )
+        )  # fmt: skip
+    return out
 
 
 def left_behind(rows: dict[str, list[tuple[str, int]]], now_ns: int) -> list[Violation]:

@@ -10,12 +10,18 @@ import pytest
 from tests.chaos.test_soak import Soaks
 
 
+def _needs_a_soak(item: pytest.Item) -> bool:
+    return item.name.startswith("test_scenario_loses_nothing") or "server_kill" in getattr(
+        item, "fixturenames", ()
+    )
+
+
 @pytest.fixture(scope="package", autouse=True)
 def soaks(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Soaks]:
     runs = Soaks(tmp_path_factory.mktemp("chaos"))
-    if any(item.path.name == "test_soak.py" for item in request.session.items):
+    if any(_needs_a_soak(item) for item in request.session.items):
         runs.start()
     yield runs
     runs.stop()

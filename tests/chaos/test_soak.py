@@ -9,6 +9,7 @@ import os
 import pickle
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -246,13 +247,20 @@ def test_checker_names_a_wrong_ending(server_kill: Report) -> None:
     assert want in found, found
 
 
-def test_a_schedule_that_missed_actions_is_a_violation() -> None:
-    run = ScheduleRun("s", every=3.0, created_at=1000.0, deleted_at=1030.5)
-    assert run.least_actions() == 9
-    run.started = [f"s-{i}" for i in range(9)]
+def test_a_schedule_that_missed_or_stopped_its_actions_is_a_violation() -> None:
+    created = datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC).timestamp()
+    due = [datetime(2026, 1, 1, 12, 0, s, tzinfo=UTC) for s in range(3, 31, 3)]
+    run = ScheduleRun("s", every=3.0, created_at=created, deleted_at=created + 31)
+    run.started = [f"s-scheduled-{t:%Y-%m-%dT%H:%M:%SZ}" for t in due]
+    assert run.least_actions() == 10
     assert check_schedule(run) == []
-    run.started.pop()
-    assert [str(v) for v in check_schedule(run)] == ["s: started 8 workflows, 9 were due"]
+    del run.started[4]  # 12:00:15 missed
+    assert [str(v) for v in check_schedule(run)] == ["s: started 9 workflows, 10 were due"]
+    run.started = run.started[:3]  # nothing after 12:00:09
+    run.deleted_at = created + 60
+    assert [str(v) for v in check_schedule(run)] == [
+        "s: took no action in the 52s before its deletion"
+    ]
 
 
 def test_leftover_tasks_and_overdue_timers_are_violations() -> None:
