@@ -7,7 +7,8 @@ Scenarios:
 - ``worker-kill``: one server; a random worker process SIGKILLed every 2-10 s, restarted.
 - ``pg-cluster``: two servers on one PostgreSQL database, one SIGKILLed at a time every
   2-10 s and restarted 1-3 s later; each SDK's worker talks to a different server.
-- ``pg-freeze``: as pg-cluster, but one server is SIGSTOPped for 2-8 s and then continued
+- ``pg-freeze``: as pg-cluster, but one server is SIGSTOPped for one fault interval (2-10 s)
+  and then continued
   (a long GC pause, a frozen VM) while the other serves and may take its leases.
 - ``pg-restart``: two servers on a private PostgreSQL instance, which is itself stopped
   (a clean fast shutdown or an immediate one, a crash) and started again 0-2 s later.
@@ -728,7 +729,10 @@ def _every(text: str) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m chaos", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument(
         "--scenario", required=True,
         help=f"one of {', '.join(SCENARIOS)}; several, comma-separated, share one run",
