@@ -70,6 +70,9 @@ SQLITE_ONLY = frozenset({"disk-full"})
 PROXIED = frozenset({"proxy-reset", "proxy-delay", "proxy-drop"})
 """Scenarios that put a TCP proxy between each server and its workers and clients."""
 SDKS = ("perdure", "temporalio")
+CANCEL_GRACE = 30.0
+"""Seconds a cancelled order has to close before the driver takes its cancellation as spent
+and sends the signal it held back (the order then completes)."""
 SCHEDULE_EVERY = 3.0
 """Seconds between the actions of the soak's schedule."""
 
@@ -262,11 +265,6 @@ def _final(e: BaseException) -> bool:
 
 async def drive_one(clients: Clients, s: Started, queue: str, rng: random.Random) -> None:
     """Start one workflow, send it its signals and updates while it runs, await its result."""
-    from temporalio.api.common.v1 import Payloads, WorkflowExecution
-    from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
-
-    from perdure.converter import DataConverter
-
     args: list[Any] = [s.spec] if s.kind == "ChaosOrder" else [s.spec["length"], 0]
 
     async def start(c: Any) -> None:
@@ -285,23 +283,7 @@ async def drive_one(clients: Clients, s: Started, queue: str, rng: random.Random
         for what, value in sends:
             await asyncio.sleep(rng.uniform(0.1, 1.5))
             if what == "signal":
-                request_id = str(uuid.uuid4())  # the same on every retry: deduplicated
-                payloads = DataConverter.default.payload_converter.to_payloads([value])
-
-                async def signal(c: Any, rid: str = request_id, payloads: Any = payloads) -> None:
-                    await c.workflow_service.signal_workflow_execution(
-                        SignalWorkflowExecutionRequest(
-                            namespace="default",
-                            workflow_execution=WorkflowExecution(workflow_id=s.workflow_id),
-                            signal_name="add",
-                            input=Payloads(payloads=payloads),
-                            identity="chaos-driver",
-                            request_id=rid,
-                        )
-                    )
-
-                await clients.call(signal)
-                s.signals_acked.append(value)
+                await send_signal(clients, s, value)
             else:
                 update_id = f"{s.workflow_id}-u{value}"
 
@@ -323,19 +305,65 @@ async def drive_one(clients: Clients, s: Started, queue: str, rng: random.Random
             if not low <= progress <= high:
                 s.odd_answers.append(f"query progress {progress}, expected {low}..{high}")
 
-    if s.ending:
-        await asyncio.sleep(rng.uniform(0.1, 1.0))
-        await clients.call(lambda c: end(c, s))
-
     async def result(c: Any) -> Any:
         return await c.get_workflow_handle(s.workflow_id).result()
 
+    if s.ending:
+        await asyncio.sleep(rng.uniform(0.1, 1.0))
+        await clients.call(lambda c: end(c, s))
+    if s.ending == "cancel":
+        try:
+            s.result = await asyncio.wait_for(clients.call(result, timeout=30), CANCEL_GRACE)
+            s.completed_at = time.monotonic()
+            return
+        except Final:
+            s.completed_at = time.monotonic()
+            return
+        except TimeoutError:
+            # The cancellation was spent: the operation it interrupted completed in the same
+            # activation (both SDKs then return its result). Let the order complete.
+            s.released = True
+            await send_signal(clients, s, s.spec["signals"] - 1, closed_ok=True)
     try:
         s.result = await clients.call(result, timeout=30)
     except Final:
         if not s.ending:
             raise
     s.completed_at = time.monotonic()
+
+
+async def send_signal(clients: Clients, s: Started, value: int, *, closed_ok: bool = False) -> None:
+    """Signal `value` to `s` once: one request id for every retry, so it is deduplicated.
+    `closed_ok`: the run may have closed meanwhile (then the signal is not acknowledged)."""
+    from temporalio.api.common.v1 import Payloads, WorkflowExecution
+    from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
+
+    from perdure.converter import DataConverter
+    from perdure.service import RPCError, RPCStatusCode
+
+    request_id = str(uuid.uuid4())
+    payloads = DataConverter.default.payload_converter.to_payloads([value])
+
+    async def signal(c: Any) -> bool:
+        try:
+            await c.workflow_service.signal_workflow_execution(
+                SignalWorkflowExecutionRequest(
+                    namespace="default",
+                    workflow_execution=WorkflowExecution(workflow_id=s.workflow_id),
+                    signal_name="add",
+                    input=Payloads(payloads=payloads),
+                    identity="chaos-driver",
+                    request_id=request_id,
+                )
+            )
+        except RPCError as e:
+            if closed_ok and e.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    if await clients.call(signal):
+        s.signals_acked.append(value)
 
 
 async def create_schedule(clients: Clients, queue: str, every: float) -> ScheduleRun:

@@ -247,6 +247,22 @@ def test_checker_names_a_wrong_ending(server_kill: Report) -> None:
     assert want in found, found
 
 
+def test_checker_holds_a_cancelled_order_to_one_cancel_request(server_kill: Report) -> None:
+    """A cancelled order must show the cancel request once; completed instead, it is a
+    violation unless the driver released it (its cancellation spent)."""
+    observed = server_kill.observed
+    assert observed is not None
+    relabelled = copy.deepcopy(server_kill.started)
+    order = next(s for s in relabelled if s.kind == "ChaosOrder" and s.ending is None)
+    order.ending = "cancel"
+    found = [str(v) for v in check(relabelled, observed)]
+    assert f"{order.workflow_id}: the cancel request appears 0 times" in found, found
+    assert any(order.workflow_id in v and "runs closed by" in v for v in found), found
+    order.released = True
+    found = [str(v) for v in check(relabelled, observed)]
+    assert not any(order.workflow_id in v and "runs closed by" in v for v in found), found
+
+
 def test_a_schedule_that_missed_or_stopped_its_actions_is_a_violation() -> None:
     created = datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC).timestamp()
     due = [datetime(2026, 1, 1, 12, 0, s, tzinfo=UTC) for s in range(3, 31, 3)]
