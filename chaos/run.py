@@ -27,6 +27,7 @@ import json
 import os
 import pickle
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -746,6 +747,8 @@ async def run_scenario(
         if postgres is not None:
             postgres.destroy()
         if disk is not None:
+            for f in disk.path.glob("perdure.db*"):  # kept for a post-mortem
+                shutil.copy2(f, workdir / f.name)
             disk.unmount()
         phase("teardown")
     return report
