@@ -394,8 +394,10 @@ async def create_schedule(clients: Clients, queue: str, every: float) -> Schedul
         except ScheduleAlreadyRunningError:
             pass
 
-    run.created_at = time.time()
     await clients.call(create)
+    # After the answer: the server created it at some moment before (an action due between
+    # the call and its creation was never due); a retried call only makes this later.
+    run.created_at = time.time()
     return run
 
 
