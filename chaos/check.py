@@ -9,9 +9,11 @@ client, so a test can plant a fault in real observations and see it caught.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ ENDINGS = {
     "cancel": EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
 }
 """How the last run of a workflow must close, by the driver's ending."""
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 @dataclass
@@ -59,6 +62,41 @@ class Started:
     completed_at: float | None = None
     odd_answers: list[str] = field(default_factory=list)
     """Answers the driver got that cannot be right (a query counting more than was sent)."""
+    released: bool = False
+    """A cancelled order that had not closed CANCEL_GRACE seconds after its cancellation
+    (spent on an operation that completed in the same activation, as both SDKs do): the
+    driver sent it the held-back signal, so it may complete instead."""
+    from_schedule: bool = False
+    """Started by the soak's schedule, not by the driver."""
+
+
+@dataclass
+class ScheduleRun:
+    """The soak's schedule: a ChaosChain of one run every `every` seconds while the load
+    lasts (overlap ALLOW_ALL: no action may be skipped), deleted when the load ends."""
+
+    schedule_id: str
+    every: float
+    created_at: float = 0.0
+    deleted_at: float = 0.0
+    """Wall clock (the server's time base on this machine)."""
+    started: list[str] = field(default_factory=list)
+    """The workflow ids it started, from visibility: `<action id>-<nominal time>`."""
+
+    def nominal_times(self) -> list[float]:
+        """When each started workflow was due (the time its id ends with), in order."""
+        return sorted(
+            datetime.strptime(wf_id[-20:], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+            for wf_id in self.started
+        )
+
+    def least_actions(self) -> int:
+        """Actions due from its creation to its last action taken: the interval's
+        multiples of the epoch in between, the last one included."""
+        times = self.nominal_times()
+        if not times:
+            return 0
+        return int(times[-1] // self.every) - int(self.created_at // self.every)
 
 
 @dataclass
@@ -74,8 +112,8 @@ class Observed:
     """Workflow id -> its runs, first to last (continue-as-new chains have several)."""
     visibility: dict[tuple[str, str], int]
     """(workflow id, run id) -> the status visibility lists."""
-    effects: list[tuple[str, str, str, int]]
-    """(workflow id, run id, activity id, attempt), one per recorded side effect."""
+    effects: list[tuple[str, str, str, int, bool]]
+    """(workflow id, run id, activity id, attempt, local), one per recorded side effect."""
     replay_failures: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
@@ -98,7 +136,8 @@ def expected_workflows(started: list[Started]) -> list[tuple[str, str, dict[str,
     return out
 
 
-def _decode(payloads: Any) -> Any:
+def decode(payloads: Any) -> Any:
+    """The first value in `payloads` (None when empty)."""
     from perdure.converter import DataConverter
 
     values = DataConverter.default.payload_converter.from_payloads(list(payloads.payloads))
@@ -109,8 +148,9 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
     """Every violation of the guarantees, by workflow."""
     out: list[Violation] = []
     effects: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-    for wf, run_id, act, attempt in observed.effects:
-        effects[(wf, run_id, act)].append(attempt)
+    local_effects: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for wf, run_id, act, attempt, local in observed.effects:
+        (local_effects if local else effects)[(wf, run_id, act)].append(attempt)
     known_runs: set[tuple[str, str]] = set()
     for wf_id, kind, spec, origin in expected_workflows(started):
         runs = observed.runs.get(wf_id, [])
@@ -120,17 +160,21 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
                 out.append(Violation(wf_id, "no history"))
             continue
         signals: Counter[int] = Counter()
+        cancels = 0
         accepted: Counter[str] = Counter()
         completed_updates: Counter[str] = Counter()
         closes: list[tuple[int, Any]] = []
         for run in runs:
             known_runs.add((wf_id, run.run_id))
             out += _check_run(run, effects, observed, closes)
+            out += _check_local_activities(run, local_effects, ended=origin.ending is not None)
             for e in run.events:
                 if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
                     a = e.workflow_execution_signaled_event_attributes
                     if a.signal_name == "add":
-                        signals[_decode(a.input)] += 1
+                        signals[decode(a.input)] += 1
+                elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+                    cancels += 1
                 elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
                     a2 = e.workflow_execution_update_accepted_event_attributes
                     accepted[a2.accepted_request.meta.update_id] += 1
@@ -144,6 +188,8 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
         types = [t for t, _ in closes]
         if not (is_child and origin.ending):  # a child of an ended parent may end any way
             final = ENDINGS[None if is_child else origin.ending]
+            if not is_child and origin.released and types == [ENDINGS[None]]:
+                final = ENDINGS[None]  # its cancellation was spent; it completed instead
             expected = [CONTINUED] * (len(runs) - 1) + [final]
             if types != expected:
                 got_names = [EventType.Name(t) for t in types]  # type: ignore[arg-type]
@@ -155,6 +201,8 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
             out.append(Violation(wf_id, f"client got result {origin.result!r}, expected {want!r}"))
         if wf_id == origin.workflow_id:
             out += [Violation(wf_id, odd) for odd in origin.odd_answers]
+            if origin.ending == "cancel" and cancels != 1:
+                out.append(Violation(wf_id, f"the cancel request appears {cancels} times"))
             for value in origin.signals_acked:
                 if signals[value] != 1:
                     out.append(
@@ -172,7 +220,7 @@ def check(started: list[Started], observed: Observed) -> list[Violation]:
                         f"completed {completed_updates[update_id]} times"
                     )
                     out.append(Violation(wf_id, what))
-    for key in effects:
+    for key in [*effects, *local_effects]:
         if (key[0], key[1]) not in known_runs:
             out.append(
                 Violation(
@@ -201,7 +249,7 @@ def _check_run(
         close = closes[-1]
         result = None
         if close.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            result = _decode(close.workflow_execution_completed_event_attributes.result)
+            result = decode(close.workflow_execution_completed_event_attributes.result)
         closes_out.append((close.event_type, result))
         listed = observed.visibility.get((wf, run.run_id))
         if listed is None:
@@ -250,16 +298,47 @@ def _check_run(
     return out
 
 
-def read_effects(path: str) -> list[tuple[str, str, str, int]]:
+def _check_local_activities(
+    run: RunHistory, effects: dict[tuple[str, str, str], list[int]], *, ended: bool
+) -> list[Violation]:
+    """Local activities are at least once: each recorded marker has a side effect, none
+    ran past the attempt its marker records (a worker that dies before its task completes
+    runs the activity again from attempt 1), and in a run the driver did not end, every
+    side effect belongs to a marker (the retry after a crash must get recorded)."""
+    out: list[Violation] = []
+    wf, where = run.workflow_id, f"run {run.run_id}"
+    markers: dict[str, tuple[int, bool]] = {}
+    for e in run.events:
+        if e.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+            continue
+        a = e.marker_recorded_event_attributes
+        if a.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in a.details:
+            continue
+        data = json.loads(a.details["data"].payloads[0].data)
+        markers[str(data["activity_id"])] = (int(data.get("attempt", 1)), "result" in a.details)
+    for act, (attempt, completed) in markers.items():
+        rows = effects.get((wf, run.run_id, act), [])
+        if completed and not rows:
+            out.append(Violation(wf, f"{where}: local activity {act} completed, no side effect"))
+        if rows and max(rows) > attempt:
+            out.append(Violation(wf, f"{where}: local activity {act} ran attempt {max(rows)}, "
+                                 f"its marker records {attempt}"))  # fmt: skip
+    for w, r, act in effects:
+        if w == wf and r == run.run_id and act not in markers and not ended:
+            out.append(Violation(wf, f"{where}: side effect of local activity {act}, no marker"))
+    return out
+
+
+def read_effects(path: str) -> list[tuple[str, str, str, int, bool]]:
     with sqlite3.connect(path, timeout=60) as db:
         try:
             rows = db.execute(
-                "SELECT workflow_id, run_id, activity_id, attempt FROM effects"
+                "SELECT workflow_id, run_id, activity_id, attempt, local FROM effects"
             ).fetchall()
         except sqlite3.OperationalError:  # no activity ever ran
             rows = []
     db.close()
-    return [(str(a), str(b), str(c), int(d)) for a, b, c, d in rows]
+    return [(str(a), str(b), str(c), int(d), bool(e)) for a, b, c, d, e in rows]
 
 
 async def observe(client: Any, started: list[Started], effects_path: str) -> Observed:
@@ -340,6 +419,29 @@ def _read_json(path: str) -> Any:
 
     with open(path) as f:
         return json.load(f)
+
+
+SCHEDULE_STALE = 30.0
+"""Seconds a schedule may go without an action before its deletion (a loaded machine)."""
+
+
+def check_schedule(run: ScheduleRun) -> list[Violation]:
+    """Timers fire: the schedule took every action that fell due while it existed, across
+    every outage (the catch-up takes those due while no server ran), up to its deletion."""
+    out = []
+    times = run.nominal_times()
+    least = run.least_actions()
+    if len(times) < least:
+        out.append(Violation(run.schedule_id, f"started {len(times)} workflows, {least} were due"))
+    last = times[-1] if times else run.created_at
+    if run.deleted_at - last > max(SCHEDULE_STALE, 2 * run.every):
+        out.append(
+            Violation(
+                run.schedule_id, f"took no action in the {run.deleted_at - last:.0f}s before "
+                "its deletion",
+            )
+        )  # fmt: skip
+    return out
 
 
 def left_behind(rows: dict[str, list[tuple[str, int]]], now_ns: int) -> list[Violation]:

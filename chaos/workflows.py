@@ -2,9 +2,9 @@
 
 temporalio accepts only module-level workflow classes, so the decorators are bound at
 import time to the SDK ``CHAOS_SDK`` names ("perdure", the default, or "temporalio"), as
-in bench/workflows.py. The activity records each attempt as a row in the SQLite file
-``CHAOS_EFFECTS`` before it returns, so the checker can count side effects against the
-attempts the histories record.
+in bench/workflows.py. The activities (one run as a local activity) record each attempt as
+a row in the SQLite file ``CHAOS_EFFECTS`` before they return, so the checker can count side
+effects against the attempts the histories record.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ RetryPolicy: Any = importlib.import_module(f"{SDK}.common").RetryPolicy
 
 EFFECTS_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS effects (workflow_id TEXT, run_id TEXT, activity_id TEXT,"
-    " attempt INTEGER, sdk TEXT, at REAL)"
+    " attempt INTEGER, sdk TEXT, at REAL, local INTEGER)"
 )
 RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -44,9 +44,13 @@ def record_effect(path: str, info: Any) -> None:
     with sqlite3.connect(path, timeout=60) as db:
         db.execute(EFFECTS_SCHEMA)
         db.execute(
-            "INSERT INTO effects VALUES (?, ?, ?, ?, ?, strftime('%s','now'))",
-            (info.workflow_id, info.workflow_run_id, info.activity_id, info.attempt, SDK),
-        )
+            "INSERT INTO effects (workflow_id, run_id, activity_id, attempt, sdk, at, local)"
+            " VALUES (?, ?, ?, ?, ?, strftime('%s','now'), ?)",
+            (
+                info.workflow_id, info.workflow_run_id, info.activity_id, info.attempt, SDK,
+                int(info.is_local),
+            ),
+        )  # fmt: skip
     db.close()
 
 
@@ -61,6 +65,22 @@ async def effect(n: int) -> int:
     if n % 3 == 1 and info.attempt == 1:
         raise RuntimeError(f"planned failure of the first attempt (n={n})")
     return n + 1
+
+
+@activity.defn(name="local_effect")
+async def local_effect(n: int) -> int:
+    """The local activity: records its side effect, fails its first attempt when n % 3 == 1."""
+    info = activity.info()
+    record_effect(os.environ["CHAOS_EFFECTS"], info)
+    if n % 3 == 1 and info.attempt == 1:
+        raise RuntimeError(f"planned failure of the first local attempt (n={n})")
+    return n + 100
+
+
+LOCAL_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=5),
+    "retry_policy": RETRY,
+}
 
 
 @workflow.defn(name="ChaosChild")
@@ -100,18 +120,30 @@ class ChaosOrder:
         for i in range(spec["acts"]):
             total += await workflow.execute_activity(effect, i, **ACTIVITY_OPTIONS)
         await asyncio.sleep(spec["sleep"])
+        # TRY_CANCEL: with the default (wait for the child's cancellation), a child that
+        # completes anyway resolves the await with its result and the run's cancellation is
+        # spent (both SDKs), so a cancelled order would wait for ever for its last signal.
         child = await workflow.execute_child_workflow(
-            ChaosChild.run, spec["acts"], id=f"{workflow.info().workflow_id}-child"
-        )
+            ChaosChild.run, spec["acts"], id=f"{workflow.info().workflow_id}-child",
+            cancellation_type=workflow.ChildWorkflowCancellationType.TRY_CANCEL,
+        )  # fmt: skip
+        local = None
+        if spec.get("local"):  # absent from the specs of recorded histories
+            local = await workflow.execute_local_activity(
+                local_effect, spec["acts"], **LOCAL_OPTIONS
+            )
         await workflow.wait_condition(
             lambda: len(self.signals) >= spec["signals"] and len(self.updates) >= spec["updates"]
         )
-        return {
+        out = {
             "acts": total,
             "child": child,
             "signals": sorted(self.signals),
             "updates": sorted(self.updates),
         }
+        if local is not None:
+            out["local"] = local
+        return out
 
 
 @workflow.defn(name="ChaosChain")
@@ -130,12 +162,15 @@ def expected_result(kind: str, spec: dict[str, Any]) -> Any:
     """What a workflow of `kind` started with `spec` must return."""
     if kind == "ChaosOrder":
         acts = spec["acts"]
-        return {
+        out = {
             "acts": sum(i + 1 for i in range(acts)),
             "child": (acts + 1) * 2,
             "signals": list(range(spec["signals"])),
             "updates": list(range(spec["updates"])),
         }
+        if spec.get("local"):
+            out["local"] = acts + 100
+        return out
     if kind == "ChaosChain":
         return sum(r + 1 for r in range(spec["length"] + 1))
     if kind == "ChaosChild":
@@ -144,4 +179,4 @@ def expected_result(kind: str, spec: dict[str, Any]) -> Any:
 
 
 WORKFLOWS = [ChaosOrder, ChaosChain, ChaosChild]
-ACTIVITIES = [effect]
+ACTIVITIES = [effect, local_effect]

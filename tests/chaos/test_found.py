@@ -31,3 +31,18 @@ async def test_workflow_cancelled_while_its_activity_waits_for_a_retry_replays()
     history = WorkflowHistory.from_json(wf_id, text)
     result = await Replayer(workflows=WORKFLOWS).replay_workflow(history)
     assert result.replay_failure is None
+
+
+async def test_workflow_terminated_while_its_next_task_is_scheduled_replays() -> None:
+    """A ChaosOrder (run by temporalio's worker) was terminated after its timer fired and
+    its next workflow task was scheduled, never started. Replaying, the timer's activation
+    issues StartChildWorkflowExecution, which no task ever sent; Perdure's Replayer checked
+    it against the last completed task and reported it unmatched (temporalio's Replayer
+    accepts the history)."""
+    text = (HISTORIES / "terminated_before_task_started.json").read_text()
+    events = json.loads(text)["events"]
+    types = [e["eventType"].removeprefix("EVENT_TYPE_") for e in events[-3:]]
+    assert types == ["TIMER_FIRED", "WORKFLOW_TASK_SCHEDULED", "WORKFLOW_EXECUTION_TERMINATED"]
+    history = WorkflowHistory.from_json("terminated", text)
+    result = await Replayer(workflows=WORKFLOWS).replay_workflow(history)
+    assert result.replay_failure is None

@@ -121,6 +121,7 @@ class Replayer:
             failure_exception_types=tuple(workflow_failure_exception_types),
             extern_functions=extern,
             debug_mode=debug_mode,
+            replay_only=True,
         )
         self._codec = data_converter.payload_codec
         _guard.install()

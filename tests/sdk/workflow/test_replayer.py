@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
+from perdure import workflow
 from perdure.client import WorkflowHistory
 from perdure.worker import Replayer, WorkflowReplayResults
 from perdure.workflow import NondeterminismError
+from tests.sdk.workflow.history_builder import HistoryBuilder
 from tests.sdk.workflow.scenarios import load
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -95,3 +99,27 @@ async def test_workflow_task_failure_during_replay_is_reported() -> None:
     result = await _replayer().replay_workflow(changed, raise_on_replay_failure=False)
     assert isinstance(result.replay_failure, RuntimeError)
     assert "not registered" in str(result.replay_failure)
+
+
+@workflow.defn(name="LocalFirst")
+class LocalFirst:
+    @workflow.run
+    async def run(self) -> int:
+        got: int = await workflow.execute_local_activity(
+            "bump", 1, start_to_close_timeout=timedelta(seconds=5)
+        )
+        return got
+
+
+async def test_a_run_ended_while_its_local_activity_ran_replays() -> None:
+    """Terminated while its first task's local activity ran (found by the chaos soak,
+    disk-full): history has no marker and no completed task, so the Replayer must not try
+    to run the local activity (it has no activity worker), as temporalio's does not."""
+    builder = HistoryBuilder("LocalFirst")
+    builder.task_scheduled_started()
+    builder.add(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, reason="chaos")
+    history = WorkflowHistory("wf-1", builder.events)
+    result = await Replayer(workflows=[LocalFirst]).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert result.replay_failure is None

@@ -375,6 +375,11 @@ class ReplayState(CommandIntake):
             self._completed_since_started = True
         elif self._queue and not _cancelled_in_same_batch(event):
             self._check_no_leftover(event)
+        if kind == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            # The completed task's commands were all matched (checked above, at the first
+            # event after them); what the workflow issues from here on belongs to a task
+            # history may never complete (say, the run is terminated before it starts).
+            self._completed_since_started = False
         if kind == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             self._completed_since_started = False
             attrs = event.workflow_task_started_event_attributes

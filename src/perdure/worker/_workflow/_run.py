@@ -62,6 +62,9 @@ class RunConfig:
     interceptor_classes: Sequence[type] = ()
     failure_exception_types: Sequence[type[BaseException]] = ()
     execute_local_activity: Execute | None = None
+    replay_only: bool = False
+    """A Replayer's run: the history is all there is, so local activities that its last,
+    never completed task asks for are not run (nor missed), as in temporalio's Replayer."""
     extern_functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     debug_mode: bool = False
     metric_meter: perdure.common.MetricMeter = perdure.common.MetricMeter.noop
@@ -204,6 +207,9 @@ class WorkflowRun:
                     break
         replay.local_activity_cancels.clear()
         if not replay.local_activity_requests:
+            return
+        if self.config.replay_only:
+            replay.local_activity_requests.clear()
             return
         execute = self.config.execute_local_activity
         if execute is None:
