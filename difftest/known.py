@@ -126,14 +126,16 @@ KNOWN.append(
         "issue 18 items 1-3 (update engine; found by difftest)",
         "An update admitted while the task that continues the run as new runs: Temporal aborts "
         "it with a retryable error and its internal retry lands on the new run whenever it "
-        "arrives (here after the new run's first task); Perdure hands it to the new run, whose "
-        "first workflow task delivers it. Temporal's placement rests on its retry's latency.",
+        "arrives (here after the new run's first task), or, when it arrives while the run is "
+        "closing, the caller gets NOT_FOUND 'workflow execution already completed'; Perdure "
+        "hands it to the new run, whose first workflow task delivers it. Temporal's outcome "
+        "rests on its retry's latency (both seen on one program).",
         lambda ds, program: (
             continues_as_new(program)
             and held_stimuli(program, lambda s: s["kind"] == "update")
             and any_diff(ds, r"^runs\[1\]\.eventTypes$", "WORKFLOW_EXECUTION_UPDATE_ACCEPTED")
         ),
-        (*HISTORY_CASCADE, r"EventId$"),
+        (*HISTORY_CASCADE, r"EventId$", r"^stimuli\[\d+\]\.error$"),
     )
 )
 KNOWN.append(
