@@ -44,6 +44,13 @@ class FailedPrecondition(ServiceError):
     """The request does not fit the current state of what it names."""
 
 
+class WorkflowNotReady(FailedPrecondition):
+    """The workflow cannot take the request now (an update whose workflow task failed)."""
+
+    def details(self) -> Message:
+        return details.WorkflowNotReadyFailure()
+
+
 class NotFound(ServiceError):
     """A workflow execution, activity, task or other entity that does not exist."""
 

@@ -6,16 +6,21 @@ live one: an accepted update rebuilds from its events, a rejected one leaves non
 
 from __future__ import annotations
 
+import pytest
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from temporalio.api.command.v1 import message_pb2 as command_pb2
 from temporalio.api.enums.v1 import command_type_pb2 as ct
+from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
 from temporalio.api.update.v1 import message_pb2 as update_pb2
 
-from perdure.server.engine import updates
+from perdure.server.engine import completion, updates, workflow_task
+from perdure.server.engine.command_base import BadCommand
+from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import WorkflowTaskKind
+from perdure.server.engine.tokens import WorkflowTaskToken
 from tests.server.engine.helpers import Harness, complete_workflow, payloads, start_timer, started
 from tests.server.engine.test_rebuild import signal
 
@@ -183,3 +188,70 @@ def test_an_update_admitted_while_the_run_continues_as_new_moves_to_the_new_run(
     wt.started_event_id = 3
     (delivered,) = updates.request_messages(successor, wt)
     assert delivered.protocol_instance_id == "u1"
+
+
+def start_delivering(h: Harness) -> list[str]:
+    """Start the scheduled workflow task as a poll does: the update ids its messages carry."""
+    wt = h.state.workflow_task
+    assert wt is not None
+    seq = wt.seq
+
+    def start(ex: Execution) -> list[str]:
+        started_task = workflow_task.start(ex, seq, identity="w", request_id="r")
+        return [m.protocol_instance_id for m in updates.request_messages(ex, started_task.info)]
+
+    return h.step(start)
+
+
+def test_a_task_the_server_fails_aborts_the_updates_it_delivered() -> None:
+    # As Temporal (AbortReasonWorkflowTaskFailed): an update delivered to a task the server
+    # fails is aborted (FAILED_PRECONDITION for its callers), not delivered again; one
+    # admitted while the task ran waits for the next task (found by difftest).
+    h = started()
+    h.step(lambda ex: updates.admit(ex, request("u1")))  # before any worker polled
+    assert start_delivering(h) == ["u1"]
+    h.step(lambda ex: updates.admit(ex, request("u2")))  # while the task runs
+    h.step(signal("a"))
+    wt = h.state.workflow_task
+    assert wt is not None
+    token = WorkflowTaskToken(
+        h.state.namespace_id,
+        h.state.workflow_id,
+        h.state.run_id,
+        seq=wt.seq,
+        attempt=wt.attempt,
+        started_event_id=wt.started_event_id,
+    )
+    accept = update_pb2.Acceptance(accepted_request_message_id="u1/request")
+    with pytest.raises(BadCommand) as refused:
+        h.complete_wft(
+            protocol_command("accept"),
+            complete_workflow(),
+            messages=[message("accept", "u1", accept)],
+        )
+    assert refused.value.cause == causes.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
+    h.step(lambda ex: completion.fail_for_bad_command(ex, token, refused.value, identity="w"))
+    assert h.last is not None and "u1" in h.last.out.updates_changed
+    u1, u2 = h.state.updates["u1"], h.state.updates["u2"]
+    assert u1.aborted == updates.TASK_FAILED_MESSAGE and not u1.accepted_event_id
+    assert not u2.aborted
+    assert [u.update_id for u in h.step(updates.undelivered)] == ["u2"]
+    assert start_delivering(h) == ["u2"]
+    # The same id sent again is a new update.
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    assert not h.state.updates["u1"].aborted
+
+
+def test_a_task_the_worker_fails_aborts_nothing() -> None:
+    h = started()
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    assert start_delivering(h) == ["u1"]
+    wt = h.state.workflow_task
+    assert wt is not None
+    h.step(
+        lambda ex: workflow_task.fail(
+            ex, wt, cause=causes.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE
+        )
+    )
+    assert not h.state.updates["u1"].aborted
+    assert start_delivering(h) == ["u1"]

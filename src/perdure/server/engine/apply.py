@@ -112,6 +112,8 @@ NOT_REBUILT: dict[str, str] = {
     "ChildInfo.create_request_id": "the request id that starts the child exactly once",
     "ExternalRequestInfo.request_id": "the request id that delivers the request exactly once",
     "UpdateInfo.admitted_time": "admission writes no event",
+    "UpdateInfo.delivered_to_task": "delivery writes no event",
+    "UpdateInfo.aborted": "an update aborted before acceptance leaves no event",
 }
 """Fields of the state that no event records, with the reason ("Class.field")."""
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from temporalio.api.command.v1 import message_pb2 as command_pb2
 from temporalio.api.enums.v1 import command_type_pb2 as ct
 from temporalio.api.enums.v1 import event_type_pb2 as et
+from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
 from temporalio.api.update.v1 import message_pb2 as update_pb2
@@ -25,6 +26,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine import activities, children, commands, external, updates, workflow_task
 from perdure.server.engine.command_base import (
+    BadCommand,
     CommandContext,
     CommandHandler,
     SearchAttributesValidator,
@@ -65,6 +67,19 @@ class CompletionResult:
     eager_activities: list[ActivityInfo] = field(default_factory=list)
     reset_history_event_id: int = 0
     """Non-zero: the (speculative) task was discarded; the worker rewinds to this event."""
+
+
+def fail_for_bad_command(
+    ex: Execution, token: WorkflowTaskToken, bad: BadCommand, *, identity: str
+) -> None:
+    """The server refused a command or message of the task `token` names (its completion
+    applied nothing): fail the task with the refusal's cause, and abort the updates it
+    delivered, as Temporal does (updates.py)."""
+    wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
+    failure = failure_pb2.Failure(message=bad.text)
+    failure.server_failure_info.non_retryable = bad.non_retryable
+    updates.abort_delivered(ex, wt)
+    workflow_task.fail(ex, wt, cause=bad.cause, failure=failure, identity=identity)
 
 
 def complete(

@@ -183,6 +183,11 @@ class UpdateInfo:
     admitted_event_id: int = 0
     """Admitted durably (a reset reapplied it): the worker reads the request from that
     event, so no protocol message carries it."""
+    delivered_to_task: int = 0
+    """Seq of the last workflow task that carried its request to the worker."""
+    aborted: str = ""
+    """Why the server gave up on it (the FAILED_PRECONDITION its waiting callers get): the
+    task it was delivered to failed. An aborted update is no longer in flight."""
 
 
 @dataclass(slots=True)

@@ -11,6 +11,13 @@ and WorkflowExecutionUpdateCompleted events.
 When the run closes first, an accepted update is completed by the server with Temporal's
 AcceptedUpdateCompletedWorkflow failure (no event: derived from the closed run), and
 updates admitted but not yet delivered move to the run that continues it as new, if any.
+
+When the server fails a workflow task (a command or message it refuses), the updates that
+task delivered and the workflow had not accepted are aborted, as Temporal aborts them:
+their callers get FAILED_PRECONDITION (`TASK_FAILED_MESSAGE`) and the next task does not
+deliver them again. Updates admitted but not delivered to it wait for the next task, and
+a task the worker fails itself (RespondWorkflowTaskFailed) or that times out aborts
+nothing: its updates are delivered again.
 """
 
 from __future__ import annotations
@@ -46,6 +53,12 @@ class Stage(enum.IntEnum):
     COMPLETED = 3
 
 
+TASK_FAILED_MESSAGE = (
+    "Unable to perform workflow execution update due to unexpected workflow task failure."
+)
+"""Temporal's answer to the callers of an update aborted by the server's failing the
+workflow task it was delivered to."""
+
 CLOSED_RUN_FAILURE_TYPE = "AcceptedUpdateCompletedWorkflow"
 CLOSED_RUN_FAILURE_MESSAGE = (
     "Workflow Update failed because the Workflow completed before the Update completed."
@@ -73,18 +86,19 @@ def admit(ex: Execution, request: update_pb2.Request) -> UpdateInfo:
     if not request.input.name:
         raise InvalidArgument("Update name is not set on request.")
     existing = st.updates.get(update_id)
-    if existing is not None:
+    if existing is not None and not existing.aborted:
         return existing
     if not st.running:
         raise NotFound("workflow execution already completed")
-    in_flight = sum(1 for u in st.updates.values() if stage_of(u) < Stage.COMPLETED)
+    live = [u for u in st.updates.values() if not u.aborted]
+    in_flight = sum(1 for u in live if stage_of(u) < Stage.COMPLETED)
     in_flight_limit = ex.settings.max_in_flight_updates
     if in_flight >= in_flight_limit:
         raise ResourceExhausted(
             f"limit on number of concurrent in-flight updates has been reached ({in_flight_limit})"
         )
     total_limit = ex.settings.max_total_updates
-    if len(st.updates) >= total_limit:
+    if len(live) >= total_limit:
         raise ResourceExhausted(
             f"limit on number of total updates has been reached ({total_limit})"
         )
@@ -98,16 +112,19 @@ def admit(ex: Execution, request: update_pb2.Request) -> UpdateInfo:
 
 
 def undelivered(ex: Execution) -> list[UpdateInfo]:
-    """Admitted updates the workflow has not accepted or rejected yet."""
-    return [u for u in ex.state.updates.values() if stage_of(u) == Stage.ADMITTED]
+    """Admitted updates the workflow has not accepted or rejected yet (and the server has
+    not aborted)."""
+    return [u for u in ex.state.updates.values() if stage_of(u) == Stage.ADMITTED and not u.aborted]
 
 
 def request_messages(ex: Execution, wt: WorkflowTaskInfo) -> list[protocol_pb2.Message]:
-    """The update requests a starting workflow task carries to the worker."""
+    """The update requests a starting workflow task carries to the worker, each noted as
+    delivered to it."""
     out = []
     for info in undelivered(ex):
         if info.admitted_event_id:
             continue  # its request is in history
+        info.delivered_to_task = wt.seq
         body = any_pb2.Any()
         body.Pack(update_pb2.Request.FromString(info.request))
         out.append(
@@ -121,6 +138,17 @@ def request_messages(ex: Execution, wt: WorkflowTaskInfo) -> list[protocol_pb2.M
             )
         )
     return out
+
+
+def abort_delivered(ex: Execution, wt: WorkflowTaskInfo) -> None:
+    """The server is failing the started task `wt`: abort the updates it delivered that
+    are still unaccepted (the failed task's acceptances are discarded with it)."""
+    for info in undelivered(ex):
+        if info.delivered_to_task == wt.seq and not info.admitted_event_id:
+            info.aborted = TASK_FAILED_MESSAGE
+            info.request = b""
+            ex.out.updates_changed.append(info.update_id)
+    _forget_old(ex)
 
 
 def closed_run_failure() -> failure_pb2.Failure:
@@ -196,16 +224,20 @@ def apply_message(ctx: CommandContext, message: protocol_pb2.Message) -> None:
             raise BadCommand(_BAD, f"update {info.update_id} was already accepted")
         info.rejection = rejection.failure.SerializeToString()
         info.request = b""
-        _forget_old_rejections(ex)
+        _forget_old(ex)
     else:
         raise BadCommand(_BAD, f"unknown protocol message body {message.body.type_url!r}")
     ex.out.updates_changed.append(info.update_id)
 
 
-def _forget_old_rejections(ex: Execution) -> None:
-    rejected = [u for u in ex.state.updates.values() if u.rejection]
-    for info in rejected[:-MAX_REMEMBERED_REJECTIONS]:
-        del ex.state.updates[info.update_id]
+def _forget_old(ex: Execution) -> None:
+    """Keep the last rejected and aborted updates only (kept for their waiting callers)."""
+    for ended in (
+        [u for u in ex.state.updates.values() if u.rejection],
+        [u for u in ex.state.updates.values() if u.aborted],
+    ):
+        for info in ended[:-MAX_REMEMBERED_REJECTIONS]:
+            del ex.state.updates[info.update_id]
 
 
 def protocol_message(ctx: CommandContext, command: command_pb2.Command) -> None:

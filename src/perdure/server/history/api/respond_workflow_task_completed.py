@@ -2,19 +2,18 @@
 
 The engine applies the commands (completion.py); queries that rode on the task are
 answered from the request. A command the engine refuses fails the workflow task (a
-WorkflowTaskFailed event with the command's cause, as Temporal records it) and the
-worker gets InvalidArgument. A new workflow task may start inline and activities may
-start eagerly: both come back in the response.
+WorkflowTaskFailed event with the command's cause, as Temporal records it; the updates
+the task delivered are aborted) and the worker gets InvalidArgument. A new workflow task
+may start inline and activities may start eagerly: both come back in the response.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
-from perdure.server.engine import activities, completion, workflow_task
+from perdure.server.engine import activities, completion
 from perdure.server.engine.command_base import BadCommand, SearchAttributesValidator
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.tokens import WorkflowTaskToken
@@ -80,11 +79,9 @@ async def _fail_for_bad_command(
     identity: str,
     bad: BadCommand,
 ) -> None:
-    failure = failure_pb2.Failure(message=bad.text)
-    failure.server_failure_info.non_retryable = bad.non_retryable
-
-    def fail(ex: Execution) -> None:
-        wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
-        workflow_task.fail(ex, wt, cause=bad.cause, failure=failure, identity=identity)
-
-    await history.update(ns, token.workflow_id, token.run_id, fail)
+    await history.update(
+        ns,
+        token.workflow_id,
+        token.run_id,
+        lambda ex: completion.fail_for_bad_command(ex, token, bad, identity=identity),
+    )

@@ -3,7 +3,9 @@
 An update is admitted into the run's state (engine/updates.py), which makes sure a
 workflow task delivers it; the caller then waits, on the run's history watchers, until
 the update reaches the stage it asked for or its time is up, and gets the stage reached
-and, once completed, the outcome (from the completion event, or the rejection).
+and, once completed, the outcome (from the completion event, or the rejection); an
+update the server aborted (the workflow task it was delivered to failed) is answered
+FAILED_PRECONDITION.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 from perdure.server import links
 from perdure.server.engine import updates
 from perdure.server.engine.state import ExecutionState, UpdateInfo
-from perdure.server.errors import InvalidArgument, NotFound
+from perdure.server.errors import InvalidArgument, NotFound, WorkflowNotReady
 from perdure.server.history.service import HistoryService
 from perdure.server.namespaces import Namespace
 from perdure.server.store.base import ExecutionKey
@@ -141,6 +143,8 @@ async def _await_stage(
                     ABORTED_BY_CLOSING if admitted else "workflow execution already completed"
                 )
             raise NotFound(f"update {update_id} not found")
+        if info.aborted:
+            raise WorkflowNotReady(info.aborted)
         stage = updates.stage_of(info, running)
         left = deadline - loop.time()
         if stage >= wait_stage or left <= 0:
