@@ -12,11 +12,17 @@ from datetime import timedelta
 import pytest
 from temporalio import workflow
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.enums.v1 import (
+    EventType,
+    PendingWorkflowTaskState,
+    UpdateWorkflowExecutionLifecycleStage,
+    WorkflowTaskFailedCause,
+)
 from temporalio.api.update.v1 import UpdateRef, WaitPolicy
 from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 pytestmark = pytest.mark.timeout(90)
@@ -46,6 +52,14 @@ class Unfinished:
     async def hang(self) -> str:
         await workflow.wait_condition(lambda: False)
         return "never"
+
+    @workflow.update
+    def finish_slowly(self) -> str:
+        self.done = True
+        # Keep the workflow task running while the client signals: its completion then
+        # meets a new event, and the server fails it (UNHANDLED_COMMAND).
+        time.sleep(1.5)
+        return "finished"
 
     @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
     async def hang_and_finish(self) -> str:
@@ -207,3 +221,50 @@ async def test_update_admitted_during_continue_as_new_completes_in_the_new_run(
     second = await official_client.get_workflow_handle(handle.id, run_id=ran_in).fetch_history()
     types = [e.event_type for e in second.events]
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED in types
+
+
+async def test_update_delivered_to_a_task_the_server_fails_is_aborted(
+    official_client: Client, worker: Worker, task_queue: str
+) -> None:
+    # Temporal aborts it (AbortReasonWorkflowTaskFailed) and never delivers it again: the
+    # next task sees only the signal, and history has no update events.
+    handle = await official_client.start_workflow(Unfinished.run, id=_id(), task_queue=task_queue)
+    await asyncio.sleep(0.5)  # the first workflow task completed: the run waits
+    update = asyncio.ensure_future(
+        handle.start_update(
+            Unfinished.finish_slowly, id="u1", wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        pending = (await handle.describe()).raw_description.pending_workflow_task
+        if pending.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED:
+            break
+        assert time.monotonic() < deadline, "the update's workflow task never started"
+        await asyncio.sleep(0.05)
+    await handle.signal(Unfinished.finish)
+    with pytest.raises(RPCError) as err:
+        await asyncio.wait_for(update, 30)
+    assert err.value.status == RPCStatusCode.FAILED_PRECONDITION
+    assert err.value.message == (
+        "Unable to perform workflow execution update due to unexpected workflow task failure."
+    )
+    assert await handle.result() == "closed"
+    history = await handle.fetch_history()
+    # The speculative task that delivered the update is recorded with its failure.
+    assert [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events] == [
+        "WORKFLOW_EXECUTION_STARTED",
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_COMPLETED",
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_FAILED",
+        "WORKFLOW_EXECUTION_SIGNALED",
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_COMPLETED",
+        "WORKFLOW_EXECUTION_COMPLETED",
+    ]
+    failed = history.events[6].workflow_task_failed_event_attributes
+    assert failed.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND

@@ -255,3 +255,35 @@ def test_a_task_the_worker_fails_aborts_nothing() -> None:
     )
     assert not h.state.updates["u1"].aborted
     assert start_delivering(h) == ["u1"]
+
+
+def test_a_speculative_task_the_server_fails_is_recorded_with_its_failure() -> None:
+    # As Temporal: the task delivering an update to an idle run is speculative; a signal
+    # arrives while it runs, so its completion is refused (UNHANDLED_COMMAND).
+    h = idle()
+    before = len(h.history)
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    assert start_delivering(h) == ["u1"]
+    h.step(signal("a"))
+    wt = h.state.workflow_task
+    assert wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE
+    token = WorkflowTaskToken(
+        h.state.namespace_id,
+        h.state.workflow_id,
+        h.state.run_id,
+        seq=wt.seq,
+        attempt=wt.attempt,
+        started_event_id=wt.started_event_id,
+    )
+    with pytest.raises(BadCommand) as refused:
+        h.complete_wft(complete_workflow())
+    h.step(lambda ex: completion.fail_for_bad_command(ex, token, refused.value, identity="w"))
+    assert h.types()[before:] == [
+        "WORKFLOW_TASK_SCHEDULED",
+        "WORKFLOW_TASK_STARTED",
+        "WORKFLOW_TASK_FAILED",
+        "WORKFLOW_EXECUTION_SIGNALED",
+        "WORKFLOW_TASK_SCHEDULED",
+    ]
+    assert h.ids_are_sequential()
+    assert h.state.updates["u1"].aborted == updates.TASK_FAILED_MESSAGE

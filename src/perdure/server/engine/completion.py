@@ -74,11 +74,14 @@ def fail_for_bad_command(
 ) -> None:
     """The server refused a command or message of the task `token` names (its completion
     applied nothing): fail the task with the refusal's cause, and abort the updates it
-    delivered, as Temporal does (updates.py)."""
+    delivered, as Temporal does (updates.py). A speculative task is recorded first, as
+    Temporal records one it fails."""
     wt = workflow_task.require_started(ex, token.seq, token.started_event_id)
     failure = failure_pb2.Failure(message=bad.text)
     failure.server_failure_info.non_retryable = bad.non_retryable
     updates.abort_delivered(ex, wt)
+    if wt.kind == WorkflowTaskKind.SPECULATIVE:
+        workflow_task.write_transient_events(ex, wt)
     workflow_task.fail(ex, wt, cause=bad.cause, failure=failure, identity=identity)
 
 

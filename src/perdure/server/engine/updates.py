@@ -12,8 +12,9 @@ When the run closes first, an accepted update is completed by the server with Te
 AcceptedUpdateCompletedWorkflow failure (no event: derived from the closed run), and
 updates admitted but not yet delivered move to the run that continues it as new, if any.
 
-When the server fails a workflow task (a command or message it refuses), the updates that
-task delivered and the workflow had not accepted are aborted, as Temporal aborts them:
+When the server fails a workflow task (a command or message it refuses; a speculative task
+is then recorded with its failure), the updates that task delivered and the workflow had
+not accepted are aborted, as Temporal aborts them:
 their callers get FAILED_PRECONDITION (`TASK_FAILED_MESSAGE`) and the next task does not
 deliver them again. Updates admitted but not delivered to it wait for the next task, and
 a task the worker fails itself (RespondWorkflowTaskFailed) or that times out aborts
