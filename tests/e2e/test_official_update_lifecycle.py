@@ -229,7 +229,17 @@ async def test_update_delivered_to_a_task_the_server_fails_is_aborted(
     # Temporal aborts it (AbortReasonWorkflowTaskFailed) and never delivers it again: the
     # next task sees only the signal, and history has no update events.
     handle = await official_client.start_workflow(Unfinished.run, id=_id(), task_queue=task_queue)
-    await asyncio.sleep(0.5)  # the first workflow task completed: the run waits
+    # The first workflow task completed and the run waits, so the update comes on a task
+    # of its own (one admitted during a task waits for the next: a different story).
+    deadline = time.monotonic() + 10
+    while True:
+        raw = (await handle.describe()).raw_description
+        if raw.workflow_execution_info.history_length >= 4 and not raw.HasField(
+            "pending_workflow_task"
+        ):
+            break
+        assert time.monotonic() < deadline, "the first workflow task never completed"
+        await asyncio.sleep(0.05)
     update = asyncio.ensure_future(
         handle.start_update(
             Unfinished.finish_slowly, id="u1", wait_for_stage=WorkflowUpdateStage.ACCEPTED
