@@ -7,8 +7,10 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,9 +42,9 @@ SHORT = {
     "postgres": "pg-cluster,pg-freeze,pg-restart",
 }
 """The short profile: each run combines the scenarios of one topology, a fault every 1-2.5 s
-until each scenario has had one. The runs start with the tests/chaos package (an autouse
-fixture in its conftest.py) and go at once, each in its own process (`python -m chaos
---save`), so the suite waits for the longest, not for their sum, and the tests that need no
+until each scenario has had one. The runs start with this module (an autouse fixture, on the
+one worker that runs it) and go at once, each in its own process (`python -m chaos --save`),
+so the suite waits for the longest, not for their sum, and this module's tests that need no
 soak run meanwhile."""
 
 
@@ -107,10 +109,37 @@ class Soaks:
         return report
 
     def stop(self) -> None:
+        """Interrupt runs still going: SIGINT lets a run stop its servers, workers, private
+        PostgreSQL and tmpfs (SIGTERM would leave them behind)."""
         for proc in self.procs.values():
             if proc.poll() is None:
-                proc.terminate()
-                proc.wait(30)
+                proc.send_signal(signal.SIGINT)
+        for proc in self.procs.values():
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _needs_a_soak(item: pytest.Item) -> bool:
+    return item.name.startswith("test_scenario_loses_nothing") or "server_kill" in getattr(
+        item, "fixturenames", ()
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def soaks(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Soaks]:
+    """Module-scoped, so it starts once and only where this module runs (under xdist, a
+    package fixture would start on every worker that runs any tests/chaos file)."""
+    runs = Soaks(tmp_path_factory.mktemp("chaos"))
+    mine = [item for item in request.session.items if item.module is request.module]
+    if any(_needs_a_soak(item) for item in mine):
+        runs.start()
+    yield runs
+    runs.stop()
 
 
 @pytest.fixture(scope="module")
