@@ -59,6 +59,7 @@ from chaos.check import (
 from chaos.disk import SmallDisk
 from chaos.postgres import PrivatePostgres
 from chaos.proxy import Proxy
+from perdure.common import WorkflowIDReusePolicy
 
 SCENARIOS = (
     "server-kill", "worker-kill", "pg-cluster", "pg-freeze", "pg-restart", "disk-full",
@@ -269,7 +270,13 @@ async def drive_one(clients: Clients, s: Started, queue: str, rng: random.Random
     args: list[Any] = [s.spec] if s.kind == "ChaosOrder" else [s.spec["length"], 0]
 
     async def start(c: Any) -> None:
-        await c.start_workflow(s.kind, args=args, id=s.workflow_id, task_queue=f"{queue}-{s.sdk}")
+        # Each attempt carries a new request id: if an earlier one committed and its answer
+        # was lost, a short workflow may have closed already, and the default reuse policy
+        # would start it again (a second chain, as on Temporal; found by a 30-minute soak).
+        await c.start_workflow(
+            s.kind, args=args, id=s.workflow_id, task_queue=f"{queue}-{s.sdk}",
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )  # fmt: skip
 
     try:
         await clients.call(start)
