@@ -19,7 +19,7 @@ from perdure.server.namespaces import Namespace
 from perdure.server.schedules import machine
 from perdure.server.schedules.listing import ScheduleFilter, list_info
 from perdure.server.schedules.machine import ScheduleState
-from perdure.server.schedules.scheduler import Scheduler
+from perdure.server.schedules.scheduler import Scheduler, copy_present_fields
 from perdure.server.schedules.spec import SECOND, canonical_spec
 from perdure.server.store.base import AlreadyExists as StoreAlreadyExists
 from perdure.server.store.base import ScheduleRecord
@@ -246,14 +246,7 @@ class ScheduleRpcs(FrontendContext):
             task_queue=info.task_queue,
             request_id=str(uuid.uuid4()),
         )
-        if info.HasField("input"):
-            probe.input.CopyFrom(info.input)
-        if info.HasField("retry_policy"):
-            probe.retry_policy.CopyFrom(info.retry_policy)
-        if info.HasField("search_attributes"):
-            probe.search_attributes.CopyFrom(info.search_attributes)
-        if info.HasField("memo"):
-            probe.memo.CopyFrom(info.memo)
+        copy_present_fields(info, probe, ("input", "retry_policy", "search_attributes", "memo"))
         self.check_start(ns, probe)
         st = out.state
         if st.limited_actions and st.remaining_actions < 0:

@@ -24,6 +24,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 
+from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common_pb
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
@@ -269,24 +270,7 @@ class Scheduler:
             request_id=start.request_id,
             workflow_id_reuse_policy=info.workflow_id_reuse_policy,
         )
-        if info.HasField("input"):
-            request.input.CopyFrom(info.input)
-        if info.HasField("workflow_execution_timeout"):
-            request.workflow_execution_timeout.CopyFrom(info.workflow_execution_timeout)
-        if info.HasField("workflow_run_timeout"):
-            request.workflow_run_timeout.CopyFrom(info.workflow_run_timeout)
-        if info.HasField("workflow_task_timeout"):
-            request.workflow_task_timeout.CopyFrom(info.workflow_task_timeout)
-        if info.HasField("retry_policy"):
-            request.retry_policy.CopyFrom(info.retry_policy)
-        if info.HasField("memo"):
-            request.memo.CopyFrom(info.memo)
-        if info.HasField("header"):
-            request.header.CopyFrom(info.header)
-        if info.HasField("user_metadata"):
-            request.user_metadata.CopyFrom(info.user_metadata)
-        if info.HasField("priority"):
-            request.priority.CopyFrom(info.priority)
+        copy_present_fields(info, request, START_FIELDS)
         request.search_attributes.CopyFrom(info.search_attributes)
         attrs = request.search_attributes.indexed_fields
         attrs["TemporalScheduledById"].CopyFrom(_keyword(state.schedule_id))
@@ -398,6 +382,21 @@ class Scheduler:
                 self._watched.pop(run_id, None)
 
         self._watched[run_id] = asyncio.ensure_future(wait())
+
+
+START_FIELDS = (
+    "input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout",
+    "retry_policy", "memo", "header", "user_metadata", "priority",
+)  # fmt: skip
+"""The optional fields of a schedule's start action that its workflow starts carry over."""
+
+
+def copy_present_fields(source: Message, target: Message, names: tuple[str, ...]) -> None:
+    """Copy each named message field that `source` has set (the action's info and the start
+    request share these names)."""
+    for name in names:
+        if source.HasField(name):
+            getattr(target, name).CopyFrom(getattr(source, name))
 
 
 def _keyword(value: str) -> common_pb.Payload:
