@@ -7,13 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.api.common.v1 import Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 
 from perdure import workflow
 from perdure.client import WorkflowHistory
 from perdure.worker import Replayer, WorkflowReplayResults
 from perdure.workflow import NondeterminismError
-from tests.sdk.workflow.history_builder import HistoryBuilder
+from tests.sdk.workflow.history_builder import HistoryBuilder, payload
 from tests.sdk.workflow.scenarios import load
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -123,3 +125,71 @@ async def test_a_run_ended_while_its_local_activity_ran_replays() -> None:
         history, raise_on_replay_failure=False
     )
     assert result.replay_failure is None
+
+
+@workflow.defn(name="CancelsUnstartedChild")
+class CancelsUnstartedChild:
+    @workflow.run
+    async def run(self, cancellation_type: str) -> str:
+        result: str = await workflow.execute_child_workflow(
+            "Child",
+            id="child-1",
+            cancellation_type=workflow.ChildWorkflowCancellationType[cancellation_type],
+        )
+        return result
+
+
+def _cancelled_before_child_started(request_recorded: bool) -> list[HistoryEvent]:
+    """The parent is cancelled after its child was initiated, before the child started."""
+    builder = HistoryBuilder("CancelsUnstartedChild")
+    completed = builder.full_task()
+    builder.add(
+        EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+        workflow_id="child-1",
+        workflow_type=WorkflowType(name="Child"),
+        workflow_task_completed_event_id=completed,
+    )
+    builder.add(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED)
+    completed = builder.full_task()
+    if request_recorded:
+        builder.add(
+            EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+            workflow_execution=WorkflowExecution(workflow_id="child-1"),
+            child_workflow_only=True,
+            workflow_task_completed_event_id=completed,
+        )
+    builder.add(
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        workflow_task_completed_event_id=completed,
+    )
+    return builder.events
+
+
+@pytest.mark.parametrize(
+    ("cancellation_type", "request_recorded"),
+    [
+        ("TRY_CANCEL", True),
+        ("WAIT_CANCELLATION_COMPLETED", True),
+        ("WAIT_CANCELLATION_REQUESTED", True),
+        ("ABANDON", False),
+    ],
+)
+async def test_cancelling_an_initiated_child_requests_its_cancel_at_once(
+    cancellation_type: str, request_recorded: bool
+) -> None:
+    """Found by the chaos soak: a parent cancelled while its child was initiated but not yet
+    started. temporalio's worker sends RequestCancelExternal in the same task as the
+    parent's CancelWorkflowExecution (unless the child is abandoned); Perdure's worker sent
+    none, so temporalio's Replayer failed on the histories it wrote. Each history here was
+    checked with temporalio's Replayer: it accepts the one given and rejects the other."""
+    for recorded in (request_recorded, not request_recorded):
+        events = _cancelled_before_child_started(recorded)
+        started = events[0].workflow_execution_started_event_attributes
+        started.input.CopyFrom(Payloads(payloads=[payload(cancellation_type)]))
+        result = await Replayer(workflows=[CancelsUnstartedChild]).replay_workflow(
+            WorkflowHistory("wf-1", events), raise_on_replay_failure=False
+        )
+        if recorded == request_recorded:
+            assert result.replay_failure is None
+        else:
+            assert isinstance(result.replay_failure, NondeterminismError)

@@ -46,7 +46,9 @@ class ChildWorkflowMachine(Machine):
 
     __slots__ = (
         "attrs",
+        "cancel_acknowledged",
         "cancel_pending",
+        "cancel_requested",
         "cancellation_type",
         "resolved",
         "run_id",
@@ -71,6 +73,8 @@ class ChildWorkflowMachine(Machine):
         self.started_event_id = 0
         self.resolved = False
         self.cancel_pending = ""
+        self.cancel_requested = False
+        self.cancel_acknowledged = False
         command = Command(
             command_type=command_type_pb2.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
             start_child_workflow_execution_command_attributes=attrs,
@@ -163,29 +167,46 @@ class ChildWorkflowMachine(Machine):
             )
             self.replay.push_job(jobs.ResolveChildStart(self.seq, cancelled=failure))
             return
+        reason = reason or "Parent workflow requested cancel"
         if not self.run_id:
-            self.cancel_pending = reason or "Parent workflow requested cancel"
+            # Initiated but not started: temporalio's core sends the cancel request at once
+            # (by workflow id), and resolves the child only once its start is known.
+            self.cancel_pending = reason
+            self._request_cancel(reason)
             return
-        self._cancel_started(reason or "Parent workflow requested cancel")
+        self._cancel_started(reason)
 
     def _cancel_started(self, reason: str) -> None:
         self.cancel_pending = ""
-        if self.cancellation_type != ChildWorkflowCancellationType.ABANDON:
-            attrs = RequestCancelExternalWorkflowExecutionCommandAttributes(
-                namespace=self.attrs.namespace,
-                workflow_id=self.attrs.workflow_id,
-                run_id=self.run_id,
-                child_workflow_only=True,
-                reason=reason,
-            )
-            on_requested: Callable[[], None] | None = None
-            if self.cancellation_type == ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED:
-                on_requested = self._resolve_cancelled
-            CancelExternalMachine(self.replay, 0, attrs, internal=True, on_requested=on_requested)
-        if self.cancellation_type in (
+        self._request_cancel(reason)
+        if self.cancel_acknowledged or self.cancellation_type in (
             ChildWorkflowCancellationType.ABANDON,
             ChildWorkflowCancellationType.TRY_CANCEL,
         ):
+            self._resolve_cancelled()
+
+    def _request_cancel(self, reason: str) -> None:
+        """Issue the child's one RequestCancelExternal command, unless it is abandoned."""
+        if self.cancel_requested or self.cancellation_type == ChildWorkflowCancellationType.ABANDON:
+            return
+        self.cancel_requested = True
+        attrs = RequestCancelExternalWorkflowExecutionCommandAttributes(
+            namespace=self.attrs.namespace,
+            workflow_id=self.attrs.workflow_id,
+            run_id=self.run_id,
+            child_workflow_only=True,
+            reason=reason,
+        )
+        on_requested: Callable[[], None] | None = None
+        if self.cancellation_type == ChildWorkflowCancellationType.WAIT_CANCELLATION_REQUESTED:
+            on_requested = self._on_cancel_requested
+        CancelExternalMachine(self.replay, 0, attrs, internal=True, on_requested=on_requested)
+
+    def _on_cancel_requested(self) -> None:
+        # A child's start resolves before its result: a request recorded before the start
+        # resolves the child when the started event comes.
+        self.cancel_acknowledged = True
+        if self.run_id:
             self._resolve_cancelled()
 
     def _info(self, retry_state: int) -> ChildWorkflowExecutionFailureInfo:
