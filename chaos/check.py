@@ -267,11 +267,14 @@ def _check_run(
     attempts: dict[str, int] = {}
     completed: set[str] = set()
     started: set[str] = set()
+    retries_off: set[str] = set()
     for e in run.events:
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             act = e.activity_task_scheduled_event_attributes.activity_id
             scheduled[e.event_id] = act
             attempts[act] = 0
+            if e.activity_task_scheduled_event_attributes.retry_policy.maximum_attempts == 1:
+                retries_off.add(act)
         elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             a = e.activity_task_started_event_attributes
             attempts[scheduled[a.scheduled_event_id]] = a.attempt
@@ -287,6 +290,9 @@ def _check_run(
         if len(rows) > attempt and act in started:
             out.append(Violation(wf, f"{where}: activity {act} has {len(rows)} side effects "
                                  f"for {attempt} recorded attempts {sorted(rows)}"))  # fmt: skip
+        if act in retries_off and len(rows) > 1:
+            out.append(Violation(wf, f"{where}: activity {act} has retries off and "
+                                 f"{len(rows)} side effects"))  # fmt: skip
         dup = [a for a, n in Counter(rows).items() if n > 1]
         if dup:
             out.append(

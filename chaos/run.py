@@ -484,7 +484,7 @@ async def drive(
                 kind = "ChaosOrder"
                 spec = {"acts": rng.randint(1, 3), "sleep": round(rng.uniform(0.2, 1.5), 2),
                         "signals": rng.randint(1, 3), "updates": rng.randint(0, 2),
-                        "local": orders % 3 != 2}  # fmt: skip
+                        "local": orders % 3 != 2, "once": orders % 2 == 0}  # fmt: skip
                 orders += 1
             else:
                 kind, spec = "ChaosChain", {"length": rng.randint(1, 3)}

@@ -22,6 +22,7 @@ if SDK not in ("temporalio", "perdure"):
 workflow: Any = importlib.import_module(f"{SDK}.workflow")
 activity: Any = importlib.import_module(f"{SDK}.activity")
 RetryPolicy: Any = importlib.import_module(f"{SDK}.common").RetryPolicy
+exceptions: Any = importlib.import_module(f"{SDK}.exceptions")
 
 EFFECTS_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS effects (workflow_id TEXT, run_id TEXT, activity_id TEXT,"
@@ -77,6 +78,20 @@ async def local_effect(n: int) -> int:
     return n + 100
 
 
+ONCE_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=20),
+    "retry_policy": RetryPolicy(maximum_attempts=1),
+}
+"""Retries off: the activity runs at most once, and exactly once where no fault hit it."""
+
+
+@activity.defn(name="once_effect")
+async def once_effect(n: int) -> int:
+    """The retries-off activity: records its side effect and succeeds."""
+    record_effect(os.environ["CHAOS_EFFECTS"], activity.info())
+    return n
+
+
 LOCAL_OPTIONS: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=5),
     "retry_policy": RETRY,
@@ -127,6 +142,15 @@ class ChaosOrder:
             ChaosChild.run, spec["acts"], id=f"{workflow.info().workflow_id}-child",
             cancellation_type=workflow.ChildWorkflowCancellationType.TRY_CANCEL,
         )  # fmt: skip
+        if spec.get("once"):  # absent from the specs of recorded histories
+            try:
+                await workflow.execute_activity(once_effect, spec["acts"], **ONCE_OPTIONS)
+            except exceptions.ActivityError as err:
+                # A fault (a killed worker, a lost completion) fails it for good: the
+                # checker still holds it to one side effect at most. A cancellation is
+                # the run's own, not the activity's.
+                if isinstance(err.cause, exceptions.CancelledError):
+                    raise
         local = None
         if spec.get("local"):  # absent from the specs of recorded histories
             local = await workflow.execute_local_activity(
@@ -179,4 +203,4 @@ def expected_result(kind: str, spec: dict[str, Any]) -> Any:
 
 
 WORKFLOWS = [ChaosOrder, ChaosChain, ChaosChild]
-ACTIVITIES = [effect, local_effect]
+ACTIVITIES = [effect, local_effect, once_effect]

@@ -254,6 +254,18 @@ def test_checker_names_planted_violations(server_kill: Report) -> None:
     found = [str(v) for v in check(started, unrecorded)]
     assert any("side effect of local activity 77, no marker" in v for v in found), found
 
+    once = next(
+        (wf, run.run_id, e.activity_task_scheduled_event_attributes.activity_id)
+        for wf, runs in observed.runs.items()
+        for run in runs
+        for e in run.events
+        if e.activity_task_scheduled_event_attributes.retry_policy.maximum_attempts == 1
+    )
+    rerun = copy.deepcopy(observed)
+    rerun.effects.append((*once, 2, False))
+    found = [str(v) for v in check(started, rerun)]
+    assert any(f"activity {once[2]} has retries off and 2 side effects" in v for v in found)
+
     wrong = copy.deepcopy(started)
     wrong.append(Started(order.workflow_id + "-x", "ChaosChain", {"length": 1}, "perdure"))
     found = [str(v) for v in check(wrong, observed)]
