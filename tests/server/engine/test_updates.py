@@ -96,8 +96,9 @@ def test_a_rejected_update_leaves_no_trace_in_history() -> None:
 
 
 def test_an_update_admitted_while_a_task_ran_comes_on_a_speculative_task() -> None:
-    # Speculative when the task wrote nothing but its completion, as Temporal (a normal task
-    # after commands' events: found by difftest's Perdure-SDK profile).
+    # As Temporal decides it: speculative, and given in the completion's response, when the
+    # worker asks for its next task there, whatever events the completed task wrote (after
+    # commands' events: found by difftest's official-SDK profile); a normal task otherwise.
     other = started()
     other.start_wft()
     other.step(lambda ex: updates.admit(ex, request("u1")))
@@ -107,14 +108,15 @@ def test_an_update_admitted_while_a_task_ran_comes_on_a_speculative_task() -> No
     h = started()
     h.start_wft()
     h.step(lambda ex: updates.admit(ex, request("u1")))
-    h.complete_wft()
-    wt = h.state.workflow_task
-    assert wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE
     before = len(h.history)
-    h.start_wft()
+    result = h.complete_wft(start_timer("t", 5), return_new_workflow_task=True)
+    wt = h.state.workflow_task
+    assert wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE and wt.started
+    assert result.new_workflow_task is not None and result.new_workflow_task.info is wt
+    assert len(h.history) == before + 2, "the completion and the timer; no task events"
     rejection = update_pb2.Rejection(failure=failure_pb2.Failure(message="no"))
     h.complete_wft(messages=[message("reject", "u1", rejection)])
-    assert len(h.history) == before, "a rejection leaves no trace"
+    assert len(h.history) == before + 2, "a rejection leaves no trace"
     assert h.state.workflow_task is None
 
 

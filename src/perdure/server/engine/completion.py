@@ -161,16 +161,17 @@ def complete(
     flushed = ex.flush_buffered()
     needed = flushed or request.force_create_new_workflow_task
     if needed or updates.undelivered(ex):
-        # As Temporal (seen with both SDKs): a task only for updates admitted while this one
-        # ran is speculative (rejecting them all leaves no trace in history) when this one
-        # wrote nothing but its completion; after commands' events it is a normal one.
-        quiet = st.next_event_id == completed.event_id + 1
-        new_wt = workflow_task.schedule(ex, speculative=not needed and quiet)
+        # As Temporal: a task only for updates admitted while this one ran is speculative
+        # (rejecting them all leaves no trace in history), given to a worker that asks for
+        # its next task in the response; an event that arrives before it completes makes
+        # it a normal one (_discardable). Without that request, it is a normal task.
+        speculative = not needed and request.return_new_workflow_task
+        new_wt = workflow_task.schedule(ex, speculative=speculative)
         if request.force_create_new_workflow_task:
             new_wt.original_scheduled_time = wt.original_scheduled_time
         # As Temporal: a worker that asks for it gets the new task in the response, started
         # at once (its events are already there), instead of through its queue.
-        if request.return_new_workflow_task and needed:
+        if request.return_new_workflow_task:
             result.new_workflow_task = workflow_task.start(
                 ex, new_wt.seq, identity=request.identity, request_id=new_id(),
                 build_id=request.worker_version_stamp.build_id,
