@@ -112,12 +112,11 @@ KNOWN.append(
         "completed'); Perdure keeps the update and delivers it with the next task, so the "
         "workflow answers it. Temporal's outcome rests on its retry's latency.",
         lambda ds, program: (
-            any_diff(
-                ds, r"^stimuli\[\d+\]\.error\.message$", "workflow execution already completed"
-            )
+            any_diff(ds, r"^stimuli\[\d+\]\.error", "workflow execution already completed")
             and held_stimuli(program, lambda s: s["kind"] == "update")
         ),
-        (r"^stimuli\[\d+\]\.(error|ok)",),
+        # The update Perdure delivered is in the run's history and result.
+        (*HISTORY_CASCADE, r"^stimuli\[\d+\]\.error"),
     )
 )
 KNOWN.append(

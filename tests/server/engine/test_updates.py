@@ -22,6 +22,7 @@ from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import WorkflowTaskKind
 from perdure.server.engine.tokens import WorkflowTaskToken
 from tests.server.engine.helpers import Harness, complete_workflow, payloads, start_timer, started
+from tests.server.engine.test_children import start_child
 from tests.server.engine.test_rebuild import signal
 
 
@@ -118,6 +119,19 @@ def test_an_update_admitted_while_a_task_ran_comes_on_a_speculative_task() -> No
     h.complete_wft(messages=[message("reject", "u1", rejection)])
     assert len(h.history) == before + 2, "a rejection leaves no trace"
     assert h.state.workflow_task is None
+
+
+def test_an_update_after_a_task_that_started_a_child_comes_on_a_normal_task() -> None:
+    # The child's started event comes back within milliseconds: on Temporal it lands while
+    # the worker runs the speculative task and makes it normal (difftest regression
+    # update-after-commands-normal-task); Perdure makes it normal from the start.
+    h = started()
+    h.start_wft()
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    result = h.complete_wft(start_child(), return_new_workflow_task=True)
+    wt = h.state.workflow_task
+    assert wt is not None and wt.kind == WorkflowTaskKind.NORMAL and wt.started
+    assert result.new_workflow_task is not None
 
 
 def test_a_speculative_task_becomes_normal_when_a_signal_arrives() -> None:

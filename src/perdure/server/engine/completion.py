@@ -60,6 +60,19 @@ DEFAULT_STICKY_SCHEDULE_TO_START = 5 * 1_000_000_000
 _REJECTION = update_pb2.Rejection.DESCRIPTOR.full_name
 
 
+ANSWERED_AT_ONCE = frozenset(
+    {
+        ct.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
+        ct.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION,
+        ct.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION,
+    }
+)
+"""Commands whose answer (a child started, another workflow signalled or asked to cancel)
+comes back as an event within milliseconds. On Temporal that event lands while the worker
+still runs the speculative task for an update, and makes it a normal one (seen in every
+difftest run); Perdure makes that task normal from the start."""
+
+
 @dataclass
 class CompletionResult:
     new_workflow_task: workflow_task.StartedWorkflowTask | None = None
@@ -165,7 +178,11 @@ def complete(
         # (rejecting them all leaves no trace in history), given to a worker that asks for
         # its next task in the response; an event that arrives before it completes makes
         # it a normal one (_discardable). Without that request, it is a normal task.
-        speculative = not needed and request.return_new_workflow_task
+        speculative = (
+            not needed
+            and request.return_new_workflow_task
+            and not any(c.command_type in ANSWERED_AT_ONCE for c in request.commands)
+        )
         new_wt = workflow_task.schedule(ex, speculative=speculative)
         if request.force_create_new_workflow_task:
             new_wt.original_scheduled_time = wt.original_scheduled_time
