@@ -27,7 +27,7 @@ from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionResponse,
     ResetWorkflowExecutionRequest,
 )
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -323,3 +323,71 @@ async def test_cli_reset(
     new = client.get_workflow_handle(handle.id, run_id=latest.run_id)
     await new.signal(ResetFlow.sig, "done")
     assert (await new.result())["signals"] == ["done"]
+
+
+@workflow.defn(name="ResetChild")
+class ResetChild:
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.go)
+        return "child-done"
+
+    @workflow.signal(name="go")
+    def go_signal(self) -> None:
+        self.go = True
+
+
+@workflow.defn(name="ResetParent")
+class ResetParent:
+    @workflow.run
+    async def run(self, child_id: str) -> str:
+        result: str = await workflow.execute_child_workflow(ResetChild.run, id=child_id)
+        return result
+
+
+async def test_reset_keeps_a_started_child_for_the_reset_run(
+    official_client: Client, task_queue: str
+) -> None:
+    """A run a reset replaces applies no parent close policy (the child, TERMINATE by
+    default, keeps running), and the child's outcome reaches the reset run, which took it
+    over: the reset point lies after the child started."""
+    client = official_client
+    key = uuid.uuid4().hex[:10]
+    child_id = f"reset-child-{key}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ResetParent, ResetChild],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        handle = await client.start_workflow(
+            ResetParent.run, child_id, id=f"reset-parent-{key}", task_queue=task_queue
+        )
+        assert handle.result_run_id
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while True:  # the task after the child's start is done
+            events = await _events(client, handle.id, handle.result_run_id)
+            types = _types(events)
+            if (
+                EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED in types
+                and types[-1] == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            ):
+                break
+            assert loop.time() < deadline, "the child did not start"
+            await asyncio.sleep(0.05)
+        last_task = _completed_tasks(events)[-1]
+        new_run = await _reset(client, handle.id, handle.result_run_id, last_task)
+        old = await _events(client, handle.id, handle.result_run_id)
+        assert _types(old)[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
+        await asyncio.sleep(1)  # time for a close policy, were one applied
+        child = client.get_workflow_handle(child_id)
+        assert (await child.describe()).status == WorkflowExecutionStatus.RUNNING
+        await child.signal(ResetChild.go_signal)
+        result = await client.get_workflow_handle(handle.id, run_id=new_run).result()
+        assert result == "child-done"
+        closed = (await child.fetch_history()).events[-1].event_type
+        assert closed == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED

@@ -344,7 +344,7 @@ def record_start_failed(
         cause=cause,  # type: ignore[arg-type]
         control=initiated.control,
         initiated_event_id=child.initiated_event_id,
-        workflow_task_completed_event_id=initiated.workflow_task_completed_event_id,
+        # workflow_task_completed_event_id stays unset, as Temporal leaves it ("not used").
     )
     attrs.workflow_type.name = child.workflow_type
     ex.append_external(et.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED, attrs)
@@ -456,9 +456,15 @@ def _continues(ex: Execution) -> bool:
     return False
 
 
-def schedule_close_work(ex: Execution) -> None:
+def schedule_close_work(ex: Execution, *, replaced_by_reset: bool = False) -> None:
     """The run closed: schedule the parent's notification and the close policies of its
-    running children (engine/closing.py calls this)."""
+    running children (engine/closing.py calls this).
+
+    A run a reset replaced does neither, as on Temporal: its children stay for the reset
+    run, which takes over those initiated before the reset point (their outcome goes to the
+    run's `reset_run_id`), and its parent still waits for the reset run."""
+    if replaced_by_reset:
+        return
     st = ex.state
     for child in st.children.values():
         if child.run_id and child.parent_close_policy != ABANDON:

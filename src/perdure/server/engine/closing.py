@@ -24,6 +24,9 @@ from perdure.server.engine.execution import Execution
 from perdure.server.engine.runs import Continuation, retry_or_cron, start_successor
 from perdure.server.engine.state import UpdateInfo
 
+RESETTER_IDENTITY = "history-resetter"
+"""Who terminates the run a reset replaces (Temporal's `consts.IdentityResetter`)."""
+
 
 def close(ex: Execution, event_type: int, attributes: Message) -> list[UpdateInfo]:
     """Write the closing event and drop the task rows and timers of what was pending.
@@ -52,7 +55,11 @@ def close(ex: Execution, event_type: int, attributes: Message) -> list[UpdateInf
     ex.out.closed = True
     ex.out.visibility_changed = True
     ex.out.current_changed = True
-    children.schedule_close_work(ex)
+    replaced_by_reset = (
+        event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
+        and getattr(attributes, "identity", "") == RESETTER_IDENTITY
+    )
+    children.schedule_close_work(ex, replaced_by_reset=replaced_by_reset)
     return updates.drop_unfinished(ex)
 
 

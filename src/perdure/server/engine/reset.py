@@ -24,6 +24,7 @@ from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.update.v1 import message_pb2 as update_pb2
 
 from perdure.server.engine import activities, requests, workflow_task
+from perdure.server.engine.closing import RESETTER_IDENTITY
 from perdure.server.engine.deadlines import TimerKind, TimerRef
 from perdure.server.engine.execution import Execution, HistoryEvent
 from perdure.server.engine.rebuild import rebuild
@@ -32,7 +33,6 @@ from perdure.server.errors import InvalidArgument
 
 SERVICE_IDENTITY = "history-service"
 """Who writes the events a reset adds, as Temporal names it."""
-RESETTER_IDENTITY = "history-resetter"
 """Who terminates the run a reset replaces, as Temporal names it."""
 SignaledAttributes = history_pb2.WorkflowExecutionSignaledEventAttributes
 UpdateAdmittedAttributes = history_pb2.WorkflowExecutionUpdateAdmittedEventAttributes

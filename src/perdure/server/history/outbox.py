@@ -48,6 +48,8 @@ OUTBOX_KINDS = frozenset(
     }
 )
 _START_ATTEMPTS = 10
+MAX_RESET_HOPS = 100
+"""Resets of one run a child's outcome follows at most (each reset names the next run)."""
 
 Step = Callable[[Namespace, TimerRow, TimerRef], Awaitable[None]]
 
@@ -233,12 +235,25 @@ class Outbox:
                 await self._history.update(
                     pns,
                     parent.workflow_id,
-                    parent.run_id,
+                    await self._reset_successor(pns, parent.workflow_id, parent.run_id),
                     lambda ex: children.record_child_closed(ex, closed),
                 )
             except (NotFound, NamespaceNotFound):
                 log.debug("parent of %s/%s is gone", row.workflow_id, row.run_id)
         await self._claim(ns, row, ref)
+
+    async def _reset_successor(self, ns: Namespace, workflow_id: str, run_id: str) -> str:
+        """The run that now stands for parent run `run_id`: the run its resets created, as
+        Temporal forwards a child's outcome (the reset run took over the children
+        initiated before its reset point; it has no record of the others and ignores them)."""
+        for _ in range(MAX_RESET_HOPS):
+            successor = await self._history.read(
+                ns, workflow_id, run_id, lambda st: "" if st.running else st.reset_run_id
+            )
+            if not successor:
+                break
+            run_id = successor
+        return run_id
 
     async def _apply_close_policy(self, ns: Namespace, row: TimerRow, ref: TimerRef) -> None:
         def view(st: ExecutionState) -> ChildInfo | None:
