@@ -153,6 +153,25 @@ KNOWN.append(
         (*HISTORY_CASCADE, r"^children\[", r"EventId$"),
     )
 )
+KNOWN.append(
+    Known(
+        "close-policy-races-child-task",
+        "issue 19 (found by difftest, official-SDK profile)",
+        "A parent closes right after its child started, and its close policy terminates (or "
+        "cancels) the child while the child's first workflow task runs: on Temporal the "
+        "termination lands while that task is started, so the task fails (FORCE_CLOSE_COMMAND) "
+        "before WorkflowExecutionTerminated; on Perdure the worker completes the task first. "
+        "Which wins rests on each server's latency to apply a close policy.",
+        lambda ds, program: (
+            any(
+                o.startswith(("child:TERMINATE:nowait", "child:REQUEST_CANCEL:nowait"))
+                for o in program.ops()
+            )
+            and any_diff(ds, r"^children\[[^]]+\]\.eventTypes$", "-WORKFLOW_TASK_FAILED")
+        ),
+        (r"^children\[[^]]+\]\.eventTypes$", r"^children\[[^]]+\]\[\d+:WORKFLOW_TASK_"),
+    )
+)
 attribute(
     "update-task-started-worker-version",
     "issue 19 (found by difftest, Perdure-SDK profile; cause not established)",
