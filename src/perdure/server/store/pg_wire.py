@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,24 +88,28 @@ class _Session:
         return b"pd%d" % self.names
 
 
-_sessions: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], _Session] = (
-    weakref.WeakKeyDictionary()
-)
+_SESSION = "_perdure_wire"
+"""The attribute that holds a connection's `_Session` (it lives and dies with it; a
+weak mapping would not do, as the transformer refers back to the connection)."""
 
 
 def _session(conn: psycopg.AsyncConnection[Any]) -> _Session:
-    s = _sessions.get(conn)
+    s: _Session | None = getattr(conn, _SESSION, None)
     if s is None:
-        s = _sessions[conn] = _Session(conn)
+        s = _Session(conn)
+        setattr(conn, _SESSION, s)
     return s
 
 
 def forget_prepared(conn: psycopg.AsyncConnection[Any]) -> None:
     """Drop the connection's prepared names (the server may have lost them)."""
-    _sessions.pop(conn, None)
+    if getattr(conn, _SESSION, None) is not None:
+        setattr(conn, _SESSION, None)
 
 
-async def run(conn: psycopg.AsyncConnection[Any], queries: Sequence[tuple[str, Params]]) -> list[Row]:
+async def run(
+    conn: psycopg.AsyncConnection[Any], queries: Sequence[tuple[str, Params]]
+) -> list[Row]:
     """Run every (sql, params) in order as one implicit transaction: all or none.
 
     The first statement that fails aborts the rest and rolls back the transaction; its
@@ -136,9 +139,7 @@ async def run(conn: psycopg.AsyncConnection[Any], queries: Sequence[tuple[str, P
                 pending.append((key, name))
                 parsing[key] = name
             if name is None:
-                pgconn.send_query_params(
-                    query, buffers, param_types=types, param_formats=pformats
-                )
+                pgconn.send_query_params(query, buffers, param_types=types, param_formats=pformats)
             else:
                 pgconn.send_query_prepared(name, buffers, param_formats=pformats)
             pending.append(None)
@@ -169,7 +170,6 @@ async def run(conn: psycopg.AsyncConnection[Any], queries: Sequence[tuple[str, P
     found: list[Row] = tx.load_rows(0, last.ntuples, tuple)
     tx.set_pgresult(None)
     return found
-
 
 
 async def _exchange(pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
