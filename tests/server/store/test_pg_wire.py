@@ -117,3 +117,16 @@ async def test_an_interrupted_exchange_closes_the_connection(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert conn.closed
+
+
+async def test_a_pipeline_longer_than_the_socket_buffers(
+    conn: psycopg.AsyncConnection[object],
+) -> None:
+    """Results are read while the statements are still being sent (a bulk load's plan):
+    neither side waits on a full buffer for the other."""
+    queries: list[tuple[str, pg_wire.Params]] = [
+        ("SELECT repeat(%s, 2000)", ("x",)) for _ in range(4000)
+    ]
+    queries.append(("SELECT %s::text", ("y" * 3_000_000,)))
+    found = await asyncio.wait_for(pg_wire.run(conn, queries), 60)
+    assert found == [("y" * 3_000_000,)]

@@ -144,7 +144,7 @@ async def run(
                 pgconn.send_query_prepared(name, buffers, param_formats=pformats)
             pending.append(None)
         pgconn.pipeline_sync()
-        results = await _exchange(pgconn)
+        results = await _exchange(pgconn, conn.info.encoding)
         pgconn.exit_pipeline_mode()
         done = True
     finally:
@@ -172,42 +172,52 @@ async def run(
     return found
 
 
-async def _exchange(pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
+async def _exchange(pgconn: pq.abc.PGconn, encoding: str) -> list[pq.abc.PGresult]:
     """Send what libpq queued and read results up to the pipeline's sync: one result
     per statement or Parse (an aborted one included)."""
     loop = asyncio.get_running_loop()
     fd = pgconn.socket
     while pgconn.flush():
+        # Also read meanwhile: a long plan's results could fill the server's send buffer
+        # and make it stop reading ours.
         await _ready(loop, fd, write=True)
+        pgconn.consume_input()
     results: list[pq.abc.PGresult] = []
+    nulls = 0  # a NULL ends one statement's results; two in a row: nothing is pending
     while True:
-        while pgconn.is_busy():
+        if pgconn.is_busy() or nulls > 1:
+            if pgconn.status == pq.ConnStatus.BAD:
+                raise psycopg.OperationalError(
+                    f"connection lost: {pgconn.get_error_message(encoding)}"
+                )
             await _ready(loop, fd, write=False)
-            pgconn.consume_input()
+            pgconn.consume_input()  # raises on a lost connection
+            nulls = 0
+            continue
         r = pgconn.get_result()
         if r is None:
-            continue  # the end of one statement's results
+            nulls += 1
+            continue
+        nulls = 0
         if r.status == _EXEC.PIPELINE_SYNC:
             return results
         results.append(r)
 
 
 async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool) -> None:
+    """Until the socket is readable (or, with `write`, writable)."""
     fut: asyncio.Future[None] = loop.create_future()
 
     def wake() -> None:
         if not fut.done():
             fut.set_result(None)
 
+    loop.add_reader(fd, wake)
     if write:
         loop.add_writer(fd, wake)
-        try:
-            await fut
-        finally:
+    try:
+        await fut
+    finally:
+        loop.remove_reader(fd)
+        if write:
             loop.remove_writer(fd)
-    else:
-        loop.add_reader(fd, wake)
-        try:
-            await fut
-        finally:
-            loop.remove_reader(fd)
