@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -39,6 +40,10 @@ _PREPARE_AT = 2
 visibility query with its own filter) does not take a name."""
 
 Params = Sequence[SqlValue | list[str]]
+
+_names = itertools.count(1)
+"""Statement names, unique in the process: a connection that forgot its names (see
+`forget_prepared`) never reuses one the server may still hold."""
 
 _EXEC = pq.ExecStatus
 _OK = (_EXEC.COMMAND_OK, _EXEC.TUPLES_OK)
@@ -65,13 +70,12 @@ def to_dollar(sql: str) -> tuple[bytes, int]:
 class _Session:
     """What this module keeps per connection: its transformer and prepared names."""
 
-    __slots__ = ("names", "prepared", "seen", "tx")
+    __slots__ = ("prepared", "seen", "tx")
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.tx = Transformer(conn)
         self.prepared: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
         self.seen: dict[tuple[bytes, tuple[int, ...]], int] = {}
-        self.names = 0
 
     def name_for(self, key: tuple[bytes, tuple[int, ...]]) -> bytes | None:
         """The statement's name if it is to be prepared now, else None."""
@@ -84,8 +88,7 @@ class _Session:
             self.seen[key] = n
             return None
         self.seen.pop(key, None)
-        self.names += 1
-        return b"pd%d" % self.names
+        return b"pd%d" % next(_names)
 
 
 _SESSION = "_perdure_wire"

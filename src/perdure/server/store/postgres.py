@@ -1,11 +1,12 @@
 """PostgreSQL backend: psycopg 3 async with a connection pool.
 
-Each write plan is one implicit transaction sent in pipeline mode, in one round trip:
-conditional statements check their own row counts on the server (perdure_expect) and
-abort the transaction when a condition fails. PostgreSQL's own group commit batches
-the fsyncs of concurrent transactions. Row locks taken by the conditional UPDATE/DELETE
-statements make concurrent writers of one execution or one task wait for each other,
-and the loser's condition then fails cleanly.
+Each write plan is one implicit transaction sent in pipeline mode, in one round trip
+(pg_wire.py drives libpq's pipeline directly: one write per plan, no cursor per
+statement): conditional statements check their own row counts on the server
+(perdure_expect) and abort the transaction when a condition fails. PostgreSQL's own
+group commit batches the fsyncs of concurrent transactions. Row locks taken by the
+conditional UPDATE/DELETE statements make concurrent writers of one execution or one task
+wait for each other, and the loser's condition then fails cleanly.
 
 Several server processes may share the database (store/shared.py): backlog rows and
 timers are claimed with FOR UPDATE SKIP LOCKED under leases, each commit is followed by
