@@ -27,7 +27,7 @@ async def _names(conn: psycopg.AsyncConnection[object]) -> dict[str, str]:
     cur = await conn.execute(
         "SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'pd%%'"
     )
-    return {n: s for n, s in await cur.fetchall()}
+    return {str(r[0]): str(r[1]) for r in await cur.fetchall()}
 
 
 def test_placeholders() -> None:
