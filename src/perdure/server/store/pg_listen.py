@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
+from perdure.server.store import pg_wire
 from perdure.server.store.shared import Notice, decode_notice
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Notifier:
             self._queued.clear()
             try:
                 async with self._pool.connection() as conn:
-                    await conn.execute(_SEND, (batch,))
+                    await pg_wire.run(conn, [(_SEND, (batch,))])
             except psycopg.Error as e:  # PoolClosed and PoolTimeout included
                 # Lost: receivers find the changes on their fallback poll.
                 log.warning("could not send %d notices: %s", len(batch), e)

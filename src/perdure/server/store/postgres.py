@@ -1,11 +1,12 @@
 """PostgreSQL backend: psycopg 3 async with a connection pool.
 
-Each write plan is one implicit transaction sent in pipeline mode, in one round trip:
-conditional statements check their own row counts on the server (perdure_expect) and
-abort the transaction when a condition fails. PostgreSQL's own group commit batches
-the fsyncs of concurrent transactions. Row locks taken by the conditional UPDATE/DELETE
-statements make concurrent writers of one execution or one task wait for each other,
-and the loser's condition then fails cleanly.
+Each write plan is one implicit transaction sent in pipeline mode, in one round trip
+(pg_wire.py drives libpq's pipeline directly: one write per plan, no cursor per
+statement): conditional statements check their own row counts on the server
+(perdure_expect) and abort the transaction when a condition fails. PostgreSQL's own
+group commit batches the fsyncs of concurrent transactions. Row locks taken by the
+conditional UPDATE/DELETE statements make concurrent writers of one execution or one task
+wait for each other, and the loser's condition then fails cleanly.
 
 Several server processes may share the database (store/shared.py): backlog rows and
 timers are claimed with FOR UPDATE SKIP LOCKED under leases, each commit is followed by
@@ -25,7 +26,7 @@ import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg.types.string import TextLoader
 
-from perdure.server.store import plans, rows
+from perdure.server.store import pg_wire, plans, rows
 from perdure.server.store.base import (
     AlreadyExists,
     Commit,
@@ -360,9 +361,7 @@ class PostgresStore(SqlStore):
     async def _fetch(self, sql: str, params: Sequence[SqlValue | list[str]]) -> list[Row]:
         try:
             async with self._pool.connection() as conn:
-                cur = await conn.execute(sql, params)
-                found: list[Row] = await cur.fetchall()
-                return found
+                return await pg_wire.run(conn, [(sql, params)])
         except psycopg.Error as e:
             raise map_error(e) from e
 
@@ -392,49 +391,21 @@ def _checked(sql: str) -> str:
 
 
 async def _apply(conn: psycopg.AsyncConnection[Any], steps: Sequence[Step]) -> None:
-    """All steps in one pipeline, one round trip: the statements before the pipeline's
-    sync form one implicit transaction, which any failed check rolls back whole.
+    """All steps in one pipeline, one round trip (pg_wire.py): the statements before the
+    pipeline's sync form one implicit transaction, which any failed check rolls back
+    whole.
 
     Every conditional step expects exactly one affected row per parameter row (its
     `expect` is the number of rows), so the check runs per row on the server.
     """
-    try:
-        await _run_pipeline(conn, steps)
-    except psycopg.Error:
-        _forget_prepared(conn)
-        raise
-
-
-def _forget_prepared(conn: psycopg.AsyncConnection[Any]) -> None:
-    """After an aborted pipeline, forget which statements the connection has prepared.
-
-    psycopg records a statement as prepared when it sends its Parse, even if a failed
-    check aborts the pipeline before the server runs it; the next use then fails with
-    "prepared statement does not exist". Clearing the record (the server's copies are
-    deallocated before the next statement) keeps prepared statements, which are worth
-    a third of the commit rate. Without that private hook the connection is closed, and
-    the pool replaces it.
-    """
-    clear = getattr(getattr(conn, "_prepared", None), "clear", None)
-    if callable(clear):
-        clear()
-    else:
-        conn.pgconn.finish()
-
-
-async def _run_pipeline(conn: psycopg.AsyncConnection[Any], steps: Sequence[Step]) -> None:
-    async with conn.pipeline():
-        for step in steps:
-            cur = conn.cursor()
-            if step.expect is None:
-                sql, params = step.sql, step.rows
-            else:
-                extra = (_ERROR_CODES[step.error], step.message)
-                sql, params = _checked(step.sql), [(*r, *extra) for r in step.rows]
-            if len(params) == 1:
-                await cur.execute(sql, params[0])
-            else:
-                await cur.executemany(sql, params)
+    queries: list[tuple[str, pg_wire.Params]] = []
+    for step in steps:
+        if step.expect is None:
+            queries.extend((step.sql, r) for r in step.rows)
+        else:
+            sql, extra = _checked(step.sql), (_ERROR_CODES[step.error], step.message)
+            queries.extend((sql, (*r, *extra)) for r in step.rows)
+    await pg_wire.run(conn, queries)
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
