@@ -10,6 +10,7 @@ import pytest
 from temporalio.api.common.v1 import Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.update.v1 import Input, Meta, Outcome, Request
 
 from perdure import workflow
 from perdure.client import WorkflowHistory
@@ -193,3 +194,53 @@ async def test_cancelling_an_initiated_child_requests_its_cancel_at_once(
             assert result.replay_failure is None
         else:
             assert isinstance(result.replay_failure, NondeterminismError)
+
+
+@workflow.defn(name="AdmittedUpdate")
+class AdmittedUpdate:
+    def __init__(self) -> None:
+        self.got: list[int] = []
+
+    @workflow.update(name="upd")
+    def upd(self, value: int) -> int:
+        self.got.append(value)
+        return value * 10
+
+    @workflow.run
+    async def run(self) -> list[int]:
+        await workflow.wait_condition(lambda: bool(self.got))
+        return self.got
+
+
+async def test_an_update_admitted_by_its_event_replays() -> None:
+    """Found by difftest's Perdure-SDK profile: an update a reset reapplied comes by its
+    UpdateAdmitted event, not by a message, and its acceptance carries no request.
+    Perdure's worker ignored the event (the update was never run) and took the request-less
+    acceptance for an update of its own; temporalio's core runs the admitted request."""
+    builder = HistoryBuilder("AdmittedUpdate")
+    builder.full_task()
+    meta = Meta(update_id="u1", identity="client")
+    request = Request(meta=meta, input=Input(name="upd", args=Payloads(payloads=[payload(4)])))
+    admitted = builder.add(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED, request=request)
+    completed = builder.full_task()
+    accepted = builder.add(
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        protocol_instance_id="u1",
+        accepted_request_message_id="u1/request",
+        accepted_request_sequencing_event_id=admitted.event_id,
+    )
+    builder.add(
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+        meta=meta,
+        accepted_event_id=accepted.event_id,
+        outcome=Outcome(success=Payloads(payloads=[payload(40)])),
+    )
+    builder.add(
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        result=Payloads(payloads=[payload([4])]),
+        workflow_task_completed_event_id=completed,
+    )
+    result = await Replayer(workflows=[AdmittedUpdate]).replay_workflow(
+        WorkflowHistory("wf-1", builder.events), raise_on_replay_failure=False
+    )
+    assert result.replay_failure is None

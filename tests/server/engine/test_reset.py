@@ -185,3 +185,16 @@ def test_updates_accepted_after_the_reset_point_come_back_admitted() -> None:
     wt = ex.state.workflow_task
     assert wt is not None
     assert updates.request_messages(ex, wt) == [], "the request is in history"
+
+
+def test_an_acceptance_after_its_admitted_event_is_not_reapplied_again() -> None:
+    # Found by difftest: a second reset reapplied such an acceptance as an update with no
+    # request, which the official SDK's worker fails on ("Failed to create protocol message").
+    admitted = history_pb2.HistoryEvent(event_type=et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED)
+    admitted.workflow_execution_update_admitted_event_attributes.request.meta.update_id = "u1"
+    accepted = history_pb2.HistoryEvent(event_type=et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    accepted.workflow_execution_update_accepted_event_attributes.protocol_instance_id = "u1"
+    reapplied = reset.to_reapply(
+        [admitted, accepted], reset_enums.RESET_REAPPLY_TYPE_UNSPECIFIED, []
+    )
+    assert len(reapplied) == 1

@@ -88,7 +88,7 @@ def to_reapply(
     As Temporal: the deprecated reapply type SIGNAL reapplies signals only, NONE nothing,
     and unset (or ALL_ELIGIBLE) both; exclude types take either away. An update counts once
     it was admitted durably or accepted; it comes back admitted, for the workflow to run
-    it again."""
+    it again (an acceptance that follows its admitted event carries no request: skipped)."""
     signals = reapply_type != reset_enums.RESET_REAPPLY_TYPE_NONE and (
         reset_enums.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL not in exclude_types
     )
@@ -101,9 +101,11 @@ def to_reapply(
         if signals and e.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             out.append(e.workflow_execution_signaled_event_attributes)
         elif updates and e.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            out.append(
-                _admitted(e.workflow_execution_update_accepted_event_attributes.accepted_request)
-            )
+            accepted = e.workflow_execution_update_accepted_event_attributes
+            # As Temporal: an acceptance without its request follows the update's admitted
+            # event, which carries it (and is reapplied itself, or kept before the point).
+            if accepted.HasField("accepted_request"):
+                out.append(_admitted(accepted.accepted_request))
         elif updates and e.event_type == et.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED:
             out.append(_admitted(e.workflow_execution_update_admitted_event_attributes.request))
     return out

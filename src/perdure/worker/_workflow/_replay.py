@@ -322,6 +322,8 @@ class ReplayState(CommandIntake):
                 continue
             if event.event_type == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
                 accepted = event.workflow_execution_update_accepted_event_attributes
+                if not accepted.HasField("accepted_request"):
+                    continue  # its UpdateAdmitted event started it
                 request = accepted.accepted_request
                 self._start_update(
                     UpdateRequest(
@@ -419,6 +421,24 @@ class ReplayState(CommandIntake):
                     dict(sig.header.fields),
                     sig.identity,
                     event.event_id,
+                )
+            )
+        elif kind == event_type_pb2.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED:
+            # A durably admitted update (reapplied by a reset, or handed to a continued run)
+            # comes by its event, not by a message: the request is the event's, as
+            # temporalio's core builds it (its acceptance then carries no request).
+            request = event.workflow_execution_update_admitted_event_attributes.request
+            update_id = request.meta.update_id
+            self._start_update(
+                UpdateRequest(
+                    update_id=update_id,
+                    protocol_instance_id=update_id,
+                    message_id=f"{update_id}/request",
+                    sequencing_event_id=event.event_id,
+                    name=request.input.name,
+                    input=list(request.input.args.payloads),
+                    headers=dict(request.input.header.fields),
+                    meta=request.meta,
                 )
             )
         elif kind == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_FAILED:
