@@ -88,3 +88,19 @@ async def test_completing_an_activity_of_a_closed_run_says_the_run_completed(
             await respond
         assert err.value.status == RPCStatusCode.NOT_FOUND
         assert err.value.message == "workflow execution already completed"
+
+
+async def test_querying_a_run_closed_before_any_task_completed_fails_precondition(
+    official_client: Client, task_queue: str
+) -> None:
+    """No workflow task of the run ever completed: no worker can answer, and the query fails
+    at once (found by difftest's Perdure-SDK profile: Perdure sent it to a worker, which
+    answered from the started event alone)."""
+    handle = await official_client.start_workflow(
+        "ClosedRunsNeverPolled", id=_id(), task_queue=task_queue + "-nobody"
+    )
+    await handle.terminate()
+    with pytest.raises(RPCError) as err:
+        await handle.query("state")
+    assert err.value.status == RPCStatusCode.FAILED_PRECONDITION
+    assert err.value.message == "Workflow execution closed before WorkflowTaskStarted event"

@@ -20,7 +20,12 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine.state import ExecutionState
-from perdure.server.errors import DeadlineExceeded, FailedPrecondition, QueryFailed
+from perdure.server.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    QueryFailed,
+    WorkflowNotReady,
+)
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryAnswer, QueryRegistry, QueryTask
 from perdure.server.matching.query_routing import QueryRouter
@@ -35,6 +40,7 @@ NO_POLLER_CHECK_SECONDS = 0.5
 """How long before the end of the wait the queue is checked for a recent poller (with
 the frontend's margin, a second before the caller's deadline, as in Temporal)."""
 NO_RECENT_POLLER = "no poller seen for task queue recently, worker may be down"
+CLOSED_BEFORE_FIRST_TASK = "Workflow execution closed before WorkflowTaskStarted event"
 
 
 def rejected(st: ExecutionState, condition: int) -> bool:
@@ -65,6 +71,10 @@ async def query_workflow(
     def route(st: ExecutionState) -> int:
         if rejected(st, request.query_reject_condition):
             return st.status
+        if not st.running and not st.last_completed_workflow_task_event_id:
+            # As Temporal: no workflow task of this run ever completed, so no worker can
+            # rebuild a state to answer from.
+            raise WorkflowNotReady(CLOSED_BEFORE_FIRST_TASK)
         queue = router.route(ns, st, task)
         if queue is not None:
             routed.append(queue)
