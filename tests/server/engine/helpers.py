@@ -127,12 +127,11 @@ class Harness:
         seq = self.state.workflow_task.seq
         return self.step(lambda ex: workflow_task.start(ex, seq, identity="w", request_id="r"))
 
-    def complete_wft(
-        self, *commands: command_pb2.Command, **request_fields: object
-    ) -> completion.CompletionResult:
+    def wft_token(self) -> WorkflowTaskToken:
+        """The token of the run's current workflow task."""
         wt = self.state.workflow_task
-        assert wt is not None and wt.started
-        token = WorkflowTaskToken(
+        assert wt is not None
+        return WorkflowTaskToken(
             self.state.namespace_id,
             self.state.workflow_id,
             self.state.run_id,
@@ -140,6 +139,13 @@ class Harness:
             attempt=wt.attempt,
             started_event_id=wt.started_event_id,
         )
+
+    def complete_wft(
+        self, *commands: command_pb2.Command, **request_fields: object
+    ) -> completion.CompletionResult:
+        wt = self.state.workflow_task
+        assert wt is not None and wt.started
+        token = self.wft_token()
         request = rr.RespondWorkflowTaskCompletedRequest(
             commands=list(commands),
             identity="w",

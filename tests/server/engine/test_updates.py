@@ -20,7 +20,6 @@ from perdure.server.engine import completion, updates, workflow_task
 from perdure.server.engine.command_base import BadCommand
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import WorkflowTaskKind
-from perdure.server.engine.tokens import WorkflowTaskToken
 from tests.server.engine.helpers import Harness, complete_workflow, payloads, start_timer, started
 from tests.server.engine.test_children import start_child
 from tests.server.engine.test_rebuild import signal
@@ -230,14 +229,7 @@ def test_a_task_the_server_fails_aborts_the_updates_it_delivered() -> None:
     h.step(signal("a"))
     wt = h.state.workflow_task
     assert wt is not None
-    token = WorkflowTaskToken(
-        h.state.namespace_id,
-        h.state.workflow_id,
-        h.state.run_id,
-        seq=wt.seq,
-        attempt=wt.attempt,
-        started_event_id=wt.started_event_id,
-    )
+    token = h.wft_token()
     accept = update_pb2.Acceptance(accepted_request_message_id="u1/request")
     with pytest.raises(BadCommand) as refused:
         h.complete_wft(
@@ -283,14 +275,7 @@ def test_a_speculative_task_the_server_fails_is_recorded_with_its_failure() -> N
     h.step(signal("a"))
     wt = h.state.workflow_task
     assert wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE
-    token = WorkflowTaskToken(
-        h.state.namespace_id,
-        h.state.workflow_id,
-        h.state.run_id,
-        seq=wt.seq,
-        attempt=wt.attempt,
-        started_event_id=wt.started_event_id,
-    )
+    token = h.wft_token()
     with pytest.raises(BadCommand) as refused:
         h.complete_wft(complete_workflow())
     h.step(lambda ex: completion.fail_for_bad_command(ex, token, refused.value, identity="w"))

@@ -27,7 +27,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import command_type_pb2, event_type_pb2
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.protocol.v1 import Message
-from temporalio.api.update.v1 import Acceptance, Meta, Outcome, Rejection, Response
+from temporalio.api.update.v1 import Acceptance, Meta, Outcome, Rejection, Request, Response
 
 from perdure.worker._workflow import _jobs as jobs
 from perdure.worker._workflow._history import (
@@ -192,7 +192,8 @@ class PatchMachine(Machine):
 
 @dataclass(slots=True)
 class UpdateRequest:
-    """An update request as delivered by a protocol message or an UpdateAccepted event."""
+    """An update request as delivered by a protocol message, an UpdateAccepted event or an
+    UpdateAdmitted event."""
 
     update_id: str
     protocol_instance_id: str
@@ -202,6 +203,27 @@ class UpdateRequest:
     input: list[Payload]
     headers: dict[str, Payload]
     meta: Meta
+
+    @classmethod
+    def of(
+        cls,
+        request: Request,
+        *,
+        protocol_instance_id: str,
+        message_id: str,
+        sequencing_event_id: int,
+    ) -> UpdateRequest:
+        """The request, with where it came from (a message, an accepted or admitted event)."""
+        return cls(
+            update_id=request.meta.update_id,
+            protocol_instance_id=protocol_instance_id,
+            message_id=message_id,
+            sequencing_event_id=sequencing_event_id,
+            name=request.input.name,
+            input=list(request.input.args.payloads),
+            headers=dict(request.input.header.fields),
+            meta=request.meta,
+        )
 
 
 class UpdateMachine(Machine):

@@ -190,15 +190,11 @@ class ReplayState(CommandIntake):
             self._pending_messages.append(
                 (
                     message.event_id,
-                    UpdateRequest(
-                        update_id=request.meta.update_id,
+                    UpdateRequest.of(
+                        request,
                         protocol_instance_id=message.protocol_instance_id,
                         message_id=message.id,
                         sequencing_event_id=message.event_id,
-                        name=request.input.name,
-                        input=list(request.input.args.payloads),
-                        headers=dict(request.input.header.fields),
-                        meta=request.meta,
                     ),
                 )
             )
@@ -324,17 +320,12 @@ class ReplayState(CommandIntake):
                 accepted = event.workflow_execution_update_accepted_event_attributes
                 if not accepted.HasField("accepted_request"):
                     continue  # its UpdateAdmitted event started it
-                request = accepted.accepted_request
                 self._start_update(
-                    UpdateRequest(
-                        update_id=request.meta.update_id,
+                    UpdateRequest.of(
+                        accepted.accepted_request,
                         protocol_instance_id=accepted.protocol_instance_id,
                         message_id=accepted.accepted_request_message_id,
                         sequencing_event_id=accepted.accepted_request_sequencing_event_id,
-                        name=request.input.name,
-                        input=list(request.input.args.payloads),
-                        headers=dict(request.input.header.fields),
-                        meta=request.meta,
                     )
                 )
 
@@ -430,15 +421,11 @@ class ReplayState(CommandIntake):
             request = event.workflow_execution_update_admitted_event_attributes.request
             update_id = request.meta.update_id
             self._start_update(
-                UpdateRequest(
-                    update_id=update_id,
+                UpdateRequest.of(
+                    request,
                     protocol_instance_id=update_id,
                     message_id=f"{update_id}/request",
                     sequencing_event_id=event.event_id,
-                    name=request.input.name,
-                    input=list(request.input.args.payloads),
-                    headers=dict(request.input.header.fields),
-                    meta=request.meta,
                 )
             )
         elif kind == event_type_pb2.EVENT_TYPE_WORKFLOW_TASK_FAILED:
