@@ -123,13 +123,18 @@ class QueryRegistry:
                 ),
             )
 
-    def fail_riding(self, namespace_id: str, run_id: str, message: str) -> None:
-        """The workflow task that carried queries failed: they fail with it."""
-        for task in self._riding.pop((namespace_id, run_id), []):
-            self.resolve(task.query_id, QueryAnswer(False, error_message=message))
+    def take_riding(self, namespace_id: str, run_id: str) -> list[QueryTask]:
+        """The queries the run's ending workflow task carried (its completion answers
+        them, or they are routed again: `route_again`)."""
+        return [t for t in self._riding.pop((namespace_id, run_id), []) if t.waiting]
 
-    def task_done(self, namespace_id: str, run_id: str) -> None:
-        self._riding.pop((namespace_id, run_id), None)
+    def route_again(self, tasks: list[QueryTask]) -> None:
+        """Queries whose workflow task failed: their answers from it are not taken, and
+        they are routed again once the failure commits (to the next attempt), as
+        Temporal's history service retries a query whose buffer a failed task cleared."""
+        for task in tasks:
+            if task.waiting:
+                self.wait_for_task_end(task)
 
     def discard(self, task: QueryTask) -> None:
         self._by_id.pop(task.query_id, None)

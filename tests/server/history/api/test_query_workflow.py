@@ -9,13 +9,16 @@ from temporalio.api.enums.v1 import query_pb2 as query_enums
 from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
+from perdure.server.engine import tokens
 from perdure.server.engine.execution import Execution
-from perdure.server.errors import DeadlineExceeded, QueryFailed
+from perdure.server.errors import DeadlineExceeded, QueryFailed, WorkflowNotReady
 from perdure.server.history.api.query_workflow import query_workflow
+from perdure.server.history.api.respond_workflow_task_failed import respond_workflow_task_failed
+from perdure.server.history.api.start_workflow import start_workflow
 from perdure.server.matching.queries import QueryAnswer, QueryTask
 from perdure.server.store.base import TaskKind
 from tests.server.engine.helpers import complete_workflow, payloads
-from tests.server.history.api.conftest import Env
+from tests.server.history.api.conftest import Env, start_request
 
 
 def query(workflow_id: str, reject_condition: int = 0) -> rr.QueryWorkflowRequest:
@@ -88,3 +91,22 @@ async def test_an_unanswered_query_times_out_and_is_forgotten(env: Env) -> None:
     with pytest.raises(DeadlineExceeded):
         await ask(env, "wf", wait_seconds=0.02)
     assert not env.queries.holds(env.ns.id, run_id)
+
+
+async def test_a_run_waiting_for_its_first_task_is_not_ready(env: Env) -> None:
+    delayed = start_request("wf")
+    delayed.workflow_start_delay.seconds = 3600
+    await start_workflow(env.history, env.ns, delayed)
+    with pytest.raises(WorkflowNotReady, match="Workflow task is not scheduled yet"):
+        await ask(env, "wf")
+
+
+async def test_a_run_whose_task_keeps_failing_fails_the_query_at_once(env: Env) -> None:
+    await env.start_run()
+    for _ in range(2):
+        started = await env.start_workflow_task()
+        token = tokens.decode_workflow_task(started.response.task_token)
+        request = rr.RespondWorkflowTaskFailedRequest(identity="w")
+        await respond_workflow_task_failed(env.history, env.queries, env.ns, token, request)
+    with pytest.raises(WorkflowNotReady, match="Workflow Task in failed state"):
+        await ask(env, "wf-1")

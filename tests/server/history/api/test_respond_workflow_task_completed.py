@@ -10,6 +10,7 @@ from temporalio.api.query.v1 import message_pb2 as query_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine import tokens
+from perdure.server.engine.execution import Execution
 from perdure.server.errors import InvalidArgument, NotFound
 from perdure.server.history.api.respond_workflow_task_completed import (
     respond_workflow_task_completed,
@@ -75,6 +76,30 @@ async def test_answers_of_riding_queries_resolve_them(env: Env) -> None:
     answer = query.answer.result()
     assert answer.answered and answer.result is not None
     assert answer.result.payloads[0].data == b"42"
+
+
+async def test_a_task_the_server_fails_answers_no_query_and_the_next_attempt_carries_it(
+    env: Env,
+) -> None:
+    run_id = await env.start_run()
+    query = QueryTask("q-1", env.ns.id, "wf-1", run_id, query_pb2.WorkflowQuery(query_type="q"))
+    env.queries.ride_next_task(query)
+    started = await env.start_workflow_task()
+    assert list(started.response.queries) == ["q-1"]
+    token = tokens.decode_workflow_task(started.response.task_token)
+    bad = command_pb2.Command(command_type=ct.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK)
+    result = query_pb2.WorkflowQueryResult(result_type=query_enums.QUERY_RESULT_TYPE_ANSWERED)
+    request = rr.RespondWorkflowTaskCompletedRequest(
+        commands=[bad], identity="w", query_results={"q-1": result}
+    )
+    with pytest.raises(InvalidArgument):
+        await respond_workflow_task_completed(env.history, env.queries, env.ns, token, request)
+    assert not query.answer.done(), "the failed task's answer is not taken"
+    assert env.queries.has_waiting(env.ns.id, run_id)
+    st = await env.state()
+    env.router.reroute_waiting(env.ns, Execution(st, 0, env.ns.name))
+    again = await env.start_workflow_task()
+    assert list(again.response.queries) == ["q-1"]
 
 
 async def test_a_task_that_is_not_running_is_not_found(env: Env) -> None:

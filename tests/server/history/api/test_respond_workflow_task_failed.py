@@ -7,12 +7,15 @@ from temporalio.api.query.v1 import message_pb2 as query_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine import tokens
+from perdure.server.engine.execution import Execution
 from perdure.server.history.api.respond_workflow_task_failed import respond_workflow_task_failed
 from perdure.server.matching.queries import QueryTask
 from tests.server.history.api.conftest import Env
 
 
-async def test_failing_records_the_failure_and_fails_riding_queries(env: Env) -> None:
+async def test_failing_records_the_failure_and_riding_queries_ride_the_next_attempt(
+    env: Env,
+) -> None:
     run_id = await env.start_run()
     query = QueryTask("q-1", env.ns.id, "wf-1", run_id, query_pb2.WorkflowQuery(query_type="q"))
     env.queries.ride_next_task(query)
@@ -25,8 +28,11 @@ async def test_failing_records_the_failure_and_fails_riding_queries(env: Env) ->
     await respond_workflow_task_failed(env.history, env.queries, env.ns, token, request)
     failed = (await env.events())[-1].workflow_task_failed_event_attributes
     assert failed.failure.message == "boom" and failed.identity == "w"
-    answer = query.answer.result()
-    assert not answer.answered and answer.error_message == "workflow task failed"
+    assert not query.answer.done()
+    st = await env.state()
+    env.router.reroute_waiting(env.ns, Execution(st, 0, env.ns.name))
+    again = await env.start_workflow_task()
+    assert again.response.attempt == 2 and list(again.response.queries) == ["q-1"]
 
 
 async def test_the_next_attempt_is_transient(env: Env) -> None:

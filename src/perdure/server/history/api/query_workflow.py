@@ -2,9 +2,11 @@
 
 Under the workflow id's lock (so that the run's pending workflow task cannot start
 meanwhile) the run's state decides: a query the reject condition refuses is answered at
-once with the run's status; otherwise it rides the pending workflow task, waits for the
-one in flight to end, or becomes a query task of its own on the sticky queue (when its
-worker still polls) or the normal one. Queries live only in memory (matching/queries.py).
+once with the run's status; one no worker can answer yet fails at once, as on Temporal
+(WorkflowNotReady: the run closed or waits before its first task, or its task keeps
+failing); otherwise it rides the pending workflow task, waits for the one in flight to
+end, or becomes a query task of its own on the sticky queue (when its worker still polls)
+or the normal one. Queries live only in memory (matching/queries.py).
 
 A query task that no worker takes fails shortly before the caller's deadline, as
 Temporal's matching does: FAILED_PRECONDITION "no poller seen ..." when its queue has not
@@ -41,6 +43,11 @@ NO_POLLER_CHECK_SECONDS = 0.5
 the frontend's margin, a second before the caller's deadline, as in Temporal)."""
 NO_RECENT_POLLER = "no poller seen for task queue recently, worker may be down"
 CLOSED_BEFORE_FIRST_TASK = "Workflow execution closed before WorkflowTaskStarted event"
+FIRST_TASK_NOT_SCHEDULED = "Workflow task is not scheduled yet."
+TASK_KEEPS_FAILING = "Unable to query workflow due to Workflow Task in failed state."
+FAIL_FAST_TASK_ATTEMPT = 3
+"""Temporal's failQueryWorkflowTaskAttemptCount: from this attempt of a workflow task on,
+a query fails at once (the task that would answer it keeps failing)."""
 
 
 def rejected(st: ExecutionState, condition: int) -> bool:
@@ -75,6 +82,13 @@ async def query_workflow(
             # As Temporal: no workflow task of this run ever completed, so no worker can
             # rebuild a state to answer from.
             raise WorkflowNotReady(CLOSED_BEFORE_FIRST_TASK)
+        wt = st.workflow_task
+        if wt is None and not st.last_completed_workflow_task_event_id:
+            # As Temporal: the first task waits for its backoff (cron, retry, start
+            # delay); a query would only time out.
+            raise WorkflowNotReady(FIRST_TASK_NOT_SCHEDULED)
+        if st.running and wt is not None and wt.attempt >= FAIL_FAST_TASK_ATTEMPT:
+            raise WorkflowNotReady(TASK_KEEPS_FAILING)
         queue = router.route(ns, st, task)
         if queue is not None:
             routed.append(queue)

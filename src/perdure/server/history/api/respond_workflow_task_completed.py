@@ -1,7 +1,8 @@
 """RespondWorkflowTaskCompleted: a worker finished a workflow task with commands.
 
 The engine applies the commands (completion.py); queries that rode on the task are
-answered from the request. A command the engine refuses fails the workflow task (a
+answered from the request once the completion commits (a task the server fails answers
+none: they ride the next attempt). A command the engine refuses fails the workflow task (a
 WorkflowTaskFailed event with the command's cause, as Temporal records it; the updates
 the task delivered are aborted) and the worker gets InvalidArgument. A new workflow task
 may start inline and activities may start eagerly: both come back in the response.
@@ -63,13 +64,23 @@ async def respond_workflow_task_completed(
         )
         return WorkflowTaskCompleted(response, inline)
 
-    queries.resolve_results(request.query_results)
-    queries.task_done(token.namespace_id, token.run_id)
+    riding = queries.take_riding(token.namespace_id, token.run_id)
+    answers = request.query_results
+    queries.route_again([t for t in riding if t.query_id not in answers])
+    answered = [t for t in riding if t.query_id in answers]
     try:
-        return await history.update(ns, token.workflow_id, token.run_id, complete)
+        outcome = await history.update(ns, token.workflow_id, token.run_id, complete)
     except BadCommand as bad:
+        # As Temporal: a task the server fails answers no query (the worker computed
+        # the answers from a state the server refused); they go to the next attempt.
+        queries.route_again(answered)
         await _fail_for_bad_command(history, ns, token, request.identity, bad)
         raise InvalidArgument(bad.text) from None
+    except BaseException:
+        queries.route_again(answered)
+        raise
+    queries.resolve_results(answers)
+    return outcome
 
 
 async def _fail_for_bad_command(

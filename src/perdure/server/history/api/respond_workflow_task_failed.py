@@ -1,9 +1,9 @@
 """RespondWorkflowTaskFailed: a worker could not finish a workflow task.
 
 The attempt fails (the next one is scheduled, transient until it completes); the
-queries that rode on it fail with it. A worker that lost the run's cached state asks for
-the sticky queue to be dropped (RESET_STICKY_TASK_QUEUE): the next attempt goes to the
-normal queue.
+queries that rode on it ride the next attempt, as Temporal keeps them buffered. A worker
+that lost the run's cached state asks for the sticky queue to be dropped
+(RESET_STICKY_TASK_QUEUE): the next attempt goes to the normal queue.
 """
 
 from __future__ import annotations
@@ -39,6 +39,6 @@ async def respond_workflow_task_failed(
             binary_checksum=request.binary_checksum,
         )
 
-    queries.fail_riding(token.namespace_id, token.run_id, "workflow task failed")
+    queries.route_again(queries.take_riding(token.namespace_id, token.run_id))
     await history.update(ns, token.workflow_id, token.run_id, fail)
     return rr.RespondWorkflowTaskFailedResponse()
