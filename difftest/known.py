@@ -173,12 +173,3 @@ KNOWN.append(
         (r"^children\[[^]]+\]\.eventTypes$", r"^children\[[^]]+\]\[\d+:WORKFLOW_TASK_"),
     )
 )
-attribute(
-    "update-task-started-worker-version",
-    "issue 19 (found by difftest, Perdure-SDK profile; cause not established)",
-    "The normal workflow task scheduled for an update admitted while the previous task ran "
-    "(that task having written commands' events): Temporal's WorkflowTaskStarted event has "
-    "no workerVersion, Perdure's names the build. Possibly Temporal hands that task back in "
-    "the completion's answer (return_new_workflow_task), unlike Perdure; not checked.",
-    r"WORKFLOW_TASK_STARTED\]\.workflowTaskStartedEventAttributes\.workerVersion$",
-)

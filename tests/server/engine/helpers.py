@@ -122,10 +122,12 @@ class Harness:
     def ids_are_sequential(self) -> bool:
         return [e.event_id for e in self.history] == list(range(1, len(self.history) + 1))
 
-    def start_wft(self) -> workflow_task.StartedWorkflowTask:
+    def start_wft(self, build_id: str = "") -> workflow_task.StartedWorkflowTask:
         assert self.state.workflow_task is not None
         seq = self.state.workflow_task.seq
-        return self.step(lambda ex: workflow_task.start(ex, seq, identity="w", request_id="r"))
+        return self.step(
+            lambda ex: workflow_task.start(ex, seq, identity="w", request_id="r", build_id=build_id)
+        )
 
     def wft_token(self) -> WorkflowTaskToken:
         """The token of the run's current workflow task."""

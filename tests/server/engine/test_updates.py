@@ -10,9 +10,11 @@ import pytest
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from temporalio.api.command.v1 import message_pb2 as command_pb2
+from temporalio.api.common.v1 import message_pb2 as common_pb2
 from temporalio.api.enums.v1 import command_type_pb2 as ct
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
+from temporalio.api.history.v1 import message_pb2 as history_pb2
 from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
 from temporalio.api.update.v1 import message_pb2 as update_pb2
 
@@ -288,3 +290,51 @@ def test_a_speculative_task_the_server_fails_is_recorded_with_its_failure() -> N
     ]
     assert h.ids_are_sequential()
     assert h.state.updates["u1"].aborted == updates.TASK_FAILED_MESSAGE
+
+
+def _started_event(h: Harness, at: int) -> history_pb2.WorkflowTaskStartedEventAttributes:
+    """The first WorkflowTaskStarted event from history index `at` on."""
+    events = [e for e in h.history[at:] if e.HasField("workflow_task_started_event_attributes")]
+    return events[0].workflow_task_started_event_attributes
+
+
+def test_the_normal_task_after_a_child_start_names_no_worker_as_temporal_s_conversion() -> None:
+    # Temporal starts that task speculative and writes it when the child's started event
+    # lands, without the worker's identity and build (difftest's Perdure-SDK profile).
+    h = started()
+    h.start_wft()
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    before = len(h.history)
+    h.complete_wft(
+        start_child(),
+        return_new_workflow_task=True,
+        worker_version_stamp=common_pb2.WorkerVersionStamp(build_id="b1"),
+    )
+    attrs = _started_event(h, before)
+    assert attrs.identity == "" and not attrs.HasField("worker_version")
+
+
+def test_a_speculative_task_an_event_reaches_while_it_runs_names_no_worker() -> None:
+    h = idle()
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    before = len(h.history)
+    h.start_wft(build_id="b1")
+    h.step(signal("wake"))
+    rejection = update_pb2.Rejection(failure=failure_pb2.Failure(message="no"))
+    h.complete_wft(messages=[message("reject", "u1", rejection)])
+    assert h.types()[before:before + 3] == [
+        "WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED", "WORKFLOW_TASK_COMPLETED"
+    ]  # fmt: skip
+    attrs = _started_event(h, before)
+    assert attrs.identity == "" and not attrs.HasField("worker_version")
+
+
+def test_a_speculative_task_that_accepts_names_its_worker() -> None:
+    h = idle()
+    h.step(lambda ex: updates.admit(ex, request("u1")))
+    before = len(h.history)
+    h.start_wft(build_id="b1")
+    accept = update_pb2.Acceptance(accepted_request_message_id="u1/request")
+    h.complete_wft(protocol_command("accept"), messages=[message("accept", "u1", accept)])
+    attrs = _started_event(h, before)
+    assert attrs.worker_version.build_id == "b1"

@@ -178,20 +178,22 @@ def complete(
         # (rejecting them all leaves no trace in history), given to a worker that asks for
         # its next task in the response; an event that arrives before it completes makes
         # it a normal one (_discardable). Without that request, it is a normal task.
-        speculative = (
-            not needed
-            and request.return_new_workflow_task
-            and not any(c.command_type in ANSWERED_AT_ONCE for c in request.commands)
-        )
+        answered_at_once = any(c.command_type in ANSWERED_AT_ONCE for c in request.commands)
+        speculative = not needed and request.return_new_workflow_task and not answered_at_once
         new_wt = workflow_task.schedule(ex, speculative=speculative)
         if request.force_create_new_workflow_task:
             new_wt.original_scheduled_time = wt.original_scheduled_time
         # As Temporal: a worker that asks for it gets the new task in the response, started
         # at once (its events are already there), instead of through its queue.
         if request.return_new_workflow_task:
+            # A task Temporal starts speculative and turns normal when the commands' answer
+            # lands records its started event as that conversion does: without the
+            # worker's identity and build.
+            converted = not needed and answered_at_once
             result.new_workflow_task = workflow_task.start(
-                ex, new_wt.seq, identity=request.identity, request_id=new_id(),
-                build_id=request.worker_version_stamp.build_id,
+                ex, new_wt.seq, identity="" if converted else request.identity,
+                request_id=new_id(),
+                build_id="" if converted else request.worker_version_stamp.build_id,
             )  # fmt: skip
     return result
 

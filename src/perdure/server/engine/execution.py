@@ -28,7 +28,7 @@ from perdure.server.engine.apply import apply
 from perdure.server.engine.deadlines import TimerRef
 from perdure.server.engine.outputs import NewTask, NewTimer, TaskKind
 from perdure.server.engine.settings import DEFAULT_SETTINGS, EngineSettings
-from perdure.server.engine.state import ExecutionState, Nanos
+from perdure.server.engine.state import ExecutionState, Nanos, WorkflowTaskKind
 
 HistoryEvent = history_pb2.HistoryEvent
 MAX_NANOS = 2**63 - 1
@@ -190,10 +190,20 @@ class Execution:
         if self.workflow_task_running:
             apply(self.state, event)
             self.state.buffered_events.append(event)
+            self._speculative_task_needed()
             return None
         self.write_applied(event)
         apply(self.state, event)
         return event
+
+    def _speculative_task_needed(self) -> None:
+        """An event arrived while a speculative task runs: the task will be written. As
+        Temporal writes it at that moment, its started event names no worker (identity,
+        build), whichever worker completes it."""
+        wt = self.state.workflow_task
+        if wt is not None and wt.kind == WorkflowTaskKind.SPECULATIVE:
+            wt.identity = ""
+            wt.build_id = ""
 
     @property
     def workflow_task_running(self) -> bool:
