@@ -57,6 +57,10 @@ BACKGROUND_TIMEOUT_S = 8.0
 CHILD_SETTLE_S = 3.0
 STIMULUS_TIMEOUT_S = 15.0
 """A stimulus the driver waits for (an update on a stuck run) gives up after this long."""
+ARRIVAL_S = 0.3
+"""How long a stimulus sent in the background (an update or query while a task is held)
+is given to reach the server before the next stimulus at the same point is sent, so
+that both servers see them in the program's order."""
 VISIBILITY_WAIT_S = 5.0
 """A list waits this long at most for visibility to show the run as describe does."""
 
@@ -253,6 +257,8 @@ class ProgramRun:
         kind = st["kind"]
         if held and kind in ("update", "query"):
             self.background.append((i, asyncio.ensure_future(self._stimulus(i, st, False))))
+            if any(later["at"] == st["at"] for later in self.program.stimuli[i + 1 :]):
+                await asyncio.sleep(ARRIVAL_S)
             return
         try:
             self.results[i] = await asyncio.wait_for(

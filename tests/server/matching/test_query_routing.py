@@ -9,6 +9,7 @@ from temporalio.api.query.v1 import message_pb2 as query_pb2
 
 from perdure.server.engine.execution import Execution
 from perdure.server.engine.state import ExecutionState, WorkflowTaskInfo
+from perdure.server.errors import WorkflowNotReady
 from perdure.server.matching.queries import QueryRegistry, QueryTask
 from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching, TaskQueue
@@ -23,9 +24,11 @@ def _setup() -> tuple[QueryRouter, QueryRegistry, Matching, Namespace]:
     return QueryRouter(queries, matching), queries, matching, ns
 
 
-def _state(ns: Namespace, task: WorkflowTaskInfo | None) -> ExecutionState:
+def _state(ns: Namespace, task: WorkflowTaskInfo | None, *, completed: int = 4) -> ExecutionState:
+    """A run whose last completed workflow task started at event `completed` (0: none)."""
     st = ExecutionState(ns.id, "wf", "run", "run", "Flow", "tq", "req", 0, 0, 0)
     st.workflow_task = task
+    st.last_completed_workflow_task_event_id = completed
     return st
 
 
@@ -87,3 +90,31 @@ async def test_a_closed_runs_query_skips_its_sticky_worker() -> None:
     router.route(ns, st, _query(ns, "closed"))
     assert [q.query_id for q in sticky._queries] == ["open"]
     assert _queued(matching, ns) == ["closed"]
+
+
+async def test_a_query_riding_a_task_of_a_run_that_closes_before_any_completed_is_refused() -> None:
+    # Terminated while its first task ran (difftest, Perdure-SDK profile): Temporal retries
+    # the query once that task's completion is refused, and the closed run answers with
+    # WorkflowNotReady; Perdure left it waiting for an answer that never came.
+    router, queries, _, ns = _setup()
+    st = _state(ns, _pending(started=False), completed=0)
+    query = _query(ns)
+    router.route(ns, st, query)
+    assert queries.take_for_task(ns.id, "run") == [query]  # the first task starts with it
+    st.workflow_task = None
+    st.status = wf_enums.WORKFLOW_EXECUTION_STATUS_TERMINATED
+    router.reroute_waiting(ns, Execution(st, 0, ns.name))
+    answer = query.answer.result()
+    assert isinstance(answer.refusal, WorkflowNotReady)
+    assert answer.refusal.message == "Workflow execution closed before WorkflowTaskStarted event"
+
+
+async def test_a_query_riding_a_task_that_timed_out_rides_the_next_attempt() -> None:
+    router, queries, _, ns = _setup()
+    st = _state(ns, _pending(started=False))
+    query = _query(ns)
+    router.route(ns, st, query)
+    assert queries.take_for_task(ns.id, "run") == [query]
+    st.workflow_task = _pending(started=False)  # the next attempt, after the timeout
+    router.reroute_waiting(ns, Execution(st, 0, ns.name))
+    assert queries.take_for_task(ns.id, "run") == [query]

@@ -18,6 +18,8 @@ from temporalio.api.enums.v1 import query_pb2 as query_enums
 from temporalio.api.failure.v1 import message_pb2 as failure_pb2
 from temporalio.api.query.v1 import message_pb2 as query_pb2
 
+from perdure.server.errors import ServiceError
+
 
 @dataclass(frozen=True, slots=True)
 class QueryAnswer:
@@ -25,6 +27,8 @@ class QueryAnswer:
     result: common_pb2.Payloads | None = None
     error_message: str = ""
     failure: failure_pb2.Failure | None = None
+    refusal: ServiceError | None = None
+    """The server's own refusal (no worker can answer the run now): the caller gets it."""
 
 
 @dataclass(eq=False)
@@ -72,10 +76,17 @@ class QueryRegistry:
         self._after_task.setdefault((task.namespace_id, task.run_id), []).append(task)
 
     def has_waiting(self, namespace_id: str, run_id: str) -> bool:
-        return (namespace_id, run_id) in self._after_task
+        """Queries of the run wait for its workflow task in flight (or rode one)."""
+        key = (namespace_id, run_id)
+        return key in self._after_task or key in self._riding
 
     def take_waiting(self, namespace_id: str, run_id: str) -> list[QueryTask]:
-        return [t for t in self._after_task.pop((namespace_id, run_id), []) if t.waiting]
+        """Queries that waited for the run's task in flight to end, and, the task being
+        over without a completion that answered them (it timed out, or the run closed),
+        those that rode it: Temporal's history service retries those."""
+        key = (namespace_id, run_id)
+        tasks = [*self._riding.pop(key, ()), *self._after_task.pop(key, ())]
+        return [t for t in tasks if t.waiting]
 
     def holds(self, namespace_id: str, run_id: str) -> bool:
         """Queries of the run wait for its pending or in-flight workflow task."""

@@ -26,7 +26,6 @@ from perdure.server.errors import (
     DeadlineExceeded,
     FailedPrecondition,
     QueryFailed,
-    WorkflowNotReady,
 )
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryAnswer, QueryRegistry, QueryTask
@@ -42,12 +41,6 @@ NO_POLLER_CHECK_SECONDS = 0.5
 """How long before the end of the wait the queue is checked for a recent poller (with
 the frontend's margin, a second before the caller's deadline, as in Temporal)."""
 NO_RECENT_POLLER = "no poller seen for task queue recently, worker may be down"
-CLOSED_BEFORE_FIRST_TASK = "Workflow execution closed before WorkflowTaskStarted event"
-FIRST_TASK_NOT_SCHEDULED = "Workflow task is not scheduled yet."
-TASK_KEEPS_FAILING = "Unable to query workflow due to Workflow Task in failed state."
-FAIL_FAST_TASK_ATTEMPT = 3
-"""Temporal's failQueryWorkflowTaskAttemptCount: from this attempt of a workflow task on,
-a query fails at once (the task that would answer it keeps failing)."""
 
 
 def rejected(st: ExecutionState, condition: int) -> bool:
@@ -78,17 +71,6 @@ async def query_workflow(
     def route(st: ExecutionState) -> int:
         if rejected(st, request.query_reject_condition):
             return st.status
-        if not st.running and not st.last_completed_workflow_task_event_id:
-            # As Temporal: no workflow task of this run ever completed, so no worker can
-            # rebuild a state to answer from.
-            raise WorkflowNotReady(CLOSED_BEFORE_FIRST_TASK)
-        wt = st.workflow_task
-        if wt is None and not st.last_completed_workflow_task_event_id:
-            # As Temporal: the first task waits for its backoff (cron, retry, start
-            # delay); a query would only time out.
-            raise WorkflowNotReady(FIRST_TASK_NOT_SCHEDULED)
-        if st.running and wt is not None and wt.attempt >= FAIL_FAST_TASK_ATTEMPT:
-            raise WorkflowNotReady(TASK_KEEPS_FAILING)
         queue = router.route(ns, st, task)
         if queue is not None:
             routed.append(queue)
@@ -103,6 +85,8 @@ async def query_workflow(
         answer = await _wait_answer(task, wait_seconds, routed[0] if routed else None)
     finally:
         queries.discard(task)
+    if answer.refusal is not None:
+        raise answer.refusal
     if not answer.answered:
         raise QueryFailed(answer.error_message or "query failed", answer.failure)
     resp = rr.QueryWorkflowResponse()
