@@ -9,6 +9,7 @@ import pytest
 from temporalio.api.command.v1 import message_pb2 as command_pb2
 from temporalio.api.enums.v1 import event_type_pb2 as et
 from temporalio.api.protocol.v1 import message_pb2 as protocol_pb2
+from temporalio.api.query.v1 import message_pb2 as query_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.clock import RealClock
@@ -24,7 +25,7 @@ from perdure.server.history.api.respond_workflow_task_completed import (
 )
 from perdure.server.history.api.start_workflow import start_workflow
 from perdure.server.history.service import HistoryService
-from perdure.server.matching.queries import QueryRegistry
+from perdure.server.matching.queries import QueryRegistry, QueryTask
 from perdure.server.matching.query_routing import QueryRouter
 from perdure.server.matching.queues import Matching, WorkflowTaskStart
 from perdure.server.namespaces import Namespace, NamespaceRegistry
@@ -82,6 +83,14 @@ class Env:
 
     async def event_types(self, workflow_id: str = WORKFLOW_ID, run_id: str = "") -> list[str]:
         return event_types(await self.events(workflow_id, run_id))
+
+    def ride_query(self, run_id: str, query_id: str = "q-1") -> QueryTask:
+        """A query waiting for the run's next workflow task, as QueryWorkflow leaves it."""
+        query = QueryTask(
+            query_id, self.ns.id, WORKFLOW_ID, run_id, query_pb2.WorkflowQuery(query_type="q")
+        )
+        self.queries.ride_next_task(query)
+        return query
 
     # ------------------------------------------------------------------ tasks, as workers see them
 

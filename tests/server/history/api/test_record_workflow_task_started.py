@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from temporalio.api.query.v1 import message_pb2 as query_pb2
-
 from perdure.server.engine import tokens
 from perdure.server.history.api.record_workflow_task_started import (
     record_workflow_task_started,
 )
-from perdure.server.matching.queries import QueryTask
 from perdure.server.store.base import TaskKind, TaskRow
 from tests.server.history.api.conftest import Env
 
@@ -50,8 +47,7 @@ async def test_a_task_of_a_run_that_is_gone_is_stale(env: Env) -> None:
 
 async def test_queries_waiting_for_the_next_task_ride_on_it(env: Env) -> None:
     run_id = await env.start_run()
-    query = QueryTask("q-1", env.ns.id, "wf-1", run_id, query_pb2.WorkflowQuery(query_type="q"))
-    env.queries.ride_next_task(query)
+    env.ride_query(run_id)
     started = await env.start_workflow_task()
     assert list(started.response.queries) == ["q-1"]
     assert started.response.queries["q-1"].query_type == "q"

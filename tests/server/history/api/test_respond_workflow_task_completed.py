@@ -16,7 +16,6 @@ from perdure.server.history.api.respond_workflow_task_completed import (
     respond_workflow_task_completed,
 )
 from perdure.server.history.api.signal_workflow import signal_workflow
-from perdure.server.matching.queries import QueryTask
 from perdure.server.store.base import TaskKind
 from tests.server.engine.helpers import complete_workflow, schedule_activity
 from tests.server.history.api.conftest import Env
@@ -68,8 +67,7 @@ async def test_a_bad_command_fails_the_task_and_the_request(env: Env) -> None:
 
 async def test_answers_of_riding_queries_resolve_them(env: Env) -> None:
     run_id = await env.start_run()
-    query = QueryTask("q-1", env.ns.id, "wf-1", run_id, query_pb2.WorkflowQuery(query_type="q"))
-    env.queries.ride_next_task(query)
+    query = env.ride_query(run_id)
     result = query_pb2.WorkflowQueryResult(result_type=query_enums.QUERY_RESULT_TYPE_ANSWERED)
     result.answer.payloads.add(data=b"42")
     await _respond(env, query_results={"q-1": result})
@@ -82,8 +80,7 @@ async def test_a_task_the_server_fails_answers_no_query_and_the_next_attempt_car
     env: Env,
 ) -> None:
     run_id = await env.start_run()
-    query = QueryTask("q-1", env.ns.id, "wf-1", run_id, query_pb2.WorkflowQuery(query_type="q"))
-    env.queries.ride_next_task(query)
+    query = env.ride_query(run_id)
     started = await env.start_workflow_task()
     assert list(started.response.queries) == ["q-1"]
     token = tokens.decode_workflow_task(started.response.task_token)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from temporalio.api.enums.v1 import failed_cause_pb2 as causes
-from temporalio.api.query.v1 import message_pb2 as query_pb2
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine import tokens
 from perdure.server.engine.execution import Execution
 from perdure.server.history.api.respond_workflow_task_failed import respond_workflow_task_failed
-from perdure.server.matching.queries import QueryTask
 from tests.server.history.api.conftest import Env
 
 
@@ -17,8 +15,7 @@ async def test_failing_records_the_failure_and_riding_queries_ride_the_next_atte
     env: Env,
 ) -> None:
     run_id = await env.start_run()
-    query = QueryTask("q-1", env.ns.id, "wf-1", run_id, query_pb2.WorkflowQuery(query_type="q"))
-    env.queries.ride_next_task(query)
+    query = env.ride_query(run_id)
     started = await env.start_workflow_task()
     token = tokens.decode_workflow_task(started.response.task_token)
     request = rr.RespondWorkflowTaskFailedRequest(
