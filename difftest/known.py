@@ -173,3 +173,15 @@ KNOWN.append(
         (r"^children\[[^]]+\]\.eventTypes$", r"^children\[[^]]+\]\[\d+:WORKFLOW_TASK_"),
     )
 )
+attribute(
+    "speculative-task-conversion-race",
+    "issue 19 (found by difftest; cause established in the fourth session)",
+    "A speculative workflow task (for an update) that gets written: Temporal writes its "
+    "WorkflowTaskStarted event without identity or worker version when any change to the "
+    "run is persisted while the task runs (convertSpeculativeWorkflowTaskToNormal: an event, "
+    "an activity attempt starting or failing), and with the completing worker's when the "
+    "worker completes it first. Which comes first rests on latency: one program gave both on "
+    "Temporal in two runs. Perdure names no worker when an event reached the task while it "
+    "ran, or after commands answered at once; it names the worker otherwise.",
+    r"WORKFLOW_TASK_STARTED\]\.workflowTaskStartedEventAttributes\.workerVersion$",
+)
