@@ -22,11 +22,7 @@ from temporalio.api.enums.v1 import workflow_pb2 as wf_enums
 from temporalio.api.workflowservice.v1 import request_response_pb2 as rr
 
 from perdure.server.engine.state import ExecutionState
-from perdure.server.errors import (
-    DeadlineExceeded,
-    FailedPrecondition,
-    QueryFailed,
-)
+from perdure.server.errors import DeadlineExceeded, FailedPrecondition, QueryFailed
 from perdure.server.history.service import HistoryService
 from perdure.server.matching.queries import QueryAnswer, QueryRegistry, QueryTask
 from perdure.server.matching.query_routing import QueryRouter
